@@ -1,0 +1,192 @@
+// Package assert holds checks that run inside a scenario's namespaces and
+// return evidence: what was sent, what came back, what was measured.
+//
+// Every check comes in three forms:
+//
+//   - a function returning a result and an error, for direct use:
+//     r, err := assert.Ping(ctx, client, server.IPv4())
+//   - a testing helper in the style of testify, failing the test with the
+//     evidence: assert.Reachable(t, client, server)
+//   - a scenario check built from node names, recorded by the runner:
+//     s.Check("client reaches server", assert.Reach("client", "server"))
+//
+// A check that cannot fail is a defect: the tests of this package build a
+// broken network for every check and show that it fails there.
+package assert
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/vtest-dev/vtest/scenario"
+)
+
+// Options tune a check. Zero fields take each check's defaults.
+type Options struct {
+	// Count is the number of probes.
+	Count int
+	// Interval is the time between probes.
+	Interval time.Duration
+	// Timeout bounds the whole check.
+	Timeout time.Duration
+	// Loss is the fraction of probes (0..1) that may be lost and still pass.
+	Loss float64
+	// Source is the source address to send from.
+	Source netip.Addr
+	// Interface is the interface to send from.
+	Interface string
+	// IPv6 makes checks given a node as target use its IPv6 address.
+	IPv6 bool
+	// Port is a TCP or UDP port.
+	Port int
+	// Warmup is a number of probes sent and not counted before measuring.
+	Warmup int
+}
+
+// Option sets one field of Options.
+type Option func(*Options)
+
+// Count sets the number of probes.
+func Count(n int) Option { return func(o *Options) { o.Count = n } }
+
+// Interval sets the time between probes.
+func Interval(d time.Duration) Option { return func(o *Options) { o.Interval = d } }
+
+// Timeout bounds the whole check.
+func Timeout(d time.Duration) Option { return func(o *Options) { o.Timeout = d } }
+
+// Loss sets the fraction of probes that may be lost.
+func Loss(f float64) Option { return func(o *Options) { o.Loss = f } }
+
+// Source sets the source address.
+func Source(a netip.Addr) Option { return func(o *Options) { o.Source = a } }
+
+// Via sets the interface to send from.
+func Via(iface string) Option { return func(o *Options) { o.Interface = iface } }
+
+// IPv6 targets nodes by their IPv6 address.
+func IPv6() Option { return func(o *Options) { o.IPv6 = true } }
+
+// Port sets the TCP or UDP port.
+func Port(p int) Option { return func(o *Options) { o.Port = p } }
+
+// Warmup sends n uncounted probes first (the first packet pays for ARP).
+func Warmup(n int) Option { return func(o *Options) { o.Warmup = n } }
+
+func build(defaults Options, opts []Option) (Options, error) {
+	o := defaults
+	for _, f := range opts {
+		f(&o)
+	}
+	switch {
+	case o.Count < 0:
+		return o, fmt.Errorf("count %d is negative", o.Count)
+	case o.Interval < 0:
+		return o, fmt.Errorf("interval %v is negative", o.Interval)
+	case o.Timeout < 0:
+		return o, fmt.Errorf("timeout %v is negative", o.Timeout)
+	case o.Loss < 0 || o.Loss > 1:
+		return o, fmt.Errorf("loss tolerance %v is outside 0..1", o.Loss)
+	case o.Port < 0 || o.Port > 65535:
+		return o, fmt.Errorf("port %d is out of range", o.Port)
+	case o.Warmup < 0:
+		return o, fmt.Errorf("warmup %d is negative", o.Warmup)
+	}
+	return o, nil
+}
+
+// Target is what a check aims at: a node (by its address) or an address.
+// Use the node's name in scenario checks; an IP literal works everywhere.
+type Target interface{}
+
+// resolve returns the address a target stands for.
+func resolve(n *scenario.Network, from *scenario.Node, t Target, v6 bool) (netip.Addr, string, error) {
+	switch t := t.(type) {
+	case netip.Addr:
+		return t, t.String(), nil
+	case *scenario.Node:
+		return nodeAddr(from, t, v6)
+	case string:
+		if a, err := netip.ParseAddr(t); err == nil {
+			return a, t, nil
+		}
+		if n == nil {
+			return netip.Addr{}, "", fmt.Errorf("target %q is not an address", t)
+		}
+		nd, ok := n.Lookup(t)
+		if !ok {
+			return netip.Addr{}, "", fmt.Errorf("target %q is neither an address nor a node of scenario %q", t, n.Spec().Name)
+		}
+		return nodeAddr(from, nd, v6)
+	}
+	return netip.Addr{}, "", fmt.Errorf("target %v (%T) is not a node or an address", t, t)
+}
+
+// nodeAddr picks to's address in the family: the one on a segment shared
+// with from if there is one, else its first.
+func nodeAddr(from, to *scenario.Node, v6 bool) (netip.Addr, string, error) {
+	for _, ifc := range from.Interfaces() {
+		for _, a := range ifc.Addrs {
+			if a.Addr().Is6() != v6 {
+				continue
+			}
+			if shared := to.AddrOn(a.Addr()); shared.IsValid() && shared != a.Addr() {
+				return shared, fmt.Sprintf("%s (%s)", to.Name(), shared), nil
+			}
+		}
+	}
+	a := to.IPv4()
+	if v6 {
+		a = to.IPv6()
+	}
+	if !a.IsValid() {
+		return a, "", fmt.Errorf("node %q has no %s address", to.Name(), family(v6))
+	}
+	return a, fmt.Sprintf("%s (%s)", to.Name(), a), nil
+}
+
+func family(v6 bool) string {
+	if v6 {
+		return "IPv6"
+	}
+	return "IPv4"
+}
+
+// Evidencer is implemented by every result.
+type Evidencer interface{ Evidence() string }
+
+// checkFunc adapts a direct check to a scenario check.
+func checkFunc(fn func(ctx context.Context, n *scenario.Network) (Evidencer, error)) scenario.CheckFunc {
+	return func(ctx context.Context, n *scenario.Network) scenario.Result {
+		r, err := fn(ctx, n)
+		ev := ""
+		if r != nil {
+			ev = r.Evidence()
+		}
+		return scenario.Verdict(ev, err)
+	}
+}
+
+// report turns a direct check's outcome into a test failure.
+func report(t testing.TB, r Evidencer, err error) bool {
+	t.Helper()
+	if err != nil {
+		t.Errorf("%v", err)
+		return false
+	}
+	if r != nil {
+		t.Logf("%s", r.Evidence())
+	}
+	return true
+}
+
+// nodeContext is the context for testing helpers.
+func nodeContext(t testing.TB) context.Context {
+	if c, ok := t.(interface{ Context() context.Context }); ok {
+		return c.Context()
+	}
+	return context.Background()
+}

@@ -1,0 +1,190 @@
+package assert
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	probing "github.com/prometheus-community/pro-bing"
+
+	"github.com/vtest-dev/vtest/scenario"
+)
+
+// PingResult is the evidence of an ICMP echo check.
+type PingResult struct {
+	From     string
+	To       netip.Addr
+	Sent     int
+	Received int
+	RTTs     []time.Duration // of the counted probes, in order received
+	TTLs     []uint8
+	// Route is the kernel's route lookup from the source: the device and
+	// gateway it would use, or why there is none.
+	Route string
+	// Elapsed is how long the check took.
+	Elapsed time.Duration
+}
+
+// Loss returns the fraction of probes lost.
+func (r *PingResult) Loss() float64 {
+	if r.Sent == 0 {
+		return 1
+	}
+	return float64(r.Sent-r.Received) / float64(r.Sent)
+}
+
+// Evidence renders the result like ping's summary.
+func (r *PingResult) Evidence() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "ping %s from %s: %d sent, %d received, %.0f%% loss", r.To, r.From, r.Sent, r.Received, 100*r.Loss())
+	if len(r.RTTs) > 0 {
+		s := Summarize(r.RTTs)
+		fmt.Fprintf(&b, ", rtt min/avg/max = %s/%s/%s", ms(s.Min), ms(s.Avg), ms(s.Max))
+	}
+	if len(r.TTLs) > 0 {
+		fmt.Fprintf(&b, ", ttl %d", r.TTLs[0])
+	}
+	if r.Route != "" {
+		fmt.Fprintf(&b, "; route: %s", r.Route)
+	}
+	fmt.Fprintf(&b, "; took %s", ms(r.Elapsed))
+	return b.String()
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.3fms", float64(d)/float64(time.Millisecond)) }
+
+var pingDefaults = Options{Count: 1, Interval: 10 * time.Millisecond, Timeout: time.Second}
+
+// Ping sends ICMP echo requests (IPv4 or IPv6, by the address) from a node
+// and fails unless enough replies come back: by default 1 probe, 0 loss,
+// within 1 s. It uses privileged raw ICMP sockets opened in the node.
+func Ping(ctx context.Context, from *scenario.Node, to netip.Addr, opts ...Option) (*PingResult, error) {
+	o, err := build(pingDefaults, opts)
+	if err != nil {
+		return nil, fmt.Errorf("ping: %w", err)
+	}
+	r, err := ping(ctx, from, to, o)
+	if err != nil {
+		return r, err
+	}
+	need := o.Count - int(float64(o.Count)*o.Loss)
+	if r.Received < need || r.Received == 0 {
+		return r, fmt.Errorf("%s is not reachable from %s: %s", to, from.Name(), r.Evidence())
+	}
+	return r, nil
+}
+
+func ping(ctx context.Context, from *scenario.Node, to netip.Addr, o Options) (*PingResult, error) {
+	start := time.Now()
+	r := &PingResult{From: from.Name(), To: to, Route: routeTo(from, to, o.Source)}
+	if o.Warmup > 0 {
+		w := o
+		w.Count, w.Warmup, w.Loss = o.Warmup, 0, 1
+		if _, err := ping(ctx, from, to, w); err != nil {
+			return r, err
+		}
+	}
+	var stats *probing.Statistics
+	err := from.Do(func() error {
+		p := probing.New(to.String())
+		p.SetIPAddr(&net.IPAddr{IP: to.AsSlice()})
+		if to.Is6() {
+			p.SetNetwork("ip6")
+		} else {
+			p.SetNetwork("ip4")
+		}
+		p.SetPrivileged(true)
+		p.Count, p.Interval, p.Timeout = o.Count, o.Interval, o.Timeout
+		p.RecordRtts, p.RecordTTLs = true, true
+		if o.Source.IsValid() {
+			p.Source = o.Source.String()
+		}
+		p.InterfaceName = o.Interface
+		err := p.RunWithContext(ctx)
+		stats = p.Statistics()
+		return err
+	})
+	r.Elapsed = time.Since(start)
+	if stats != nil {
+		r.Sent, r.Received, r.RTTs, r.TTLs = stats.PacketsSent, stats.PacketsRecv, stats.Rtts, stats.TTLs
+	}
+	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		return r, fmt.Errorf("ping %s from %s: %w", to, from.Name(), err)
+	}
+	if ctx.Err() != nil {
+		return r, fmt.Errorf("ping %s from %s: %w", to, from.Name(), ctx.Err())
+	}
+	return r, nil
+}
+
+// routeTo describes the node's route to dst: "dev eth0 via 10.0.0.1",
+// "no route (network is unreachable)" or "local".
+func routeTo(from *scenario.Node, dst, src netip.Addr) string {
+	nl := from.Netlink()
+	if nl == nil {
+		return ""
+	}
+	routes, err := nl.RouteGet(dst.AsSlice())
+	if err != nil {
+		if errors.Is(err, syscall.ENETUNREACH) {
+			return "no route (network is unreachable)"
+		}
+		if errors.Is(err, syscall.EHOSTUNREACH) {
+			return "no route (host is unreachable)"
+		}
+		if errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.EACCES) {
+			return fmt.Sprintf("no route (%v: blackhole, prohibit or unreachable route)", err)
+		}
+		return fmt.Sprintf("route lookup failed: %v", err)
+	}
+	if len(routes) == 0 {
+		return "no route"
+	}
+	rt := routes[0]
+	dev := "?"
+	if l, err := nl.LinkByIndex(rt.LinkIndex); err == nil {
+		dev = l.Attrs().Name
+	}
+	s := "dev " + dev
+	if rt.Gw != nil {
+		s += " via " + rt.Gw.String()
+	}
+	if rt.Src != nil {
+		s += " src " + rt.Src.String()
+	}
+	return s
+}
+
+// Reach is a scenario check: from reaches to (a node name or an address)
+// by ICMP echo.
+func Reach(from string, to Target, opts ...Option) scenario.CheckFunc {
+	return checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
+		src := n.Node(from)
+		o, _ := build(Options{}, opts)
+		dst, _, err := resolve(n, src, to, o.IPv6)
+		if err != nil {
+			return nil, err
+		}
+		return Ping(ctx, src, dst, opts...)
+	})
+}
+
+// Reachable fails the test unless from reaches to (a node or an address) by
+// ICMP echo. It returns whether the check passed.
+func Reachable(t testing.TB, from *scenario.Node, to Target, opts ...Option) bool {
+	t.Helper()
+	o, _ := build(Options{}, opts)
+	dst, _, err := resolve(nil, from, to, o.IPv6)
+	if err != nil {
+		t.Errorf("%v", err)
+		return false
+	}
+	r, err := Ping(nodeContext(t), from, dst, opts...)
+	return report(t, r, err)
+}

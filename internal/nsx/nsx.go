@@ -1,0 +1,220 @@
+// Package nsx is vtest's kernel plumbing for network namespaces: it creates
+// anonymous namespaces, runs code inside them on locked OS threads, and reads
+// and writes per-namespace sysctls.
+//
+// Every function here follows one rule: an OS thread that entered a foreign
+// namespace either returns to the host namespace before it is unlocked, or it
+// is never unlocked and dies with its goroutine. A poisoned thread never goes
+// back to the Go scheduler's pool.
+package nsx
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// host is the namespace the process started in. It is captured in init,
+// before any goroutine can have switched, and is never closed.
+var host, hostErr = netns.Get()
+
+// Host returns the handle of the namespace the process started in.
+func Host() (netns.NsHandle, error) {
+	if hostErr != nil {
+		return netns.None(), fmt.Errorf("open host network namespace: %w", hostErr)
+	}
+	return host, nil
+}
+
+// New creates an anonymous network namespace (held only by the returned file
+// descriptor, never bind-mounted), runs setup inside it on the creating
+// thread, and returns the descriptor. The kernel frees the namespace and
+// everything in it once the descriptor and every socket opened inside are
+// closed, including when the process is killed.
+//
+// The creating thread is thrown away: its goroutine exits while locked, so the
+// runtime terminates the thread instead of reusing it.
+func New(setup func() error) (netns.NsHandle, error) {
+	type result struct {
+		ns  netns.NsHandle
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		// Deliberately no UnlockOSThread: this thread ends up in the new
+		// namespace and must die with this goroutine.
+		ns, err := netns.New()
+		if err != nil {
+			ch <- result{netns.None(), fmt.Errorf("unshare network namespace: %w", err)}
+			return
+		}
+		if setup != nil {
+			if err := setup(); err != nil {
+				ns.Close()
+				ch <- result{netns.None(), err}
+				return
+			}
+		}
+		ch <- result{ns, nil}
+	}()
+	r := <-ch
+	return r.ns, r.err
+}
+
+// Do runs fn on a fresh OS thread that has entered ns, and waits for it.
+// Goroutines that fn starts do not inherit the namespace; sockets that fn
+// opens stay in ns and may be used from anywhere afterwards.
+func Do(ns netns.NsHandle, fn func() error) error {
+	h, err := Host()
+	if err != nil {
+		return err
+	}
+	ch := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		if err := netns.Set(ns); err != nil {
+			runtime.UnlockOSThread() // still in the host namespace: safe
+			ch <- fmt.Errorf("enter network namespace: %w", err)
+			return
+		}
+		var fnErr error
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					fnErr = fmt.Errorf("panic inside network namespace: %v", r)
+				}
+			}()
+			fnErr = fn()
+		}()
+		if err := netns.Set(h); err != nil {
+			// Cannot return to the host: keep the thread locked so that it
+			// dies with this goroutine.
+			ch <- errors.Join(fnErr, fmt.Errorf("return to host network namespace: %w", err))
+			return
+		}
+		runtime.UnlockOSThread()
+		ch <- fnErr
+	}()
+	return <-ch
+}
+
+// Thread is a long-lived OS thread parked inside a namespace. Processes
+// started from it get a parent-death signal tied to this thread, so they die
+// when the thread ends: at Close, or when the process dies.
+type Thread struct {
+	work chan func()
+	done chan struct{}
+}
+
+// NewThread starts a thread inside ns.
+func NewThread(ns netns.NsHandle) (*Thread, error) {
+	t := &Thread{work: make(chan func()), done: make(chan struct{})}
+	ready := make(chan error, 1)
+	go func() {
+		defer close(t.done)
+		runtime.LockOSThread()
+		// Never unlocked: the thread dies when this goroutine returns.
+		if err := netns.Set(ns); err != nil {
+			ready <- fmt.Errorf("enter network namespace: %w", err)
+			return
+		}
+		ready <- nil
+		for fn := range t.work {
+			fn()
+		}
+	}()
+	if err := <-ready; err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Do runs fn on the thread and waits for it.
+func (t *Thread) Do(fn func() error) error {
+	ch := make(chan error, 1)
+	t.work <- func() {
+		defer func() {
+			if r := recover(); r != nil {
+				ch <- fmt.Errorf("panic inside network namespace: %v", r)
+			}
+		}()
+		ch <- fn()
+	}
+	return <-ch
+}
+
+// Close ends the thread and waits until its goroutine has returned.
+func (t *Thread) Close() {
+	close(t.work)
+	<-t.done
+}
+
+// SysctlPath maps a sysctl name ("net.ipv4.ip_forward") to its file under
+// /proc/sys. Names that already contain a slash are taken as paths relative
+// to /proc/sys.
+func SysctlPath(name string) string {
+	if strings.Contains(name, "/") {
+		return "/proc/sys/" + strings.TrimPrefix(name, "/")
+	}
+	return "/proc/sys/" + strings.ReplaceAll(name, ".", "/")
+}
+
+// WriteSysctl writes a sysctl of the calling thread's network namespace. Call
+// it inside Do or New's setup.
+func WriteSysctl(name, value string) error {
+	f, err := os.OpenFile(SysctlPath(name), os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		return fmt.Errorf("sysctl %s: %w", name, err)
+	}
+	_, err = f.WriteString(value)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("sysctl %s=%s: %w", name, value, err)
+	}
+	return nil
+}
+
+// ReadSysctl reads a sysctl of the calling thread's network namespace.
+func ReadSysctl(name string) (string, error) {
+	b, err := os.ReadFile(SysctlPath(name))
+	if err != nil {
+		return "", fmt.Errorf("sysctl %s: %w", name, err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// ErrPermission is returned by CheckPrivileges when the process cannot create
+// network namespaces.
+var ErrPermission = errors.New("vtest needs root, or CAP_NET_ADMIN and CAP_SYS_ADMIN (and CAP_NET_RAW for ICMP checks)")
+
+// CheckPrivileges reports, before anything is created, whether this process
+// holds the capabilities vtest needs.
+func CheckPrivileges() error {
+	var hdr = unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("read capabilities: %w", err)
+	}
+	has := func(c uint) bool { return data[c/32].Effective&(1<<(c%32)) != 0 }
+	var missing []string
+	for _, c := range []struct {
+		bit  uint
+		name string
+	}{{unix.CAP_NET_ADMIN, "CAP_NET_ADMIN"}, {unix.CAP_SYS_ADMIN, "CAP_SYS_ADMIN"}} {
+		if !has(c.bit) {
+			missing = append(missing, c.name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w; missing: %s", ErrPermission, strings.Join(missing, ", "))
+	}
+	return nil
+}

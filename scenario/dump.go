@@ -1,0 +1,154 @@
+package scenario
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/google/nftables"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// DumpState returns a readable dump of every node: links, addresses, routes,
+// neighbours, the nftables ruleset and forwarding. It reads through netlink;
+// no external tool runs.
+func (n *Network) DumpState() string {
+	var b strings.Builder
+	for _, nd := range n.order {
+		nd.dump(&b)
+	}
+	return b.String()
+}
+
+func (nd *Node) dump(b *strings.Builder) {
+	fmt.Fprintf(b, "== node %s (%s)\n", nd.name, nd.kind)
+	if nd.nl == nil {
+		b.WriteString("   (closed)\n")
+		return
+	}
+	links, err := nd.nl.LinkList()
+	if err != nil {
+		fmt.Fprintf(b, "   links: %v\n", err)
+	}
+	names := map[int]string{}
+	for _, l := range links {
+		names[l.Attrs().Index] = l.Attrs().Name
+	}
+	for _, l := range links {
+		a := l.Attrs()
+		master := ""
+		if a.MasterIndex != 0 {
+			master = " master " + names[a.MasterIndex]
+		}
+		fmt.Fprintf(b, "   link %d: %s %s state %s mtu %d %s%s rx %d tx %d\n", a.Index, a.Name, l.Type(), a.OperState, a.MTU, a.HardwareAddr, master, stat(a, true), stat(a, false))
+		addrs, _ := nd.nl.AddrList(l, netlink.FAMILY_ALL)
+		for _, ad := range addrs {
+			fmt.Fprintf(b, "      inet %s\n", ad.IPNet)
+		}
+	}
+	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		routes, _ := nd.nl.RouteListFiltered(fam, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
+		for _, r := range routes {
+			dst := "default"
+			if r.Dst != nil {
+				dst = r.Dst.String()
+			}
+			gw := ""
+			if r.Gw != nil {
+				gw = " via " + r.Gw.String()
+			}
+			fmt.Fprintf(b, "   route %s%s dev %s\n", dst, gw, names[r.LinkIndex])
+		}
+		neighs, _ := nd.nl.NeighList(0, fam)
+		for _, ne := range neighs {
+			if ne.IP.IsLinkLocalMulticast() || ne.IP.IsMulticast() {
+				continue
+			}
+			fmt.Fprintf(b, "   neigh %s dev %s lladdr %s %s\n", ne.IP, names[ne.LinkIndex], ne.HardwareAddr, neighState(ne.State))
+		}
+	}
+	if v, err := nd.Sysctl("net.ipv4.ip_forward"); err == nil {
+		fmt.Fprintf(b, "   net.ipv4.ip_forward = %s\n", v)
+	}
+	b.WriteString(nftDump(nd.NamespaceFd()))
+}
+
+func stat(a *netlink.LinkAttrs, rx bool) uint64 {
+	if a.Statistics == nil {
+		return 0
+	}
+	if rx {
+		return a.Statistics.RxPackets
+	}
+	return a.Statistics.TxPackets
+}
+
+// nftDump renders the nftables ruleset of a namespace compactly.
+func nftDump(fd int) string {
+	c, err := nftables.New(nftables.WithNetNSFd(fd), nftables.AsLasting())
+	if err != nil {
+		return fmt.Sprintf("   nftables: %v\n", err)
+	}
+	defer c.CloseLasting()
+	var b strings.Builder
+	tables, err := c.ListTables()
+	if err != nil {
+		return fmt.Sprintf("   nftables: %v\n", err)
+	}
+	for _, t := range tables {
+		fmt.Fprintf(&b, "   nft table %s %s\n", familyName(t.Family), t.Name)
+		chains, _ := c.ListChainsOfTableFamily(t.Family)
+		for _, ch := range chains {
+			if ch.Table.Name != t.Name {
+				continue
+			}
+			fmt.Fprintf(&b, "      chain %s\n", ch.Name)
+			rules, _ := c.GetRules(t, ch)
+			for _, r := range rules {
+				var parts []string
+				for _, e := range r.Exprs {
+					parts = append(parts, fmt.Sprintf("%T%+v", e, e))
+				}
+				fmt.Fprintf(&b, "         rule %s\n", strings.Join(parts, " "))
+			}
+		}
+	}
+	return b.String()
+}
+
+func familyName(f nftables.TableFamily) string {
+	switch f {
+	case nftables.TableFamilyINet:
+		return "inet"
+	case nftables.TableFamilyIPv4:
+		return "ip"
+	case nftables.TableFamilyIPv6:
+		return "ip6"
+	case nftables.TableFamilyBridge:
+		return "bridge"
+	}
+	return fmt.Sprint(int(f))
+}
+
+func neighState(s int) string {
+	var out []string
+	for _, st := range []struct {
+		bit  int
+		name string
+	}{{netlink.NUD_INCOMPLETE, "INCOMPLETE"}, {netlink.NUD_REACHABLE, "REACHABLE"}, {netlink.NUD_STALE, "STALE"},
+		{netlink.NUD_DELAY, "DELAY"}, {netlink.NUD_PROBE, "PROBE"}, {netlink.NUD_FAILED, "FAILED"},
+		{netlink.NUD_NOARP, "NOARP"}, {netlink.NUD_PERMANENT, "PERMANENT"}} {
+		if s&st.bit != 0 {
+			out = append(out, st.name)
+		}
+	}
+	if len(out) == 0 {
+		return "NONE"
+	}
+	sort.Strings(out)
+	return strings.Join(out, ",")
+}
+
+// NeighState renders a neighbour state bitmask (NUD_*) as text.
+func NeighState(s int) string { return neighState(s) }

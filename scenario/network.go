@@ -1,0 +1,510 @@
+package scenario
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"github.com/vtest-dev/vtest/internal/nsx"
+)
+
+// Network is a built scenario: one anonymous network namespace per node,
+// with its links, addresses, routes, sysctls and NAT rules. Close tears it
+// down; the kernel also frees it if the process dies.
+type Network struct {
+	spec  *Spec
+	plan  *plan
+	nodes map[string]*Node
+	order []*Node
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Node is a built node.
+type Node struct {
+	name   string
+	kind   Kind
+	ns     netns.NsHandle
+	nl     *netlink.Handle
+	ifaces []*Interface
+	bridge *Interface // switches only
+
+	mu     sync.Mutex
+	thread *nsx.Thread // lazily, for processes
+	cmds   []*Cmd
+	closed bool
+}
+
+// Interface is an interface of a built node.
+type Interface struct {
+	// Name is the kernel name, inside the node's namespace.
+	Name string
+	// Index is the kernel's interface index inside the namespace.
+	Index int
+	// MAC is the hardware address.
+	MAC net.HardwareAddr
+	// Addrs are the interface's addresses.
+	Addrs []netip.Prefix
+	// PeerNode and PeerInterface name the other end of the veth pair; both
+	// are empty for a bridge.
+	PeerNode, PeerInterface string
+}
+
+// BuildError says which step of building a scenario failed.
+type BuildError struct {
+	Scenario string
+	Step     string
+	Err      error
+}
+
+func (e *BuildError) Error() string {
+	return fmt.Sprintf("scenario %q: build: %s: %v", e.Scenario, e.Step, e.Err)
+}
+
+func (e *BuildError) Unwrap() error { return e.Err }
+
+// buildTimeout bounds a Build whose context has no deadline.
+const buildTimeout = 30 * time.Second
+
+// Build validates the spec and builds it. It returns only when every link is
+// operationally up on both ends. On any error, whatever was created is torn
+// down before Build returns. Nothing is created in, or changed in, the
+// namespace of the calling process.
+func Build(ctx context.Context, s *Spec) (*Network, error) {
+	p, err := s.plan()
+	if err != nil {
+		return nil, err
+	}
+	if err := nsx.CheckPrivileges(); err != nil {
+		return nil, fmt.Errorf("scenario %q: %w", s.Name, err)
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, buildTimeout)
+		defer cancel()
+	}
+	n := &Network{spec: s, plan: p, nodes: make(map[string]*Node, len(p.nodes))}
+	ok := false
+	defer func() {
+		if !ok {
+			n.Close()
+		}
+	}()
+	steps := []struct {
+		name string
+		fn   func(context.Context) error
+	}{
+		{"create namespaces", n.createNodes},
+		{"create links", n.createLinks},
+		{"set interface sysctls", n.ifaceSysctls},
+		{"add routes", n.addRoutes},
+		{"install NAT", n.installNAT},
+		{"wait for links", n.waitUp},
+	}
+	for _, st := range steps {
+		if err := ctx.Err(); err != nil {
+			return nil, &BuildError{Scenario: s.Name, Step: st.name, Err: err}
+		}
+		if err := st.fn(ctx); err != nil {
+			return nil, &BuildError{Scenario: s.Name, Step: st.name, Err: err}
+		}
+	}
+	ok = true
+	return n, nil
+}
+
+// Spec returns the definition the network was built from.
+func (n *Network) Spec() *Spec { return n.spec }
+
+// Nodes returns the nodes in definition order.
+func (n *Network) Nodes() []*Node { return n.order }
+
+// Node returns the node called name. It panics if there is none, like
+// regexp.MustCompile: a check naming a missing node is a programming error.
+func (n *Network) Node(name string) *Node {
+	nd, ok := n.nodes[name]
+	if !ok {
+		panic(fmt.Sprintf("scenario %q has no node %q", n.spec.Name, name))
+	}
+	return nd
+}
+
+// Lookup returns the node called name, if any.
+func (n *Network) Lookup(name string) (*Node, bool) {
+	nd, ok := n.nodes[name]
+	return nd, ok
+}
+
+// baselineSysctls are written in every namespace before any link exists, so
+// that a scenario behaves the same whatever the host's settings are (a new
+// namespace copies the host's IPv4 interface defaults).
+var baselineSysctls = [][2]string{
+	{"net.ipv4.conf.all.rp_filter", "0"},
+	{"net.ipv4.conf.default.rp_filter", "0"},
+	{"net.ipv4.conf.all.accept_local", "0"},
+	{"net.ipv4.conf.default.accept_local", "0"},
+	{"net.ipv4.conf.all.arp_ignore", "0"},
+	{"net.ipv4.conf.default.arp_ignore", "0"},
+	{"net.ipv4.conf.all.arp_announce", "0"},
+	{"net.ipv4.conf.default.arp_announce", "0"},
+	{"net.ipv4.conf.all.arp_filter", "0"},
+	{"net.ipv4.conf.default.arp_filter", "0"},
+	{"net.ipv4.ping_group_range", "0 2147483647"},
+}
+
+func (n *Network) createNodes(ctx context.Context) error {
+	ipv6 := n.plan.ipv6
+	_, statErr := os.Stat("/proc/sys/net/ipv6")
+	hasV6 := statErr == nil
+	if ipv6 && !hasV6 {
+		return errors.New("the scenario uses IPv6 but this kernel has no IPv6 (no /proc/sys/net/ipv6)")
+	}
+	for _, pn := range n.plan.nodes {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		early, _ := splitSysctls(pn)
+		ns, err := nsx.New(func() error {
+			for _, kv := range baselineSysctls {
+				if err := nsx.WriteSysctl(kv[0], kv[1]); err != nil {
+					return err
+				}
+			}
+			var sysctls [][2]string
+			if hasV6 {
+				if ipv6 {
+					// Before any link exists, so that no address (not even
+					// the link-local one) is ever tentative.
+					sysctls = append(sysctls,
+						[2]string{"net.ipv6.conf.all.accept_dad", "0"},
+						[2]string{"net.ipv6.conf.default.accept_dad", "0"})
+				} else {
+					// IPv4-only: no IPv6 at all, hence no RS/MLD noise.
+					sysctls = append(sysctls,
+						[2]string{"net.ipv6.conf.all.disable_ipv6", "1"},
+						[2]string{"net.ipv6.conf.default.disable_ipv6", "1"})
+				}
+			}
+			if pn.spec.kind == KindRouter {
+				sysctls = append(sysctls, [2]string{"net.ipv4.ip_forward", "1"})
+				if ipv6 {
+					sysctls = append(sysctls, [2]string{"net.ipv6.conf.all.forwarding", "1"})
+				}
+			}
+			for _, kv := range append(sysctls, early...) {
+				if err := nsx.WriteSysctl(kv[0], kv[1]); err != nil {
+					return fmt.Errorf("node %q: %w", pn.spec.name, err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("node %q: %w", pn.spec.name, err)
+		}
+		nd := &Node{name: pn.spec.name, kind: pn.spec.kind, ns: ns}
+		n.nodes[nd.name] = nd
+		n.order = append(n.order, nd)
+		nd.nl, err = netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
+		if err != nil {
+			nd.nl = nil
+			return fmt.Errorf("node %q: open netlink handle: %w", nd.name, err)
+		}
+		lo := &netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: 1, Name: "lo"}}
+		if err := nd.nl.LinkSetUp(lo); err != nil {
+			return fmt.Errorf("node %q: set lo up: %w", nd.name, err)
+		}
+		if pn.spec.kind == KindSwitch {
+			if err := nd.addBridge(pn); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// splitSysctls separates a node's sysctls into those that can be set before
+// its links exist and those naming one of its interfaces.
+func splitSysctls(pn *planNode) (early, late [][2]string) {
+	for _, kv := range pn.spec.Sysctls() {
+		parts := strings.Split(kv[0], ".")
+		names := pn.ifaceNames() + ", " + pn.bridge
+		perIface := false
+		for _, part := range parts {
+			if part != "" && slices.Contains(strings.Split(names, ", "), part) {
+				perIface = true
+			}
+		}
+		if perIface {
+			late = append(late, kv)
+		} else {
+			early = append(early, kv)
+		}
+	}
+	return early, late
+}
+
+func (nd *Node) addBridge(pn *planNode) error {
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: pn.bridge, Flags: net.FlagUp}}
+	if err := nd.nl.LinkAdd(br); err != nil {
+		return fmt.Errorf("create bridge %q in node %q: %w", pn.bridge, nd.name, err)
+	}
+	ifc := &Interface{Name: pn.bridge, Index: br.Index, Addrs: pn.bridgeAddrs}
+	if err := nd.addAddrs(br, pn.bridgeAddrs); err != nil {
+		return err
+	}
+	nd.bridge = ifc
+	nd.ifaces = append(nd.ifaces, ifc)
+	return nil
+}
+
+func (nd *Node) addAddrs(l netlink.Link, addrs []netip.Prefix) error {
+	for _, a := range addrs {
+		na := &netlink.Addr{IPNet: ipNet(a)}
+		if a.Addr().Is6() {
+			na.Flags = unix.IFA_F_NODAD
+		}
+		if err := nd.nl.AddrAdd(l, na); err != nil {
+			return fmt.Errorf("add address %s to %q in node %q: %w", a, l.Attrs().Name, nd.name, err)
+		}
+	}
+	return nil
+}
+
+func ipNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
+
+func (n *Network) createLinks(ctx context.Context) error {
+	for _, pl := range n.plan.links {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		a, b := pl.a, pl.b
+		// Create from the switch side so that the port is enslaved at once.
+		if b.node.spec.kind == KindSwitch && a.node.spec.kind != KindSwitch {
+			a, b = b, a
+		}
+		na, nb := n.nodes[a.node.spec.name], n.nodes[b.node.spec.name]
+		veth := &netlink.Veth{
+			LinkAttrs: netlink.LinkAttrs{Name: a.name, Flags: net.FlagUp, MTU: pl.spec.mtu},
+			PeerName:  b.name,
+		}
+		if na.bridge != nil {
+			veth.MasterIndex = na.bridge.Index
+		}
+		if na != nb {
+			veth.PeerNamespace = netlink.NsFd(int(nb.ns))
+		}
+		if err := na.nl.LinkAdd(veth); err != nil {
+			return fmt.Errorf("create veth %s:%s—%s:%s: %w", na.name, a.name, nb.name, b.name, err)
+		}
+		peer, err := nb.nl.LinkByName(b.name)
+		if err != nil {
+			return fmt.Errorf("find veth peer %q in node %q: %w", b.name, nb.name, err)
+		}
+		if nb.bridge != nil {
+			if err := nb.nl.LinkSetMasterByIndex(peer, nb.bridge.Index); err != nil {
+				return fmt.Errorf("attach %q to bridge %q in node %q: %w", b.name, nb.bridge.Name, nb.name, err)
+			}
+		}
+		if err := na.addAddrs(veth, a.addrs); err != nil {
+			return err
+		}
+		if err := nb.addAddrs(peer, b.addrs); err != nil {
+			return err
+		}
+		if err := nb.nl.LinkSetUp(peer); err != nil {
+			return fmt.Errorf("set %q up in node %q: %w", b.name, nb.name, err)
+		}
+		na.ifaces = append(na.ifaces, &Interface{Name: a.name, Index: veth.Index, MAC: veth.HardwareAddr, Addrs: a.addrs, PeerNode: nb.name, PeerInterface: b.name})
+		nb.ifaces = append(nb.ifaces, &Interface{Name: b.name, Index: peer.Attrs().Index, MAC: peer.Attrs().HardwareAddr, Addrs: b.addrs, PeerNode: na.name, PeerInterface: a.name})
+	}
+	return nil
+}
+
+func (n *Network) ifaceSysctls(ctx context.Context) error {
+	for _, pn := range n.plan.nodes {
+		_, late := splitSysctls(pn)
+		if len(late) == 0 {
+			continue
+		}
+		nd := n.nodes[pn.spec.name]
+		err := nd.Do(func() error {
+			for _, kv := range late {
+				if err := nsx.WriteSysctl(kv[0], kv[1]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("node %q: %w", nd.name, err)
+		}
+	}
+	return nil
+}
+
+func (n *Network) addRoutes(ctx context.Context) error {
+	for _, pn := range n.plan.nodes {
+		nd := n.nodes[pn.spec.name]
+		for _, r := range pn.routes {
+			rt := &netlink.Route{Dst: ipNet(r.dst), Gw: r.via.AsSlice()}
+			if r.dst.Addr().Is6() {
+				rt.Family = netlink.FAMILY_V6
+			} else {
+				rt.Family = netlink.FAMILY_V4
+			}
+			if err := nd.nl.RouteAdd(rt); err != nil {
+				return fmt.Errorf("node %q: add route %s via %s: %w", nd.name, r.dst, r.via, err)
+			}
+		}
+	}
+	return nil
+}
+
+// NATTable is the name of the nftables table vtest installs in NAT routers.
+const NATTable = "vtest-nat"
+
+func (n *Network) installNAT(ctx context.Context) error {
+	for _, pn := range n.plan.nodes {
+		out, ok := pn.spec.MasqueradeInterface()
+		if !ok {
+			continue
+		}
+		nd := n.nodes[pn.spec.name]
+		if err := installMasquerade(nd.ns, out); err != nil {
+			return fmt.Errorf("node %q: masquerade out of %q: %w", nd.name, out, err)
+		}
+	}
+	return nil
+}
+
+// installMasquerade adds, in the namespace ns only:
+//
+//	table inet vtest-nat { chain postrouting { type nat hook postrouting priority srcnat; oifname OUT counter masquerade } }
+func installMasquerade(ns netns.NsHandle, out string) error {
+	c, err := nftables.New(nftables.WithNetNSFd(int(ns)), nftables.AsLasting())
+	if err != nil {
+		return fmt.Errorf("open nftables: %w", err)
+	}
+	defer c.CloseLasting()
+	t := c.AddTable(&nftables.Table{Family: nftables.TableFamilyINet, Name: NATTable})
+	ch := c.AddChain(&nftables.Chain{
+		Name:     "postrouting",
+		Table:    t,
+		Type:     nftables.ChainTypeNAT,
+		Hooknum:  nftables.ChainHookPostrouting,
+		Priority: nftables.ChainPriorityNATSource,
+	})
+	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname(out)},
+		&expr.Counter{},
+		&expr.Masq{},
+	}})
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("add masquerade rule: %w", err)
+	}
+	return nil
+}
+
+func ifname(s string) []byte {
+	b := make([]byte, unix.IFNAMSIZ)
+	copy(b, s)
+	return b
+}
+
+// waitUp returns when every veth end and every bridge with ports is
+// operationally up. A packet sent before that may be lost or stall for a
+// second while the carrier change is still being processed.
+func (n *Network) waitUp(ctx context.Context) error {
+	for _, nd := range n.order {
+		for _, ifc := range nd.ifaces {
+			if ifc == nd.bridge && len(nd.ifaces) == 1 {
+				continue // a bridge without ports never comes up
+			}
+			if err := nd.waitOperUp(ctx, ifc); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (nd *Node) waitOperUp(ctx context.Context, ifc *Interface) error {
+	for delay := 20 * time.Microsecond; ; delay = min(2*delay, 5*time.Millisecond) {
+		l, err := nd.nl.LinkByIndex(ifc.Index)
+		if err != nil {
+			return fmt.Errorf("node %q: read %q: %w", nd.name, ifc.Name, err)
+		}
+		if st := l.Attrs().OperState; st == netlink.OperUp {
+			return nil
+		} else if ctx.Err() != nil {
+			return fmt.Errorf("node %q: %q still %s: %w", nd.name, ifc.Name, st, ctx.Err())
+		}
+		// Polling a condition with a deadline, not a fixed sleep.
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}
+
+// Close tears the network down: it kills the processes started in its nodes,
+// closes every netlink handle and namespace descriptor, and returns when the
+// process holds nothing of the network any more. The kernel then frees the
+// namespaces asynchronously. Close is idempotent.
+func (n *Network) Close() error {
+	n.closeOnce.Do(func() {
+		var errs []error
+		for i := len(n.order) - 1; i >= 0; i-- {
+			if err := n.order[i].close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		n.closeErr = errors.Join(errs...)
+	})
+	return n.closeErr
+}
+
+func (nd *Node) close() error {
+	nd.mu.Lock()
+	nd.closed = true
+	cmds, thread := nd.cmds, nd.thread
+	nd.cmds, nd.thread = nil, nil
+	nd.mu.Unlock()
+	var errs []error
+	for _, c := range cmds {
+		c.kill()
+	}
+	if thread != nil {
+		thread.Close()
+	}
+	if nd.nl != nil {
+		nd.nl.Close()
+		nd.nl = nil
+	}
+	if nd.ns.IsOpen() {
+		if err := nd.ns.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("node %q: close namespace: %w", nd.name, err))
+		}
+		nd.ns = netns.None()
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,96 @@
+package scenario
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/vtest-dev/vtest/internal/nsx"
+)
+
+// Name returns the node's name.
+func (nd *Node) Name() string { return nd.name }
+
+// Kind returns the node's role.
+func (nd *Node) Kind() Kind { return nd.kind }
+
+// Interfaces returns the node's interfaces (a switch's bridge first).
+func (nd *Node) Interfaces() []*Interface { return nd.ifaces }
+
+// Interface returns the interface called name, or nil.
+func (nd *Node) Interface(name string) *Interface {
+	for _, i := range nd.ifaces {
+		if i.Name == name {
+			return i
+		}
+	}
+	return nil
+}
+
+// IPv4 returns the node's first IPv4 address, or the zero Addr.
+func (nd *Node) IPv4() netip.Addr { return nd.firstAddr(true) }
+
+// IPv6 returns the node's first global IPv6 address, or the zero Addr.
+func (nd *Node) IPv6() netip.Addr { return nd.firstAddr(false) }
+
+func (nd *Node) firstAddr(v4 bool) netip.Addr {
+	for _, i := range nd.ifaces {
+		for _, a := range i.Addrs {
+			if a.Addr().Is4() == v4 {
+				return a.Addr()
+			}
+		}
+	}
+	return netip.Addr{}
+}
+
+// AddrOn returns the node's address of the same family as peer on the
+// segment it shares with peer, or the zero Addr. Use it to find which of a
+// multi-homed node's addresses a neighbour talks to.
+func (nd *Node) AddrOn(peer netip.Addr) netip.Addr {
+	for _, i := range nd.ifaces {
+		for _, a := range i.Addrs {
+			if a.Contains(peer) && a.Addr().Is4() == peer.Is4() {
+				return a.Addr()
+			}
+		}
+	}
+	return netip.Addr{}
+}
+
+// Netlink returns the node's netlink handle (NETLINK_ROUTE, bound to the
+// node's namespace). It belongs to the node: do not close it.
+func (nd *Node) Netlink() *netlink.Handle { return nd.nl }
+
+// NamespaceFd returns the file descriptor of the node's namespace, for
+// libraries that take one (nftables.WithNetNSFd). It belongs to the node.
+func (nd *Node) NamespaceFd() int { return int(nd.ns) }
+
+// Do runs fn on an OS thread inside the node's namespace and waits for it.
+// Sockets fn opens stay in the namespace; goroutines fn starts do not.
+// A panic in fn is returned as an error.
+func (nd *Node) Do(fn func() error) error {
+	if !nd.ns.IsOpen() {
+		return fmt.Errorf("node %q: network is closed", nd.name)
+	}
+	if err := nsx.Do(nd.ns, fn); err != nil {
+		return fmt.Errorf("node %q: %w", nd.name, err)
+	}
+	return nil
+}
+
+// Sysctl reads a network sysctl in the node's namespace.
+func (nd *Node) Sysctl(name string) (string, error) {
+	var v string
+	err := nd.Do(func() (err error) {
+		v, err = nsx.ReadSysctl(name)
+		return err
+	})
+	return v, err
+}
+
+// SetSysctl writes a network sysctl in the node's namespace.
+func (nd *Node) SetSysctl(name, value string) error {
+	return nd.Do(func() error { return nsx.WriteSysctl(name, value) })
+}

@@ -1,0 +1,301 @@
+// Package scenario describes a throwaway network (hosts, routers, NAT
+// routers and switches joined by veth pairs), validates the description,
+// builds it out of anonymous network namespaces, runs checks inside it and
+// tears it down, whatever happens.
+//
+// A scenario is defined with a small builder:
+//
+//	s := scenario.Define("routed", "client and server on two subnets joined by a router")
+//	s.Host("client").Route("default", "router")
+//	s.Router("router")
+//	s.Host("server").Route("default", "router")
+//	s.Link("client", "router").Subnet("10.0.1.0/24")
+//	s.Link("router", "server").Subnet("10.0.2.0/24")
+//
+// Builder methods never fail; Validate (called by Build) reports every
+// mistake with the scenario, the object and the fix, before any kernel object
+// exists.
+package scenario
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// Kind is the role of a node.
+type Kind int
+
+const (
+	// KindHost is a plain network namespace.
+	KindHost Kind = iota
+	// KindRouter is a namespace with IPv4 and IPv6 forwarding on.
+	KindRouter
+	// KindSwitch is a namespace holding one Linux bridge; every link to a
+	// switch becomes a port of that bridge.
+	KindSwitch
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindHost:
+		return "host"
+	case KindRouter:
+		return "router"
+	case KindSwitch:
+		return "switch"
+	}
+	return fmt.Sprintf("Kind(%d)", int(k))
+}
+
+// Default address ranges from which links without explicit addresses get a
+// subnet. Every scenario lives in its own namespaces, so scenarios may share
+// them freely.
+const (
+	DefaultRange4 = "10.200.0.0/16"
+	DefaultRange6 = "fd00:7e57::/48"
+)
+
+// Spec is the definition of a scenario: its topology, its checks and the
+// kernel features it needs.
+type Spec struct {
+	// Name identifies the scenario in reports and filters.
+	Name string
+	// Description says what the scenario is about.
+	Description string
+	// Range4 and Range6 are the ranges from which links without explicit
+	// addresses get a /24 (IPv4) or /64 (IPv6). Empty means the defaults.
+	Range4, Range6 string
+	// IPv6 asks for automatic IPv6 addresses on every link as well. Links
+	// with explicit IPv6 addresses or subnets need not set it.
+	IPv6 bool
+
+	nodes  []*NodeSpec
+	links  []*LinkSpec
+	checks []CheckSpec
+	needs  []Feature
+}
+
+// Define starts the definition of a scenario.
+func Define(name, description string) *Spec {
+	return &Spec{Name: name, Description: description}
+}
+
+// Host adds a host: a namespace of its own.
+func (s *Spec) Host(name string) *NodeSpec { return s.add(name, KindHost) }
+
+// Router adds a router: a namespace with forwarding on.
+func (s *Spec) Router(name string) *NodeSpec { return s.add(name, KindRouter) }
+
+// Switch adds a switch: a Linux bridge in a namespace of its own.
+func (s *Spec) Switch(name string) *NodeSpec { return s.add(name, KindSwitch) }
+
+func (s *Spec) add(name string, kind Kind) *NodeSpec {
+	n := &NodeSpec{name: name, kind: kind, sysctls: map[string]string{}}
+	s.nodes = append(s.nodes, n)
+	return n
+}
+
+// Link joins two nodes with a veth pair. Each end is "node" or
+// "node:interface"; interfaces without a name are called eth0, eth1, … in the
+// order the node's links are defined. Both ends may be on the same node.
+func (s *Spec) Link(a, b string) *LinkSpec {
+	l := &LinkSpec{a: parseEnd(a), b: parseEnd(b)}
+	s.links = append(s.links, l)
+	return l
+}
+
+// Check adds a check, run inside the built network in definition order.
+func (s *Spec) Check(name string, fn CheckFunc) *Spec {
+	s.checks = append(s.checks, CheckSpec{Name: name, Func: fn})
+	return s
+}
+
+// Needs declares kernel features the scenario cannot run without. A run on a
+// kernel that lacks one skips the scenario with the probe's reason.
+func (s *Spec) Needs(f ...Feature) *Spec {
+	s.needs = append(s.needs, f...)
+	return s
+}
+
+// Nodes returns the nodes in definition order.
+func (s *Spec) Nodes() []*NodeSpec { return s.nodes }
+
+// Links returns the links in definition order.
+func (s *Spec) Links() []*LinkSpec { return s.links }
+
+// Checks returns the checks in definition order.
+func (s *Spec) Checks() []CheckSpec { return s.checks }
+
+// Features returns the kernel features the scenario needs.
+func (s *Spec) Features() []Feature { return s.needs }
+
+// NodeSpec is the definition of one node.
+type NodeSpec struct {
+	name       string
+	kind       Kind
+	sysctls    map[string]string
+	sysctlKeys []string // definition order
+	routes     []RouteSpec
+	masquerade *string
+	addrs      []string // switch only: addresses of the bridge
+	subnets    []string // switch only: the segment's subnets
+}
+
+// RouteSpec is a static route of a node.
+type RouteSpec struct {
+	// Dst is "default" or a CIDR.
+	Dst string
+	// Via is a gateway address, or the name of a node sharing a segment
+	// with this one (its address on that segment is used).
+	Via string
+}
+
+// Name returns the node's name.
+func (n *NodeSpec) Name() string { return n.name }
+
+// Kind returns the node's role.
+func (n *NodeSpec) Kind() Kind { return n.kind }
+
+// Sysctl sets a network sysctl ("net.ipv4.conf.eth0.accept_local") in the
+// node's namespace. Only net.* sysctls are per namespace; others are refused.
+func (n *NodeSpec) Sysctl(name, value string) *NodeSpec {
+	if _, ok := n.sysctls[name]; !ok {
+		n.sysctlKeys = append(n.sysctlKeys, name)
+	}
+	n.sysctls[name] = value
+	return n
+}
+
+// Route adds a static route. dst is "default" or a CIDR; via is a gateway
+// address or the name of a neighbouring node.
+func (n *NodeSpec) Route(dst, via string) *NodeSpec {
+	n.routes = append(n.routes, RouteSpec{Dst: dst, Via: via})
+	return n
+}
+
+// Masquerade makes a router a NAT router: traffic it forwards out of the
+// interface outside gets the address of that interface as its source
+// (nftables masquerade, installed in the router's namespace).
+func (n *NodeSpec) Masquerade(outside string) *NodeSpec {
+	n.masquerade = &outside
+	return n
+}
+
+// Addr gives a switch's bridge an address, making the switch reachable on
+// its segment (the "bridge holding an address" setup).
+func (n *NodeSpec) Addr(cidr string) *NodeSpec {
+	n.addrs = append(n.addrs, cidr)
+	return n
+}
+
+// Subnet sets the subnet of a switch's segment; hosts linked to the switch
+// without explicit addresses get addresses from it.
+func (n *NodeSpec) Subnet(cidr string) *NodeSpec {
+	n.subnets = append(n.subnets, cidr)
+	return n
+}
+
+// Sysctls returns the node's sysctls in definition order.
+func (n *NodeSpec) Sysctls() [][2]string {
+	out := make([][2]string, 0, len(n.sysctlKeys))
+	for _, k := range n.sysctlKeys {
+		out = append(out, [2]string{k, n.sysctls[k]})
+	}
+	return out
+}
+
+// Routes returns the node's static routes.
+func (n *NodeSpec) Routes() []RouteSpec { return n.routes }
+
+// MasqueradeInterface returns the outside interface of a NAT router, and
+// whether the node masquerades at all.
+func (n *NodeSpec) MasqueradeInterface() (string, bool) {
+	if n.masquerade == nil {
+		return "", false
+	}
+	return *n.masquerade, true
+}
+
+// Endpoint is one end of a link.
+type Endpoint struct {
+	// Node is the node's name.
+	Node string
+	// Interface is the interface name in the node, or "" for an automatic
+	// one.
+	Interface string
+}
+
+func parseEnd(s string) Endpoint {
+	node, iface, _ := strings.Cut(s, ":")
+	return Endpoint{Node: node, Interface: iface}
+}
+
+func (e Endpoint) String() string {
+	if e.Interface == "" {
+		return e.Node
+	}
+	return e.Node + ":" + e.Interface
+}
+
+// LinkSpec is the definition of one veth pair.
+type LinkSpec struct {
+	a, b    Endpoint
+	subnets []string
+	addrsA  []string
+	addrsB  []string
+	mtu     int
+}
+
+// Ends returns the link's two ends as defined.
+func (l *LinkSpec) Ends() (a, b Endpoint) { return l.a, l.b }
+
+// Subnet sets a subnet of the link: its ends get the first free addresses of
+// it, unless they have explicit addresses in it. Call it once per family.
+func (l *LinkSpec) Subnet(cidr string) *LinkSpec {
+	l.subnets = append(l.subnets, cidr)
+	return l
+}
+
+// Addrs gives the two ends explicit addresses in CIDR form ("10.0.0.1/24");
+// "" leaves an end without an address of that family. Call it once per
+// family.
+func (l *LinkSpec) Addrs(a, b string) *LinkSpec {
+	if a != "" {
+		l.addrsA = append(l.addrsA, a)
+	}
+	if b != "" {
+		l.addrsB = append(l.addrsB, b)
+	}
+	return l
+}
+
+// MTU sets the MTU of both ends.
+func (l *LinkSpec) MTU(mtu int) *LinkSpec {
+	l.mtu = mtu
+	return l
+}
+
+// CheckFunc is a check: it runs against a built network and returns its
+// result with evidence.
+type CheckFunc func(ctx context.Context, n *Network) Result
+
+// CheckSpec is a named check of a scenario.
+type CheckSpec struct {
+	Name string
+	Func CheckFunc
+}
+
+// Result is the outcome of one check.
+type Result struct {
+	// Err is nil when the check passed.
+	Err error
+	// Skip, when not empty, marks the check skipped with this reason.
+	Skip string
+	// Evidence is what the check measured or saw, for the report, whether
+	// it passed or not.
+	Evidence string
+}
+
+// Verdict makes a Result from evidence and an error.
+func Verdict(evidence string, err error) Result { return Result{Err: err, Evidence: evidence} }

@@ -1,0 +1,41 @@
+package scenario
+
+import (
+	"context"
+	"errors"
+	"testing"
+)
+
+// New builds the scenario for a test, in the style of httptest.NewServer: it
+// fails the test with a readable message if the definition is wrong or the
+// build fails, skips it if the kernel lacks a feature the scenario needs or
+// the process lacks privileges, and registers teardown with t.Cleanup. It
+// is safe with t.Parallel: every network lives in namespaces of its own.
+func New(tb testing.TB, s *Spec) *Network {
+	tb.Helper()
+	if err := s.Validate(); err != nil {
+		tb.Fatalf("invalid scenario:\n%v", err)
+	}
+	for _, f := range s.needs {
+		if err := f.Probe(); err != nil {
+			if errors.Is(err, ErrNotSupported) {
+				tb.Skipf("scenario %q needs %s: %v", s.Name, f, err)
+			}
+			tb.Fatalf("scenario %q: %v", s.Name, err)
+		}
+	}
+	ctx := context.Background()
+	if d, ok := tb.(interface{ Context() context.Context }); ok {
+		ctx = d.Context()
+	}
+	n, err := Build(context.WithoutCancel(ctx), s)
+	if err != nil {
+		tb.Fatalf("%v", err)
+	}
+	tb.Cleanup(func() {
+		if err := n.Close(); err != nil {
+			tb.Errorf("teardown: %v", err)
+		}
+	})
+	return n
+}

@@ -1,0 +1,682 @@
+package scenario
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strings"
+)
+
+// ValidationError is one mistake in a scenario definition.
+type ValidationError struct {
+	Scenario string // the scenario's name
+	Object   string // what is wrong: `node "left"`, `link left—right`
+	Problem  string
+	Fix      string
+}
+
+func (e *ValidationError) Error() string {
+	msg := fmt.Sprintf("scenario %q: %s: %s", e.Scenario, e.Object, e.Problem)
+	if e.Fix != "" {
+		msg += " (fix: " + e.Fix + ")"
+	}
+	return msg
+}
+
+// maxIfaceName is IFNAMSIZ minus the terminating NUL.
+const maxIfaceName = 15
+
+var (
+	ifaceNameRE  = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	sysctlNameRE = regexp.MustCompile(`^net\.[A-Za-z0-9_.-]+$`)
+)
+
+// Validate checks the definition and returns every mistake found, joined, or
+// nil. It creates nothing.
+func (s *Spec) Validate() error {
+	_, err := s.plan()
+	return err
+}
+
+// plan is a validated, fully resolved scenario: every interface has its
+// kernel name and addresses, every route its gateway address.
+type plan struct {
+	spec  *Spec
+	nodes []*planNode
+	links []*planLink
+	ipv6  bool
+}
+
+type planNode struct {
+	spec        *NodeSpec
+	ifaces      []*planIface
+	bridge      string         // switch: the bridge's name
+	bridgeAddrs []netip.Prefix // switch: the bridge's addresses
+	segments    []netip.Prefix // switch: the segment's subnets
+	routes      []planRoute
+	nextAuto    int // next automatic interface number
+}
+
+type planIface struct {
+	node  *planNode
+	name  string
+	addrs []netip.Prefix
+	link  *planLink
+	peer  *planIface
+}
+
+type planLink struct {
+	spec *LinkSpec
+	a, b *planIface
+}
+
+type planRoute struct {
+	dst netip.Prefix
+	via netip.Addr
+}
+
+func (n *planNode) iface(name string) *planIface {
+	for _, i := range n.ifaces {
+		if i.name == name {
+			return i
+		}
+	}
+	return nil
+}
+
+type validator struct {
+	s    *Spec
+	errs []error
+}
+
+func (v *validator) add(object, problem, fix string, args ...any) {
+	v.errs = append(v.errs, &ValidationError{Scenario: v.s.Name, Object: object, Problem: fmt.Sprintf(problem, args...), Fix: fix})
+}
+
+func (s *Spec) plan() (*plan, error) {
+	v := &validator{s: s}
+	p := &plan{spec: s, ipv6: s.IPv6}
+	if s == nil {
+		return nil, errors.New("scenario: nil Spec")
+	}
+	if strings.TrimSpace(s.Name) == "" {
+		v.add("scenario", "has no name", "pass a name to Define")
+	} else if strings.ContainsAny(s.Name, " \t\n/") {
+		v.add("scenario", "name contains spaces or slashes", "use letters, digits, '-', '_' and '.'")
+	}
+	range4, _ := v.prefix("Range4", orDefault(s.Range4, DefaultRange4), true)
+	range6, _ := v.prefix("Range6", orDefault(s.Range6, DefaultRange6), true)
+
+	byName := map[string]*planNode{}
+	for i, ns := range s.nodes {
+		obj := fmt.Sprintf("node %q", ns.name)
+		switch {
+		case ns == nil:
+			v.add(fmt.Sprintf("node #%d", i+1), "is nil", "define nodes with Host, Router or Switch")
+			continue
+		case strings.TrimSpace(ns.name) == "":
+			v.add(fmt.Sprintf("node #%d", i+1), "has an empty name", "give every node a name")
+			continue
+		case strings.ContainsAny(ns.name, ": \t\n"):
+			v.add(obj, "name contains ':' or spaces", "use a name without ':' or spaces (':' separates node and interface in Link)")
+			continue
+		case byName[ns.name] != nil:
+			v.add(obj, "is defined twice", "give each node a unique name")
+			continue
+		}
+		pn := &planNode{spec: ns}
+		byName[ns.name] = pn
+		p.nodes = append(p.nodes, pn)
+		if ns.kind == KindSwitch {
+			pn.bridge = ns.name
+			if len(pn.bridge) > maxIfaceName || !ifaceNameRE.MatchString(pn.bridge) {
+				pn.bridge = "br0"
+			}
+			for _, c := range ns.subnets {
+				if pfx, ok := v.prefix(obj+" subnet", c, true); ok {
+					pn.segments = append(pn.segments, pfx)
+				}
+			}
+			for _, c := range ns.addrs {
+				a, ok := v.prefix(obj+" address", c, false)
+				if !ok {
+					continue
+				}
+				pn.bridgeAddrs = append(pn.bridgeAddrs, a)
+				if seg, found := sameFamily(pn.segments, a.Addr()); found && !seg.Contains(a.Addr()) {
+					v.add(obj, "address %s is outside the switch's subnet %s", "use an address inside "+seg.String()+" or change Subnet", a, seg)
+				} else if !found {
+					pn.segments = append(pn.segments, a.Masked())
+				}
+			}
+		} else if len(ns.addrs) > 0 || len(ns.subnets) > 0 {
+			v.add(obj, "Addr and Subnet apply to switches only", "put addresses on links with Link(...).Addrs or Subnet")
+		}
+		for _, kv := range ns.Sysctls() {
+			if !sysctlNameRE.MatchString(kv[0]) || strings.Contains(kv[0], "..") {
+				v.add(obj, "sysctl %q is not a network sysctl", "only net.* sysctls are per namespace; write it like net.ipv4.conf.all.rp_filter", kv[0])
+			}
+			if strings.ContainsAny(kv[1], "\n") || kv[1] == "" {
+				v.add(obj, "sysctl %s has an empty or multi-line value", "give a single-line value", kv[0])
+			}
+		}
+	}
+
+	// Links: resolve ends and interface names.
+	for _, ls := range s.links {
+		if ls == nil {
+			v.add("link", "is nil", "define links with Link")
+			continue
+		}
+		obj := fmt.Sprintf("link %s—%s", ls.a, ls.b)
+		na, nb := byName[ls.a.Node], byName[ls.b.Node]
+		if na == nil || nb == nil {
+			for _, e := range []Endpoint{ls.a, ls.b} {
+				if byName[e.Node] == nil {
+					v.add(obj, "node %q is not defined", "define it with Host, Router or Switch, or fix the name", e.Node)
+				}
+			}
+			continue
+		}
+		if ls.mtu < 0 || (ls.mtu > 0 && ls.mtu < 68) || ls.mtu > 65535 {
+			v.add(obj, "MTU %d is out of range", "use 0 (default) or 68..65535", ls.mtu)
+		}
+		if na == nb && na.spec.kind == KindSwitch {
+			v.add(obj, "links a switch to itself (a loop on one bridge)", "link the switch to another node")
+			continue
+		}
+		pl := &planLink{spec: ls}
+		pl.a = v.iface(obj, na, ls.a.Interface)
+		pl.b = v.iface(obj, nb, ls.b.Interface)
+		if pl.a == nil || pl.b == nil {
+			continue
+		}
+		pl.a.link, pl.b.link = pl, pl
+		pl.a.peer, pl.b.peer = pl.b, pl.a
+		p.links = append(p.links, pl)
+	}
+	// Bridge names must not clash with the switch's ports.
+	for _, pn := range p.nodes {
+		if pn.spec.kind == KindSwitch && pn.iface(pn.bridge) != nil {
+			v.add(fmt.Sprintf("node %q", pn.spec.name), "a port is named like the bridge %q", "rename the port", pn.bridge)
+		}
+	}
+
+	v.addresses(p, range4, range6)
+	v.routes(p, byName)
+	v.nat(p)
+	if len(v.errs) > 0 {
+		return nil, errors.Join(v.errs...)
+	}
+	return p, nil
+}
+
+func (v *validator) iface(obj string, n *planNode, name string) *planIface {
+	if name == "" {
+		for {
+			name = fmt.Sprintf("eth%d", n.nextAuto)
+			n.nextAuto++
+			if n.iface(name) == nil && !v.s.explicitIface(n.spec.name, name) {
+				break
+			}
+		}
+	}
+	switch {
+	case len(name) > maxIfaceName:
+		v.add(obj, "interface name %q on node %q is %d bytes; Linux allows %d", "use a name of at most 15 bytes", name, n.spec.name, len(name), maxIfaceName)
+		return nil
+	case !ifaceNameRE.MatchString(name):
+		v.add(obj, "interface name %q on node %q has characters Linux or vtest do not accept", "use letters, digits, '-' and '_'", name, n.spec.name)
+		return nil
+	case name == "lo":
+		v.add(obj, "interface name \"lo\" on node %q is the loopback device", "choose another name", n.spec.name)
+		return nil
+	case n.iface(name) != nil:
+		v.add(obj, "interface %q is defined twice on node %q", "give each interface of a node a unique name", name, n.spec.name)
+		return nil
+	}
+	i := &planIface{node: n, name: name}
+	n.ifaces = append(n.ifaces, i)
+	return i
+}
+
+// explicitIface reports whether some link names this interface on node
+// explicitly, so that automatic names avoid it.
+func (s *Spec) explicitIface(node, name string) bool {
+	for _, l := range s.links {
+		if l == nil {
+			continue
+		}
+		for _, e := range []Endpoint{l.a, l.b} {
+			if e.Node == node && e.Interface == name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (v *validator) prefix(obj, cidr string, network bool) (netip.Prefix, bool) {
+	p, err := netip.ParsePrefix(strings.TrimSpace(cidr))
+	if err != nil {
+		v.add(obj, "%q is not a valid CIDR (%v)", "write it like 10.0.0.1/24 or fd00::1/64", cidr, err)
+		return netip.Prefix{}, false
+	}
+	if network && p != p.Masked() {
+		v.add(obj, "%q has host bits set", "use the network address "+p.Masked().String(), cidr)
+		return p.Masked(), true
+	}
+	return p, true
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func sameFamily(ps []netip.Prefix, a netip.Addr) (netip.Prefix, bool) {
+	for _, p := range ps {
+		if p.Addr().Is4() == a.Is4() {
+			return p, true
+		}
+	}
+	return netip.Prefix{}, false
+}
+
+// segment is one layer-2 domain: a point-to-point link or a switch with all
+// its ports.
+type segment struct {
+	name    string
+	subnets []netip.Prefix
+	members []*planIface // interfaces that get addresses
+	sw      *planNode
+}
+
+func (v *validator) addresses(p *plan, range4, range6 netip.Prefix) {
+	// Collect segments.
+	var segs []*segment
+	segOf := map[*planNode]*segment{}
+	for _, pn := range p.nodes {
+		if pn.spec.kind == KindSwitch {
+			sg := &segment{name: fmt.Sprintf("switch %q", pn.spec.name), sw: pn, subnets: pn.segments}
+			segOf[pn] = sg
+			segs = append(segs, sg)
+		}
+	}
+	explicit := map[netip.Addr]string{}
+	owner := func(i *planIface) string { return fmt.Sprintf("%s:%s", i.node.spec.name, i.name) }
+	for _, pn := range p.nodes {
+		for _, a := range pn.bridgeAddrs {
+			explicit[a.Addr()] = fmt.Sprintf("%s:%s", pn.spec.name, pn.bridge)
+		}
+	}
+	for _, pl := range p.links {
+		obj := fmt.Sprintf("link %s:%s—%s:%s", pl.a.node.spec.name, pl.a.name, pl.b.node.spec.name, pl.b.name)
+		swA, swB := pl.a.node.spec.kind == KindSwitch, pl.b.node.spec.kind == KindSwitch
+		var linkSubnets []netip.Prefix
+		for _, c := range pl.spec.subnets {
+			if pfx, ok := v.prefix(obj+" subnet", c, true); ok {
+				linkSubnets = append(linkSubnets, pfx)
+			}
+		}
+		for _, side := range []struct {
+			i     *planIface
+			addrs []string
+		}{{pl.a, pl.spec.addrsA}, {pl.b, pl.spec.addrsB}} {
+			if side.i.node.spec.kind == KindSwitch && len(side.addrs) > 0 {
+				v.add(obj, "the port on switch %q has an address; switch ports are layer 2", "address the switch with Switch(...).Addr", side.i.node.spec.name)
+				continue
+			}
+			for _, c := range side.addrs {
+				a, ok := v.prefix(obj+" address", c, false)
+				if !ok {
+					continue
+				}
+				if prev, dup := explicit[a.Addr()]; dup {
+					v.add(obj, "address %s is already used by %s", "give every interface its own address", a.Addr(), prev)
+					continue
+				}
+				explicit[a.Addr()] = owner(side.i)
+				side.i.addrs = append(side.i.addrs, a)
+			}
+		}
+		switch {
+		case swA && swB:
+			if len(linkSubnets) > 0 || len(pl.spec.addrsA)+len(pl.spec.addrsB) > 0 {
+				v.add(obj, "joins two switches but has addresses", "remove Subnet/Addrs: a trunk between switches is layer 2")
+			}
+			// Merge the two switches into one layer-2 domain.
+			sa, sb := segOf[pl.a.node], segOf[pl.b.node]
+			if sa != sb {
+				sa.subnets = append(sa.subnets, sb.subnets...)
+				sa.members = append(sa.members, sb.members...)
+				for n, s := range segOf {
+					if s == sb {
+						segOf[n] = sa
+					}
+				}
+				sb.sw = nil
+			}
+		case swA || swB:
+			sw, host := pl.a.node, pl.b
+			if swB {
+				sw, host = pl.b.node, pl.a
+			}
+			if len(linkSubnets) > 0 {
+				v.add(obj, "a link to switch %q has its own Subnet", "set the segment's subnet on the switch with Switch(...).Subnet", sw.spec.name)
+			}
+			sg := segOf[sw]
+			sg.members = append(sg.members, host)
+		default:
+			sg := &segment{name: obj, subnets: linkSubnets, members: []*planIface{pl.a, pl.b}}
+			segs = append(segs, sg)
+		}
+	}
+	// Every explicit address must lie in its segment's subnet of that family.
+	// Subnets come from Subnet, or else from the explicit addresses.
+	var live []*segment
+	for _, sg := range segs {
+		if sg.sw == nil && strings.HasPrefix(sg.name, "switch") {
+			continue // merged into another switch
+		}
+		live = append(live, sg)
+	}
+	for _, sg := range live {
+		for _, m := range sg.members {
+			for _, a := range m.addrs {
+				if sub, ok := sameFamily(sg.subnets, a.Addr()); ok {
+					if !sub.Contains(a.Addr()) {
+						v.add(sg.name, "address %s of %s is outside the subnet %s", "use an address inside "+sub.String()+", or change the subnet", a, owner(m), sub)
+					} else if a.Bits() != sub.Bits() {
+						v.add(sg.name, "address %s of %s has prefix length /%d but the subnet is %s", fmt.Sprintf("write it as %s/%d", a.Addr(), sub.Bits()), a, owner(m), a.Bits(), sub)
+					}
+				} else {
+					sg.subnets = append(sg.subnets, a.Masked())
+				}
+				if a.Addr() == a.Masked().Addr() && a.Addr().Is4() && a.Bits() < 31 {
+					v.add(sg.name, "address %s of %s is the subnet's network address", "use a host address", a, owner(m))
+				}
+			}
+		}
+	}
+	// Overlapping subnets between different segments cannot be routed.
+	for i, a := range live {
+		for _, b := range live[i+1:] {
+			for _, pa := range a.subnets {
+				for _, pb := range b.subnets {
+					if pa.Overlaps(pb) {
+						v.add(b.name, "subnet %s overlaps %s of %s", "give each segment its own subnet", pb, pa, a.name)
+					}
+				}
+			}
+		}
+	}
+	// Automatic addresses. IPv6 is automatic when the scenario asks for it
+	// or any segment already has an IPv6 subnet.
+	for _, sg := range live {
+		for _, sub := range sg.subnets {
+			if sub.Addr().Is6() {
+				p.ipv6 = true
+			}
+		}
+	}
+	for _, pn := range p.nodes {
+		for _, a := range pn.bridgeAddrs {
+			if a.Addr().Is6() {
+				p.ipv6 = true
+			}
+		}
+	}
+	if len(v.errs) > 0 {
+		return
+	}
+	used := func(pfx netip.Prefix) bool {
+		for _, sg := range live {
+			for _, s := range sg.subnets {
+				if s.Overlaps(pfx) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	next4, next6 := range4.Addr(), range6.Addr()
+	alloc := func(rng netip.Prefix, next *netip.Addr, bits int) (netip.Prefix, bool) {
+		for {
+			cand := netip.PrefixFrom(*next, bits).Masked()
+			if !rng.Contains(cand.Addr()) {
+				return netip.Prefix{}, false
+			}
+			*next = advance(cand, bits)
+			if !used(cand) {
+				return cand, true
+			}
+		}
+	}
+	for _, sg := range live {
+		if len(sg.members) == 0 && (sg.sw == nil || len(sg.sw.bridgeAddrs) == 0) {
+			continue
+		}
+		if _, ok := sameFamily(sg.subnets, netip.IPv4Unspecified()); !ok && !hasV6Only(sg) {
+			sub, ok := alloc(range4, &next4, 24)
+			if !ok {
+				v.add(sg.name, "no free /24 left in the range %s", "widen Spec.Range4", range4)
+				return
+			}
+			sg.subnets = append(sg.subnets, sub)
+		}
+		if _, ok := sameFamily(sg.subnets, netip.IPv6Unspecified()); !ok && p.ipv6 {
+			sub, ok := alloc(range6, &next6, 64)
+			if !ok {
+				v.add(sg.name, "no free /64 left in the range %s", "widen Spec.Range6", range6)
+				return
+			}
+			sg.subnets = append(sg.subnets, sub)
+		}
+		for _, sub := range sg.subnets {
+			taken := map[netip.Addr]bool{}
+			for a := range explicit {
+				taken[a] = true
+			}
+			host := sub.Addr().Next() // skip the network address
+			for _, m := range sg.members {
+				if _, has := sameFamily(m.addrs, sub.Addr()); has {
+					continue
+				}
+				for taken[host] {
+					host = host.Next()
+				}
+				if !sub.Contains(host) || (host.Is4() && host == lastAddr(sub)) {
+					v.add(sg.name, "subnet %s has no room for %d interfaces", "use a larger subnet", sub, len(sg.members))
+					return
+				}
+				m.addrs = append(m.addrs, netip.PrefixFrom(host, sub.Bits()))
+				taken[host] = true
+				host = host.Next()
+			}
+		}
+	}
+}
+
+// hasV6Only reports whether a segment was given only IPv6 subnets explicitly,
+// in which case it gets no automatic IPv4 subnet.
+func hasV6Only(sg *segment) bool {
+	_, v6 := sameFamily(sg.subnets, netip.IPv6Unspecified())
+	_, v4 := sameFamily(sg.subnets, netip.IPv4Unspecified())
+	return v6 && !v4
+}
+
+func advance(p netip.Prefix, bits int) netip.Addr {
+	b := p.Addr().AsSlice()
+	// Add 1 at bit position bits-1.
+	i := (bits - 1) / 8
+	inc := byte(1) << (7 - uint((bits-1)%8))
+	for ; i >= 0; i-- {
+		old := b[i]
+		b[i] += inc
+		if b[i] > old {
+			break
+		}
+		inc = 1
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 1 << (7 - uint(i%8))
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+func (v *validator) routes(p *plan, byName map[string]*planNode) {
+	for _, pn := range p.nodes {
+		obj := fmt.Sprintf("node %q", pn.spec.name)
+		connected := pn.connected()
+		for _, r := range pn.spec.routes {
+			robj := fmt.Sprintf("%s route %s via %s", obj, r.Dst, r.Via)
+			var dsts []netip.Prefix
+			if r.Dst == "default" {
+				dsts = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}
+			} else if d, ok := v.prefix(robj, r.Dst, true); ok {
+				dsts = []netip.Prefix{d}
+			} else {
+				continue
+			}
+			var gws []netip.Addr
+			if gw, err := netip.ParseAddr(r.Via); err == nil {
+				gws = []netip.Addr{gw}
+			} else if g := byName[r.Via]; g != nil {
+				if g == pn {
+					v.add(robj, "the gateway is the node itself", "route via a neighbouring node")
+					continue
+				}
+				gws = g.addrsOn(connected)
+				if len(gws) == 0 {
+					v.add(robj, "node %q shares no subnet with %q", "link the two nodes, or route via a node on a shared segment", r.Via, pn.spec.name)
+					continue
+				}
+			} else {
+				v.add(robj, "gateway %q is neither an IP address nor a node", "write an address like 10.0.0.1 or the name of a neighbouring node", r.Via)
+				continue
+			}
+			added := false
+			for _, d := range dsts {
+				for _, gw := range gws {
+					if d.Addr().Is4() != gw.Is4() {
+						continue
+					}
+					if !inAny(connected, gw) {
+						v.add(robj, "gateway %s is not on any subnet of %q (%s)", "use an address on one of the node's links", gw, pn.spec.name, prefixList(connected))
+						continue
+					}
+					if pn.hasAddr(gw) {
+						v.add(robj, "gateway %s is the node's own address", "route via a neighbour's address", gw)
+						continue
+					}
+					pn.routes = append(pn.routes, planRoute{dst: d, via: gw})
+					added = true
+				}
+			}
+			if !added && len(v.errs) == 0 {
+				v.add(robj, "no gateway of the destination's address family", "use a gateway of the same family as the destination")
+			}
+		}
+	}
+}
+
+func (n *planNode) connected() []netip.Prefix {
+	var out []netip.Prefix
+	for _, i := range n.ifaces {
+		for _, a := range i.addrs {
+			out = append(out, a.Masked())
+		}
+	}
+	for _, a := range n.bridgeAddrs {
+		out = append(out, a.Masked())
+	}
+	return out
+}
+
+func (n *planNode) allAddrs() []netip.Prefix {
+	var out []netip.Prefix
+	for _, i := range n.ifaces {
+		out = append(out, i.addrs...)
+	}
+	return append(out, n.bridgeAddrs...)
+}
+
+func (n *planNode) hasAddr(a netip.Addr) bool {
+	for _, p := range n.allAddrs() {
+		if p.Addr() == a {
+			return true
+		}
+	}
+	return false
+}
+
+// addrsOn returns this node's addresses inside any of the subnets.
+func (n *planNode) addrsOn(subnets []netip.Prefix) []netip.Addr {
+	var out []netip.Addr
+	for _, p := range n.allAddrs() {
+		if inAny(subnets, p.Addr()) {
+			out = append(out, p.Addr())
+		}
+	}
+	return out
+}
+
+func inAny(ps []netip.Prefix, a netip.Addr) bool {
+	for _, p := range ps {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func prefixList(ps []netip.Prefix) string {
+	if len(ps) == 0 {
+		return "it has no addresses"
+	}
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ", ")
+}
+
+func (v *validator) nat(p *plan) {
+	for _, pn := range p.nodes {
+		out, ok := pn.spec.MasqueradeInterface()
+		if !ok {
+			continue
+		}
+		obj := fmt.Sprintf("node %q", pn.spec.name)
+		switch {
+		case pn.spec.kind != KindRouter:
+			v.add(obj, "masquerades but is a %s", "define it with Router: NAT needs forwarding", pn.spec.kind)
+		case out == "":
+			v.add(obj, "is a NAT router without an outside interface", "name the outside interface: Masquerade(\"wan\") and Link(\"router:wan\", ...)")
+		case pn.iface(out) == nil:
+			v.add(obj, "NAT outside interface %q does not exist on the router", "name one of its interfaces ("+pn.ifaceNames()+") or define Link(\""+pn.spec.name+":"+out+"\", ...)", out)
+		}
+	}
+}
+
+func (n *planNode) ifaceNames() string {
+	var s []string
+	for _, i := range n.ifaces {
+		s = append(s, i.name)
+	}
+	if len(s) == 0 {
+		return "it has none"
+	}
+	return strings.Join(s, ", ")
+}
