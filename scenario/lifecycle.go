@@ -44,6 +44,8 @@ type Outcome struct {
 	// State is a dump of every node (addresses, routes, neighbours, NAT
 	// rules), taken before teardown when a check failed.
 	State string
+	// Attachments are files written for this run (captures), for reports.
+	Attachments []string
 }
 
 // RunOptions tune Run.

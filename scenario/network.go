@@ -452,6 +452,7 @@ func (nd *Node) waitOperUp(ctx context.Context, ifc *Interface) error {
 			return fmt.Errorf("node %q: read %q: %w", nd.name, ifc.Name, err)
 		}
 		if st := l.Attrs().OperState; st == netlink.OperUp {
+			ifc.MAC = l.Attrs().HardwareAddr
 			return nil
 		} else if ctx.Err() != nil {
 			return fmt.Errorf("node %q: %q still %s: %w", nd.name, ifc.Name, st, ctx.Err())

@@ -299,3 +299,6 @@ type Result struct {
 
 // Verdict makes a Result from evidence and an error.
 func Verdict(evidence string, err error) Result { return Result{Err: err, Evidence: evidence} }
+
+// Subnets returns the link's subnets as defined.
+func (l *LinkSpec) Subnets() []string { return l.subnets }

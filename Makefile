@@ -1,0 +1,52 @@
+# vtest — make targets. Running scenarios and the integration tests needs
+# root (or CAP_NET_ADMIN + CAP_SYS_ADMIN + CAP_NET_RAW).
+
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS := -X github.com/vtest-dev/vtest/runner.Version=$(VERSION)
+
+.PHONY: all build run test unit bench deps lint clean
+
+all: build
+
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/vtest ./cmd/vtest
+
+# Runs the built-in scenarios.
+run: build
+	@if [ "$$(id -u)" != 0 ]; then echo "make run: vtest needs root (or CAP_NET_ADMIN+CAP_SYS_ADMIN): try sudo make run"; exit 2; fi
+	bin/vtest run ./scenarios
+
+# Tools the tests use to cross-check vtest (never used by vtest itself).
+deps:
+	@missing=""; \
+	command -v xmllint >/dev/null || missing="$$missing libxml2-utils"; \
+	command -v prove   >/dev/null || missing="$$missing perl"; \
+	command -v ip      >/dev/null || missing="$$missing iproute2"; \
+	command -v nft     >/dev/null || missing="$$missing nftables"; \
+	command -v setpriv >/dev/null || missing="$$missing util-linux"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# The whole test suite: unit tests (no root needed) and integration tests
+# that build real namespaces (root needed; they skip with a reason without it).
+test: deps
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+	$(GO) test -count=1 -timeout 10m ./...
+
+# Unit tests only: no root, no kernel objects.
+unit:
+	$(GO) test -count=1 -short ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 200x -count 5 ./scenario/ ./assert/
+
+lint:
+	$(GO) vet ./...
+	gofmt -l .
+
+clean:
+	rm -rf bin

@@ -1,0 +1,133 @@
+package assert
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vtest-dev/vtest/scenario"
+)
+
+// IsolationResult is the evidence of an unreachability check.
+type IsolationResult struct {
+	From string
+	To   netip.Addr
+	// Verdict is "no route", "rejected" or "no reply" when isolated, and
+	// "reachable" when an echo reply came.
+	Verdict string
+	// Route is the kernel's route lookup from the source.
+	Route string
+	Sent  int
+	// Answers are the ICMP messages that answered the probes.
+	Answers []string
+	Elapsed time.Duration
+	Timeout time.Duration
+}
+
+// Evidence renders the result.
+func (r *IsolationResult) Evidence() string {
+	ans := "none"
+	if len(r.Answers) > 0 {
+		ans = strings.Join(r.Answers, ", ")
+	}
+	return fmt.Sprintf("%s → %s: %s; route: %s; %d echo request(s) sent, answers: %s; took %s of %s",
+		r.From, r.To, r.Verdict, r.Route, r.Sent, ans, ms(r.Elapsed), ms(r.Timeout))
+}
+
+var isolationDefaults = Options{Count: 3, Interval: 100 * time.Millisecond, Timeout: 500 * time.Millisecond}
+
+// Isolated checks that to cannot be reached from a node: no echo reply
+// comes back within Timeout (default 500 ms) after Count probes (default 3,
+// Interval 100 ms apart). It never takes longer than Timeout. A reply that
+// comes late, but within the timeout, still counts as reachable. The
+// evidence says why it is unreachable: no route in the source, rejected
+// (an ICMP error and who sent it), or no reply.
+func Isolated(ctx context.Context, from *scenario.Node, to netip.Addr, opts ...Option) (*IsolationResult, error) {
+	o, err := build(isolationDefaults, opts)
+	if err != nil {
+		return nil, fmt.Errorf("isolation: %w", err)
+	}
+	start := time.Now()
+	r := &IsolationResult{From: from.Name(), To: to, Timeout: o.Timeout, Route: routeTo(from, to, o.Source)}
+	defer func() { r.Elapsed = time.Since(start) }()
+	if strings.HasPrefix(r.Route, "no route") {
+		r.Verdict = "no route"
+		return r, nil
+	}
+	p, err := openProber(from, to.Is6())
+	if err != nil {
+		return r, err
+	}
+	defer p.Close()
+	deadline := start.Add(o.Timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	count := max(o.Count, 1)
+	nextSend := start
+	for time.Now().Before(deadline) {
+		if r.Sent < count && !time.Now().Before(nextSend) {
+			if err := p.send(to, r.Sent+1, 64); err != nil {
+				// The kernel refused to send: that is a local verdict.
+				r.Answers = append(r.Answers, "send failed: "+err.Error())
+				r.Verdict = "rejected"
+				return r, nil
+			}
+			r.Sent++
+			nextSend = time.Now().Add(o.Interval)
+		}
+		until := deadline
+		if r.Sent < count && nextSend.Before(until) {
+			until = nextSend
+		}
+		rep, err := p.read(until)
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				continue
+			}
+			return r, fmt.Errorf("isolation: read: %w", err)
+		}
+		r.Answers = append(r.Answers, rep.String())
+		if rep.kind == echoReply {
+			r.Verdict = "reachable"
+			return r, fmt.Errorf("%s reached %s, want it unreachable: %s", from.Name(), to, r.Evidence())
+		}
+	}
+	r.Verdict = "no reply"
+	if len(r.Answers) > 0 {
+		r.Verdict = "rejected"
+	}
+	return r, ctx.Err()
+}
+
+// NoReach is a scenario check: from cannot reach to (a node name or an
+// address) by ICMP echo.
+func NoReach(from string, to Target, opts ...Option) scenario.CheckFunc {
+	return checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
+		src := n.Node(from)
+		o, _ := build(Options{}, opts)
+		dst, _, err := resolve(n, src, to, o.IPv6)
+		if err != nil {
+			return nil, err
+		}
+		return Isolated(ctx, src, dst, opts...)
+	})
+}
+
+// Unreachable fails the test if from reaches to by ICMP echo.
+func Unreachable(t testing.TB, from *scenario.Node, to Target, opts ...Option) bool {
+	t.Helper()
+	o, _ := build(Options{}, opts)
+	dst, _, err := resolve(nil, from, to, o.IPv6)
+	if err != nil {
+		t.Errorf("%v", err)
+		return false
+	}
+	r, err := Isolated(nodeContext(t), from, dst, opts...)
+	return report(t, r, err)
+}

@@ -1,0 +1,177 @@
+package assert
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vtest-dev/vtest/scenario"
+)
+
+// SourceResult is the evidence of a check that sends a UDP datagram from
+// one node to a listener in another and records the source address the
+// listener saw: after NAT, the translated one.
+type SourceResult struct {
+	From, To string
+	// Local is the sender's own socket address.
+	Local netip.AddrPort
+	// Dst is where the datagram was sent.
+	Dst netip.AddrPort
+	// Seen is the source the listener saw; invalid if nothing arrived.
+	Seen netip.AddrPort
+	// Want is the source expected, if any.
+	Want netip.Addr
+	// Replied says whether the listener's echo came back to the sender
+	// (proving the reverse translation too).
+	Replied bool
+	Elapsed time.Duration
+}
+
+// Evidence renders the exchange.
+func (r *SourceResult) Evidence() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "UDP %s (%s) → %s (%s): ", r.From, r.Local, r.To, r.Dst)
+	if r.Seen.IsValid() {
+		fmt.Fprintf(&b, "%s saw source %s", r.To, r.Seen.Addr())
+	} else {
+		fmt.Fprintf(&b, "%s received nothing", r.To)
+	}
+	if r.Want.IsValid() {
+		fmt.Fprintf(&b, " (want %s)", r.Want)
+	}
+	fmt.Fprintf(&b, "; echo back to %s: %v; took %s", r.From, r.Replied, ms(r.Elapsed))
+	return b.String()
+}
+
+var sourceDefaults = Options{Timeout: time.Second}
+
+// SeenSource sends one UDP datagram from a node to a listener opened in to
+// on dst (port Port, or a free one) and returns the source address the
+// listener saw. The listener echoes the datagram so the result also says
+// whether the way back works. It fails only if nothing arrived.
+func SeenSource(ctx context.Context, from, to *scenario.Node, dst netip.Addr, opts ...Option) (*SourceResult, error) {
+	o, err := build(sourceDefaults, opts)
+	if err != nil {
+		return nil, fmt.Errorf("udp: %w", err)
+	}
+	start := time.Now()
+	r := &SourceResult{From: from.Name(), To: to.Name()}
+	var srv, cli *net.UDPConn
+	err = to.Do(func() (err error) {
+		srv, err = net.ListenUDP("udp", &net.UDPAddr{IP: dst.AsSlice(), Port: o.Port})
+		return err
+	})
+	if err != nil {
+		return r, fmt.Errorf("udp: listen on %s in %s: %w", dst, to.Name(), err)
+	}
+	defer srv.Close()
+	r.Dst = srv.LocalAddr().(*net.UDPAddr).AddrPort()
+	seen := make(chan netip.AddrPort, 1)
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			n, src, err := srv.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			select {
+			case seen <- src:
+			default:
+			}
+			_, _ = srv.WriteToUDPAddrPort(buf[:n], src)
+		}
+	}()
+	err = from.Do(func() (err error) {
+		var laddr *net.UDPAddr
+		if o.Source.IsValid() {
+			laddr = &net.UDPAddr{IP: o.Source.AsSlice()}
+		}
+		cli, err = net.DialUDP("udp", laddr, net.UDPAddrFromAddrPort(r.Dst))
+		return err
+	})
+	if err != nil {
+		return r, fmt.Errorf("udp: socket in %s towards %s: %w", from.Name(), r.Dst, err)
+	}
+	defer cli.Close()
+	r.Local = cli.LocalAddr().(*net.UDPAddr).AddrPort()
+	deadline := start.Add(o.Timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	_ = cli.SetDeadline(deadline)
+	if _, err := cli.Write([]byte("vtest source probe")); err != nil {
+		r.Elapsed = time.Since(start)
+		return r, fmt.Errorf("udp: send from %s: %w: %s", from.Name(), err, r.Evidence())
+	}
+	buf := make([]byte, 1500)
+	_, rerr := cli.Read(buf)
+	r.Replied = rerr == nil
+	select {
+	case s := <-seen:
+		r.Seen = netip.AddrPortFrom(s.Addr().Unmap(), s.Port())
+	case <-time.After(time.Until(deadline)):
+	}
+	r.Elapsed = time.Since(start)
+	if !r.Seen.IsValid() {
+		why := "no datagram arrived"
+		var ne net.Error
+		if rerr != nil && !(errors.As(rerr, &ne) && ne.Timeout()) {
+			why += " (" + rerr.Error() + ")"
+		}
+		return r, fmt.Errorf("udp %s→%s: %s: %s", from.Name(), r.Dst, why, r.Evidence())
+	}
+	return r, nil
+}
+
+// judgeSource checks the source seen against want and the echo.
+func judgeSource(r *SourceResult, want netip.Addr) error {
+	r.Want = want
+	if r.Seen.Addr() != want {
+		return fmt.Errorf("%s saw source %s, want %s: %s", r.To, r.Seen.Addr(), want, r.Evidence())
+	}
+	if !r.Replied {
+		return fmt.Errorf("%s saw the expected source but its reply did not come back: %s", r.To, r.Evidence())
+	}
+	return nil
+}
+
+// Masqueraded is a scenario check: a UDP datagram from inside to outside
+// (node names) arrives with the NAT router's address on the outside segment
+// as its source, and the reply comes back through the router.
+func Masqueraded(inside, outside, router string) scenario.CheckFunc {
+	return checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
+		in, out, rt := n.Node(inside), n.Node(outside), n.Node(router)
+		dst, _, err := resolve(n, in, out, false)
+		if err != nil {
+			return nil, err
+		}
+		want := rt.AddrOn(dst)
+		if !want.IsValid() {
+			return nil, fmt.Errorf("router %q shares no segment with %s", router, dst)
+		}
+		r, err := SeenSource(ctx, in, out, dst)
+		if err != nil {
+			if r != nil {
+				r.Want = want
+			}
+			return r, err
+		}
+		return r, judgeSource(r, want)
+	})
+}
+
+// SourceIs fails the test unless a UDP datagram from → to:dst arrives with
+// source want and the echo comes back.
+func SourceIs(t testing.TB, from, to *scenario.Node, dst, want netip.Addr, opts ...Option) bool {
+	t.Helper()
+	r, err := SeenSource(nodeContext(t), from, to, dst, opts...)
+	if err == nil {
+		err = judgeSource(r, want)
+	}
+	return report(t, r, err)
+}

@@ -1,0 +1,206 @@
+// Command vtest runs network scenarios written in Go.
+//
+//	vtest run [flags] PATH...    run the scenarios of the Go packages at PATH
+//	vtest build -o FILE PATH...  write those scenarios as one static suite binary
+//	vtest list PATH...           list scenarios, their checks and kernel needs
+//	vtest graph [-mermaid] -p PATH NAME  print a scenario's topology (Graphviz DOT or Mermaid)
+//	vtest version                print the version
+//
+// How run works: vtest generates a small main package that imports the
+// packages at PATH (whose init functions call scenario.Register) and calls
+// runner.Main, builds it with the Go toolchain inside the module of the first
+// PATH (through a build overlay: nothing is written to your tree), caches the
+// binary by a hash of the inputs under the user cache directory, and runs it
+// with the remaining flags. vtest build writes the same binary, static
+// (CGO_ENABLED=0), to run where there is no Go toolchain.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/vtest-dev/vtest/runner"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `usage: vtest COMMAND [flags] [PATH...]
+
+commands:
+  run [flags] PATH...      run the scenarios of the Go packages at PATH (see vtest run -h)
+  build -o FILE PATH...    write them as one static suite binary that runs like vtest run
+  list PATH...             list scenarios, checks and required kernel features
+  graph [-mermaid] NAME PATH...  print a scenario's topology as Graphviz DOT or Mermaid
+  version                  print vtest's version
+
+Running scenarios needs root (or CAP_NET_ADMIN and CAP_SYS_ADMIN).
+Exit codes: 0 passed (skips allowed), 1 failure, 2 usage or build error, 4 all skipped.
+`
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return runner.ExitUsage
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	case "version", "-version", "--version":
+		fmt.Fprintf(stdout, "vtest %s\n", runner.Version)
+		return 0
+	case "run", "list":
+		flags, paths := splitArgs(rest)
+		if wantsHelp(flags) && len(paths) == 0 {
+			paths = []string{}
+		}
+		if len(paths) == 0 && !wantsHelp(flags) {
+			fmt.Fprintf(stderr, "vtest %s: no PATH given (e.g. vtest %s ./scenarios)\n", cmd, cmd)
+			return runner.ExitUsage
+		}
+		if cmd == "list" {
+			flags = append(flags, "-list")
+		}
+		if wantsHelp(flags) && len(paths) == 0 {
+			return runner.Command(context.Background(), flags, stdout, stderr, nil)
+		}
+		bin, err := suiteBinary(paths, "", false, stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "vtest %s: %v\n", cmd, err)
+			return runner.ExitUsage
+		}
+		return execSuite(bin, flags, stdout, stderr)
+	case "build":
+		out, paths, err := parseBuild(rest)
+		if err != nil {
+			fmt.Fprintf(stderr, "vtest build: %v\nusage: vtest build -o FILE PATH...\n", err)
+			return runner.ExitUsage
+		}
+		if _, err := suiteBinary(paths, out, true, stderr); err != nil {
+			fmt.Fprintf(stderr, "vtest build: %v\n", err)
+			return runner.ExitUsage
+		}
+		return 0
+	case "graph":
+		flags, paths := splitArgs(rest)
+		if len(paths) < 2 {
+			fmt.Fprintf(stderr, "vtest graph: usage: vtest graph [-mermaid] NAME PATH...\n")
+			return runner.ExitUsage
+		}
+		bin, err := suiteBinary(paths[1:], "", false, stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "vtest graph: %v\n", err)
+			return runner.ExitUsage
+		}
+		return execSuite(bin, append(flags, "-graph", paths[0]), stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "vtest: unknown command %q\n\n%s", cmd, usage)
+	return runner.ExitUsage
+}
+
+func wantsHelp(flags []string) bool {
+	for _, f := range flags {
+		if f == "-h" || f == "-help" || f == "--help" {
+			return true
+		}
+	}
+	return false
+}
+
+// splitArgs separates flags (passed to the suite) from package paths. A
+// path is an argument that is not a flag or a flag's value and looks like a
+// package: it starts with '.', '/' or contains no '-' prefix.
+func splitArgs(args []string) (flags, paths []string) {
+	boolFlags := map[string]bool{"-ktap": true, "-tap": true, "-v": true, "-list": true, "-mermaid": true, "-h": true, "-help": true, "--help": true}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			paths = append(paths, args[i+1:]...)
+			return flags, paths
+		case strings.HasPrefix(a, "-"):
+			flags = append(flags, a)
+			name := strings.TrimPrefix(a, "-")
+			name = "-" + strings.TrimPrefix(name, "-")
+			if !strings.Contains(a, "=") && !boolFlags[name] && i+1 < len(args) {
+				flags = append(flags, args[i+1])
+				i++
+			}
+		default:
+			paths = append(paths, a)
+		}
+	}
+	return flags, paths
+}
+
+func parseBuild(args []string) (out string, paths []string, err error) {
+	for i := 0; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "-o" && i+1 < len(args):
+			out = args[i+1]
+			i++
+		case strings.HasPrefix(a, "-o="):
+			out = strings.TrimPrefix(a, "-o=")
+		case strings.HasPrefix(a, "-"):
+			return "", nil, fmt.Errorf("unknown flag %s", a)
+		default:
+			paths = append(paths, a)
+		}
+	}
+	if out == "" {
+		return "", nil, errors.New("-o FILE is required")
+	}
+	if len(paths) == 0 {
+		return "", nil, errors.New("no PATH given")
+	}
+	return out, paths, nil
+}
+
+// execSuite runs the suite binary with the flags, passing signals through
+// (the suite handles SIGINT and SIGTERM itself), and returns its exit code.
+func execSuite(bin string, flags []string, stdout, stderr io.Writer) int {
+	c := exec.Command(bin, flags...)
+	c.Stdin, c.Stdout, c.Stderr = os.Stdin, stdout, stderr
+	if f, ok := stdout.(*os.File); ok {
+		c.Stdout = f // keep the terminal for colour detection
+	}
+	c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	// The suite tears down on SIGINT and SIGTERM itself. A terminal's Ctrl-C
+	// reaches it directly (same process group); a signal sent to vtest alone
+	// is forwarded.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	if err := c.Start(); err != nil {
+		fmt.Fprintf(stderr, "vtest: run suite: %v\n", err)
+		return runner.ExitUsage
+	}
+	go func() {
+		for s := range sigs {
+			_ = c.Process.Signal(s)
+		}
+	}()
+	err := c.Wait()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal())
+		}
+		return ee.ExitCode()
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "vtest: run suite: %v\n", err)
+		return runner.ExitUsage
+	}
+	return 0
+}

@@ -1,0 +1,254 @@
+// Package reports writes the outcome of a vtest run for people and for CI:
+// JUnit XML (valid against the Jenkins xUnit and the strict Ant schemas),
+// KTAP, JSON lines, and the console.
+package reports
+
+import (
+	"encoding/xml"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/vtest-dev/vtest/scenario"
+)
+
+// Meta describes the machine and run a report comes from.
+type Meta struct {
+	Kernel   string // kernel release
+	Version  string // vtest version
+	Hostname string
+	Start    time.Time
+	Duration time.Duration
+}
+
+// Package is the package attribute of every JUnit testsuite.
+const Package = "vtest"
+
+type junitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
+	Time     string       `xml:"time,attr"`
+	Suites   []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name       string          `xml:"name,attr"`
+	Package    string          `xml:"package,attr"`
+	ID         int             `xml:"id,attr"`
+	Timestamp  string          `xml:"timestamp,attr"`
+	Hostname   string          `xml:"hostname,attr"`
+	Tests      int             `xml:"tests,attr"`
+	Failures   int             `xml:"failures,attr"`
+	Errors     int             `xml:"errors,attr"`
+	Skipped    int             `xml:"skipped,attr"`
+	Time       string          `xml:"time,attr"`
+	Properties []junitProperty `xml:"properties>property"`
+	Cases      []junitCase     `xml:"testcase"`
+	SystemOut  string          `xml:"system-out"`
+	SystemErr  string          `xml:"system-err"`
+}
+
+type junitProperty struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
+}
+
+type junitCase struct {
+	Name      string        `xml:"name,attr"`
+	Classname string        `xml:"classname,attr"`
+	Time      string        `xml:"time,attr"`
+	Skipped   *junitMessage `xml:"skipped"`
+	Error     *junitMessage `xml:"error"`
+	Failure   *junitMessage `xml:"failure"`
+}
+
+type junitMessage struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr,omitempty"`
+	Body    string `xml:",chardata"`
+}
+
+func seconds(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
+
+var ansi = regexp.MustCompile(`\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]`)
+
+// Clean strips ANSI escape sequences and the characters XML 1.0 forbids;
+// encoding/xml escapes the rest.
+func Clean(s string) string {
+	s = ansi.ReplaceAllString(s, "")
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\t' || r == '\n' || r == '\r':
+			return r
+		case r < 0x20, r == 0xFFFE, r == 0xFFFF, r >= 0xD800 && r <= 0xDFFF:
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// token makes a value fit xs:token: no leading, trailing or repeated
+// spaces, no line breaks.
+func token(s string) string { return strings.Join(strings.Fields(Clean(s)), " ") }
+
+// firstLine shortens a message for an attribute.
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(Clean(s), "\n")
+	if len(s) > 500 {
+		s = s[:500] + "…"
+	}
+	return s
+}
+
+// WriteJUnit writes a JUnit XML report: testsuites > one testsuite per
+// scenario run > one testcase per check, plus setup and teardown cases when
+// those fail.
+func WriteJUnit(w io.Writer, outcomes []scenario.Outcome, specs map[string]*scenario.Spec, m Meta) error {
+	doc := junitSuites{Name: "vtest", Time: seconds(m.Duration)}
+	for i, o := range outcomes {
+		s := junitSuite{
+			Name: token(o.Scenario), Package: Package, ID: i, Hostname: token(m.Hostname),
+			Timestamp: m.Start.UTC().Format("2006-01-02T15:04:05"), Time: seconds(o.Duration),
+			Properties: []junitProperty{{"kernel", m.Kernel}, {"vtest.version", m.Version}, {"hostname", m.Hostname}},
+		}
+		if spec := specs[o.Scenario]; spec != nil && spec.Description != "" {
+			s.Properties = append(s.Properties, junitProperty{"description", Clean(spec.Description)})
+		}
+		cls := token(Package + "." + o.Scenario)
+		add := func(c junitCase) {
+			c.Classname = cls
+			c.Name = token(c.Name)
+			if c.Name == "" {
+				c.Name = "unnamed"
+			}
+			s.Cases = append(s.Cases, c)
+		}
+		var out strings.Builder
+		switch {
+		case o.Status == scenario.Skip:
+			names := checkNames(specs[o.Scenario])
+			if len(names) == 0 {
+				names = []string{"scenario"}
+			}
+			for _, n := range names {
+				add(junitCase{Name: n, Time: "0.000", Skipped: &junitMessage{Message: firstLine(o.Message), Body: Clean(o.Message)}})
+			}
+		case o.Status == scenario.Interrupted && len(o.Checks) == 0:
+			add(junitCase{Name: "setup", Time: seconds(o.Duration), Error: &junitMessage{Message: firstLine(o.Message), Type: "Interrupted", Body: Clean(o.Message)}})
+		case len(o.Checks) == 0 && o.Status == scenario.Fail:
+			add(junitCase{Name: "setup", Time: seconds(o.Build), Failure: &junitMessage{Message: firstLine(o.Message), Type: failType(o), Body: Clean(o.Message)}})
+		}
+		for _, c := range o.Checks {
+			jc := junitCase{Name: c.Name, Time: seconds(c.Duration)}
+			switch c.Status {
+			case scenario.Fail:
+				jc.Failure = &junitMessage{Message: firstLine(c.Message), Type: "CheckFailed", Body: Clean(c.Message + "\n\nevidence:\n" + c.Evidence)}
+			case scenario.Skip:
+				jc.Skipped = &junitMessage{Message: firstLine(c.Message), Body: Clean(c.Message)}
+			}
+			add(jc)
+			if c.Evidence != "" {
+				fmt.Fprintf(&out, "[%s] %s: %s\n", c.Status, c.Name, c.Evidence)
+			}
+		}
+		if len(o.Checks) > 0 && o.Status == scenario.Interrupted {
+			add(junitCase{Name: "interrupted", Time: "0.000", Error: &junitMessage{Message: firstLine(o.Message), Type: "Interrupted", Body: Clean(o.Message)}})
+		}
+		if len(o.Checks) > 0 && o.Status == scenario.Fail && (o.Step == "teardown" || strings.HasPrefix(o.Message, "timed out")) {
+			add(junitCase{Name: o.Step, Time: seconds(o.Teardown), Failure: &junitMessage{Message: firstLine(o.Message), Type: failType(o), Body: Clean(o.Message)}})
+		}
+		if o.State != "" {
+			out.WriteString("\nnode state at failure:\n" + o.State)
+		}
+		for _, a := range o.Attachments {
+			abs, err := filepath.Abs(a)
+			if err != nil {
+				abs = a
+			}
+			fmt.Fprintf(&out, "[[ATTACHMENT|%s]]\n", abs)
+		}
+		s.SystemOut = Clean(out.String())
+		for _, c := range s.Cases {
+			s.Tests++
+			switch {
+			case c.Failure != nil:
+				s.Failures++
+			case c.Error != nil:
+				s.Errors++
+			case c.Skipped != nil:
+				s.Skipped++
+			}
+		}
+		doc.Tests += s.Tests
+		doc.Failures += s.Failures
+		doc.Errors += s.Errors
+		doc.Suites = append(doc.Suites, s)
+	}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return fmt.Errorf("encode JUnit XML: %w", err)
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+func failType(o scenario.Outcome) string {
+	switch {
+	case strings.HasPrefix(o.Message, "timed out"):
+		return "Timeout"
+	case o.Step == "validate":
+		return "InvalidScenario"
+	case o.Step == "teardown":
+		return "TeardownFailed"
+	}
+	return "SetupFailed"
+}
+
+func checkNames(s *scenario.Spec) []string {
+	if s == nil {
+		return nil
+	}
+	var out []string
+	for _, c := range s.Checks() {
+		out = append(out, c.Name)
+	}
+	return out
+}
+
+// WriteFileAtomic writes a report through a temporary file in the same
+// directory and renames it into place, so a reader never sees half a
+// report, even if the run is killed while writing.
+func WriteFileAtomic(path string, write func(io.Writer) error) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write report %s: %w", path, err)
+	}
+	defer os.Remove(f.Name())
+	if err := write(f); err != nil {
+		f.Close()
+		return fmt.Errorf("write report %s: %w", path, err)
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write report %s: %w", path, err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("write report %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,346 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/vtest-dev/vtest/internal/nsx"
+	"github.com/vtest-dev/vtest/reports"
+	"github.com/vtest-dev/vtest/scenario"
+)
+
+// Version is vtest's version, set at link time with
+// -ldflags "-X github.com/vtest-dev/vtest/runner.Version=…".
+var Version = "devel"
+
+// Main runs the registered scenarios as a command and exits. A suite binary
+// (what vtest run and vtest build generate) is a main package that imports
+// scenario packages for their registrations and calls Main.
+func Main() {
+	os.Exit(Command(context.Background(), os.Args[1:], os.Stdout, os.Stderr, scenario.Registered()))
+}
+
+// usageError is reported with exit code 2.
+type usageError struct{ error }
+
+// Command runs the suite command line on specs and returns the exit code:
+// 0 all passed (skips allowed), 1 a failure or interruption, 2 a usage or
+// environment error, 4 everything skipped.
+func Command(ctx context.Context, args []string, stdout, stderr io.Writer, specs []*scenario.Spec) int {
+	cfg, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return ExitPass
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "vtest: %v\n", err)
+		return ExitUsage
+	}
+	if err := cfg.check(specs); err != nil {
+		fmt.Fprintf(stderr, "vtest: %v\n", err)
+		return ExitUsage
+	}
+	if cfg.graph != "" {
+		for _, s := range specs {
+			if s.Name == cfg.graph {
+				if cfg.mermaid {
+					reports.WriteMermaid(stdout, s)
+				} else {
+					reports.WriteDOT(stdout, s)
+				}
+				return ExitPass
+			}
+		}
+		fmt.Fprintf(stderr, "vtest: no scenario %q\n", cfg.graph)
+		return ExitUsage
+	}
+	if cfg.list {
+		return list(stdout, Select(specs, cfg.opt))
+	}
+	if err := nsx.CheckPrivileges(); err != nil {
+		fmt.Fprintf(stderr, "vtest: %v\n(run as root, e.g. sudo; nothing was created)\n", err)
+		return ExitUsage
+	}
+	return cfg.run(ctx, specs, stdout, stderr)
+}
+
+type config struct {
+	opt       Options
+	list      bool
+	junit     string
+	jsonPath  string
+	ktap      bool
+	verbose   bool
+	shard     string
+	runPat    string
+	colorMode string
+	graph     string
+	mermaid   bool
+}
+
+func parseFlags(args []string, stderr io.Writer) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("vtest run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: vtest run [flags] PATH...\n\nRuns the scenarios and exits 0 (all passed, skips allowed), 1 (a failure), 2 (usage error) or 4 (all skipped).\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&c.runPat, "run", "", "run only scenarios matching `regexp`; \"scenario/check\" also filters checks")
+	fs.IntVar(&c.opt.Parallel, "parallel", runtime.NumCPU(), "run up to `n` scenarios at once")
+	fs.DurationVar(&c.opt.Timeout, "timeout", 2*time.Minute, "fail a scenario that runs longer than `d`")
+	fs.IntVar(&c.opt.Count, "count", 1, "run each scenario `n` times")
+	shuffle := fs.String("shuffle", "off", "shuffle the order: \"on\" or a numeric `seed`")
+	fs.StringVar(&c.junit, "junit", "", "write a JUnit XML report to `file`")
+	fs.StringVar(&c.jsonPath, "json", "", "write JSON events, one per line, to `file`")
+	fs.BoolVar(&c.ktap, "ktap", false, "print KTAP to stdout instead of console lines")
+	fs.BoolVar(&c.ktap, "tap", false, "same as -ktap (KTAP's top level is TAP)")
+	fs.BoolVar(&c.verbose, "v", false, "print the evidence of passed checks too")
+	fs.StringVar(&c.shard, "shard", "", "run shard `K/N` only (default from JOB_COMPLETION_INDEX or CI_NODE_INDEX/CI_NODE_TOTAL)")
+	fs.BoolVar(&c.list, "list", false, "list the scenarios and exit")
+	fs.StringVar(&c.graph, "graph", "", "print scenario `name`'s topology as Graphviz DOT and exit")
+	fs.BoolVar(&c.mermaid, "mermaid", false, "with -graph: print Mermaid instead of DOT")
+	fs.StringVar(&c.colorMode, "color", "auto", "colour: auto, always or never (NO_COLOR disables auto)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return nil, usageError{fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))}
+	}
+	if c.runPat != "" {
+		for _, part := range strings.SplitN(c.runPat, "/", 2) {
+			if _, err := regexp.Compile(part); err != nil {
+				return nil, usageError{fmt.Errorf("-run: %v", err)}
+			}
+		}
+		c.opt.Run = regexp.MustCompile(c.runPat)
+	}
+	switch {
+	case c.opt.Parallel < 1:
+		return nil, usageError{fmt.Errorf("-parallel %d: must be at least 1", c.opt.Parallel)}
+	case c.opt.Count < 1:
+		return nil, usageError{fmt.Errorf("-count %d: must be at least 1", c.opt.Count)}
+	case c.opt.Timeout <= 0:
+		return nil, usageError{fmt.Errorf("-timeout %s: must be positive", c.opt.Timeout)}
+	}
+	switch *shuffle {
+	case "off":
+	case "on":
+		c.opt.Shuffle = uint64(time.Now().UnixNano())
+	default:
+		seed, err := strconv.ParseUint(*shuffle, 10, 64)
+		if err != nil || seed == 0 {
+			return nil, usageError{fmt.Errorf("-shuffle %q: want on, off or a positive number", *shuffle)}
+		}
+		c.opt.Shuffle = seed
+	}
+	k, n, err := parseShard(c.shard)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	c.opt.ShardK, c.opt.ShardN = k, n
+	return c, nil
+}
+
+// parseShard reads K/N from the flag, or from CI variables: Kubernetes
+// indexed jobs (JOB_COMPLETION_INDEX, 0-based, with VTEST_SHARDS) and GitLab
+// (CI_NODE_INDEX 1-based, CI_NODE_TOTAL).
+func parseShard(flagVal string) (k, n int, err error) {
+	s := flagVal
+	if s == "" {
+		if i, t := os.Getenv("CI_NODE_INDEX"), os.Getenv("CI_NODE_TOTAL"); i != "" && t != "" {
+			s = i + "/" + t
+		} else if i, t := os.Getenv("JOB_COMPLETION_INDEX"), os.Getenv("VTEST_SHARDS"); i != "" && t != "" {
+			idx, err := strconv.Atoi(i)
+			if err != nil {
+				return 0, 0, fmt.Errorf("JOB_COMPLETION_INDEX=%q is not a number", i)
+			}
+			s = fmt.Sprintf("%d/%s", idx+1, t)
+		}
+	}
+	if s == "" {
+		return 0, 0, nil
+	}
+	ks, ns, ok := strings.Cut(s, "/")
+	k, err1 := strconv.Atoi(ks)
+	n, err2 := strconv.Atoi(ns)
+	if !ok || err1 != nil || err2 != nil || n < 1 || k < 1 || k > n {
+		return 0, 0, fmt.Errorf("shard %q: want K/N with 1 ≤ K ≤ N", s)
+	}
+	return k, n, nil
+}
+
+func (c *config) check(specs []*scenario.Spec) error {
+	if len(specs) == 0 {
+		return errors.New("no scenarios: the package defines none (call scenario.Register from init)")
+	}
+	if c.opt.Run != nil && len(Select(specs, Options{Run: c.opt.Run})) == 0 {
+		return fmt.Errorf("-run %q matches no scenario", c.runPat)
+	}
+	for _, path := range []string{c.junit, c.jsonPath} {
+		if path == "" {
+			continue
+		}
+		f, err := os.CreateTemp(dirOf(path), ".vtest-probe-*")
+		if err != nil {
+			return fmt.Errorf("cannot write report %s: %w", path, err)
+		}
+		f.Close()
+		os.Remove(f.Name())
+	}
+	return nil
+}
+
+func dirOf(path string) string {
+	if i := strings.LastIndexByte(path, '/'); i >= 0 {
+		return path[:i+1]
+	}
+	return "."
+}
+
+func list(w io.Writer, specs []*scenario.Spec) int {
+	for _, s := range specs {
+		fmt.Fprintf(w, "%s\n    %s\n", s.Name, s.Description)
+		if f := s.Features(); len(f) > 0 {
+			var names []string
+			for _, x := range f {
+				names = append(names, string(x))
+			}
+			fmt.Fprintf(w, "    needs: %s\n", strings.Join(names, ", "))
+		}
+		for _, ch := range s.Checks() {
+			fmt.Fprintf(w, "    - %s\n", ch.Name)
+		}
+	}
+	return ExitPass
+}
+
+func (c *config) run(ctx context.Context, specs []*scenario.Spec, stdout, stderr io.Writer) int {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		n := 0
+		for s := range sigs {
+			n++
+			if n == 1 {
+				fmt.Fprintf(stderr, "\nvtest: %v: stopping; tearing down running scenarios\n", s)
+				cancel(fmt.Errorf("received %v", s))
+				continue
+			}
+			fmt.Fprintf(stderr, "vtest: %v again: teardown is in progress and will finish\n", s)
+		}
+	}()
+
+	byName := map[string]*scenario.Spec{}
+	for _, s := range specs {
+		byName[s.Name] = s
+	}
+	meta := reports.Meta{Kernel: kernelRelease(), Version: Version, Start: time.Now()}
+	meta.Hostname, _ = os.Hostname()
+	console := &reports.Console{W: stdout, Verbose: c.verbose, Color: c.color(stdout)}
+
+	var mu sync.Mutex
+	var done []scenario.Outcome
+	var jsonFile *os.File
+	if c.jsonPath != "" {
+		f, err := os.Create(c.jsonPath)
+		if err != nil {
+			fmt.Fprintf(stderr, "vtest: %v\n", err)
+			return ExitUsage
+		}
+		defer f.Close()
+		jsonFile = f
+	}
+	writeJUnit := func() error {
+		if c.junit == "" {
+			return nil
+		}
+		meta.Duration = time.Since(meta.Start)
+		return reports.WriteFileAtomic(c.junit, func(w io.Writer) error {
+			return reports.WriteJUnit(w, done, byName, meta)
+		})
+	}
+	opt := c.opt
+	opt.DumpState = true
+	opt.OnStart = func(s *scenario.Spec) {
+		if jsonFile != nil {
+			mu.Lock()
+			reports.WriteJSON(jsonFile, reports.Event{Time: time.Now(), Action: "start", Scenario: s.Name})
+			mu.Unlock()
+		}
+	}
+	opt.OnDone = func(o scenario.Outcome) {
+		mu.Lock()
+		defer mu.Unlock()
+		done = append(done, o)
+		if !c.ktap {
+			console.Done(o)
+		}
+		if jsonFile != nil {
+			reports.WriteJSON(jsonFile, reports.JSONEvents(o)...)
+		}
+		if err := writeJUnit(); err != nil {
+			fmt.Fprintf(stderr, "vtest: %v\n", err)
+		}
+	}
+	res := Run(ctx, specs, opt)
+	done = res.Outcomes
+	if c.ktap {
+		reports.WriteKTAP(stdout, res.Outcomes)
+	} else {
+		console.Summary(res.Outcomes, res.Duration)
+	}
+	if jsonFile != nil {
+		reports.WriteJSON(jsonFile, reports.Event{Time: time.Now(), Action: "summary", Counts: res.Counts(), Seconds: res.Duration.Seconds()})
+	}
+	if err := writeJUnit(); err != nil {
+		fmt.Fprintf(stderr, "vtest: %v\n", err)
+		return ExitUsage
+	}
+	return res.ExitCode()
+}
+
+func (c *config) color(w io.Writer) bool {
+	switch c.colorMode {
+	case "always":
+		return true
+	case "never":
+		return false
+	}
+	if os.Getenv("NO_COLOR") != "" {
+		return false
+	}
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+func kernelRelease() string {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return "unknown"
+	}
+	return unix.ByteSliceToString(u.Release[:])
+}

@@ -1,0 +1,217 @@
+// Package runner runs many scenarios: filtering, per-scenario timeouts,
+// parallelism, repetition, sharding, signals, skips and exit codes. Each
+// scenario lives in namespaces of its own, so running them in parallel is
+// safe.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vtest-dev/vtest/scenario"
+)
+
+// Options tune a run.
+type Options struct {
+	// Run selects scenarios, and optionally checks, like go test -run:
+	// "nat" or "nat/outside". Nil runs everything.
+	Run *regexp.Regexp
+	// Parallel is the number of scenarios run at once; 0 means the number
+	// of CPUs.
+	Parallel int
+	// Timeout bounds each scenario; 0 means 2 minutes.
+	Timeout time.Duration
+	// Count runs each scenario this many times; 0 means once.
+	Count int
+	// Shuffle, when non-zero, runs scenarios in an order shuffled with
+	// this seed.
+	Shuffle uint64
+	// Shard runs only shard K of N (K in 1..N); the split is by position in
+	// the sorted list and deterministic.
+	ShardK, ShardN int
+	// DumpState records the nodes' state in the outcome of a failed
+	// scenario.
+	DumpState bool
+	// OnFailure is called with the failed network before teardown.
+	OnFailure func(spec *scenario.Spec, n *scenario.Network)
+	// OnStart and OnDone, when set, see each scenario start and finish.
+	OnStart func(spec *scenario.Spec)
+	OnDone  func(o scenario.Outcome)
+}
+
+// Result is the outcome of a run.
+type Result struct {
+	Outcomes []scenario.Outcome
+	Start    time.Time
+	Duration time.Duration
+}
+
+// Counts returns the number of scenarios per status.
+func (r *Result) Counts() map[scenario.Status]int {
+	c := map[scenario.Status]int{}
+	for _, o := range r.Outcomes {
+		c[o.Status]++
+	}
+	return c
+}
+
+// Exit codes, as kselftest uses them.
+const (
+	ExitPass    = 0
+	ExitFail    = 1
+	ExitUsage   = 2
+	ExitAllSkip = 4
+)
+
+// ExitCode is 0 when everything passed (skips allowed), 1 on any failure or
+// interruption, and 4 when every scenario was skipped.
+func (r *Result) ExitCode() int {
+	c := r.Counts()
+	switch {
+	case c[scenario.Fail] > 0 || c[scenario.Interrupted] > 0:
+		return ExitFail
+	case len(r.Outcomes) > 0 && c[scenario.Skip] == len(r.Outcomes):
+		return ExitAllSkip
+	}
+	return ExitPass
+}
+
+// Select returns the scenarios a run with these options would run, in
+// order.
+func Select(specs []*scenario.Spec, opt Options) []*scenario.Spec {
+	var out []*scenario.Spec
+	for _, s := range specs {
+		if opt.Run == nil || matchScenario(opt.Run, s) {
+			out = append(out, s)
+		}
+	}
+	if opt.ShardN > 0 {
+		var shard []*scenario.Spec
+		for i, s := range out {
+			if i%opt.ShardN == opt.ShardK-1 {
+				shard = append(shard, s)
+			}
+		}
+		out = shard
+	}
+	count := max(opt.Count, 1)
+	var rep []*scenario.Spec
+	for range count {
+		rep = append(rep, out...)
+	}
+	if opt.Shuffle != 0 {
+		rnd := rand.New(rand.NewPCG(opt.Shuffle, opt.Shuffle))
+		rnd.Shuffle(len(rep), func(i, j int) { rep[i], rep[j] = rep[j], rep[i] })
+	}
+	return rep
+}
+
+// matchScenario applies a -run pattern: "a/b" matches scenario a's check b;
+// a pattern without "/" matches scenario names.
+func matchScenario(re *regexp.Regexp, s *scenario.Spec) bool {
+	pat := re.String()
+	first, _, _ := strings.Cut(pat, "/")
+	return regexp.MustCompile(first).MatchString(s.Name)
+}
+
+func checkFilter(re *regexp.Regexp) func(string) bool {
+	if re == nil {
+		return nil
+	}
+	_, rest, ok := strings.Cut(re.String(), "/")
+	if !ok {
+		return nil
+	}
+	cre := regexp.MustCompile(rest)
+	return cre.MatchString
+}
+
+// Run runs the selected scenarios. Cancelling ctx (on Ctrl-C or SIGTERM)
+// stops starting scenarios and cancels the running ones, which are torn
+// down and reported as interrupted; scenarios never started are reported as
+// interrupted too.
+func Run(ctx context.Context, specs []*scenario.Spec, opt Options) *Result {
+	res := &Result{Start: time.Now()}
+	sel := Select(specs, opt)
+	par := opt.Parallel
+	if par <= 0 {
+		par = runtime.NumCPU()
+	}
+	timeout := opt.Timeout
+	if timeout <= 0 {
+		timeout = 2 * time.Minute
+	}
+	outcomes := make([]scenario.Outcome, len(sel))
+	started := make([]bool, len(sel))
+	sem := make(chan struct{}, par)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for i, s := range sel {
+		select {
+		case <-ctx.Done():
+		case sem <- struct{}{}:
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		started[i] = true
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if opt.OnStart != nil {
+				opt.OnStart(s)
+			}
+			o := runOne(ctx, s, timeout, opt)
+			outcomes[i] = o
+			if opt.OnDone != nil {
+				mu.Lock()
+				opt.OnDone(o)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	for i, s := range sel {
+		if !started[i] {
+			outcomes[i] = scenario.Outcome{Scenario: s.Name, Status: scenario.Interrupted, Step: "not started",
+				Message: fmt.Sprintf("interrupted before it started: %v", context.Cause(ctx))}
+			if opt.OnDone != nil {
+				opt.OnDone(outcomes[i])
+			}
+		}
+	}
+	res.Outcomes = outcomes
+	res.Duration = time.Since(res.Start)
+	return res
+}
+
+// ErrTimeout is the cause of a scenario's context when its timeout expires.
+var ErrTimeout = errors.New("scenario timed out")
+
+func runOne(ctx context.Context, s *scenario.Spec, timeout time.Duration, opt Options) (out scenario.Outcome) {
+	ctx, cancel := context.WithTimeoutCause(ctx, timeout, ErrTimeout)
+	defer cancel()
+	defer func() {
+		if r := recover(); r != nil {
+			out = scenario.Outcome{Scenario: s.Name, Status: scenario.Fail, Step: "runner", Message: fmt.Sprintf("panic: %v", r)}
+		}
+	}()
+	ro := scenario.RunOptions{Filter: checkFilter(opt.Run), DumpState: opt.DumpState}
+	if opt.OnFailure != nil {
+		ro.OnFailure = func(n *scenario.Network) { opt.OnFailure(s, n) }
+	}
+	out = scenario.Run(ctx, s, ro)
+	if errors.Is(context.Cause(ctx), ErrTimeout) && out.Status != scenario.Pass && out.Status != scenario.Skip {
+		out.Status = scenario.Fail
+		out.Message = fmt.Sprintf("timed out after %s in step %s", timeout, out.Step)
+	}
+	return out
+}
