@@ -23,6 +23,7 @@ type Cmd struct {
 	Path string
 	Args []string
 	// Env is the environment; nil means the vtest process's environment.
+	// vtest adds VTEST_OWNER (its pid) and VTEST_NODE (the node's name).
 	Env []string
 	// Dir is the working directory; "" means the current one.
 	Dir string
@@ -64,7 +65,13 @@ func (c *Cmd) Start() error {
 		}
 		nd.thread = t
 	}
-	cmd := &exec.Cmd{Path: c.Path, Args: c.Args, Env: c.Env, Dir: c.Dir, Stdin: c.Stdin, Stdout: &c.out, Stderr: &c.out}
+	env := c.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	// Marks the process as vtest's, for leak checks and for the user.
+	env = append(env[:len(env):len(env)], fmt.Sprintf("VTEST_OWNER=%d", os.Getpid()), "VTEST_NODE="+nd.name)
+	cmd := &exec.Cmd{Path: c.Path, Args: c.Args, Env: env, Dir: c.Dir, Stdin: c.Stdin, Stdout: &c.out, Stderr: &c.out}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if err := nd.thread.Do(cmd.Start); err != nil {
 		return fmt.Errorf("node %q: start %s: %w", nd.name, c.Path, err)
