@@ -173,67 +173,95 @@ func (n *Network) createNodes(ctx context.Context) error {
 	if ipv6 && !hasV6 {
 		return errors.New("the scenario uses IPv6 but this kernel has no IPv6 (no /proc/sys/net/ipv6)")
 	}
-	for _, pn := range n.plan.nodes {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		early, _ := splitSysctls(pn)
-		ns, err := nsx.New(func() error {
-			for _, kv := range baselineSysctls {
-				if err := nsx.WriteSysctl(kv[0], kv[1]); err != nil {
-					return err
-				}
+	// Namespaces are created in parallel: creating one is mostly waiting for
+	// the kernel, and each node has its own netlink handle.
+	nodes := make([]*Node, len(n.plan.nodes))
+	errs := make([]error, len(n.plan.nodes))
+	sem := make(chan struct{}, maxParallelNodes)
+	var wg sync.WaitGroup
+	for i, pn := range n.plan.nodes {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if ctx.Err() != nil {
+				errs[i] = ctx.Err()
+				return
 			}
-			var sysctls [][2]string
-			if hasV6 {
-				if ipv6 {
-					// Before any link exists, so that no address (not even
-					// the link-local one) is ever tentative.
-					sysctls = append(sysctls,
-						[2]string{"net.ipv6.conf.all.accept_dad", "0"},
-						[2]string{"net.ipv6.conf.default.accept_dad", "0"})
-				} else {
-					// IPv4-only: no IPv6 at all, hence no RS/MLD noise.
-					sysctls = append(sysctls,
-						[2]string{"net.ipv6.conf.all.disable_ipv6", "1"},
-						[2]string{"net.ipv6.conf.default.disable_ipv6", "1"})
-				}
-			}
-			if pn.spec.kind == KindRouter {
-				sysctls = append(sysctls, [2]string{"net.ipv4.ip_forward", "1"})
-				if ipv6 {
-					sysctls = append(sysctls, [2]string{"net.ipv6.conf.all.forwarding", "1"})
-				}
-			}
-			for _, kv := range append(sysctls, early...) {
-				if err := nsx.WriteSysctl(kv[0], kv[1]); err != nil {
-					return fmt.Errorf("node %q: %w", pn.spec.name, err)
-				}
-			}
-			return nil
+			nodes[i], errs[i] = newNode(pn, ipv6, hasV6)
 		})
-		if err != nil {
-			return fmt.Errorf("node %q: %w", pn.spec.name, err)
+	}
+	wg.Wait()
+	for _, nd := range nodes {
+		if nd != nil {
+			n.nodes[nd.name] = nd
+			n.order = append(n.order, nd)
 		}
-		nd := &Node{name: pn.spec.name, kind: pn.spec.kind, ns: ns}
-		n.nodes[nd.name] = nd
-		n.order = append(n.order, nd)
-		nd.nl, err = netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
-		if err != nil {
-			nd.nl = nil
-			return fmt.Errorf("node %q: open netlink handle: %w", nd.name, err)
-		}
-		lo := &netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: 1, Name: "lo"}}
-		if err := nd.nl.LinkSetUp(lo); err != nil {
-			return fmt.Errorf("node %q: set lo up: %w", nd.name, err)
-		}
-		if pn.spec.kind == KindSwitch {
-			if err := nd.addBridge(pn); err != nil {
+	}
+	return errors.Join(errs...)
+}
+
+// maxParallelNodes bounds the namespaces created at once.
+const maxParallelNodes = 8
+
+// newNode creates one node's namespace, with the baseline and early
+// sysctls written from inside before any link exists, its netlink handle,
+// lo up, and for a switch its bridge. On error it returns the partly built
+// node (to be closed) and the error.
+func newNode(pn *planNode, ipv6, hasV6 bool) (*Node, error) {
+	early, _ := splitSysctls(pn)
+	ns, err := nsx.New(func() error {
+		for _, kv := range baselineSysctls {
+			if err := nsx.WriteSysctl(kv[0], kv[1]); err != nil {
 				return err
 			}
 		}
+		var sysctls [][2]string
+		if hasV6 {
+			if ipv6 {
+				// Before any link exists, so that no address (not even
+				// the link-local one) is ever tentative.
+				sysctls = append(sysctls,
+					[2]string{"net.ipv6.conf.all.accept_dad", "0"},
+					[2]string{"net.ipv6.conf.default.accept_dad", "0"})
+			} else {
+				// IPv4-only: no IPv6 at all, hence no RS/MLD noise.
+				sysctls = append(sysctls,
+					[2]string{"net.ipv6.conf.all.disable_ipv6", "1"},
+					[2]string{"net.ipv6.conf.default.disable_ipv6", "1"})
+			}
+		}
+		if pn.spec.kind == KindRouter {
+			sysctls = append(sysctls, [2]string{"net.ipv4.ip_forward", "1"})
+			if ipv6 {
+				sysctls = append(sysctls, [2]string{"net.ipv6.conf.all.forwarding", "1"})
+			}
+		}
+		for _, kv := range append(sysctls, early...) {
+			if err := nsx.WriteSysctl(kv[0], kv[1]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("node %q: %w", pn.spec.name, err)
 	}
-	return nil
+	nd := &Node{name: pn.spec.name, kind: pn.spec.kind, ns: ns}
+	nd.nl, err = netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
+	if err != nil {
+		nd.nl = nil
+		return nd, fmt.Errorf("node %q: open netlink handle: %w", nd.name, err)
+	}
+	lo := &netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: 1, Name: "lo"}}
+	if err := nd.nl.LinkSetUp(lo); err != nil {
+		return nd, fmt.Errorf("node %q: set lo up: %w", nd.name, err)
+	}
+	if pn.spec.kind == KindSwitch {
+		if err := nd.addBridge(pn); err != nil {
+			return nd, err
+		}
+	}
+	return nd, nil
 }
 
 // splitSysctls separates a node's sysctls into those that can be set before

@@ -1,0 +1,67 @@
+package scenario_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/vtest-dev/vtest/assert"
+	"github.com/vtest-dev/vtest/internal/hostcheck"
+	"github.com/vtest-dev/vtest/scenario"
+)
+
+// BenchmarkTwoNamespaces is the two-namespace veth scenario: build, one
+// ping, teardown. Goal: ≤ 5 ms per iteration.
+func BenchmarkTwoNamespaces(b *testing.B) {
+	hostcheck.RequireRoot(b)
+	s := pair("bench")
+	ctx := context.Background()
+	for b.Loop() {
+		n, err := scenario.Build(ctx, s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := assert.Ping(ctx, n.Node("left"), n.Node("right").IPv4()); err != nil {
+			b.Fatal(err)
+		}
+		if err := n.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func star(hosts int) *scenario.Spec {
+	s := scenario.Define("star", "")
+	s.Switch("sw")
+	for i := range hosts {
+		h := fmt.Sprintf("h%d", i)
+		s.Host(h)
+		s.Link(h, "sw")
+	}
+	return s
+}
+
+// BenchmarkSwitch50 builds one switch with 50 hosts and tears it down,
+// reporting both phases. Goals: build ≤ 150 ms, teardown ≤ 10 ms.
+func BenchmarkSwitch50(b *testing.B) {
+	hostcheck.RequireRoot(b)
+	s := star(50)
+	ctx := context.Background()
+	var build, down time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		n, err := scenario.Build(ctx, s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if err := n.Close(); err != nil {
+			b.Fatal(err)
+		}
+		build += t1.Sub(t0)
+		down += time.Since(t1)
+	}
+	b.ReportMetric(float64(build.Milliseconds())/float64(b.N), "build-ms/op")
+	b.ReportMetric(float64(down.Microseconds())/1000/float64(b.N), "teardown-ms/op")
+}
