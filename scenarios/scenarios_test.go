@@ -17,13 +17,13 @@ func TestBuiltinScenarios(t *testing.T) {
 	before := hostcheck.Take(t)
 	want := map[string]map[string][]string{
 		"same-namespace-veth": {
-			"default: ARP for veth1 is not answered":                  {"no reply"},
-			"accept_local=1 with strict rp_filter: still not answered": {"set net.ipv4.conf.veth1.accept_local=1", "no reply"},
+			"default: ARP for veth1 is not answered":                    {"no reply"},
+			"accept_local=1 with strict rp_filter: still not answered":  {"set net.ipv4.conf.veth1.accept_local=1", "no reply"},
 			"accept_local=1 and rp_filter=2: answered with veth1's MAC": {"is-at"},
 		},
 		"two-namespaces": {
-			"left reaches right": {"1 sent, 1 received", "ttl 64"},
-			"right reaches left": {"1 sent, 1 received"},
+			"left reaches right":                   {"1 sent, 1 received", "ttl 64"},
+			"right reaches left":                   {"1 sent, 1 received"},
 			"latency left→right below 5 ms at p90": {"p90", "n=20"},
 		},
 		"host-namespace": {
