@@ -42,7 +42,9 @@ unit:
 	$(GO) test -count=1 -short ./...
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 200x -count 5 ./scenario/ ./assert/
+	$(GO) test -run '^$$' -bench . -benchtime 100x -count 3 ./scenario/
+	$(GO) test -run '^$$' -bench Reach -benchtime 200x -count 3 ./assert/
+	$(GO) test -run '^$$' -bench Isolated -benchtime 10x -count 3 ./assert/
 
 lint:
 	$(GO) vet ./...

@@ -44,6 +44,8 @@ type Options struct {
 	Port int
 	// Warmup is a number of probes sent and not counted before measuring.
 	Warmup int
+	// Size is the ICMP payload size in bytes.
+	Size int
 }
 
 // Option sets one field of Options.
@@ -73,6 +75,9 @@ func IPv6() Option { return func(o *Options) { o.IPv6 = true } }
 // Port sets the TCP or UDP port.
 func Port(p int) Option { return func(o *Options) { o.Port = p } }
 
+// Size sets the ICMP payload size in bytes (pro-bing needs at least 24).
+func Size(n int) Option { return func(o *Options) { o.Size = n } }
+
 // Warmup sends n uncounted probes first (the first packet pays for ARP).
 func Warmup(n int) Option { return func(o *Options) { o.Warmup = n } }
 
@@ -92,6 +97,8 @@ func build(defaults Options, opts []Option) (Options, error) {
 		return o, fmt.Errorf("loss tolerance %v is outside 0..1", o.Loss)
 	case o.Port < 0 || o.Port > 65535:
 		return o, fmt.Errorf("port %d is out of range", o.Port)
+	case o.Size < 0 || o.Size > 65000:
+		return o, fmt.Errorf("size %d is out of range", o.Size)
 	case o.Warmup < 0:
 		return o, fmt.Errorf("warmup %d is negative", o.Warmup)
 	}

@@ -39,12 +39,17 @@ func (r *IsolationResult) Evidence() string {
 		r.From, r.To, r.Verdict, r.Route, r.Sent, ans, ms(r.Elapsed), ms(r.Timeout))
 }
 
+// closeReserve is the part of an isolation check's timeout kept for
+// returning after the last read.
+const closeReserve = 5 * time.Millisecond
+
 var isolationDefaults = Options{Count: 3, Interval: 100 * time.Millisecond, Timeout: 500 * time.Millisecond}
 
 // Isolated checks that to cannot be reached from a node: no echo reply
 // comes back within Timeout (default 500 ms) after Count probes (default 3,
-// Interval 100 ms apart). It never takes longer than Timeout. A reply that
-// comes late, but within the timeout, still counts as reachable. The
+// Interval 100 ms apart). It never takes longer than Timeout: it listens
+// until 5 ms before it. A reply that comes late, but within that window,
+// still counts as reachable. The
 // evidence says why it is unreachable: no route in the source, rejected
 // (an ICMP error and who sent it), or no reply.
 func Isolated(ctx context.Context, from *scenario.Node, to netip.Addr, opts ...Option) (*IsolationResult, error) {
@@ -64,7 +69,9 @@ func Isolated(ctx context.Context, from *scenario.Node, to netip.Addr, opts ...O
 		return r, err
 	}
 	defer p.Close()
-	deadline := start.Add(o.Timeout)
+	// Stop listening a little before the timeout so that closing the
+	// socket and returning also fit in it.
+	deadline := start.Add(o.Timeout - min(closeReserve, o.Timeout/10))
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}

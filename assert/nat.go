@@ -108,13 +108,20 @@ func SeenSource(ctx context.Context, from, to *scenario.Node, dst netip.Addr, op
 		r.Elapsed = time.Since(start)
 		return r, fmt.Errorf("udp: send from %s: %w: %s", from.Name(), err, r.Evidence())
 	}
-	buf := make([]byte, 1500)
-	_, rerr := cli.Read(buf)
-	r.Replied = rerr == nil
+	// First what the listener saw, then whether the echo came back; each
+	// waits until the same deadline.
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
 	select {
 	case s := <-seen:
 		r.Seen = netip.AddrPortFrom(s.Addr().Unmap(), s.Port())
-	case <-time.After(time.Until(deadline)):
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	var rerr error
+	if r.Seen.IsValid() {
+		_, rerr = cli.Read(make([]byte, 1500))
+		r.Replied = rerr == nil
 	}
 	r.Elapsed = time.Since(start)
 	if !r.Seen.IsValid() {

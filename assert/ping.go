@@ -106,6 +106,9 @@ func ping(ctx context.Context, from *scenario.Node, to netip.Addr, o Options) (*
 			p.Source = o.Source.String()
 		}
 		p.InterfaceName = o.Interface
+		if o.Size > 0 {
+			p.Size = o.Size
+		}
 		err := p.RunWithContext(ctx)
 		stats = p.Statistics()
 		return err
