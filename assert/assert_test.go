@@ -346,3 +346,70 @@ func TestNAT(t *testing.T) {
 		}
 	})
 }
+
+func TestTransport(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	n := scenario.New(t, pair())
+	right := n.Node("right")
+	// A TCP listener and a UDP echo service in the target, opened inside it.
+	var ln net.Listener
+	var pc net.PacketConn
+	err := right.Do(func() (err error) {
+		if ln, err = net.Listen("tcp", "10.0.0.2:7000"); err != nil {
+			return err
+		}
+		pc, err = net.ListenPacket("udp", "10.0.0.2:7001")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	defer pc.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			k, a, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			pc.WriteTo(buf[:k], a)
+		}
+	}()
+	dst := right.IPv4()
+	left := n.Node("left")
+	if r, err := assert.TCPConnect(ctx, left, dst, assert.Port(7000)); err != nil || r.Outcome != "connected" {
+		t.Fatalf("tcp: %v", err)
+	}
+	if r, err := assert.UDPEcho(ctx, left, dst, assert.Port(7001)); err != nil || r.Outcome != "echoed" {
+		t.Fatalf("udp: %v", err)
+	}
+	// Broken: no listener on the port → refused, with the cause.
+	r, err := assert.TCPConnect(ctx, left, dst, assert.Port(7999))
+	if err == nil || r.Outcome != "refused" {
+		t.Fatalf("tcp to a closed port: %v %+v", err, r)
+	}
+	r, err = assert.UDPEcho(ctx, left, dst, assert.Port(7999), assert.Timeout(200*time.Millisecond))
+	if err == nil || r.Outcome != "refused" {
+		t.Fatalf("udp to a closed port: %v %+v", err, r)
+	}
+	// Broken: link down → timeout / no reply.
+	linkDown(t, right, "eth0")
+	r, err = assert.TCPConnect(ctx, left, dst, assert.Port(7000), assert.Timeout(200*time.Millisecond))
+	if err == nil || r.Outcome != "timeout" {
+		t.Fatalf("tcp over a down link: %v %+v", err, r)
+	}
+	r, err = assert.UDPEcho(ctx, left, dst, assert.Port(7001), assert.Timeout(200*time.Millisecond))
+	if err == nil || r.Outcome != "no reply" {
+		t.Fatalf("udp over a down link: %v %+v", err, r)
+	}
+}
