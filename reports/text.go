@@ -133,11 +133,21 @@ func (c *Console) Done(o scenario.Outcome) {
 			}
 		}
 	}
-	if o.Status != scenario.Pass && len(o.Checks) == 0 || o.Status == scenario.Interrupted || o.Step == "teardown" {
+	// The scenario's own message, unless it only repeats a check's.
+	repeats := false
+	for _, ch := range o.Checks {
+		if ch.Status == scenario.Fail && ch.Message == o.Message {
+			repeats = true
+		}
+	}
+	if o.Status != scenario.Pass && o.Message != "" && !repeats {
 		fmt.Fprintf(c.W, "     %s\n", strings.ReplaceAll(strings.TrimSpace(o.Message), "\n", "\n     "))
 	}
 	for _, a := range o.Attachments {
 		fmt.Fprintf(c.W, "     attachment: %s\n", a)
+	}
+	for _, n := range o.Notes {
+		fmt.Fprintf(c.W, "     %s\n", n)
 	}
 }
 

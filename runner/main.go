@@ -89,6 +89,9 @@ type config struct {
 	colorMode string
 	graph     string
 	mermaid   bool
+	keep      bool
+	clean     bool
+	merge     bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -111,6 +114,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.verbose, "v", false, "print the evidence of passed checks too")
 	fs.StringVar(&c.shard, "shard", "", "run shard `K/N` only (default from JOB_COMPLETION_INDEX or CI_NODE_INDEX/CI_NODE_TOTAL)")
 	fs.BoolVar(&c.list, "list", false, "list the scenarios and exit")
+	fs.BoolVar(&c.keep, "keep-on-failure", false, "keep a failed scenario's namespaces under /run/netns (vtest-*) and print how to inspect them")
 	fs.StringVar(&c.graph, "graph", "", "print scenario `name`'s topology as Graphviz DOT and exit")
 	fs.BoolVar(&c.mermaid, "mermaid", false, "with -graph: print Mermaid instead of DOT")
 	fs.StringVar(&c.colorMode, "color", "auto", "colour: auto, always or never (NO_COLOR disables auto)")
@@ -281,6 +285,16 @@ func (c *config) run(ctx context.Context, specs []*scenario.Spec, stdout, stderr
 	}
 	opt := c.opt
 	opt.DumpState = true
+	if c.keep {
+		runID := fmt.Sprintf("%d-%s", os.Getpid(), strconv.FormatInt(time.Now().UnixNano()%1e9, 36))
+		opt.OnFailure = func(s *scenario.Spec, n *scenario.Network) []string {
+			notes, err := Keep(runID, s, n)
+			if err != nil {
+				notes = append(notes, "keep-on-failure: "+err.Error())
+			}
+			return notes
+		}
+	}
 	opt.OnStart = func(s *scenario.Spec) {
 		if jsonFile != nil {
 			mu.Lock()

@@ -39,8 +39,9 @@ type Options struct {
 	// DumpState records the nodes' state in the outcome of a failed
 	// scenario.
 	DumpState bool
-	// OnFailure is called with the failed network before teardown.
-	OnFailure func(spec *scenario.Spec, n *scenario.Network)
+	// OnFailure is called with the failed network before teardown; its
+	// lines go to the outcome's notes.
+	OnFailure func(spec *scenario.Spec, n *scenario.Network) []string
 	// OnStart and OnDone, when set, see each scenario start and finish.
 	OnStart func(spec *scenario.Spec)
 	OnDone  func(o scenario.Outcome)
@@ -206,7 +207,7 @@ func runOne(ctx context.Context, s *scenario.Spec, timeout time.Duration, opt Op
 	}()
 	ro := scenario.RunOptions{Filter: checkFilter(opt.Run), DumpState: opt.DumpState}
 	if opt.OnFailure != nil {
-		ro.OnFailure = func(n *scenario.Network) { opt.OnFailure(s, n) }
+		ro.OnFailure = func(n *scenario.Network) []string { return opt.OnFailure(s, n) }
 	}
 	out = scenario.Run(ctx, s, ro)
 	if errors.Is(context.Cause(ctx), ErrTimeout) && out.Status != scenario.Pass && out.Status != scenario.Skip {

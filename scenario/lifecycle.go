@@ -46,6 +46,8 @@ type Outcome struct {
 	State string
 	// Attachments are files written for this run (captures), for reports.
 	Attachments []string
+	// Notes are lines for the reader, e.g. how to inspect kept namespaces.
+	Notes []string
 }
 
 // RunOptions tune Run.
@@ -53,8 +55,9 @@ type RunOptions struct {
 	// Filter, when set, selects the checks to run by name.
 	Filter func(check string) bool
 	// OnFailure, when set, is called with the network still up after a
-	// check failed and before teardown, e.g. to keep it for debugging.
-	OnFailure func(*Network)
+	// check failed and before teardown, e.g. to keep it for debugging. The
+	// lines it returns are added to Outcome.Notes.
+	OnFailure func(*Network) []string
 	// DumpState, when true, records the nodes' state in Outcome.State
 	// after a failure.
 	DumpState bool
@@ -72,7 +75,7 @@ func Run(ctx context.Context, s *Spec, opt RunOptions) (out Outcome) {
 	if err := s.Validate(); err != nil {
 		return out.fail("validate", err)
 	}
-	for _, f := range s.needs {
+	for _, f := range s.Features() {
 		if err := f.Probe(); err != nil {
 			if errors.Is(err, ErrNotSupported) {
 				out.Status, out.Step, out.Message = Skip, "probe", err.Error()
@@ -125,7 +128,7 @@ func Run(ctx context.Context, s *Spec, opt RunOptions) (out Outcome) {
 			out.State = n.DumpState()
 		}
 		if opt.OnFailure != nil {
-			opt.OnFailure(n)
+			out.Notes = append(out.Notes, opt.OnFailure(n)...)
 		}
 	}
 	return out

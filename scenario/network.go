@@ -358,8 +358,26 @@ func (n *Network) createLinks(ctx context.Context) error {
 		if err := nb.nl.LinkSetUp(peer); err != nil {
 			return fmt.Errorf("set %q up in node %q: %w", b.name, nb.name, err)
 		}
+		if d := pl.spec.delay; d > 0 {
+			if err := na.addDelay(veth.Index, d); err != nil {
+				return err
+			}
+			if err := nb.addDelay(peer.Attrs().Index, d); err != nil {
+				return err
+			}
+		}
 		na.ifaces = append(na.ifaces, &Interface{Name: a.name, Index: veth.Index, MAC: veth.HardwareAddr, Addrs: a.addrs, PeerNode: nb.name, PeerInterface: b.name})
 		nb.ifaces = append(nb.ifaces, &Interface{Name: b.name, Index: peer.Attrs().Index, MAC: peer.Attrs().HardwareAddr, Addrs: b.addrs, PeerNode: na.name, PeerInterface: a.name})
+	}
+	return nil
+}
+
+// addDelay puts a netem qdisc delaying every packet by d on a link.
+func (nd *Node) addDelay(index int, d time.Duration) error {
+	q := netlink.NewNetem(netlink.QdiscAttrs{LinkIndex: index, Handle: netlink.MakeHandle(1, 0), Parent: netlink.HANDLE_ROOT},
+		netlink.NetemQdiscAttrs{Latency: uint32(d.Microseconds())})
+	if err := nd.nl.QdiscAdd(q); err != nil {
+		return fmt.Errorf("node %q: netem delay %v on link %d: %w", nd.name, d, index, err)
 	}
 	return nil
 }

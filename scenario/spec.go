@@ -21,6 +21,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Kind is the role of a node.
@@ -127,8 +128,46 @@ func (s *Spec) Links() []*LinkSpec { return s.links }
 // Checks returns the checks in definition order.
 func (s *Spec) Checks() []CheckSpec { return s.checks }
 
-// Features returns the kernel features the scenario needs.
-func (s *Spec) Features() []Feature { return s.needs }
+// Features returns the kernel features the scenario needs: those declared
+// with Needs, and those its definition implies (veth for links, bridge for
+// switches, masquerade for NAT routers, netem for delays, ipv6 when IPv6 is
+// on).
+func (s *Spec) Features() []Feature {
+	var out []Feature
+	seen := map[Feature]bool{}
+	add := func(f Feature) {
+		if !seen[f] {
+			seen[f] = true
+			out = append(out, f)
+		}
+	}
+	for _, f := range s.needs {
+		add(f)
+	}
+	if len(s.links) > 0 {
+		add(FeatureVeth)
+	}
+	for _, n := range s.nodes {
+		if n == nil {
+			continue
+		}
+		if n.kind == KindSwitch {
+			add(FeatureBridge)
+		}
+		if n.masquerade != nil {
+			add(FeatureMasquerade)
+		}
+	}
+	for _, l := range s.links {
+		if l != nil && l.delay > 0 {
+			add(FeatureNetem)
+		}
+	}
+	if s.IPv6 {
+		add(FeatureIPv6)
+	}
+	return out
+}
 
 // NodeSpec is the definition of one node.
 type NodeSpec struct {
@@ -245,6 +284,7 @@ type LinkSpec struct {
 	addrsA  []string
 	addrsB  []string
 	mtu     int
+	delay   time.Duration
 }
 
 // Ends returns the link's two ends as defined.
@@ -267,6 +307,14 @@ func (l *LinkSpec) Addrs(a, b string) *LinkSpec {
 	if b != "" {
 		l.addrsB = append(l.addrsB, b)
 	}
+	return l
+}
+
+// Delay adds a netem qdisc delaying every packet by d on both ends, so a
+// round trip takes at least 2d. The scenario then needs FeatureNetem and is
+// skipped on kernels without sch_netem.
+func (l *LinkSpec) Delay(d time.Duration) *LinkSpec {
+	l.delay = d
 	return l
 }
 

@@ -16,7 +16,7 @@ func New(tb testing.TB, s *Spec) *Network {
 	if err := s.Validate(); err != nil {
 		tb.Fatalf("invalid scenario:\n%v", err)
 	}
-	for _, f := range s.needs {
+	for _, f := range s.Features() {
 		if err := f.Probe(); err != nil {
 			if errors.Is(err, ErrNotSupported) {
 				tb.Skipf("scenario %q needs %s: %v", s.Name, f, err)

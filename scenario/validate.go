@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // ValidationError is one mistake in a scenario definition.
@@ -178,6 +179,9 @@ func (s *Spec) plan() (*plan, error) {
 				}
 			}
 			continue
+		}
+		if ls.delay < 0 || ls.delay > time.Minute {
+			v.add(obj, "delay %v is out of range", "use a delay between 0 and 1m", ls.delay)
 		}
 		if ls.mtu < 0 || (ls.mtu > 0 && ls.mtu < 68) || ls.mtu > 65535 {
 			v.add(obj, "MTU %d is out of range", "use 0 (default) or 68..65535", ls.mtu)

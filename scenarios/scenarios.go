@@ -27,7 +27,22 @@ func All() []*scenario.Spec {
 		Bridge(),
 		NAT(),
 		Routed(),
+		NetemDelay(),
 	}
+}
+
+// NetemDelay delays a link by 10 ms each way with netem and checks that the
+// round trip takes at least 20 ms. It needs sch_netem and is skipped, with
+// the probe's reason, on kernels without it.
+func NetemDelay() *scenario.Spec {
+	s := scenario.Define("netem-delay", "a link delayed 10 ms each way by netem: round trips take at least 20 ms")
+	s.Host("near")
+	s.Host("far")
+	s.Link("near", "far").Delay(10 * time.Millisecond)
+	s.Check("round trip at least 20 ms", assert.LatencyWithin("near", "far",
+		[]assert.Bound{assert.AtLeast(assert.Min, 20*time.Millisecond), assert.Below(assert.P50, 200*time.Millisecond)},
+		assert.Count(5), assert.Interval(5*time.Millisecond)))
+	return s
 }
 
 // SameNamespaceVeth puts both ends of one veth pair in the same namespace.

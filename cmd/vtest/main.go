@@ -26,6 +26,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/vtest-dev/vtest/reports"
 	"github.com/vtest-dev/vtest/runner"
 )
 
@@ -40,6 +41,8 @@ commands:
   build -o FILE PATH...    write them as one static suite binary that runs like vtest run
   list PATH...             list scenarios, checks and required kernel features
   graph [-mermaid] NAME PATH...  print a scenario's topology as Graphviz DOT or Mermaid
+  merge A.xml B.xml...     merge JUnit reports (e.g. of shards) into one, on stdout
+  clean                    remove namespaces kept by -keep-on-failure (/run/netns/vtest-*)
   version                  print vtest's version
 
 Running scenarios needs root (or CAP_NET_ADMIN and CAP_SYS_ADMIN).
@@ -91,6 +94,47 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return runner.ExitUsage
 		}
 		return 0
+	case "clean":
+		if len(rest) > 0 {
+			if wantsHelp(rest) {
+				fmt.Fprintln(stdout, "usage: vtest clean\n\nRemoves the namespaces that -keep-on-failure kept (/run/netns/vtest-*), and nothing else.")
+				return 0
+			}
+			fmt.Fprintln(stderr, "vtest clean: takes no arguments")
+			return runner.ExitUsage
+		}
+		removed, err := runner.Clean()
+		for _, r := range removed {
+			fmt.Fprintf(stdout, "removed %s/%s\n", runner.NetnsDir, r)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "vtest clean: %v\n", err)
+			return 1
+		}
+		return 0
+	case "merge":
+		if len(rest) == 0 || wantsHelp(rest) {
+			fmt.Fprintln(stderr, "usage: vtest merge A.xml B.xml... > ALL.xml")
+			if wantsHelp(rest) {
+				return 0
+			}
+			return runner.ExitUsage
+		}
+		var ins []io.Reader
+		for _, p := range rest {
+			f, err := os.Open(p)
+			if err != nil {
+				fmt.Fprintf(stderr, "vtest merge: %v\n", err)
+				return runner.ExitUsage
+			}
+			defer f.Close()
+			ins = append(ins, f)
+		}
+		if err := reports.MergeJUnit(stdout, ins...); err != nil {
+			fmt.Fprintf(stderr, "vtest merge: %v\n", err)
+			return runner.ExitUsage
+		}
+		return 0
 	case "graph":
 		flags, paths := splitArgs(rest)
 		if len(paths) < 2 {
@@ -117,22 +161,22 @@ func wantsHelp(flags []string) bool {
 	return false
 }
 
-// splitArgs separates flags (passed to the suite) from package paths. A
-// path is an argument that is not a flag or a flag's value and looks like a
-// package: it starts with '.', '/' or contains no '-' prefix.
+// valueFlags are the run flags that take a value; every other flag (the
+// boolean ones, and unknown ones, which the suite then reports) takes none.
+var valueFlags = map[string]bool{"run": true, "parallel": true, "timeout": true, "count": true, "shuffle": true,
+	"junit": true, "json": true, "shard": true, "color": true, "graph": true}
+
+// splitArgs separates flags (passed to the suite) from package paths.
 func splitArgs(args []string) (flags, paths []string) {
-	boolFlags := map[string]bool{"-ktap": true, "-tap": true, "-v": true, "-list": true, "-mermaid": true, "-h": true, "-help": true, "--help": true}
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		switch {
 		case a == "--":
-			paths = append(paths, args[i+1:]...)
-			return flags, paths
+			return flags, append(paths, args[i+1:]...)
 		case strings.HasPrefix(a, "-"):
 			flags = append(flags, a)
-			name := strings.TrimPrefix(a, "-")
-			name = "-" + strings.TrimPrefix(name, "-")
-			if !strings.Contains(a, "=") && !boolFlags[name] && i+1 < len(args) {
+			name := strings.TrimLeft(a, "-")
+			if !strings.Contains(name, "=") && valueFlags[name] && i+1 < len(args) {
 				flags = append(flags, args[i+1])
 				i++
 			}

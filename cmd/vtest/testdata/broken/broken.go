@@ -1,0 +1,3 @@
+package broken
+
+func init() { this is not go }

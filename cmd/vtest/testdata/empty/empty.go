@@ -1,0 +1,2 @@
+// Package empty defines no scenario.
+package empty

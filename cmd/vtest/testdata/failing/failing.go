@@ -1,0 +1,36 @@
+// Package failing holds scenarios that fail on purpose, for vtest's own
+// CLI tests.
+package failing
+
+import (
+	"context"
+	"errors"
+
+	"github.com/vtest-dev/vtest/assert"
+	"github.com/vtest-dev/vtest/scenario"
+)
+
+func init() {
+	s := scenario.Define("fails", "a check that fails with evidence")
+	s.Host("a")
+	s.Host("b")
+	s.Link("a", "b")
+	s.Check("a reaches b", assert.Reach("a", "b"))
+	s.Check("a does not reach b", assert.NoReach("a", "b"))
+	scenario.Register(s)
+
+	slow := scenario.Define("slow", "a check that waits until cancelled")
+	slow.Host("a")
+	slow.Host("b")
+	slow.Link("a", "b")
+	slow.Check("waits", func(ctx context.Context, n *scenario.Network) scenario.Result {
+		// Start a daemon, then wait: it must die with the run.
+		c := n.Node("a").Command("sleep", "1000")
+		if err := c.Start(); err != nil {
+			return scenario.Verdict("", err)
+		}
+		<-ctx.Done()
+		return scenario.Verdict("", errors.New("cancelled"))
+	})
+	scenario.Register(slow)
+}
