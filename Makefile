@@ -25,6 +25,7 @@ deps:
 	command -v ip      >/dev/null || missing="$$missing iproute2"; \
 	command -v nft     >/dev/null || missing="$$missing nftables"; \
 	command -v setpriv >/dev/null || missing="$$missing util-linux"; \
+	command -v tcpdump >/dev/null || missing="$$missing tcpdump"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \

@@ -22,7 +22,6 @@ type Meta struct {
 	Version  string // vtest version
 	Hostname string
 	Start    time.Time
-	Duration time.Duration
 }
 
 // Package is the package attribute of every JUnit testsuite.

@@ -100,11 +100,41 @@ func WriteJSON(w io.Writer, evs ...Event) error {
 }
 
 // Console prints one line per finished scenario, with the evidence of
-// failures, and a summary.
+// failures, and a summary. With Live (stdout is a terminal) it also keeps a
+// progress line at the bottom, rewritten in place.
 type Console struct {
 	W       io.Writer
 	Color   bool
 	Verbose bool // also print the evidence of passed checks
+	Live    bool
+	Total   int // scenarios to run, for the progress line
+
+	running []string
+	done    int
+}
+
+// Start notes a scenario that started, for the progress line.
+func (c *Console) Start(name string) {
+	c.running = append(c.running, name)
+	c.progress()
+}
+
+func (c *Console) clearProgress() {
+	if c.Live {
+		io.WriteString(c.W, "\r\x1b[K")
+	}
+}
+
+func (c *Console) progress() {
+	if !c.Live {
+		return
+	}
+	c.clearProgress()
+	line := fmt.Sprintf("[%d/%d] running: %s", c.done, c.Total, strings.Join(c.running, ", "))
+	if len(line) > 100 {
+		line = line[:97] + "..."
+	}
+	io.WriteString(c.W, line)
 }
 
 func (c *Console) paint(st scenario.Status) string {
@@ -118,6 +148,15 @@ func (c *Console) paint(st scenario.Status) string {
 
 // Done prints a finished scenario.
 func (c *Console) Done(o scenario.Outcome) {
+	c.clearProgress()
+	defer c.progress()
+	c.done++
+	for i, r := range c.running {
+		if r == o.Scenario {
+			c.running = append(c.running[:i], c.running[i+1:]...)
+			break
+		}
+	}
 	fmt.Fprintf(c.W, "%-4s %s (%.3fs)\n", c.paint(o.Status), o.Scenario, o.Duration.Seconds())
 	for _, ch := range o.Checks {
 		if ch.Status == scenario.Fail || c.Verbose {
@@ -153,6 +192,7 @@ func (c *Console) Done(o scenario.Outcome) {
 
 // Summary prints the totals.
 func (c *Console) Summary(outcomes []scenario.Outcome, d time.Duration) {
+	c.clearProgress()
 	n := map[scenario.Status]int{}
 	for _, o := range outcomes {
 		n[o.Status]++

@@ -13,11 +13,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/vtest-dev/vtest/internal/capture"
 	"github.com/vtest-dev/vtest/internal/nsx"
 	"github.com/vtest-dev/vtest/reports"
 	"github.com/vtest-dev/vtest/scenario"
@@ -90,6 +92,8 @@ type config struct {
 	graph     string
 	mermaid   bool
 	keep      bool
+	capture   bool
+	capDir    string
 	clean     bool
 	merge     bool
 }
@@ -114,6 +118,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.verbose, "v", false, "print the evidence of passed checks too")
 	fs.StringVar(&c.shard, "shard", "", "run shard `K/N` only (default from JOB_COMPLETION_INDEX or CI_NODE_INDEX/CI_NODE_TOTAL)")
 	fs.BoolVar(&c.list, "list", false, "list the scenarios and exit")
+	fs.BoolVar(&c.capture, "capture", false, "record a pcapng per link; keep those of failed scenarios (implied by -keep-on-failure)")
+	fs.StringVar(&c.capDir, "capture-dir", "vtest-captures", "write captures to `dir`")
 	fs.BoolVar(&c.keep, "keep-on-failure", false, "keep a failed scenario's namespaces under /run/netns (vtest-*) and print how to inspect them")
 	fs.StringVar(&c.graph, "graph", "", "print scenario `name`'s topology as Graphviz DOT and exit")
 	fs.BoolVar(&c.mermaid, "mermaid", false, "with -graph: print Mermaid instead of DOT")
@@ -260,7 +266,9 @@ func (c *config) run(ctx context.Context, specs []*scenario.Spec, stdout, stderr
 	}
 	meta := reports.Meta{Kernel: kernelRelease(), Version: Version, Start: time.Now()}
 	meta.Hostname, _ = os.Hostname()
-	console := &reports.Console{W: stdout, Verbose: c.verbose, Color: c.color(stdout)}
+	tty := isTerminal(stdout)
+	console := &reports.Console{W: stdout, Verbose: c.verbose, Color: c.color(tty), Live: tty && !c.ktap,
+		Total: len(Select(specs, c.opt))}
 
 	var mu sync.Mutex
 	var done []scenario.Outcome
@@ -278,13 +286,23 @@ func (c *config) run(ctx context.Context, specs []*scenario.Spec, stdout, stderr
 		if c.junit == "" {
 			return nil
 		}
-		meta.Duration = time.Since(meta.Start)
 		return reports.WriteFileAtomic(c.junit, func(w io.Writer) error {
 			return reports.WriteJUnit(w, done, byName, meta)
 		})
 	}
 	opt := c.opt
 	opt.DumpState = true
+	if c.capture || c.keep {
+		var seq atomic.Int64
+		opt.Capture = func(s *scenario.Spec, n *scenario.Network) func(bool) []string {
+			cp, err := capture.Start(n, c.capDir, fmt.Sprintf("%s-%d-%d", s.Name, os.Getpid(), seq.Add(1)))
+			if err != nil {
+				fmt.Fprintf(stderr, "vtest: %s: %v\n", s.Name, err)
+				return nil
+			}
+			return cp.Stop
+		}
+	}
 	if c.keep {
 		runID := fmt.Sprintf("%d-%s", os.Getpid(), strconv.FormatInt(time.Now().UnixNano()%1e9, 36))
 		opt.OnFailure = func(s *scenario.Spec, n *scenario.Network) []string {
@@ -296,10 +314,11 @@ func (c *config) run(ctx context.Context, specs []*scenario.Spec, stdout, stderr
 		}
 	}
 	opt.OnStart = func(s *scenario.Spec) {
+		mu.Lock()
+		defer mu.Unlock()
+		console.Start(s.Name)
 		if jsonFile != nil {
-			mu.Lock()
 			reports.WriteJSON(jsonFile, reports.Event{Time: time.Now(), Action: "start", Scenario: s.Name})
-			mu.Unlock()
 		}
 	}
 	opt.OnDone = func(o scenario.Outcome) {
@@ -333,16 +352,19 @@ func (c *config) run(ctx context.Context, specs []*scenario.Spec, stdout, stderr
 	return res.ExitCode()
 }
 
-func (c *config) color(w io.Writer) bool {
+// color says whether to colour the console: on a terminal, unless NO_COLOR
+// is set, or as -color says.
+func (c *config) color(tty bool) bool {
 	switch c.colorMode {
 	case "always":
 		return true
 	case "never":
 		return false
 	}
-	if os.Getenv("NO_COLOR") != "" {
-		return false
-	}
+	return tty && os.Getenv("NO_COLOR") == ""
+}
+
+func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false

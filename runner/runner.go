@@ -42,6 +42,8 @@ type Options struct {
 	// OnFailure is called with the failed network before teardown; its
 	// lines go to the outcome's notes.
 	OnFailure func(spec *scenario.Spec, n *scenario.Network) []string
+	// Capture is passed to scenario.RunOptions.Capture.
+	Capture func(spec *scenario.Spec, n *scenario.Network) (stop func(failed bool) []string)
 	// OnStart and OnDone, when set, see each scenario start and finish.
 	OnStart func(spec *scenario.Spec)
 	OnDone  func(o scenario.Outcome)
@@ -208,6 +210,9 @@ func runOne(ctx context.Context, s *scenario.Spec, timeout time.Duration, opt Op
 	ro := scenario.RunOptions{Filter: checkFilter(opt.Run), DumpState: opt.DumpState}
 	if opt.OnFailure != nil {
 		ro.OnFailure = func(n *scenario.Network) []string { return opt.OnFailure(s, n) }
+	}
+	if opt.Capture != nil {
+		ro.Capture = func(n *scenario.Network) func(bool) []string { return opt.Capture(s, n) }
 	}
 	out = scenario.Run(ctx, s, ro)
 	if errors.Is(context.Cause(ctx), ErrTimeout) && out.Status != scenario.Pass && out.Status != scenario.Skip {

@@ -61,6 +61,10 @@ type RunOptions struct {
 	// DumpState, when true, records the nodes' state in Outcome.State
 	// after a failure.
 	DumpState bool
+	// Capture, when set, is called once the network is built; the function
+	// it returns is called before teardown with whether the scenario failed,
+	// and returns files to attach (e.g. packet captures).
+	Capture func(*Network) (stop func(failed bool) []string)
 }
 
 // Run runs one scenario's whole life cycle: validate, probe the kernel
@@ -106,6 +110,12 @@ func Run(ctx context.Context, s *Spec, opt RunOptions) (out Outcome) {
 		out.Teardown = time.Since(t)
 	}()
 
+	if opt.Capture != nil {
+		if stop := opt.Capture(n); stop != nil {
+			// Runs before the teardown deferred above: LIFO.
+			defer func() { out.Attachments = append(out.Attachments, stop(out.Status != Pass)...) }()
+		}
+	}
 	out.Status = Pass
 	for _, c := range s.checks {
 		if opt.Filter != nil && !opt.Filter(c.Name) {

@@ -414,3 +414,36 @@ func TestKeepOnFailureAndClean(t *testing.T) {
 		t.Errorf("vtest clean left %v", left)
 	}
 }
+
+func TestCaptureOfFailedScenario(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	dir := t.TempDir()
+	junit := filepath.Join(dir, "r.xml")
+	caps := filepath.Join(dir, "caps")
+	vtest(t, ".", "run", "-run", "fails", "-capture", "-capture-dir", caps, "-junit", junit, "./testdata/failing").must(t, 1, "attachment: ")
+	files, _ := filepath.Glob(filepath.Join(caps, "*.pcapng"))
+	if len(files) != 1 {
+		t.Fatalf("captures: %v, want one per link", files)
+	}
+	b, _ := os.ReadFile(files[0])
+	// A pcapng section header block, and ICMP in it (the pings of the checks).
+	if len(b) < 100 || !bytes.HasPrefix(b, []byte{0x0a, 0x0d, 0x0d, 0x0a}) {
+		t.Fatalf("%s is not a pcapng file with packets (%d bytes)", files[0], len(b))
+	}
+	r, _ := os.ReadFile(junit)
+	if !bytes.Contains(r, []byte("[[ATTACHMENT|"+files[0]+"]]")) {
+		t.Errorf("JUnit does not attach %s:\n%s", files[0], r)
+	}
+	if hasTool("tcpdump") {
+		out, err := exec.Command("tcpdump", "-nr", files[0]).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "ICMP echo request") {
+			t.Errorf("tcpdump cannot read the capture: %v\n%s", err, out)
+		}
+	}
+	// Passing scenarios keep no capture.
+	caps2 := filepath.Join(dir, "caps2")
+	vtest(t, ".", "run", "-run", "^routed$", "-capture", "-capture-dir", caps2, builtin).must(t, 0)
+	if files, _ := filepath.Glob(filepath.Join(caps2, "*")); len(files) != 0 {
+		t.Errorf("captures kept for a passing scenario: %v", files)
+	}
+}
