@@ -3,8 +3,8 @@ package reports
 import (
 	"bytes"
 	"encoding/xml"
-	"io"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
