@@ -1,11 +1,12 @@
 # vtest — make targets. Running scenarios and the integration tests needs
 # root (or CAP_NET_ADMIN + CAP_SYS_ADMIN + CAP_NET_RAW).
 
+SHELL   := /bin/bash
 GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -X github.com/vtest-dev/vtest/runner.Version=$(VERSION)
 
-.PHONY: all build run test unit bench deps lint clean
+.PHONY: all build run test unit bench faults deps lint clean
 
 all: build
 
@@ -37,6 +38,12 @@ test: deps
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null | grep -v /testdata/))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) test -count=1 -timeout 10m ./...
+
+# The fault matrix: every way a run can end (pass, failure, panic, timeout,
+# SIGINT/SIGTERM/SIGKILL at random moments, 20 times each), then checks that
+# nothing survived and the host is unchanged.
+faults: deps
+	VTEST_FAULTS=1 $(GO) test -count=1 -timeout 15m -v -run . ./faults/ 2>&1 | grep -E '^(=== RUN|--- FAIL|FAIL|ok|PASS)|faults_test.go' | grep -v '=== RUN' ; exit $${PIPESTATUS[0]}
 
 # Unit tests only: no root, no kernel objects.
 unit:

@@ -3,7 +3,9 @@
 //	vtest run [flags] PATH...    run the scenarios of the Go packages at PATH
 //	vtest build -o FILE PATH...  write those scenarios as one static suite binary
 //	vtest list PATH...           list scenarios, their checks and kernel needs
-//	vtest graph [-mermaid] -p PATH NAME  print a scenario's topology (Graphviz DOT or Mermaid)
+//	vtest graph [-mermaid] NAME PATH...  print a scenario's topology (Graphviz DOT or Mermaid)
+//	vtest merge A.xml B.xml...   merge JUnit reports, e.g. of shards
+//	vtest clean                  remove namespaces kept by -keep-on-failure
 //	vtest version                print the version
 //
 // How run works: vtest generates a small main package that imports the

@@ -125,7 +125,7 @@ func Take(t testing.TB) Snapshot {
 // their environment) and whose network namespace is not the host's. Other
 // software on the machine may legitimately run in namespaces of its own.
 func foreignProcs() map[int]string {
-	host, _ := os.Readlink("/proc/1/ns/net")
+	host, _ := os.Readlink("/proc/self/ns/net") // tests run in the host namespace
 	out := map[int]string{}
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, d := range dirs {

@@ -1,0 +1,337 @@
+// Package faults is vtest's fault matrix: it ends runs in every way a run
+// can end (pass, failure, panic, timeout, SIGINT, SIGTERM, SIGKILL at
+// random moments) and proves that afterwards nothing of the run survives,
+// the host is byte-for-byte as before, and the reports are well-formed.
+//
+// It runs with make faults (VTEST_FAULTS=1); go test ./... skips it.
+package faults
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vtest-dev/vtest/internal/hostcheck"
+)
+
+var suite, vtestBin string
+
+func TestMain(m *testing.M) {
+	if os.Getenv("VTEST_FAULTS") == "" {
+		fmt.Println("fault matrix skipped: run it with make faults (VTEST_FAULTS=1)")
+		os.Exit(0)
+	}
+	dir, err := os.MkdirTemp("", "vtest-faults-")
+	if err != nil {
+		panic(err)
+	}
+	vtestBin = filepath.Join(dir, "vtest")
+	suite = filepath.Join(dir, "suite")
+	for _, c := range [][]string{
+		{"go", "build", "-o", vtestBin, "../cmd/vtest"},
+		{vtestBin, "build", "-o", suite, "./testdata/suite"},
+	} {
+		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "%v: %v\n%s", c, err, out)
+			os.Exit(1)
+		}
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// stats counts what the matrix did, for the closing figures.
+var stats struct {
+	sync.Mutex
+	runs, leaks int
+	byEnd       map[string]int
+}
+
+func count(end string, leaked bool) {
+	stats.Lock()
+	defer stats.Unlock()
+	if stats.byEnd == nil {
+		stats.byEnd = map[string]int{}
+	}
+	stats.runs++
+	stats.byEnd[end]++
+	if leaked {
+		stats.leaks++
+	}
+}
+
+// verify checks what a run must leave: nothing of it alive, the host as
+// before, no kept namespace, and well-formed reports.
+func verify(t *testing.T, before hostcheck.Snapshot, junit, events string, wantInterrupted bool) {
+	t.Helper()
+	failedBefore := t.Failed()
+	hostcheck.Unchanged(t, before)
+	if ents, _ := filepath.Glob("/run/netns/vtest-*"); len(ents) > 0 {
+		t.Errorf("kept namespaces without -keep-on-failure: %v", ents)
+	}
+	if b, err := os.ReadFile(junit); err == nil {
+		var doc struct {
+			Suites []struct {
+				Cases []struct {
+					Error *struct {
+						Type string `xml:"type,attr"`
+					} `xml:"error"`
+				} `xml:"testcase"`
+			} `xml:"testsuite"`
+		}
+		if err := xml.Unmarshal(b, &doc); err != nil {
+			t.Errorf("JUnit report is not well-formed: %v\n%s", err, b)
+		}
+		if wantInterrupted {
+			found := false
+			for _, s := range doc.Suites {
+				for _, c := range s.Cases {
+					found = found || c.Error != nil && c.Error.Type == "Interrupted"
+				}
+			}
+			if !found {
+				t.Errorf("no interrupted scenario in the report:\n%s", b)
+			}
+		}
+	}
+	if f, err := os.Open(events); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if !json.Valid(sc.Bytes()) {
+				t.Errorf("JSON event stream has a broken line: %q", sc.Text())
+			}
+		}
+		f.Close()
+	}
+	// Temporary report files never stay behind.
+	if tmp, _ := filepath.Glob(filepath.Join(filepath.Dir(junit), ".*.tmp-*")); len(tmp) > 0 {
+		t.Errorf("temporary report files left: %v", tmp)
+	}
+	count(t.Name(), t.Failed() && !failedBefore)
+}
+
+func run(t *testing.T, args ...string) (code int, out string) {
+	t.Helper()
+	cmd := exec.Command(suite, args...)
+	var b bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &b, &b
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode(), b.String()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0, b.String()
+}
+
+func TestEnds(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	for _, tc := range []struct {
+		name, run string
+		timeout   string
+		code      int
+		want      string
+	}{
+		{"all pass", "^pass$", "1m", 0, "PASS pass"},
+		{"a check fails", "^fail$", "1m", 1, "reachable"},
+		{"a check panics", "^panic$", "1m", 1, "panic: boom"},
+		{"a scenario times out", "^slow$", "300ms", 1, "timed out after 300ms in step check waits"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			junit, events := filepath.Join(dir, "r.xml"), filepath.Join(dir, "e.jsonl")
+			before := hostcheck.Take(t)
+			code, out := run(t, "-run", tc.run, "-timeout", tc.timeout, "-junit", junit, "-json", events)
+			if code != tc.code || !strings.Contains(out, tc.want) {
+				t.Errorf("exit %d (want %d), output lacks %q:\n%s", code, tc.code, tc.want, out)
+			}
+			verify(t, before, junit, events, false)
+		})
+	}
+}
+
+// TestSignals sends SIGINT, SIGTERM and SIGKILL to the suite process at
+// random moments of a run (during builds, checks or teardowns of its
+// scenarios), 20 times each.
+func TestSignals(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	reps := 20
+	if v, err := strconv.Atoi(os.Getenv("VTEST_FAULT_REPS")); err == nil {
+		reps = v
+	}
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("random seed %d", seed)
+	rnd := rand.New(rand.NewPCG(seed, 1))
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGKILL} {
+		for i := range reps {
+			delay := time.Duration(rnd.IntN(400)) * time.Millisecond
+			t.Run(fmt.Sprintf("%s-%02d-after-%v", sig, i, delay), func(t *testing.T) {
+				dir := t.TempDir()
+				junit, events := filepath.Join(dir, "r.xml"), filepath.Join(dir, "e.jsonl")
+				before := hostcheck.Take(t)
+				cmd := exec.Command(suite, "-parallel", "3", "-junit", junit, "-json", events)
+				var out bytes.Buffer
+				cmd.Stdout, cmd.Stderr = &out, &out
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(delay) // a random moment, not a readiness wait
+				cmd.Process.Signal(sig)
+				err := cmd.Wait()
+				var ee *exec.ExitError
+				started := bytes.Contains(readFile(events), []byte(`"action":"start"`))
+				switch {
+				case sig == syscall.SIGKILL:
+					// Nothing runs after SIGKILL: the kernel must clean up.
+				case errors.As(err, &ee) && ee.ExitCode() == -1 && !started:
+					// The signal came before the handler was installed,
+					// which is before anything is created: the default
+					// action ended the process and there is nothing to
+					// clean up (verified below all the same).
+				case !errors.As(err, &ee) || ee.ExitCode() != 1:
+					// "slow" never ends by itself, so a run that got the
+					// signal must report an interruption and exit 1.
+					t.Errorf("exit %v after %v, want 1:\n%s", err, sig, out.String())
+				}
+				verify(t, before, junit, events, sig != syscall.SIGKILL && fileHas(junit))
+			})
+		}
+	}
+}
+
+func fileHas(p string) bool { _, err := os.Stat(p); return err == nil }
+
+func readFile(p string) []byte {
+	b, _ := os.ReadFile(p)
+	return b
+}
+
+// TestTwoRunsAtOnce runs two suite processes with -parallel 4 at the same
+// time: both pass and neither sees the other's objects.
+func TestTwoRunsAtOnce(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	before := hostcheck.Take(t)
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Go(func() {
+			code, out := run(t, "-run", "^(pass|big)$", "-parallel", "4", "-count", "4")
+			if code != 0 {
+				t.Errorf("run %d: exit %d\n%s", i, code, out)
+			}
+		})
+	}
+	wg.Wait()
+	verify(t, before, "/nonexistent", "/nonexistent", false)
+}
+
+// TestBuiltinSuiteRepeated runs the built-in suite 50 times in a row and
+// reports the slowest scenario's p99.
+func TestBuiltinSuiteRepeated(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	dir := t.TempDir()
+	builtin := filepath.Join(dir, "builtin")
+	if out, err := exec.Command(vtestBin, "build", "-o", builtin, "../scenarios").CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	events := filepath.Join(dir, "e.jsonl")
+	before := hostcheck.Take(t)
+	cmd := exec.Command(builtin, "-count", "50", "-json", events)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, lastLines(string(out), 40))
+	}
+	b, _ := os.ReadFile(events)
+	times := map[string][]float64{}
+	for _, line := range bytes.Split(bytes.TrimSpace(b), []byte("\n")) {
+		var ev struct {
+			Action, Scenario, Status string
+			Seconds                  float64
+		}
+		json.Unmarshal(line, &ev)
+		if ev.Action == "done" {
+			if ev.Status == "FAIL" {
+				t.Errorf("%s failed in the repeated run", ev.Scenario)
+			}
+			times[ev.Scenario] = append(times[ev.Scenario], ev.Seconds)
+		}
+	}
+	slowest, p99 := "", 0.0
+	for name, ts := range times {
+		sort.Float64s(ts)
+		if v := ts[(len(ts)*99+99)/100-1]; v > p99 {
+			slowest, p99 = name, v
+		}
+		if len(ts) != 50 {
+			t.Errorf("%s ran %d times, want 50", name, len(ts))
+		}
+	}
+	t.Logf("50 runs of %d scenarios: 0 failures; slowest p99: %s %.3fs", len(times), slowest, p99)
+	verify(t, before, "/nonexistent", events, false)
+}
+
+func lastLines(s string, n int) string {
+	l := strings.Split(s, "\n")
+	if len(l) > n {
+		l = l[len(l)-n:]
+	}
+	return strings.Join(l, "\n")
+}
+
+func TestZFigures(t *testing.T) {
+	stats.Lock()
+	defer stats.Unlock()
+	groups := map[string]int{}
+	for name, n := range stats.byEnd {
+		key := name
+		if i := strings.Index(name, "/"); i >= 0 {
+			key = name[:i] + "/" + strings.SplitN(name[i+1:], "-", 2)[0]
+		}
+		groups[key] += n
+	}
+	t.Logf("fault matrix: %d runs verified, %d with leaks or host changes; by end: %v", stats.runs, stats.leaks, groups)
+}
+
+// TestVerifierSeesALeak proves the matrix's leak check is not blind: a
+// process tagged like vtest's daemons, alive in a namespace of its own, is
+// reported.
+func TestVerifierSeesALeak(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("unshare (util-linux) is not installed")
+	}
+	before := hostcheck.Take(t)
+	leak := exec.Command("unshare", "--net", "sleep", "30")
+	leak.Env = append(os.Environ(), "VTEST_OWNER=selftest")
+	if err := leak.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { leak.Process.Kill(); leak.Wait() }()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		d := hostcheck.Diff(before, hostcheck.Take(t))
+		if strings.Contains(d, "alive in a foreign network namespace") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a leaked daemon went unnoticed; diff: %q", d)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,63 @@
+// Package suite holds the scenarios the fault matrix runs: one per way a
+// scenario can end, and a big one with a long build.
+package suite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/vtest-dev/vtest/assert"
+	"github.com/vtest-dev/vtest/scenario"
+)
+
+func pair(name, desc string) *scenario.Spec {
+	s := scenario.Define(name, desc)
+	s.Router("r").Masquerade("wan")
+	s.Host("a").Route("default", "r").Sysctl("net.ipv4.conf.all.rp_filter", "1")
+	s.Host("b")
+	s.Link("a", "r:lan")
+	s.Link("r:wan", "b")
+	return s
+}
+
+// daemon starts a process in a node that must die with the run.
+func daemon(ctx context.Context, n *scenario.Network) scenario.Result {
+	c := n.Node("a").Command("sleep", "1000")
+	return scenario.Verdict("daemon started", c.Start())
+}
+
+func init() {
+	s := pair("pass", "everything passes")
+	s.Check("daemon", daemon)
+	s.Check("reach", assert.Reach("a", "b"))
+	scenario.Register(s)
+
+	s = pair("fail", "a check fails")
+	s.Check("daemon", daemon)
+	s.Check("isolated", assert.NoReach("a", "b"))
+	scenario.Register(s)
+
+	s = pair("panic", "a check panics")
+	s.Check("daemon", daemon)
+	s.Check("panics", func(context.Context, *scenario.Network) scenario.Result { panic("boom") })
+	scenario.Register(s)
+
+	s = pair("slow", "a check waits until cancelled (for timeouts and signals)")
+	s.Check("daemon", daemon)
+	s.Check("waits", func(ctx context.Context, n *scenario.Network) scenario.Result {
+		<-ctx.Done()
+		return scenario.Verdict("", errors.New("cancelled"))
+	})
+	scenario.Register(s)
+
+	big := scenario.Define("big", "a switch with 30 hosts: a long build to interrupt")
+	big.Switch("sw")
+	for i := range 30 {
+		h := fmt.Sprintf("h%d", i)
+		big.Host(h)
+		big.Link(h, "sw")
+	}
+	big.Check("h0 reaches h29", assert.Reach("h0", "h29"))
+	scenario.Register(big)
+}

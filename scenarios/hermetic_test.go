@@ -1,0 +1,76 @@
+package scenarios_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/vtest-dev/vtest/internal/hostcheck"
+	"github.com/vtest-dev/vtest/scenario"
+	"github.com/vtest-dev/vtest/scenarios"
+)
+
+// TestNoLinkLeavesTheScenario proves packets cannot leave a scenario: in
+// every namespace of every built-in scenario, each link is loopback, a
+// bridge, or a veth whose peer lives in a namespace of the same scenario;
+// none leads to the root namespace, and no route uses anything else.
+func TestNoLinkLeavesTheScenario(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	hostNS, err := os.Open("/proc/self/ns/net") // the test runs in the root namespace
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hostNS.Close()
+	for _, s := range scenarios.All() {
+		if s.Name == "netem-delay" && scenario.FeatureNetem.Probe() != nil {
+			continue
+		}
+		t.Run(s.Name, func(t *testing.T) {
+			n := scenario.New(t, s)
+			for _, nd := range n.Nodes() {
+				h := nd.Netlink()
+				// The ids this namespace gives the scenario's namespaces.
+				inside := map[int]bool{}
+				for _, other := range n.Nodes() {
+					if id, err := h.GetNetNsIdByFd(other.NamespaceFd()); err == nil && id >= 0 {
+						inside[id] = true
+					}
+				}
+				hostID, _ := h.GetNetNsIdByFd(int(hostNS.Fd()))
+				links, err := h.LinkList()
+				if err != nil {
+					t.Fatal(err)
+				}
+				allowed := map[int]bool{}
+				for _, l := range links {
+					a := l.Attrs()
+					switch l.Type() {
+					case "device": // lo
+						if a.Name != "lo" {
+							t.Errorf("%s: unexpected device %s", nd.Name(), a.Name)
+						}
+					case "bridge":
+					case "veth":
+						if hostID >= 0 && a.NetNsID == hostID {
+							t.Errorf("%s: %s leads to the root namespace", nd.Name(), a.Name)
+						}
+						// NetNsID is -1 for a peer in the same namespace.
+						if a.NetNsID >= 0 && !inside[a.NetNsID] {
+							t.Errorf("%s: %s leads to namespace id %d, outside the scenario", nd.Name(), a.Name, a.NetNsID)
+						}
+					default:
+						t.Errorf("%s: link %s of type %s", nd.Name(), a.Name, l.Type())
+					}
+					allowed[a.Index] = true
+				}
+				routes, _ := h.RouteList(nil, netlink.FAMILY_ALL)
+				for _, r := range routes {
+					if !allowed[r.LinkIndex] {
+						t.Errorf("%s: route %v via unknown link %d", nd.Name(), r.Dst, r.LinkIndex)
+					}
+				}
+			}
+		})
+	}
+}
