@@ -78,7 +78,18 @@ func suiteBinary(paths []string, out string, static bool, stderr io.Writer) (str
 		}
 		target = filepath.Join(tmp, "suite")
 	}
-	args := []string{"build", "-overlay", ovFile, "-o", mustAbs(target)}
+	// The generated main imports vtest's runner, whose dependencies the
+	// user's go.sum may not list (go mod tidy only sees the user's own
+	// imports). Build against a copy of go.mod and go.sum that the go
+	// command may complete, so the user's files stay untouched.
+	modCopy := filepath.Join(tmp, "go.mod")
+	if err := copyFile(filepath.Join(modDir, "go.mod"), modCopy); err != nil {
+		return "", err
+	}
+	if err := copyFile(filepath.Join(modDir, "go.sum"), filepath.Join(tmp, "go.sum")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	args := []string{"build", "-overlay", ovFile, "-modfile", modCopy, "-mod=mod", "-o", mustAbs(target)}
 	if static {
 		args = append(args, "-trimpath", "-ldflags=-s -w")
 	}
@@ -101,6 +112,14 @@ func suiteBinary(paths []string, out string, static bool, stderr io.Writer) (str
 		return "", err
 	}
 	return cached, nil
+}
+
+func copyFile(from, to string) error {
+	b, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(to, b, 0o644)
 }
 
 func mustAbs(p string) string {
