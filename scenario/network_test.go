@@ -318,12 +318,16 @@ func TestParallelScenariosDoNotClash(t *testing.T) {
 func TestBuildRejectsUnbuildableSysctl(t *testing.T) {
 	hostcheck.RequireRoot(t)
 	s := pair("sysctl")
-	s.Nodes()[0].Sysctl("net.ipv4.no_such_knob", "1")
+	// A value only the kernel can judge: the build fails in its first step
+	// and names the sysctl; what was created is torn down.
+	s.Nodes()[0].Sysctl("net.ipv4.ip_forward", "banana")
+	before := hostcheck.Take(t)
 	_, err := scenario.Build(context.Background(), s)
 	var be *scenario.BuildError
-	if !errors.As(err, &be) || be.Step != "create namespaces" || !strings.Contains(err.Error(), "net.ipv4.no_such_knob") {
+	if !errors.As(err, &be) || be.Step != "create namespaces" || !strings.Contains(err.Error(), "net.ipv4.ip_forward=banana") {
 		t.Fatalf("err = %v", err)
 	}
+	hostcheck.Unchanged(t, before)
 }
 
 func TestFeatureProbes(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -96,11 +97,11 @@ func (v *validator) add(object, problem, fix string, args ...any) {
 }
 
 func (s *Spec) plan() (*plan, error) {
+	if s == nil {
+		return nil, errors.New("vtest: nil scenario Spec (fix: create it with scenario.Define)")
+	}
 	v := &validator{s: s}
 	p := &plan{spec: s, ipv6: s.IPv6}
-	if s == nil {
-		return nil, errors.New("scenario: nil Spec")
-	}
 	if strings.TrimSpace(s.Name) == "" {
 		v.add("scenario", "has no name", "pass a name to Define")
 	} else if strings.ContainsAny(s.Name, " \t\n/") {
@@ -113,9 +114,6 @@ func (s *Spec) plan() (*plan, error) {
 	for i, ns := range s.nodes {
 		obj := fmt.Sprintf("node %q", ns.name)
 		switch {
-		case ns == nil:
-			v.add(fmt.Sprintf("node #%d", i+1), "is nil", "define nodes with Host, Router or Switch")
-			continue
 		case strings.TrimSpace(ns.name) == "":
 			v.add(fmt.Sprintf("node #%d", i+1), "has an empty name", "give every node a name")
 			continue
@@ -160,6 +158,9 @@ func (s *Spec) plan() (*plan, error) {
 			}
 			if strings.ContainsAny(kv[1], "\n") || kv[1] == "" {
 				v.add(obj, "sysctl %s has an empty or multi-line value", "give a single-line value", kv[0])
+			}
+			if sysctlNameRE.MatchString(kv[0]) && !sysctlExists(kv[0]) {
+				v.add(obj, "sysctl %s does not exist on this kernel", "check the name (per-interface ones look like net.ipv4.conf.eth0.rp_filter)", kv[0])
 			}
 		}
 	}
@@ -207,6 +208,7 @@ func (s *Spec) plan() (*plan, error) {
 		}
 	}
 
+	v.loops(p)
 	v.addresses(p, range4, range6)
 	v.routes(p, byName)
 	v.nat(p)
@@ -214,6 +216,50 @@ func (s *Spec) plan() (*plan, error) {
 		return nil, errors.Join(v.errs...)
 	}
 	return p, nil
+}
+
+// sysctlExists reports whether a net.* sysctl exists, by its file under
+// /proc/sys (read only). A per-interface name is checked through the
+// "default" entry, since the interface does not exist yet.
+func sysctlExists(name string) bool {
+	parts := strings.Split(name, ".")
+	if _, err := os.Stat("/proc/sys/net"); err != nil {
+		return true // no procfs to ask: the build will tell
+	}
+	if len(parts) == 5 && parts[2] == "conf" || len(parts) == 5 && parts[2] == "neigh" {
+		if parts[3] != "all" && parts[3] != "default" {
+			parts[3] = "default"
+		}
+	}
+	_, err := os.Stat("/proc/sys/" + strings.Join(parts, "/"))
+	return err == nil
+}
+
+// loops refuses links between switches that form a cycle: the bridges run
+// without STP, so a loop would flood every broadcast forever.
+func (v *validator) loops(p *plan) {
+	parent := map[*planNode]*planNode{}
+	var find func(*planNode) *planNode
+	find = func(n *planNode) *planNode {
+		for parent[n] != nil && parent[n] != n {
+			n = parent[n]
+		}
+		return n
+	}
+	for _, pl := range p.links {
+		a, b := pl.a.node, pl.b.node
+		if a.spec.kind != KindSwitch || b.spec.kind != KindSwitch {
+			continue
+		}
+		ra, rb := find(a), find(b)
+		if ra == rb {
+			v.add(fmt.Sprintf("link %s:%s—%s:%s", a.spec.name, pl.a.name, b.spec.name, pl.b.name),
+				"closes a loop between switches; vtest's bridges run without STP, so broadcasts would circulate forever",
+				"remove one link of the loop")
+			continue
+		}
+		parent[ra] = rb
+	}
 }
 
 func (v *validator) iface(obj string, n *planNode, name string) *planIface {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestValidateRejects(t *testing.T) {
@@ -164,6 +165,28 @@ func TestValidateRejects(t *testing.T) {
 			}
 		}, []string{"no room"}},
 		{"scenario without name", func(s *Spec) { s.Name = "" }, []string{"has no name"}},
+		{"sysctl that does not exist", func(s *Spec) {
+			s.Host("a").Sysctl("net.ipv4.no_such_knob", "1")
+		}, []string{"net.ipv4.no_such_knob does not exist on this kernel"}},
+		{"loop between switches", func(s *Spec) {
+			s.Switch("s1")
+			s.Switch("s2")
+			s.Switch("s3")
+			s.Link("s1", "s2")
+			s.Link("s2", "s3")
+			s.Link("s3", "s1")
+		}, []string{"closes a loop between switches", "remove one link"}},
+		{"double link between two switches", func(s *Spec) {
+			s.Switch("s1")
+			s.Switch("s2")
+			s.Link("s1", "s2")
+			s.Link("s1", "s2")
+		}, []string{"closes a loop"}},
+		{"delay out of range", func(s *Spec) {
+			s.Host("a")
+			s.Host("b")
+			s.Link("a", "b").Delay(-time.Second)
+		}, []string{"delay -1s is out of range"}},
 		{"bad range", func(s *Spec) { s.Range4 = "10.0.0.0/99" }, []string{"Range4"}},
 	}
 	if len(tests) < 25 {
@@ -209,6 +232,26 @@ func nsFds(t *testing.T) int {
 		}
 	}
 	return n
+}
+
+func TestNilSpec(t *testing.T) {
+	var s *Spec
+	if err := s.Validate(); err == nil || !strings.Contains(err.Error(), "scenario.Define") {
+		t.Errorf("nil spec: %v", err)
+	}
+	if _, err := Build(context.Background(), nil); err == nil {
+		t.Error("Build(nil) succeeded")
+	}
+}
+
+func TestPerInterfaceSysctlAccepted(t *testing.T) {
+	s := Define("ok", "")
+	s.Host("a").Sysctl("net.ipv4.conf.veth9.accept_local", "1").Sysctl("net.ipv6.conf.eth0.forwarding", "1")
+	s.Host("b")
+	s.Link("a:veth9", "b")
+	if err := s.Validate(); err != nil {
+		t.Error(err)
+	}
 }
 
 func TestValidateAcceptsAndResolves(t *testing.T) {
