@@ -149,3 +149,39 @@ func TestMergeJUnit(t *testing.T) {
 		t.Error("garbage merged")
 	}
 }
+
+func TestDiff(t *testing.T) {
+	mk := func(st map[string]scenario.Status) *bytes.Buffer {
+		var outs []scenario.Outcome
+		specs := map[string]*scenario.Spec{}
+		for _, name := range []string{"a", "b", "c", "d", "e"} {
+			specs[name] = scenario.Define(name, "").Check("check", nil)
+			s, ok := st[name]
+			if !ok {
+				continue
+			}
+			o := scenario.Outcome{Scenario: name, Status: s, Checks: []scenario.CheckOutcome{{Name: "check", Status: s, Message: "m"}}}
+			if s == scenario.Skip {
+				o.Checks, o.Message = nil, "no netem"
+			}
+			outs = append(outs, o)
+		}
+		var b bytes.Buffer
+		WriteJUnit(&b, outs, specs, Meta{Start: time.Now()})
+		return &b
+	}
+	old := mk(map[string]scenario.Status{"a": scenario.Pass, "b": scenario.Fail, "c": scenario.Pass, "d": scenario.Skip, "e": scenario.Pass})
+	cur := mk(map[string]scenario.Status{"a": scenario.Fail, "b": scenario.Pass, "c": scenario.Skip, "d": scenario.Pass, "e": scenario.Pass})
+	changes, err := Diff(old, cur)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range changes {
+		got = append(got, c.Scenario+":"+c.Kind())
+	}
+	want := "a:REGRESSION b:fixed c:run→skip d:skip→run"
+	if strings.Join(got, " ") != want {
+		t.Errorf("changes %v, want %s", got, want)
+	}
+}

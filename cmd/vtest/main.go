@@ -45,6 +45,7 @@ commands:
   graph [-mermaid] NAME PATH...  print a scenario's topology as Graphviz DOT or Mermaid
   merge A.xml B.xml...     merge JUnit reports (e.g. of shards) into one, on stdout
   clean                    remove namespaces kept by -keep-on-failure (/run/netns/vtest-*)
+  diff OLD.xml NEW.xml     what changed between two reports; exit 1 on a regression (pass → fail)
   version                  print vtest's version
 
 Running scenarios needs root (or CAP_NET_ADMIN and CAP_SYS_ADMIN).
@@ -137,6 +138,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return runner.ExitUsage
 		}
 		return 0
+	case "diff":
+		if wantsHelp(rest) {
+			fmt.Fprintln(stdout, "usage: vtest diff OLD.xml NEW.xml\n\nCompares two JUnit reports per scenario and check; exits 1 if a check that passed now fails.")
+			return 0
+		}
+		if len(rest) != 2 {
+			fmt.Fprintln(stderr, "usage: vtest diff OLD.xml NEW.xml")
+			return runner.ExitUsage
+		}
+		return diffCmd(rest[0], rest[1], stdout, stderr)
 	case "graph":
 		flags, paths := splitArgs(rest)
 		if len(paths) < 2 {
@@ -247,6 +258,33 @@ func execSuite(bin string, flags []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "vtest: run suite: %v\n", err)
 		return runner.ExitUsage
+	}
+	return 0
+}
+
+func diffCmd(oldPath, newPath string, stdout, stderr io.Writer) int {
+	o, err := os.Open(oldPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "vtest diff: %v\n", err)
+		return runner.ExitUsage
+	}
+	defer o.Close()
+	n, err := os.Open(newPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "vtest diff: %v\n", err)
+		return runner.ExitUsage
+	}
+	defer n.Close()
+	changes, err := reports.Diff(o, n)
+	if err != nil {
+		fmt.Fprintf(stderr, "vtest diff: %v\n", err)
+		return runner.ExitUsage
+	}
+	reports.WriteDiff(stdout, changes)
+	for _, c := range changes {
+		if c.Regression() {
+			return 1
+		}
 	}
 	return 0
 }
