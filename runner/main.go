@@ -21,6 +21,7 @@ import (
 
 	"github.com/vtest-dev/vtest/internal/capture"
 	"github.com/vtest-dev/vtest/internal/nsx"
+	"github.com/vtest-dev/vtest/internal/vm"
 	"github.com/vtest-dev/vtest/reports"
 	"github.com/vtest-dev/vtest/scenario"
 )
@@ -32,7 +33,20 @@ var Version = "devel"
 // Main runs the registered scenarios as a command and exits. A suite binary
 // (what vtest run and vtest build generate) is a main package that imports
 // scenario packages for their registrations and calls Main.
+//
+// The same binary is the init of a vtest kernel VM: as PID 1 it sets the
+// machine up, runs the suite with the arguments from the kernel command
+// line and reports on a serial port; run as /sbin/modprobe it loads the
+// modules the kernel asks for.
 func Main() {
+	switch {
+	case vm.IsModprobe():
+		os.Exit(vm.Modprobe(os.Args[1:]))
+	case vm.IsGuest():
+		vm.GuestMain(func(args []string, stdout, stderr io.Writer) int {
+			return Command(context.Background(), args, stdout, stderr, scenario.Registered())
+		})
+	}
 	os.Exit(Command(context.Background(), os.Args[1:], os.Stdout, os.Stderr, scenario.Registered()))
 }
 

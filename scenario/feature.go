@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -54,9 +55,22 @@ type probeResult struct {
 func (f Feature) Probe() error {
 	v, _ := probeCache.LoadOrStore(f, &probeResult{})
 	r := v.(*probeResult)
-	r.once.Do(func() { r.err = f.probe() })
+	r.once.Do(func() {
+		// A probe that hangs (say, a kernel waiting on a module request)
+		// must not hang the run: it is an error, not a missing feature.
+		done := make(chan error, 1)
+		go func() { done <- f.probe() }()
+		select {
+		case r.err = <-done:
+		case <-time.After(probeTimeout):
+			r.err = fmt.Errorf("probe %s: no answer from the kernel within %v", f, probeTimeout)
+		}
+	})
 	return r.err
 }
+
+// probeTimeout bounds one feature probe.
+const probeTimeout = 20 * time.Second
 
 func (f Feature) probe() error {
 	if f == FeatureIPv6 {

@@ -45,15 +45,18 @@ func TestBuiltinScenarios(t *testing.T) {
 		},
 	}
 	want["netem-delay"] = map[string][]string{"round trip at least 20 ms": {"min"}}
+	want["vlan"] = map[string][]string{"left reaches right over VLAN 10": {"1 received"}}
 	for _, s := range scenarios.All() {
 		t.Run(s.Name, func(t *testing.T) {
 			out := scenario.Run(context.Background(), s, scenario.RunOptions{DumpState: true})
-			if err := scenario.FeatureNetem.Probe(); s.Name == "netem-delay" && err != nil {
-				// This kernel has no sch_netem: skipped with the probe's reason.
-				if out.Status != scenario.Skip || !strings.Contains(out.Message, "netem") {
-					t.Fatalf("netem-delay on a kernel without netem: %s %s", out.Status, out.Message)
+			for name, f := range map[string]scenario.Feature{"netem-delay": scenario.FeatureNetem, "vlan": scenario.FeatureVLAN} {
+				if err := f.Probe(); s.Name == name && err != nil {
+					// This kernel lacks the feature: skipped with the probe's reason.
+					if out.Status != scenario.Skip || !strings.Contains(out.Message, string(f)) {
+						t.Fatalf("%s on a kernel without %s: %s %s", name, f, out.Status, out.Message)
+					}
+					return
 				}
-				return
 			}
 			if out.Status != scenario.Pass {
 				t.Fatalf("%s: %s in %s: %s\n%+v\n%s", s.Name, out.Status, out.Step, out.Message, out.Checks, out.State)

@@ -187,7 +187,7 @@ func TestKTAPThroughProve(t *testing.T) {
 	}
 	dir := t.TempDir()
 	ok := vtest(t, ".", "run", "-ktap", builtin)
-	ok.must(t, 0, "KTAP version 1", "1..7", "# SKIP netem")
+	ok.must(t, 0, "KTAP version 1", "1..8", "# SKIP netem")
 	bad := vtest(t, ".", "run", "-ktap", "-run", "fails", "./testdata/failing")
 	bad.must(t, 1, "not ok 1 fails", "    not ok 2 a does not reach b")
 	for name, tc := range map[string]struct {

@@ -46,6 +46,7 @@ commands:
   merge A.xml B.xml...     merge JUnit reports (e.g. of shards) into one, on stdout
   clean                    remove namespaces kept by -keep-on-failure (/run/netns/vtest-*)
   diff OLD.xml NEW.xml     what changed between two reports; exit 1 on a regression (pass → fail)
+  kernel --kernel PATH [flags] PATH...  run the scenarios in a QEMU VM on that kernel (vtest kernel -h)
   version                  print vtest's version
 
 Running scenarios needs root (or CAP_NET_ADMIN and CAP_SYS_ADMIN).
@@ -138,6 +139,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return runner.ExitUsage
 		}
 		return 0
+	case "kernel":
+		return kernelCmd(rest, stdout, stderr)
 	case "diff":
 		if wantsHelp(rest) {
 			fmt.Fprintln(stdout, "usage: vtest diff OLD.xml NEW.xml\n\nCompares two JUnit reports per scenario and check; exits 1 if a check that passed now fails.")

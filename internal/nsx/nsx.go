@@ -14,21 +14,26 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
-// host is the namespace the process started in. It is captured in init,
-// before any goroutine can have switched, and is never closed.
-var host, hostErr = netns.Get()
+// hostNS opens, on first use, the namespace the process started in, and
+// keeps it open. It is taken lazily (as PID 1 of a VM, /proc is mounted
+// only after package initialisation) from an unlocked goroutine: vtest
+// never returns a thread to the pool in a foreign namespace, so any
+// unlocked goroutine runs in the host namespace.
+var hostNS = sync.OnceValues(func() (netns.NsHandle, error) { return netns.Get() })
 
 // Host returns the handle of the namespace the process started in.
 func Host() (netns.NsHandle, error) {
-	if hostErr != nil {
-		return netns.None(), fmt.Errorf("open host network namespace: %w", hostErr)
+	h, err := hostNS()
+	if err != nil {
+		return netns.None(), fmt.Errorf("open host network namespace: %w", err)
 	}
-	return host, nil
+	return h, nil
 }
 
 // New creates an anonymous network namespace (held only by the returned file
