@@ -6,7 +6,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -X github.com/vtest-dev/vtest/runner.Version=$(VERSION)
 
-.PHONY: all build run test unit bench faults deps lint clean
+.PHONY: all build run test unit bench faults kernel-check deps lint clean
 
 all: build
 
@@ -44,6 +44,15 @@ test: deps
 # nothing survived and the host is unchanged.
 faults: deps
 	VTEST_FAULTS=1 $(GO) test -count=1 -timeout 15m -v -run . ./faults/ 2>&1 | grep -E '^(=== RUN|--- FAIL|FAIL|ok|PASS)|faults_test.go' | grep -v '=== RUN' ; exit $${PIPESTATUS[0]}
+
+# Runs the built-in suite on the host kernel and, in a QEMU VM (TCG), on
+# Debian's kernel, and compares them. Installs qemu and the kernel if it can;
+# the test skips with the reason if it cannot.
+kernel-check: deps
+	@command -v qemu-system-x86_64 >/dev/null && ls /boot/vmlinuz-*-amd64 >/dev/null 2>&1 || \
+	  { apt-get update -qq && INITRD=No DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-system-x86 linux-image-amd64 >/dev/null; } || \
+	  echo "kernel-check: could not install qemu-system-x86 and linux-image-amd64; the test will skip"
+	VTEST_KERNEL_TEST=1 $(GO) test -count=1 -timeout 8m -v -run 'TestKernel' ./cmd/vtest/ 2>&1 | grep -vE '^=== (RUN|PAUSE|CONT)'; exit $${PIPESTATUS[0]}
 
 # Unit tests only: no root, no kernel objects.
 unit:

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vtest-dev/vtest/internal/hostcheck"
+	"github.com/vtest-dev/vtest/reports"
+)
+
+// TestKernelInVM runs the built-in suite on the host kernel and, in a QEMU
+// VM, on Debian's kernel, and compares: netem and vlan are skipped on a
+// host kernel without them and pass in the VM. make kernel-check installs
+// what it needs; without Debian's kernel the test is skipped.
+func TestKernelInVM(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	if os.Getenv("VTEST_KERNEL_TEST") == "" {
+		t.Skip("boots a VM (about a minute under TCG): run it with make kernel-check")
+	}
+	kernels, _ := filepath.Glob("/boot/vmlinuz-*-amd64")
+	if len(kernels) == 0 {
+		t.Skip("Debian's kernel package is not installed and could not be (make kernel-check runs apt-get install linux-image-amd64)")
+	}
+	if !hasTool("qemu-system-x86_64") {
+		t.Skip("qemu-system-x86 is not installed and could not be")
+	}
+	kernel := kernels[len(kernels)-1]
+	dir := t.TempDir()
+	hostXML, vmXML := filepath.Join(dir, "host.xml"), filepath.Join(dir, "vm.xml")
+	host := vtest(t, ".", "run", "-junit", hostXML, builtin)
+	if host.code != 0 {
+		t.Fatalf("host run: exit %d\n%s", host.code, host.stdout)
+	}
+	start := time.Now()
+	vmRun := vtest(t, ".", "kernel", "--kernel", kernel, "--timeout", "4m", "--junit", vmXML, builtin)
+	took := time.Since(start)
+	t.Logf("vtest kernel %s: %v\n%s", filepath.Base(kernel), took, vmRun.stdout)
+	vmRun.must(t, 0, "PASS netem-delay", "PASS vlan", "under QEMU")
+	if took > 5*time.Minute {
+		t.Errorf("the VM run took %v, over 5 minutes", took)
+	}
+	for _, name := range []string{"netem-delay", "vlan"} {
+		if hostSkips := strings.Contains(host.stdout, "SKIP "+name); !hostSkips {
+			t.Logf("the host kernel has what %s needs; it ran there", name)
+		}
+	}
+	a, _ := os.Open(hostXML)
+	b, _ := os.Open(vmXML)
+	defer a.Close()
+	defer b.Close()
+	changes, err := reports.Diff(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range changes {
+		if c.Regression() {
+			t.Errorf("regression on %s: %+v", filepath.Base(kernel), c)
+		}
+	}
+	d := vtest(t, ".", "diff", hostXML, vmXML)
+	d.must(t, 0)
+	if strings.Contains(host.stdout, "SKIP netem-delay") && !strings.Contains(d.stdout, "skip→run    netem-delay") {
+		t.Errorf("diff does not show netem-delay going from skip to run:\n%s", d.stdout)
+	}
+	t.Logf("vtest diff host→VM:\n%s", d.stdout)
+}
+
+func TestKernelUsage(t *testing.T) {
+	vtest(t, ".", "kernel", builtin).must(t, 2, "--kernel is required")
+	vtest(t, ".", "kernel", "--kernel", "/nonexistent").must(t, 2, "no PATH given")
+	vtest(t, ".", "kernel", "--kernel", "/nonexistent", builtin).must(t, 2, "/nonexistent")
+	vtest(t, ".", "kernel", "--kernel", "/nonexistent", "--accel", "xen", builtin).must(t, 2, "--accel must be kvm or tcg")
+	vtest(t, ".", "kernel", "-h").must(t, 0, "usage: vtest kernel")
+	vtest(t, ".", "diff", "a.xml").must(t, 2, "usage: vtest diff")
+}
