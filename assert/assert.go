@@ -18,6 +18,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"reflect"
 	"testing"
 	"time"
 
@@ -165,16 +166,55 @@ func family(v6 bool) string {
 // Evidencer is implemented by every result.
 type Evidencer interface{ Evidence() string }
 
-// checkFunc adapts a direct check to a scenario check.
+// evidence returns r's evidence, or "" when r is nil, including a nil
+// pointer held in the interface (a direct check that could not start).
+func evidence(r Evidencer) string {
+	if r == nil {
+		return ""
+	}
+	if v := reflect.ValueOf(r); v.Kind() == reflect.Pointer && v.IsNil() {
+		return ""
+	}
+	return r.Evidence()
+}
+
+// checkFunc adapts a function of the network to a scenario check.
 func checkFunc(fn func(ctx context.Context, n *scenario.Network) (Evidencer, error)) scenario.CheckFunc {
 	return func(ctx context.Context, n *scenario.Network) scenario.Result {
 		r, err := fn(ctx, n)
-		ev := ""
-		if r != nil {
-			ev = r.Evidence()
-		}
-		return scenario.Verdict(ev, err)
+		return scenario.Verdict(evidence(r), err)
 	}
+}
+
+// direct is the shape of the direct checks: from a node towards an address.
+type direct[R Evidencer] func(ctx context.Context, from *scenario.Node, to netip.Addr, opts ...Option) (R, error)
+
+// named makes a scenario check of a direct one, with the source given by
+// node name and the target by node name or address.
+func named[R Evidencer](check direct[R], from string, to Target, opts []Option) scenario.CheckFunc {
+	return checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
+		src := n.Node(from)
+		o, _ := build(Options{}, opts)
+		dst, _, err := resolve(n, src, to, o.IPv6)
+		if err != nil {
+			return nil, err
+		}
+		return check(ctx, src, dst, opts...)
+	})
+}
+
+// inTest runs a direct check for a testing helper: a failure fails the
+// test with the evidence; a pass logs it.
+func inTest[R Evidencer](t testing.TB, check direct[R], from *scenario.Node, to Target, opts []Option) bool {
+	t.Helper()
+	o, _ := build(Options{}, opts)
+	dst, _, err := resolve(nil, from, to, o.IPv6)
+	if err != nil {
+		t.Errorf("%v", err)
+		return false
+	}
+	r, err := check(nodeContext(t), from, dst, opts...)
+	return report(t, r, err)
 }
 
 // report turns a direct check's outcome into a test failure.
@@ -184,8 +224,8 @@ func report(t testing.TB, r Evidencer, err error) bool {
 		t.Errorf("%v", err)
 		return false
 	}
-	if r != nil {
-		t.Logf("%s", r.Evidence())
+	if ev := evidence(r); ev != "" {
+		t.Logf("%s", ev)
 	}
 	return true
 }

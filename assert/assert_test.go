@@ -413,3 +413,22 @@ func TestTransport(t *testing.T) {
 		t.Fatalf("udp over a down link: %v %+v", err, r)
 	}
 }
+
+// TestBadOptionsInScenarioChecks: a check that cannot start (bad options)
+// fails with the reason instead of panicking on a nil result.
+func TestBadOptionsInScenarioChecks(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	n := scenario.New(t, pair())
+	for name, check := range map[string]scenario.CheckFunc{
+		"reach":    assert.Reach("left", "right", assert.Count(-1)),
+		"noreach":  assert.NoReach("left", "right", assert.Timeout(-time.Second)),
+		"latency":  assert.LatencyWithin("left", "right", nil, assert.Loss(3)),
+		"connects": assert.Connects("left", "right", 70000),
+		"arp":      assert.ARPAnswered("left", "right", assert.Interval(-1)),
+	} {
+		r := check(ctx, n)
+		if r.Err == nil {
+			t.Errorf("%s: bad options accepted", name)
+		}
+	}
+}

@@ -115,26 +115,11 @@ func Isolated(ctx context.Context, from *scenario.Node, to netip.Addr, opts ...O
 // NoReach is a scenario check: from cannot reach to (a node name or an
 // address) by ICMP echo.
 func NoReach(from string, to Target, opts ...Option) scenario.CheckFunc {
-	return checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
-		src := n.Node(from)
-		o, _ := build(Options{}, opts)
-		dst, _, err := resolve(n, src, to, o.IPv6)
-		if err != nil {
-			return nil, err
-		}
-		return Isolated(ctx, src, dst, opts...)
-	})
+	return named(Isolated, from, to, opts)
 }
 
 // Unreachable fails the test if from reaches to by ICMP echo.
 func Unreachable(t testing.TB, from *scenario.Node, to Target, opts ...Option) bool {
 	t.Helper()
-	o, _ := build(Options{}, opts)
-	dst, _, err := resolve(nil, from, to, o.IPv6)
-	if err != nil {
-		t.Errorf("%v", err)
-		return false
-	}
-	r, err := Isolated(nodeContext(t), from, dst, opts...)
-	return report(t, r, err)
+	return inTest(t, Isolated, from, to, opts)
 }

@@ -163,29 +163,21 @@ func Latency(ctx context.Context, from *scenario.Node, to netip.Addr, bounds []B
 	return r, nil
 }
 
+// latencyOf binds the bounds of a latency check.
+func latencyOf(bounds []Bound) direct[*LatencyResult] {
+	return func(ctx context.Context, from *scenario.Node, to netip.Addr, opts ...Option) (*LatencyResult, error) {
+		return Latency(ctx, from, to, bounds, opts...)
+	}
+}
+
 // LatencyWithin is a scenario check: the latency from → to meets every bound.
 func LatencyWithin(from string, to Target, bounds []Bound, opts ...Option) scenario.CheckFunc {
-	return checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
-		src := n.Node(from)
-		o, _ := build(Options{}, opts)
-		dst, _, err := resolve(n, src, to, o.IPv6)
-		if err != nil {
-			return nil, err
-		}
-		return Latency(ctx, src, dst, bounds, opts...)
-	})
+	return named(latencyOf(bounds), from, to, opts)
 }
 
 // LatencyMeets fails the test unless the latency from → to meets every
 // bound.
 func LatencyMeets(t testing.TB, from *scenario.Node, to Target, bounds []Bound, opts ...Option) bool {
 	t.Helper()
-	o, _ := build(Options{}, opts)
-	dst, _, err := resolve(nil, from, to, o.IPv6)
-	if err != nil {
-		t.Errorf("%v", err)
-		return false
-	}
-	r, err := Latency(nodeContext(t), from, dst, bounds, opts...)
-	return report(t, r, err)
+	return inTest(t, latencyOf(bounds), from, to, opts)
 }

@@ -167,27 +167,12 @@ func routeTo(from *scenario.Node, dst, src netip.Addr) string {
 // Reach is a scenario check: from reaches to (a node name or an address)
 // by ICMP echo.
 func Reach(from string, to Target, opts ...Option) scenario.CheckFunc {
-	return checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
-		src := n.Node(from)
-		o, _ := build(Options{}, opts)
-		dst, _, err := resolve(n, src, to, o.IPv6)
-		if err != nil {
-			return nil, err
-		}
-		return Ping(ctx, src, dst, opts...)
-	})
+	return named(Ping, from, to, opts)
 }
 
 // Reachable fails the test unless from reaches to (a node or an address) by
 // ICMP echo. It returns whether the check passed.
 func Reachable(t testing.TB, from *scenario.Node, to Target, opts ...Option) bool {
 	t.Helper()
-	o, _ := build(Options{}, opts)
-	dst, _, err := resolve(nil, from, to, o.IPv6)
-	if err != nil {
-		t.Errorf("%v", err)
-		return false
-	}
-	r, err := Ping(nodeContext(t), from, dst, opts...)
-	return report(t, r, err)
+	return inTest(t, Ping, from, to, opts)
 }

@@ -143,40 +143,17 @@ func UDPEcho(ctx context.Context, from *scenario.Node, dst netip.Addr, opts ...O
 
 // Connects is a scenario check: a TCP connection from → to:port succeeds.
 func Connects(from string, to Target, port int, opts ...Option) scenario.CheckFunc {
-	return checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
-		src := n.Node(from)
-		o, _ := build(Options{}, opts)
-		dst, _, err := resolve(n, src, to, o.IPv6)
-		if err != nil {
-			return nil, err
-		}
-		return TCPConnect(ctx, src, dst, append(opts, Port(port))...)
-	})
+	return named(TCPConnect, from, to, append(opts, Port(port)))
 }
 
 // Echoes is a scenario check: a UDP datagram from → to:port comes back.
 func Echoes(from string, to Target, port int, opts ...Option) scenario.CheckFunc {
-	return checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
-		src := n.Node(from)
-		o, _ := build(Options{}, opts)
-		dst, _, err := resolve(n, src, to, o.IPv6)
-		if err != nil {
-			return nil, err
-		}
-		return UDPEcho(ctx, src, dst, append(opts, Port(port))...)
-	})
+	return named(UDPEcho, from, to, append(opts, Port(port)))
 }
 
 // CanConnect fails the test unless a TCP connection from → to:port
 // succeeds.
 func CanConnect(t testing.TB, from *scenario.Node, to Target, port int, opts ...Option) bool {
 	t.Helper()
-	o, _ := build(Options{}, opts)
-	dst, _, err := resolve(nil, from, to, o.IPv6)
-	if err != nil {
-		t.Errorf("%v", err)
-		return false
-	}
-	r, err := TCPConnect(nodeContext(t), from, dst, append(opts, Port(port))...)
-	return report(t, r, err)
+	return inTest(t, TCPConnect, from, to, append(opts, Port(port)))
 }
