@@ -22,6 +22,7 @@ type Hop struct {
 	RTT  time.Duration
 }
 
+// String renders a hop like a traceroute line.
 func (h Hop) String() string {
 	if !h.From.IsValid() {
 		return fmt.Sprintf("%d *", h.TTL)

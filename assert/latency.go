@@ -47,6 +47,7 @@ func Summarize(rtts []time.Duration) Summary {
 	return s
 }
 
+// String renders every statistic, in milliseconds.
 func (s Summary) String() string {
 	return fmt.Sprintf("min %s avg %s p50 %s p90 %s p99 %s max %s stddev %s (n=%d)",
 		ms(s.Min), ms(s.Avg), ms(s.P50), ms(s.P90), ms(s.P99), ms(s.Max), ms(s.StdDev), s.N)
@@ -100,6 +101,7 @@ func Below(st Stat, d time.Duration) Bound { return Bound{Stat: st, At: d} }
 // AtLeast requires a statistic to be at least d (e.g. netem delay applied).
 func AtLeast(st Stat, d time.Duration) Bound { return Bound{Stat: st, At: d, AtLeast: true} }
 
+// String renders the bound, e.g. "p90 < 5.000ms".
 func (b Bound) String() string {
 	if b.AtLeast {
 		return fmt.Sprintf("%s ≥ %s", b.Stat, ms(b.At))

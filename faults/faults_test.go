@@ -194,6 +194,11 @@ func TestSignals(t *testing.T) {
 				}
 				time.Sleep(delay) // a random moment, not a readiness wait
 				cmd.Process.Signal(sig)
+				if sig == syscall.SIGINT && i%2 == 1 {
+					// A second Ctrl-C must not cut the teardown short.
+					time.Sleep(time.Duration(rnd.IntN(20)) * time.Millisecond)
+					cmd.Process.Signal(sig)
+				}
 				err := cmd.Wait()
 				var ee *exec.ExitError
 				started := bytes.Contains(readFile(events), []byte(`"action":"start"`))

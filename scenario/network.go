@@ -71,10 +71,12 @@ type BuildError struct {
 	Err      error
 }
 
+// Error names the scenario and the step.
 func (e *BuildError) Error() string {
 	return fmt.Sprintf("scenario %q: build: %s: %v", e.Scenario, e.Step, e.Err)
 }
 
+// Unwrap returns the cause.
 func (e *BuildError) Unwrap() error { return e.Err }
 
 // buildTimeout bounds a Build whose context has no deadline.

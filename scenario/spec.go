@@ -37,6 +37,7 @@ const (
 	KindSwitch
 )
 
+// String returns "host", "router" or "switch".
 func (k Kind) String() string {
 	switch k {
 	case KindHost:
@@ -270,6 +271,7 @@ func parseEnd(s string) Endpoint {
 	return Endpoint{Node: node, Interface: iface}
 }
 
+// String returns "node" or "node:interface".
 func (e Endpoint) String() string {
 	if e.Interface == "" {
 		return e.Node

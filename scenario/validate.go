@@ -18,6 +18,7 @@ type ValidationError struct {
 	Fix      string
 }
 
+// Error names the scenario, the object, the problem and the fix.
 func (e *ValidationError) Error() string {
 	msg := fmt.Sprintf("scenario %q: %s: %s", e.Scenario, e.Object, e.Problem)
 	if e.Fix != "" {

@@ -93,6 +93,12 @@ func Take(t testing.TB) Snapshot {
 			s.Net = append(s.Net, fmt.Sprintf("sysctl %s = %s", k, strings.TrimSpace(string(b))))
 		}
 	}
+	// Legacy iptables tables (iptables-nft ones are in the nft ruleset).
+	for _, f := range []string{"/proc/net/ip_tables_names", "/proc/net/ip6_tables_names", "/proc/net/arp_tables_names"} {
+		if b, err := os.ReadFile(f); err == nil {
+			s.Net = append(s.Net, fmt.Sprintf("%s: %s", f, strings.Join(strings.Fields(string(b)), " ")))
+		}
+	}
 	if ents, err := os.ReadDir("/run/netns"); err == nil {
 		for _, e := range ents {
 			s.Net = append(s.Net, "netns "+e.Name())
@@ -107,6 +113,7 @@ func Take(t testing.TB) Snapshot {
 		"ip rule":   {"ip", "rule", "show"},
 		"ip netns":  {"ip", "netns", "list"},
 		"nft rules": {"nft", "list", "ruleset"},
+		"iptables":  {"iptables-save"},
 	} {
 		if _, err := exec.LookPath(args[0]); err != nil {
 			continue
