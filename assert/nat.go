@@ -10,6 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
 	"github.com/vtest-dev/vtest/scenario"
 )
 
@@ -29,7 +33,10 @@ type SourceResult struct {
 	// Replied says whether the listener's echo came back to the sender
 	// (proving the reverse translation too).
 	Replied bool
-	Elapsed time.Duration
+	// Conntrack is the router's connection-tracking entry for the flow,
+	// when a NAT check looked it up.
+	Conntrack string
+	Elapsed   time.Duration
 }
 
 // Evidence renders the exchange.
@@ -44,7 +51,11 @@ func (r *SourceResult) Evidence() string {
 	if r.Want.IsValid() {
 		fmt.Fprintf(&b, " (want %s)", r.Want)
 	}
-	fmt.Fprintf(&b, "; echo back to %s: %v; took %s", r.From, r.Replied, ms(r.Elapsed))
+	fmt.Fprintf(&b, "; echo back to %s: %v", r.From, r.Replied)
+	if r.Conntrack != "" {
+		fmt.Fprintf(&b, "; conntrack: %s", r.Conntrack)
+	}
+	fmt.Fprintf(&b, "; took %s", ms(r.Elapsed))
 	return b.String()
 }
 
@@ -162,14 +173,41 @@ func Masqueraded(inside, outside, router string) scenario.CheckFunc {
 			return nil, fmt.Errorf("router %q shares no segment with %s", router, dst)
 		}
 		r, err := SeenSource(ctx, in, out, dst)
+		if r != nil {
+			r.Want = want
+			r.Conntrack = conntrackEntry(rt, r.Local, r.Dst)
+		}
 		if err != nil {
-			if r != nil {
-				r.Want = want
-			}
 			return r, err
 		}
 		return r, judgeSource(r, want)
 	})
+}
+
+// conntrackEntry describes the router's conntrack entry for the UDP flow
+// local → dst, read through a netfilter netlink socket in its namespace.
+func conntrackEntry(router *scenario.Node, local, dst netip.AddrPort) string {
+	ns, err := netns.GetFromPath(fmt.Sprintf("/proc/self/fd/%d", router.NamespaceFd()))
+	if err != nil {
+		return "unreadable: " + err.Error()
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns, unix.NETLINK_NETFILTER)
+	if err != nil {
+		return "unreadable: " + err.Error()
+	}
+	defer h.Close()
+	flows, err := h.ConntrackTableList(netlink.ConntrackTable, netlink.FAMILY_V4)
+	if err != nil {
+		return "unreadable: " + err.Error()
+	}
+	for _, f := range flows {
+		fw, rv := f.Forward, f.Reverse
+		if fw.Protocol == unix.IPPROTO_UDP && fw.SrcIP.Equal(local.Addr().AsSlice()) && fw.SrcPort == local.Port() && fw.DstPort == dst.Port() {
+			return fmt.Sprintf("udp %s:%d→%s:%d reply %s:%d→%s:%d", fw.SrcIP, fw.SrcPort, fw.DstIP, fw.DstPort, rv.SrcIP, rv.SrcPort, rv.DstIP, rv.DstPort)
+		}
+	}
+	return "no entry"
 }
 
 // SourceIs fails the test unless a UDP datagram from → to:dst arrives with

@@ -35,7 +35,7 @@ func TestBuiltinScenarios(t *testing.T) {
 			"ns1 resolves ns2 by ARP across the bridge": {"is-at"},
 		},
 		"nat": {
-			"outside sees a1 as the router": {"outside saw source 203.0.113.1", "echo back to a1: true"},
+			"outside sees a1 as the router": {"outside saw source 203.0.113.1", "echo back to a1: true", "reply 203.0.113.2:", "→203.0.113.1:"},
 			"outside sees a2 as the router": {"outside saw source 203.0.113.1"},
 			"only the router forwards":      {"gw: ip_forward=1", "a1: ip_forward=0"},
 		},
