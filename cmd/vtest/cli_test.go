@@ -104,6 +104,11 @@ func TestUsageErrors(t *testing.T) {
 	vtest(t, ".", "run", "-h").must(t, 0, "-keep-on-failure", "-junit")
 	vtest(t, ".", "version").must(t, 0, "vtest ")
 	vtest(t, ".", "--help").must(t, 0, "usage: vtest COMMAND")
+	for _, cmd := range []string{"run", "build", "list", "graph", "merge", "clean", "diff", "kernel"} {
+		if r := vtest(t, ".", cmd, "--help"); r.code != 0 || !strings.Contains(r.stdout+r.stderr, "usage") {
+			t.Errorf("vtest %s --help: exit %d\n%s%s", cmd, r.code, r.stdout, r.stderr)
+		}
+	}
 }
 
 func TestListAndGraph(t *testing.T) {
@@ -111,6 +116,7 @@ func TestListAndGraph(t *testing.T) {
 	vtest(t, ".", "graph", "nat", builtin).must(t, 0, `graph "nat" {`, `"gw" -- "outside"`)
 	vtest(t, ".", "graph", "-mermaid", "routed", builtin).must(t, 0, "flowchart LR", `(("router (router)"))`)
 	vtest(t, ".", "graph", "nosuch", builtin).must(t, 2, `no scenario "nosuch"`)
+	vtest(t, builtin, "graph", "bridge").must(t, 0, `graph "bridge"`) // PATH defaults to .
 }
 
 func schemas(t *testing.T) string {

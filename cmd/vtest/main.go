@@ -42,7 +42,7 @@ commands:
   run [flags] PATH...      run the scenarios of the Go packages at PATH (see vtest run -h)
   build -o FILE PATH...    write them as one static suite binary that runs like vtest run
   list PATH...             list scenarios, checks and required kernel features
-  graph [-mermaid] NAME PATH...  print a scenario's topology as Graphviz DOT or Mermaid
+  graph [-mermaid] NAME [PATH...]  print a scenario's topology as Graphviz DOT or Mermaid (PATH: default .)
   merge A.xml B.xml...     merge JUnit reports (e.g. of shards) into one, on stdout
   clean                    remove namespaces kept by -keep-on-failure (/run/netns/vtest-*)
   diff OLD.xml NEW.xml     what changed between two reports; exit 1 on a regression (pass → fail)
@@ -88,6 +88,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return execSuite(bin, flags, stdout, stderr)
 	case "build":
+		if wantsHelp(rest) {
+			fmt.Fprintln(stdout, "usage: vtest build -o FILE PATH...\n\nWrites the scenarios of the Go packages at PATH as one static binary (CGO_ENABLED=0)\nthat takes vtest run's flags and needs no Go toolchain.")
+			return 0
+		}
 		out, paths, err := parseBuild(rest)
 		if err != nil {
 			fmt.Fprintf(stderr, "vtest build: %v\nusage: vtest build -o FILE PATH...\n", err)
@@ -153,8 +157,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return diffCmd(rest[0], rest[1], stdout, stderr)
 	case "graph":
 		flags, paths := splitArgs(rest)
+		if wantsHelp(flags) {
+			fmt.Fprintln(stdout, "usage: vtest graph [-mermaid] NAME [PATH...]\n\nPrints scenario NAME's topology as Graphviz DOT (or Mermaid); PATH defaults to the current directory.")
+			return 0
+		}
+		if len(paths) == 1 {
+			paths = append(paths, ".")
+		}
 		if len(paths) < 2 {
-			fmt.Fprintf(stderr, "vtest graph: usage: vtest graph [-mermaid] NAME PATH...\n")
+			fmt.Fprintf(stderr, "vtest graph: usage: vtest graph [-mermaid] NAME [PATH...]\n")
 			return runner.ExitUsage
 		}
 		bin, err := suiteBinary(paths[1:], "", false, stderr)

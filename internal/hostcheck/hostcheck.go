@@ -93,6 +93,15 @@ func Take(t testing.TB) Snapshot {
 			s.Net = append(s.Net, fmt.Sprintf("sysctl %s = %s", k, strings.TrimSpace(string(b))))
 		}
 	}
+	// Namespaces held by bind mounts anywhere (ip netns add, or a leak).
+	if b, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.Contains(line, " - nsfs ") {
+				f := strings.Fields(line)
+				s.Net = append(s.Net, "nsfs mount "+f[4]+" "+f[3])
+			}
+		}
+	}
 	// Legacy iptables tables (iptables-nft ones are in the nft ruleset).
 	for _, f := range []string{"/proc/net/ip_tables_names", "/proc/net/ip6_tables_names", "/proc/net/arp_tables_names"} {
 		if b, err := os.ReadFile(f); err == nil {
