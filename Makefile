@@ -43,7 +43,8 @@ test: deps
 # SIGINT/SIGTERM/SIGKILL at random moments, 20 times each), then checks that
 # nothing survived and the host is unchanged.
 faults: deps
-	VTEST_FAULTS=1 $(GO) test -count=1 -timeout 15m -v -run . ./faults/ 2>&1 | grep -E '^(=== RUN|--- FAIL|FAIL|ok|PASS)|faults_test.go' | grep -v '=== RUN' ; exit $${PIPESTATUS[0]}
+	VTEST_FAULTS=1 $(GO) test -count=1 -timeout 15m -v -run . ./faults/ > faults.log 2>&1; rc=$$?; \
+	  grep -E -- '--- FAIL|^(FAIL|ok|PASS)|\.go:[0-9]+:' faults.log; echo "(full log: faults.log)"; exit $$rc
 
 # Runs the built-in suite on the host kernel and, in a QEMU VM (TCG), on
 # Debian's kernel, and compares them. Installs qemu and the kernel if it can;
