@@ -269,16 +269,15 @@ func newNode(pn *planNode, ipv6, hasV6 bool) (*Node, error) {
 // splitSysctls separates a node's sysctls into those that can be set before
 // its links exist and those naming one of its interfaces.
 func splitSysctls(pn *planNode) (early, late [][2]string) {
+	names := map[string]bool{}
+	for _, i := range pn.ifaces {
+		names[i.name] = true
+	}
+	if pn.bridge != "" {
+		names[pn.bridge] = true
+	}
 	for _, kv := range pn.spec.Sysctls() {
-		parts := strings.Split(kv[0], ".")
-		names := pn.ifaceNames() + ", " + pn.bridge
-		perIface := false
-		for _, part := range parts {
-			if part != "" && slices.Contains(strings.Split(names, ", "), part) {
-				perIface = true
-			}
-		}
-		if perIface {
+		if slices.ContainsFunc(strings.Split(kv[0], "."), func(part string) bool { return names[part] }) {
 			late = append(late, kv)
 		} else {
 			early = append(early, kv)
