@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	vtestBin = filepath.Join(dir, "vtest")
-	if out, err := exec.Command("go", "build", "-o", vtestBin, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-ldflags", "-X github.com/vtest-dev/vtest/runner.Version=v-test", "-o", vtestBin, ".").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build vtest: %v\n%s", err, out)
 		os.Exit(1)
 	}
@@ -102,7 +102,7 @@ func TestUsageErrors(t *testing.T) {
 		})
 	}
 	vtest(t, ".", "run", "-h").must(t, 0, "-keep-on-failure", "-junit")
-	vtest(t, ".", "version").must(t, 0, "vtest ")
+	vtest(t, ".", "version").must(t, 0, "vtest v-test")
 	vtest(t, ".", "--help").must(t, 0, "usage: vtest COMMAND")
 	for _, cmd := range []string{"run", "build", "list", "graph", "merge", "clean", "diff", "kernel"} {
 		if r := vtest(t, ".", cmd, "--help"); r.code != 0 || !strings.Contains(r.stdout+r.stderr, "usage") {
@@ -160,7 +160,7 @@ func TestReportsValidate(t *testing.T) {
 	xmllint(t, filepath.Join(xsd, "windyroad-JUnit.xsd"), fails)
 
 	b, _ := os.ReadFile(fails)
-	for _, w := range []string{`type="CheckFailed"`, "evidence:", "node state at failure", `name="kernel"`, `name="vtest.version"`, `package="vtest"`} {
+	for _, w := range []string{`type="CheckFailed"`, "evidence:", "node state at failure", `name="kernel"`, `name="vtest.version" value="v-test"`, `package="vtest"`} {
 		if !bytes.Contains(b, []byte(w)) {
 			t.Errorf("failing report lacks %q", w)
 		}

@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/vtest-dev/vtest/runner"
 )
 
 type goPackage struct {
@@ -90,9 +92,13 @@ func suiteBinary(paths []string, out string, static bool, stderr io.Writer) (str
 		return "", err
 	}
 	args := []string{"build", "-overlay", ovFile, "-modfile", modCopy, "-mod=mod", "-o", mustAbs(target)}
+	// The suite reports the version of the vtest that built it.
+	ldflags := "-X github.com/vtest-dev/vtest/runner.Version=" + runner.Version
 	if static {
-		args = append(args, "-trimpath", "-ldflags=-s -w")
+		args = append(args, "-trimpath")
+		ldflags += " -s -w"
 	}
+	args = append(args, "-ldflags="+ldflags)
 	args = append(args, "./.vtest-gen/suite")
 	cmd := exec.Command("go", args...)
 	cmd.Dir = modDir
@@ -179,7 +185,7 @@ func cacheKey(modDir string, src []byte, static bool) (string, error) {
 	v, _ := exec.Command("go", "env", "GOVERSION", "GOFLAGS", "GOOS", "GOARCH").Output()
 	h.Write(v)
 	h.Write(src)
-	fmt.Fprintf(h, "static=%v\n", static)
+	fmt.Fprintf(h, "static=%v version=%s\n", static, runner.Version)
 	dirs := []string{modDir}
 	if out, err := exec.Command("go", "list", "-m", "-f", "{{if .Replace}}{{.Replace.Dir}}{{end}}", "all").Output(); err == nil {
 		for _, d := range strings.Fields(string(out)) {
