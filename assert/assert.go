@@ -110,8 +110,12 @@ func build(defaults Options, opts []Option) (Options, error) {
 // Use the node's name in scenario checks; an IP literal works everywhere.
 type Target interface{}
 
-// resolve returns the address a target stands for.
+// resolve returns the address a target stands for. Node names are looked up
+// in n, or in from's network when n is nil.
 func resolve(n *scenario.Network, from *scenario.Node, t Target, v6 bool) (netip.Addr, string, error) {
+	if n == nil {
+		n = from.Network()
+	}
 	switch t := t.(type) {
 	case netip.Addr:
 		return t, t.String(), nil

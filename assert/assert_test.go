@@ -51,6 +51,12 @@ func TestReachability(t *testing.T) {
 		if err != nil || r.Received != 3 {
 			t.Fatalf("%v %v", err, r)
 		}
+		// Targets by node, by node name and by address.
+		for _, to := range []assert.Target{n.Node("right"), "right", "10.0.0.2", netip.MustParseAddr("10.0.0.2")} {
+			if !assert.Reachable(t, n.Node("left"), to) {
+				t.Errorf("target %v", to)
+			}
+		}
 	})
 	for _, fault := range []struct {
 		name   string

@@ -36,6 +36,7 @@ type Network struct {
 
 // Node is a built node.
 type Node struct {
+	net    *Network
 	name   string
 	kind   Kind
 	ns     netns.NsHandle
@@ -195,6 +196,7 @@ func (n *Network) createNodes(ctx context.Context) error {
 	wg.Wait()
 	for _, nd := range nodes {
 		if nd != nil {
+			nd.net = n
 			n.nodes[nd.name] = nd
 			n.order = append(n.order, nd)
 		}

@@ -12,6 +12,9 @@ import (
 // Name returns the node's name.
 func (nd *Node) Name() string { return nd.name }
 
+// Network returns the network the node belongs to.
+func (nd *Node) Network() *Network { return nd.net }
+
 // Kind returns the node's role.
 func (nd *Node) Kind() Kind { return nd.kind }
 
