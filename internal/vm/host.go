@@ -33,6 +33,8 @@ type Config struct {
 	Args    []string      // arguments for the suite
 	WorkDir string        // where the initramfs and logs go
 	Accel   string        // "kvm", "tcg", or "" to probe
+	// Cache is where extracted kernels are kept; "" disables extraction.
+	Cache string
 }
 
 // Result is what the guest reported.
@@ -42,6 +44,7 @@ type Result struct {
 	Exit    int // the suite's exit code
 	Kernel  string
 	Accel   string
+	Boot    string // "PVH vmlinux" or "bzImage"
 	Elapsed time.Duration
 	Log     string // the kernel console log file
 }
@@ -171,13 +174,21 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if _, err := Initramfs(initrd, cfg.Suite, modDir, release); err != nil {
 		return nil, fmt.Errorf("initramfs: %w", err)
 	}
+	bootKind := "bzImage"
+	if cfg.Cache != "" {
+		// Booting the uncompressed kernel through its PVH entry skips the
+		// decompressor, which takes seconds under TCG.
+		if v, err := extractVmlinux(cfg.Kernel, cfg.Cache); err == nil {
+			cfg.Kernel, bootKind = v, "PVH vmlinux"
+		}
+	}
 	accel := cfg.Accel
 	if accel == "" {
 		accel = probeAccel(ctx, qemu, cfg, initrd)
 	}
 	res, err := boot(ctx, qemu, cfg, initrd, accel, false)
 	if res != nil {
-		res.Accel = accel
+		res.Accel, res.Boot = accel, bootKind
 	}
 	return res, err
 }

@@ -84,3 +84,26 @@ func TestReleaseOfInstalledKernels(t *testing.T) {
 		}
 	}
 }
+
+func TestExtractVmlinux(t *testing.T) {
+	kernels, _ := filepath.Glob("/boot/vmlinuz-*-amd64")
+	if len(kernels) == 0 {
+		t.Skip("no Debian kernel in /boot")
+	}
+	dir := t.TempDir()
+	v, err := extractVmlinux(kernels[0], dir)
+	if err != nil {
+		t.Skipf("cannot extract here: %v", err)
+	}
+	b, err := os.ReadFile(v)
+	if err != nil || !hasPVHNote(b) {
+		t.Fatalf("%s: no PVH note (%v)", v, err)
+	}
+	// Cached: the second call returns the same file.
+	if v2, err := extractVmlinux(kernels[0], dir); err != nil || v2 != v {
+		t.Errorf("cache: %s %v", v2, err)
+	}
+	if _, err := extractVmlinux("/proc/self/status", dir); err == nil {
+		t.Error("extracted a kernel from a text file")
+	}
+}
