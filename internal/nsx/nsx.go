@@ -36,6 +36,34 @@ func Host() (netns.NsHandle, error) {
 	return h, nil
 }
 
+// goLocked starts fn on a new goroutine locked to an OS thread that is not
+// the process's main thread. fn unlocks the thread only once it is back in
+// the host namespace; otherwise the thread dies with the goroutine.
+//
+// The main thread is special: the runtime never terminates it. A goroutine
+// that exits while locked to it wedges it, in whatever namespace it entered,
+// and that namespace then lives until the process ends. Any goroutine may
+// happen to run on the main thread, so when this one does, it keeps the main
+// thread locked (and idle) while fn runs on a goroutine that therefore gets
+// another thread.
+func goLocked(fn func()) {
+	go func() {
+		runtime.LockOSThread()
+		if unix.Gettid() != unix.Getpid() {
+			fn()
+			return
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			runtime.LockOSThread()
+			fn()
+		}()
+		<-done
+		runtime.UnlockOSThread() // the main thread never left the host namespace
+	}()
+}
+
 // New creates an anonymous network namespace (held only by the returned file
 // descriptor, never bind-mounted), runs setup inside it on the creating
 // thread, and returns the descriptor. The kernel frees the namespace and
@@ -50,8 +78,7 @@ func New(setup func() error) (netns.NsHandle, error) {
 		err error
 	}
 	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
+	goLocked(func() {
 		// Deliberately no UnlockOSThread: this thread ends up in the new
 		// namespace and must die with this goroutine.
 		ns, err := netns.New()
@@ -67,7 +94,7 @@ func New(setup func() error) (netns.NsHandle, error) {
 			}
 		}
 		ch <- result{ns, nil}
-	}()
+	})
 	r := <-ch
 	return r.ns, r.err
 }
@@ -81,8 +108,7 @@ func Do(ns netns.NsHandle, fn func() error) error {
 		return err
 	}
 	ch := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
+	goLocked(func() {
 		if err := netns.Set(ns); err != nil {
 			runtime.UnlockOSThread() // still in the host namespace: safe
 			ch <- fmt.Errorf("enter network namespace: %w", err)
@@ -105,7 +131,7 @@ func Do(ns netns.NsHandle, fn func() error) error {
 		}
 		runtime.UnlockOSThread()
 		ch <- fnErr
-	}()
+	})
 	return <-ch
 }
 
@@ -121,9 +147,8 @@ type Thread struct {
 func NewThread(ns netns.NsHandle) (*Thread, error) {
 	t := &Thread{work: make(chan func()), done: make(chan struct{})}
 	ready := make(chan error, 1)
-	go func() {
+	goLocked(func() {
 		defer close(t.done)
-		runtime.LockOSThread()
 		// Never unlocked: the thread dies when this goroutine returns.
 		if err := netns.Set(ns); err != nil {
 			ready <- fmt.Errorf("enter network namespace: %w", err)
@@ -133,7 +158,7 @@ func NewThread(ns netns.NsHandle) (*Thread, error) {
 		for fn := range t.work {
 			fn()
 		}
-	}()
+	})
 	if err := <-ready; err != nil {
 		return nil, err
 	}
