@@ -479,7 +479,10 @@ func ifname(s string) []byte {
 
 // waitUp returns when every veth end and every bridge with ports is
 // operationally up. A packet sent before that may be lost or stall for a
-// second while the carrier change is still being processed.
+// second while the carrier change is still being processed. In IPv6
+// scenarios it also waits until no address is tentative: even with DAD off,
+// the kernel marks a new link-local address tentative and clears the flag
+// from a workqueue a little after link-up.
 func (n *Network) waitUp(ctx context.Context) error {
 	for _, nd := range n.order {
 		for _, ifc := range nd.ifaces {
@@ -490,23 +493,45 @@ func (n *Network) waitUp(ctx context.Context) error {
 				return err
 			}
 		}
+		if n.plan.ipv6 {
+			if err := nd.waitNotTentative(ctx); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
 
-func (nd *Node) waitOperUp(ctx context.Context, ifc *Interface) error {
-	for delay := 20 * time.Microsecond; ; delay = min(2*delay, 5*time.Millisecond) {
-		l, err := nd.nl.LinkByIndex(ifc.Index)
+func (nd *Node) waitNotTentative(ctx context.Context) error {
+	return poll(ctx, func() (bool, error) {
+		addrs, err := nd.nl.AddrList(nil, netlink.FAMILY_V6)
 		if err != nil {
-			return fmt.Errorf("node %q: read %q: %w", nd.name, ifc.Name, err)
+			return false, fmt.Errorf("node %q: list addresses: %w", nd.name, err)
 		}
-		if st := l.Attrs().OperState; st == netlink.OperUp {
-			ifc.MAC = l.Attrs().HardwareAddr
-			return nil
-		} else if ctx.Err() != nil {
-			return fmt.Errorf("node %q: %q still %s: %w", nd.name, ifc.Name, st, ctx.Err())
+		for _, a := range addrs {
+			if a.Flags&unix.IFA_F_TENTATIVE != 0 {
+				if ctx.Err() != nil {
+					return false, fmt.Errorf("node %q: %s still tentative: %w", nd.name, a.IPNet, ctx.Err())
+				}
+				return false, nil
+			}
 		}
-		// Polling a condition with a deadline, not a fixed sleep.
+		return true, nil
+	})
+}
+
+// poll calls cond until it reports done or an error, backing off from 20 µs
+// to 5 ms between calls, and gives up when ctx ends. It waits on a
+// condition with a deadline, never for a fixed time.
+func poll(ctx context.Context, cond func() (bool, error)) error {
+	for delay := 20 * time.Microsecond; ; delay = min(2*delay, 5*time.Millisecond) {
+		done, err := cond()
+		if err != nil || done {
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
@@ -514,6 +539,22 @@ func (nd *Node) waitOperUp(ctx context.Context, ifc *Interface) error {
 		case <-t.C:
 		}
 	}
+}
+
+func (nd *Node) waitOperUp(ctx context.Context, ifc *Interface) error {
+	return poll(ctx, func() (bool, error) {
+		l, err := nd.nl.LinkByIndex(ifc.Index)
+		if err != nil {
+			return false, fmt.Errorf("node %q: read %q: %w", nd.name, ifc.Name, err)
+		}
+		if st := l.Attrs().OperState; st == netlink.OperUp {
+			ifc.MAC = l.Attrs().HardwareAddr
+			return true, nil
+		} else if ctx.Err() != nil {
+			return false, fmt.Errorf("node %q: %q still %s: %w", nd.name, ifc.Name, st, ctx.Err())
+		}
+		return false, nil
+	})
 }
 
 // Close tears the network down: it kills the processes started in its nodes,
