@@ -87,10 +87,7 @@ func ARP(ctx context.Context, from *scenario.Node, iface string, target netip.Ad
 		return r, fmt.Errorf("arp: open socket on %s:%s: %w", from.Name(), iface, err)
 	}
 	defer c.Close()
-	deadline := start.Add(o.Timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
+	deadline := earliest(ctx, start.Add(o.Timeout))
 	for r.Requests < max(o.Count, 1) && time.Now().Before(deadline) {
 		if err := c.Request(target); err != nil {
 			// ENOBUFS/ENETDOWN when the link is down: a state of the

@@ -234,6 +234,14 @@ func report(t testing.TB, r Evidencer, err error) bool {
 	return true
 }
 
+// earliest returns t, or ctx's deadline if that comes first.
+func earliest(ctx context.Context, t time.Time) time.Time {
+	if d, ok := ctx.Deadline(); ok && d.Before(t) {
+		return d
+	}
+	return t
+}
+
 // nodeContext is the context for testing helpers.
 func nodeContext(t testing.TB) context.Context {
 	if c, ok := t.(interface{ Context() context.Context }); ok {

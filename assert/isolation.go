@@ -71,10 +71,7 @@ func Isolated(ctx context.Context, from *scenario.Node, to netip.Addr, opts ...O
 	defer p.Close()
 	// Stop listening a little before the timeout so that closing the
 	// socket and returning also fit in it.
-	deadline := start.Add(o.Timeout - min(closeReserve, o.Timeout/10))
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
+	deadline := earliest(ctx, start.Add(o.Timeout-min(closeReserve, o.Timeout/10)))
 	count := max(o.Count, 1)
 	nextSend := start
 	for time.Now().Before(deadline) {

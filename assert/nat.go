@@ -110,10 +110,7 @@ func SeenSource(ctx context.Context, from, to *scenario.Node, dst netip.Addr, op
 	}
 	defer cli.Close()
 	r.Local = cli.LocalAddr().(*net.UDPAddr).AddrPort()
-	deadline := start.Add(o.Timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
+	deadline := earliest(ctx, start.Add(o.Timeout))
 	_ = cli.SetDeadline(deadline)
 	if _, err := cli.Write([]byte("vtest source probe")); err != nil {
 		r.Elapsed = time.Since(start)

@@ -114,10 +114,7 @@ func UDPEcho(ctx context.Context, from *scenario.Node, dst netip.Addr, opts ...O
 	}
 	defer c.Close()
 	r.Local = c.LocalAddr().(*net.UDPAddr).AddrPort()
-	deadline := start.Add(o.Timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
+	deadline := earliest(ctx, start.Add(o.Timeout))
 	_ = c.SetDeadline(deadline)
 	payload := []byte(fmt.Sprintf("vtest echo %d", start.UnixNano()))
 	_, err = c.Write(payload)
