@@ -175,7 +175,7 @@ func arpIface(from *scenario.Node, ip netip.Addr) (string, error) {
 func arpCheck(n *scenario.Network, ctx context.Context, from string, to Target, answered bool, opts []Option) (Evidencer, error) {
 	src := n.Node(from)
 	o, _ := build(Options{}, opts)
-	dst, _, err := resolve(n, src, to, false)
+	dst, err := resolve(n, src, to, false)
 	if err != nil {
 		return nil, err
 	}

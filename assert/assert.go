@@ -112,41 +112,41 @@ type Target interface{}
 
 // resolve returns the address a target stands for. Node names are looked up
 // in n, or in from's network when n is nil.
-func resolve(n *scenario.Network, from *scenario.Node, t Target, v6 bool) (netip.Addr, string, error) {
+func resolve(n *scenario.Network, from *scenario.Node, t Target, v6 bool) (netip.Addr, error) {
 	if n == nil {
 		n = from.Network()
 	}
 	switch t := t.(type) {
 	case netip.Addr:
-		return t, t.String(), nil
+		return t, nil
 	case *scenario.Node:
 		return nodeAddr(from, t, v6)
 	case string:
 		if a, err := netip.ParseAddr(t); err == nil {
-			return a, t, nil
+			return a, nil
 		}
 		if n == nil {
-			return netip.Addr{}, "", fmt.Errorf("target %q is not an address", t)
+			return netip.Addr{}, fmt.Errorf("target %q is not an address", t)
 		}
 		nd, ok := n.Lookup(t)
 		if !ok {
-			return netip.Addr{}, "", fmt.Errorf("target %q is neither an address nor a node of scenario %q", t, n.Spec().Name)
+			return netip.Addr{}, fmt.Errorf("target %q is neither an address nor a node of scenario %q", t, n.Spec().Name)
 		}
 		return nodeAddr(from, nd, v6)
 	}
-	return netip.Addr{}, "", fmt.Errorf("target %v (%T) is not a node or an address", t, t)
+	return netip.Addr{}, fmt.Errorf("target %v (%T) is not a node or an address", t, t)
 }
 
 // nodeAddr picks to's address in the family: the one on a segment shared
 // with from if there is one, else its first.
-func nodeAddr(from, to *scenario.Node, v6 bool) (netip.Addr, string, error) {
+func nodeAddr(from, to *scenario.Node, v6 bool) (netip.Addr, error) {
 	for _, ifc := range from.Interfaces() {
 		for _, a := range ifc.Addrs {
 			if a.Addr().Is6() != v6 {
 				continue
 			}
 			if shared := to.AddrOn(a.Addr()); shared.IsValid() && shared != a.Addr() {
-				return shared, fmt.Sprintf("%s (%s)", to.Name(), shared), nil
+				return shared, nil
 			}
 		}
 	}
@@ -155,9 +155,9 @@ func nodeAddr(from, to *scenario.Node, v6 bool) (netip.Addr, string, error) {
 		a = to.IPv6()
 	}
 	if !a.IsValid() {
-		return a, "", fmt.Errorf("node %q has no %s address", to.Name(), family(v6))
+		return a, fmt.Errorf("node %q has no %s address", to.Name(), family(v6))
 	}
-	return a, fmt.Sprintf("%s (%s)", to.Name(), a), nil
+	return a, nil
 }
 
 func family(v6 bool) string {
@@ -199,7 +199,7 @@ func named[R Evidencer](check direct[R], from string, to Target, opts []Option) 
 	return checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
 		src := n.Node(from)
 		o, _ := build(Options{}, opts)
-		dst, _, err := resolve(n, src, to, o.IPv6)
+		dst, err := resolve(n, src, to, o.IPv6)
 		if err != nil {
 			return nil, err
 		}
@@ -212,7 +212,7 @@ func named[R Evidencer](check direct[R], from string, to Target, opts []Option) 
 func inTest[R Evidencer](t testing.TB, check direct[R], from *scenario.Node, to Target, opts []Option) bool {
 	t.Helper()
 	o, _ := build(Options{}, opts)
-	dst, _, err := resolve(nil, from, to, o.IPv6)
+	dst, err := resolve(nil, from, to, o.IPv6)
 	if err != nil {
 		t.Errorf("%v", err)
 		return false

@@ -150,7 +150,7 @@ func Forwarded(from string, to Target, router string, opts ...Option) scenario.C
 	return checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
 		src, rt := n.Node(from), n.Node(router)
 		o, _ := build(Options{}, opts)
-		dst, _, err := resolve(n, src, to, o.IPv6)
+		dst, err := resolve(n, src, to, o.IPv6)
 		if err != nil {
 			return nil, err
 		}

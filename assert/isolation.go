@@ -58,7 +58,7 @@ func Isolated(ctx context.Context, from *scenario.Node, to netip.Addr, opts ...O
 		return nil, fmt.Errorf("isolation: %w", err)
 	}
 	start := time.Now()
-	r := &IsolationResult{From: from.Name(), To: to, Timeout: o.Timeout, Route: routeTo(from, to, o.Source)}
+	r := &IsolationResult{From: from.Name(), To: to, Timeout: o.Timeout, Route: routeTo(from, to)}
 	defer func() { r.Elapsed = time.Since(start) }()
 	if strings.HasPrefix(r.Route, "no route") {
 		r.Verdict = "no route"

@@ -161,7 +161,7 @@ func judgeSource(r *SourceResult, want netip.Addr) error {
 func Masqueraded(inside, outside, router string) scenario.CheckFunc {
 	return checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
 		in, out, rt := n.Node(inside), n.Node(outside), n.Node(router)
-		dst, _, err := resolve(n, in, out, false)
+		dst, err := resolve(n, in, out, false)
 		if err != nil {
 			return nil, err
 		}

@@ -82,7 +82,7 @@ func Ping(ctx context.Context, from *scenario.Node, to netip.Addr, opts ...Optio
 
 func ping(ctx context.Context, from *scenario.Node, to netip.Addr, o Options) (*PingResult, error) {
 	start := time.Now()
-	r := &PingResult{From: from.Name(), To: to, Route: routeTo(from, to, o.Source)}
+	r := &PingResult{From: from.Name(), To: to, Route: routeTo(from, to)}
 	if o.Warmup > 0 {
 		w := o
 		w.Count, w.Warmup, w.Loss = o.Warmup, 0, 1
@@ -128,7 +128,7 @@ func ping(ctx context.Context, from *scenario.Node, to netip.Addr, o Options) (*
 
 // routeTo describes the node's route to dst: "dev eth0 via 10.0.0.1",
 // "no route (network is unreachable)" or "local".
-func routeTo(from *scenario.Node, dst, src netip.Addr) string {
+func routeTo(from *scenario.Node, dst netip.Addr) string {
 	nl := from.Netlink()
 	if nl == nil {
 		return ""

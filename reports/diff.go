@@ -51,15 +51,7 @@ func ReadResults(r io.Reader) (map[[2]string]string, error) {
 	out := map[[2]string]string{}
 	for _, s := range doc.Suites {
 		for _, c := range s.Cases {
-			st := "pass"
-			switch {
-			case c.Failure != nil:
-				st = "fail"
-			case c.Error != nil:
-				st = "error"
-			case c.Skipped != nil:
-				st = "skip"
-			}
+			st := c.status()
 			k := [2]string{s.Name, c.Name}
 			if old, ok := out[k]; !ok || statusRank[st] > statusRank[old] {
 				out[k] = st

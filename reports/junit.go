@@ -67,6 +67,19 @@ type junitCase struct {
 	Failure   *junitMessage `xml:"failure"`
 }
 
+// status classifies a case: "pass", "fail", "error" or "skip".
+func (c junitCase) status() string {
+	switch {
+	case c.Failure != nil:
+		return "fail"
+	case c.Error != nil:
+		return "error"
+	case c.Skipped != nil:
+		return "skip"
+	}
+	return "pass"
+}
+
 type junitMessage struct {
 	Message string `xml:"message,attr"`
 	Type    string `xml:"type,attr,omitempty"`
@@ -175,12 +188,12 @@ func WriteJUnit(w io.Writer, outcomes []scenario.Outcome, specs map[string]*scen
 		s.SystemOut = Clean(out.String())
 		for _, c := range s.Cases {
 			s.Tests++
-			switch {
-			case c.Failure != nil:
+			switch c.status() {
+			case "fail":
 				s.Failures++
-			case c.Error != nil:
+			case "error":
 				s.Errors++
-			case c.Skipped != nil:
+			case "skip":
 				s.Skipped++
 			}
 		}

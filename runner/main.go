@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -221,7 +222,7 @@ func (c *config) check(specs []*scenario.Spec) error {
 		if path == "" {
 			continue
 		}
-		f, err := os.CreateTemp(dirOf(path), ".vtest-probe-*")
+		f, err := os.CreateTemp(filepath.Dir(path), ".vtest-probe-*")
 		if err != nil {
 			return fmt.Errorf("cannot write report %s: %w", path, err)
 		}
@@ -229,13 +230,6 @@ func (c *config) check(specs []*scenario.Spec) error {
 		os.Remove(f.Name())
 	}
 	return nil
-}
-
-func dirOf(path string) string {
-	if i := strings.LastIndexByte(path, '/'); i >= 0 {
-		return path[:i+1]
-	}
-	return "."
 }
 
 func list(w io.Writer, specs []*scenario.Spec) int {

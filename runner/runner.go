@@ -90,8 +90,9 @@ func (r *Result) ExitCode() int {
 // order.
 func Select(specs []*scenario.Spec, opt Options) []*scenario.Spec {
 	var out []*scenario.Spec
+	scenarioRE, _ := splitRun(opt.Run)
 	for _, s := range specs {
-		if opt.Run == nil || matchScenario(opt.Run, s) {
+		if scenarioRE == nil || scenarioRE.MatchString(s.Name) {
 			out = append(out, s)
 		}
 	}
@@ -116,24 +117,20 @@ func Select(specs []*scenario.Spec, opt Options) []*scenario.Spec {
 	return rep
 }
 
-// matchScenario applies a -run pattern: "a/b" matches scenario a's check b;
-// a pattern without "/" matches scenario names.
-func matchScenario(re *regexp.Regexp, s *scenario.Spec) bool {
-	pat := re.String()
-	first, _, _ := strings.Cut(pat, "/")
-	return regexp.MustCompile(first).MatchString(s.Name)
-}
-
-func checkFilter(re *regexp.Regexp) func(string) bool {
+// splitRun splits a -run pattern like go test does: "a/b" selects the
+// checks matching b of the scenarios matching a; a pattern without "/"
+// selects scenarios only (check is nil). The parts were validated when the
+// flag was parsed.
+func splitRun(re *regexp.Regexp) (scenarioRE, checkRE *regexp.Regexp) {
 	if re == nil {
-		return nil
+		return nil, nil
 	}
-	_, rest, ok := strings.Cut(re.String(), "/")
-	if !ok {
-		return nil
+	first, rest, ok := strings.Cut(re.String(), "/")
+	scenarioRE = regexp.MustCompile(first)
+	if ok {
+		checkRE = regexp.MustCompile(rest)
 	}
-	cre := regexp.MustCompile(rest)
-	return cre.MatchString
+	return scenarioRE, checkRE
 }
 
 // Run runs the selected scenarios. Cancelling ctx (on Ctrl-C or SIGTERM)
@@ -150,6 +147,10 @@ func Run(ctx context.Context, specs []*scenario.Spec, opt Options) *Result {
 	timeout := opt.Timeout
 	if timeout <= 0 {
 		timeout = 2 * time.Minute
+	}
+	var checks func(string) bool
+	if _, checkRE := splitRun(opt.Run); checkRE != nil {
+		checks = checkRE.MatchString
 	}
 	outcomes := make([]scenario.Outcome, len(sel))
 	started := make([]bool, len(sel))
@@ -172,7 +173,7 @@ func Run(ctx context.Context, specs []*scenario.Spec, opt Options) *Result {
 			if opt.OnStart != nil {
 				opt.OnStart(s)
 			}
-			o := runOne(ctx, s, timeout, opt)
+			o := runOne(ctx, s, timeout, checks, opt)
 			outcomes[i] = o
 			if opt.OnDone != nil {
 				mu.Lock()
@@ -199,7 +200,7 @@ func Run(ctx context.Context, specs []*scenario.Spec, opt Options) *Result {
 // ErrTimeout is the cause of a scenario's context when its timeout expires.
 var ErrTimeout = errors.New("scenario timed out")
 
-func runOne(ctx context.Context, s *scenario.Spec, timeout time.Duration, opt Options) (out scenario.Outcome) {
+func runOne(ctx context.Context, s *scenario.Spec, timeout time.Duration, checks func(string) bool, opt Options) (out scenario.Outcome) {
 	ctx, cancel := context.WithTimeoutCause(ctx, timeout, ErrTimeout)
 	defer cancel()
 	defer func() {
@@ -207,7 +208,7 @@ func runOne(ctx context.Context, s *scenario.Spec, timeout time.Duration, opt Op
 			out = scenario.Outcome{Scenario: s.Name, Status: scenario.Fail, Step: "runner", Message: fmt.Sprintf("panic: %v", r)}
 		}
 	}()
-	ro := scenario.RunOptions{Filter: checkFilter(opt.Run), DumpState: opt.DumpState}
+	ro := scenario.RunOptions{Filter: checks, DumpState: opt.DumpState}
 	if opt.OnFailure != nil {
 		ro.OnFailure = func(n *scenario.Network) []string { return opt.OnFailure(s, n) }
 	}

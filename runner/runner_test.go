@@ -53,8 +53,11 @@ func TestSelectFilterCountShuffle(t *testing.T) {
 	if !slices.Equal(a, b) || slices.Equal(a, names(all)) {
 		t.Errorf("shuffle with a seed must be reproducible and shuffle: %v %v", a, b)
 	}
-	if f := checkFilter(regexp.MustCompile("s01/reach")); f == nil || !f("a reaches b") || f("other") {
+	if sc, ch := splitRun(regexp.MustCompile("s01/reach")); !sc.MatchString("s01") || ch == nil || !ch.MatchString("a reaches b") || ch.MatchString("other") {
 		t.Error("check filter")
+	}
+	if _, ch := splitRun(regexp.MustCompile("nat")); ch != nil {
+		t.Error("a pattern without / filtered checks")
 	}
 }
 

@@ -76,7 +76,8 @@ func Run(ctx context.Context, s *Spec, opt RunOptions) (out Outcome) {
 	out.Scenario = s.Name
 	defer func() { out.Duration = time.Since(start) }()
 
-	if err := s.Validate(); err != nil {
+	p, err := s.plan()
+	if err != nil {
 		return out.fail("validate", err)
 	}
 	for _, f := range s.Features() {
@@ -89,7 +90,7 @@ func Run(ctx context.Context, s *Spec, opt RunOptions) (out Outcome) {
 		}
 	}
 	t0 := time.Now()
-	n, err := Build(ctx, s)
+	n, err := build(ctx, p)
 	out.Build = time.Since(t0)
 	if err != nil {
 		step := "build"
@@ -174,7 +175,7 @@ func (o Outcome) fail(step string, err error) Outcome {
 
 func (o Outcome) cancelled(ctx context.Context, step string) Outcome {
 	o.Step = step
-	if errors.Is(context.Cause(ctx), context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		o.Status = Fail
 		o.Message = fmt.Sprintf("timed out in step %s", step)
 		return o

@@ -92,6 +92,12 @@ func Build(ctx context.Context, s *Spec) (*Network, error) {
 	if err != nil {
 		return nil, err
 	}
+	return build(ctx, p)
+}
+
+// build builds a validated plan.
+func build(ctx context.Context, p *plan) (*Network, error) {
+	s := p.spec
 	if err := nsx.CheckPrivileges(); err != nil {
 		return nil, fmt.Errorf("scenario %q: %w", s.Name, err)
 	}

@@ -13,7 +13,8 @@ import (
 // is safe with t.Parallel: every network lives in namespaces of its own.
 func New(tb testing.TB, s *Spec) *Network {
 	tb.Helper()
-	if err := s.Validate(); err != nil {
+	p, err := s.plan()
+	if err != nil {
 		tb.Fatalf("invalid scenario:\n%v", err)
 	}
 	for _, f := range s.Features() {
@@ -28,7 +29,7 @@ func New(tb testing.TB, s *Spec) *Network {
 	if d, ok := tb.(interface{ Context() context.Context }); ok {
 		ctx = d.Context()
 	}
-	n, err := Build(context.WithoutCancel(ctx), s)
+	n, err := build(context.WithoutCancel(ctx), p)
 	if err != nil {
 		tb.Fatalf("%v", err)
 	}

@@ -241,10 +241,9 @@ func parseBuild(args []string) (out string, paths []string, err error) {
 // (the suite handles SIGINT and SIGTERM itself), and returns its exit code.
 func execSuite(bin string, flags []string, stdout, stderr io.Writer) int {
 	c := exec.Command(bin, flags...)
+	// An *os.File is handed to the child as is, so a terminal stays a
+	// terminal for its colour and progress detection.
 	c.Stdin, c.Stdout, c.Stderr = os.Stdin, stdout, stderr
-	if f, ok := stdout.(*os.File); ok {
-		c.Stdout = f // keep the terminal for colour detection
-	}
 	c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	// The suite tears down on SIGINT and SIGTERM itself. A terminal's Ctrl-C
 	// reaches it directly (same process group); a signal sent to vtest alone
