@@ -403,7 +403,7 @@ func TestKeepOnFailureAndClean(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip()
 	}
-	r := vtest(t, ".", "run", "-run", "fails", "-keep-on-failure", "./testdata/failing")
+	r := vtest(t, ".", "run", "-run", "fails", "-keep-on-failure", "-capture-dir", t.TempDir(), "./testdata/failing")
 	r.must(t, 1, "ip netns exec vtest-", "vtest clean")
 	ents, _ := filepath.Glob("/run/netns/vtest-*")
 	if len(ents) != 2 {
