@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vtest-dev/vtest/internal/capture"
+	"github.com/vtest-dev/vtest/internal/invoker"
 	"github.com/vtest-dev/vtest/internal/nsx"
 	"github.com/vtest-dev/vtest/internal/vm"
 	"github.com/vtest-dev/vtest/reports"
@@ -183,20 +184,29 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	return c, nil
 }
 
-// parseShard reads K/N from the flag, or from CI variables: Kubernetes
-// indexed jobs (JOB_COMPLETION_INDEX, 0-based, with VTEST_SHARDS) and GitLab
-// (CI_NODE_INDEX 1-based, CI_NODE_TOTAL).
+// ShardFromEnv returns the shard "K/N" that CI variables ask for, or "":
+// Kubernetes indexed jobs (JOB_COMPLETION_INDEX, 0-based, with
+// VTEST_SHARDS) and GitLab (CI_NODE_INDEX 1-based, CI_NODE_TOTAL).
+func ShardFromEnv() (string, error) {
+	if i, t := os.Getenv("CI_NODE_INDEX"), os.Getenv("CI_NODE_TOTAL"); i != "" && t != "" {
+		return i + "/" + t, nil
+	}
+	if i, t := os.Getenv("JOB_COMPLETION_INDEX"), os.Getenv("VTEST_SHARDS"); i != "" && t != "" {
+		idx, err := strconv.Atoi(i)
+		if err != nil {
+			return "", fmt.Errorf("JOB_COMPLETION_INDEX=%q is not a number", i)
+		}
+		return fmt.Sprintf("%d/%s", idx+1, t), nil
+	}
+	return "", nil
+}
+
+// parseShard reads K/N from the flag, or from CI variables (ShardFromEnv).
 func parseShard(flagVal string) (k, n int, err error) {
 	s := flagVal
 	if s == "" {
-		if i, t := os.Getenv("CI_NODE_INDEX"), os.Getenv("CI_NODE_TOTAL"); i != "" && t != "" {
-			s = i + "/" + t
-		} else if i, t := os.Getenv("JOB_COMPLETION_INDEX"), os.Getenv("VTEST_SHARDS"); i != "" && t != "" {
-			idx, err := strconv.Atoi(i)
-			if err != nil {
-				return 0, 0, fmt.Errorf("JOB_COMPLETION_INDEX=%q is not a number", i)
-			}
-			s = fmt.Sprintf("%d/%s", idx+1, t)
+		if s, err = ShardFromEnv(); err != nil {
+			return 0, 0, err
 		}
 	}
 	if s == "" {
@@ -289,14 +299,22 @@ func (c *config) run(ctx context.Context, specs []*scenario.Spec, stdout, stderr
 		}
 		defer f.Close()
 		jsonFile = f
+		if err := invoker.Give(c.jsonPath); err != nil {
+			fmt.Fprintf(stderr, "vtest: %v\n", err)
+		}
 	}
 	writeJUnit := func() error {
 		if c.junit == "" {
 			return nil
 		}
-		return reports.WriteFileAtomic(c.junit, func(w io.Writer) error {
+		err := reports.WriteFileAtomic(c.junit, func(w io.Writer) error {
 			return reports.WriteJUnit(w, done, byName, meta)
 		})
+		if err != nil {
+			return err
+		}
+		// A report belongs to whoever asked for it, also under sudo.
+		return invoker.Give(c.junit)
 	}
 	opt := c.opt
 	opt.DumpState = true

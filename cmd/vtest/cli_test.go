@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	vtestBin = filepath.Join(dir, "vtest")
-	if out, err := exec.Command("go", "build", "-ldflags", "-X github.com/vtest-dev/vtest/runner.Version=v-test", "-o", vtestBin, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command(hostcheck.GoTool(), "build", "-ldflags", "-X github.com/vtest-dev/vtest/runner.Version=v-test", "-o", vtestBin, ".").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build vtest: %v\n%s", err, out)
 		os.Exit(1)
 	}
@@ -352,7 +352,7 @@ func init() {
 	scenario.Register(s)
 }
 `), 0o644)
-	tidy := exec.Command("go", "mod", "tidy")
+	tidy := exec.Command(hostcheck.GoTool(), "mod", "tidy")
 	tidy.Dir = dir
 	if out, err := tidy.CombinedOutput(); err != nil {
 		t.Fatalf("go mod tidy: %v\n%s", err, out)
