@@ -11,8 +11,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/vtest-dev/vtest/internal/vm"
 	"github.com/vtest-dev/vtest/internal/invoker"
+	"github.com/vtest-dev/vtest/internal/vm"
 	"github.com/vtest-dev/vtest/runner"
 )
 
