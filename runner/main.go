@@ -110,8 +110,7 @@ type config struct {
 	keep      bool
 	capture   bool
 	capDir    string
-	clean     bool
-	merge     bool
+	deadline  time.Duration
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -125,6 +124,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.runPat, "run", "", "run only scenarios matching `regexp`; \"scenario/check\" also filters checks")
 	fs.IntVar(&c.opt.Parallel, "parallel", runtime.NumCPU(), "run up to `n` scenarios at once")
 	fs.DurationVar(&c.opt.Timeout, "timeout", 2*time.Minute, "fail a scenario that runs longer than `d`")
+	fs.DurationVar(&c.deadline, "deadline", 0, "stop the whole run after `d` (like go test -timeout): unfinished scenarios are reported as interrupted; 0 means none")
 	fs.IntVar(&c.opt.Count, "count", 1, "run each scenario `n` times")
 	shuffle := fs.String("shuffle", "off", "shuffle the order: \"on\" or a numeric `seed`")
 	fs.StringVar(&c.junit, "junit", "", "write a JUnit XML report to `file`")
@@ -164,6 +164,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, usageError{fmt.Errorf("-count %d: must be at least 1", c.opt.Count)}
 	case c.opt.Timeout <= 0:
 		return nil, usageError{fmt.Errorf("-timeout %s: must be positive", c.opt.Timeout)}
+	case c.deadline < 0:
+		return nil, usageError{fmt.Errorf("-deadline %s: must not be negative", c.deadline)}
 	}
 	switch *shuffle {
 	case "off":
@@ -262,6 +264,12 @@ func list(w io.Writer, specs []*scenario.Spec) int {
 func (c *config) run(ctx context.Context, specs []*scenario.Spec, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	if c.deadline > 0 {
+		// A cancellation, not a timeout: what is unfinished is reported
+		// as interrupted, like after Ctrl-C.
+		t := time.AfterFunc(c.deadline, func() { cancel(fmt.Errorf("run deadline reached (-deadline %s)", c.deadline)) })
+		defer t.Stop()
+	}
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)

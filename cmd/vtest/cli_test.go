@@ -453,3 +453,38 @@ func TestCaptureOfFailedScenario(t *testing.T) {
 		t.Errorf("captures kept for a passing scenario: %v", files)
 	}
 }
+
+// TestStuckChecksAreAbandoned runs checks that ignore their context (a
+// sleep, a sleep inside a node, a busy loop) next to well-behaved
+// scenarios: the run ends in bounded time, the stuck checks are reported
+// with their goroutines' stacks, and the good scenarios pass.
+func TestStuckChecksAreAbandoned(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	before := hostcheck.Take(t)
+	for _, par := range []string{"1", "4"} {
+		t.Run("parallel "+par, func(t *testing.T) {
+			junit := filepath.Join(t.TempDir(), "r.xml")
+			start := time.Now()
+			r := vtest(t, ".", "run", "-parallel", par, "-timeout", "2s", "-junit", junit,
+				"-run", "^(good-1|hangs|hangs-in-node|spins|good-2)$", "./testdata/misbehaving")
+			took := time.Since(start)
+			r.must(t, 1, "abandoned", "time.Sleep", "misbehaving.init", "2 passed", "3 failed")
+			// 3 stuck scenarios × (2 s timeout + 1 s grace) one after another,
+			// plus the build and the good ones.
+			if limit := 25 * time.Second; took > limit {
+				t.Errorf("took %v, want ≤ %v", took, limit)
+			}
+			b, err := os.ReadFile(junit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []string{`name="good-1"`, `name="good-2"`, `name="hangs"`, `name="hangs-in-node"`, `name="spins"`, "abandoned"} {
+				if !strings.Contains(string(b), want) {
+					t.Errorf("JUnit lacks %s", want)
+				}
+			}
+			t.Logf("-parallel %s: %v", par, took.Round(time.Millisecond))
+		})
+	}
+	hostcheck.Unchanged(t, before)
+}
