@@ -488,3 +488,49 @@ func TestStuckChecksAreAbandoned(t *testing.T) {
 	}
 	hostcheck.Unchanged(t, before)
 }
+
+// TestStuckCheckDoesNotHoldTheRun: the whole-run -deadline and SIGINT both
+// end a run whose check ignores its context within a few seconds.
+func TestStuckCheckDoesNotHoldTheRun(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	t.Run("deadline", func(t *testing.T) {
+		start := time.Now()
+		vtest(t, ".", "run", "-timeout", "1h", "-deadline", "3s", "-parallel", "1", "-run", "^(hangs|good-1)$", "./testdata/misbehaving").
+			must(t, 1, "INTERRUPTED", "run deadline reached (-deadline 3s)", "abandoned")
+		if took := time.Since(start); took > 15*time.Second {
+			t.Errorf("took %v", took)
+		}
+	})
+	t.Run("SIGINT", func(t *testing.T) {
+		mark := filepath.Join(t.TempDir(), "running")
+		cmd := exec.Command(vtestBin, "run", "-timeout", "1h", "-run", "^hangs$", "./testdata/misbehaving")
+		cmd.Env = append(os.Environ(), "MISBEHAVING_MARK="+mark)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Wait until the check runs (and sleeps).
+		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if fileExists(mark) {
+				break
+			}
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				t.Fatalf("the scenario did not start:\n%s", out.String())
+			}
+		}
+		start := time.Now()
+		cmd.Process.Signal(os.Interrupt)
+		err := cmd.Wait()
+		took := time.Since(start)
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(out.String(), "INTERRUPTED") || !strings.Contains(out.String(), "abandoned") {
+			t.Errorf("after SIGINT: %v\n%s", err, out.String())
+		}
+		if took > 5*time.Second {
+			t.Errorf("SIGINT took %v to end the run, want ≤ 5 s", took)
+		}
+		t.Logf("SIGINT to exit: %v", took.Round(time.Millisecond))
+	})
+}

@@ -53,7 +53,11 @@ func suiteBinary(paths []string, out string, static bool, stderr io.Writer) (bin
 	}
 	src.WriteString(")\n\nfunc main() { runner.Main() }\n")
 
-	key, err := cacheKey(gt, modDir, src.Bytes(), static)
+	var pkgDirs []string
+	for _, p := range pkgs {
+		pkgDirs = append(pkgDirs, p.Dir)
+	}
+	key, err := cacheKey(gt, modDir, pkgDirs, src.Bytes(), static)
 	if err != nil {
 		return "", cleanup, err
 	}
@@ -360,8 +364,9 @@ func normalizePaths(paths []string) (dir string, args []string, err error) {
 // cacheKey hashes what the binary depends on: the Go version, the generated
 // source, and every .go, go.mod and go.sum file of the module (a change to
 // a dependency shows in go.sum; a replace to a local directory is hashed
-// through that directory's files as well).
-func cacheKey(gt *goTool, modDir string, src []byte, static bool) (string, error) {
+// through that directory's files as well), including the suite's own
+// packages where they live in directories Go otherwise ignores (testdata).
+func cacheKey(gt *goTool, modDir string, pkgDirs []string, src []byte, static bool) (string, error) {
 	h := sha256.New()
 	v, err := gt.output(modDir, "env", "GOVERSION", "GOFLAGS", "GOOS", "GOARCH")
 	if err != nil {
@@ -383,7 +388,15 @@ func cacheKey(gt *goTool, modDir string, src []byte, static bool) (string, error
 				return nil
 			}
 			if d.IsDir() && p != dir && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || d.Name() == "vendor") {
-				return filepath.SkipDir
+				// Not part of the build, unless a suite package lives
+				// there (vtest run ./testdata/x).
+				holdsPackage := false
+				for _, pd := range pkgDirs {
+					holdsPackage = holdsPackage || within(pd, p)
+				}
+				if !holdsPackage {
+					return filepath.SkipDir
+				}
 			}
 			if !d.IsDir() && (strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, "_test.go") || d.Name() == "go.mod" || d.Name() == "go.sum") {
 				files = append(files, p)

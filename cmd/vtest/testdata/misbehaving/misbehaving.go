@@ -30,6 +30,9 @@ func init() {
 
 	s := pair("hangs", "a check that ignores its context and sleeps for an hour")
 	s.Check("sleeps", func(ctx context.Context, n *scenario.Network) scenario.Result {
+		if mark := os.Getenv("MISBEHAVING_MARK"); mark != "" {
+			os.WriteFile(mark, nil, 0o644) // tells a test the check is running
+		}
 		time.Sleep(time.Hour)
 		return scenario.Result{}
 	})
