@@ -111,6 +111,8 @@ type config struct {
 	capture   bool
 	capDir    string
 	deadline  time.Duration
+	// inconclusive is what an inconclusive timing check counts as.
+	inconclusive string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -124,6 +126,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.runPat, "run", "", "run only scenarios matching `regexp`; \"scenario/check\" also filters checks")
 	fs.IntVar(&c.opt.Parallel, "parallel", runtime.NumCPU(), "run up to `n` scenarios at once")
 	fs.DurationVar(&c.opt.Timeout, "timeout", 2*time.Minute, "fail a scenario that runs longer than `d`")
+	fs.StringVar(&c.inconclusive, "inconclusive", "skip", "an inconclusive timing check (machine too busy to measure): \"skip\" or \"fail\" (default from VTEST_INCONCLUSIVE)")
 	fs.DurationVar(&c.deadline, "deadline", 0, "stop the whole run after `d` (like go test -timeout): unfinished scenarios are reported as interrupted; 0 means none")
 	fs.IntVar(&c.opt.Count, "count", 1, "run each scenario `n` times")
 	shuffle := fs.String("shuffle", "off", "shuffle the order: \"on\" or a numeric `seed`")
@@ -166,6 +169,18 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, usageError{fmt.Errorf("-timeout %s: must be positive", c.opt.Timeout)}
 	case c.deadline < 0:
 		return nil, usageError{fmt.Errorf("-deadline %s: must not be negative", c.deadline)}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if v := os.Getenv("VTEST_INCONCLUSIVE"); v != "" && !set["inconclusive"] {
+		c.inconclusive = v
+	}
+	switch c.inconclusive {
+	case "skip":
+	case "fail":
+		c.opt.InconclusiveFails = true
+	default:
+		return nil, usageError{fmt.Errorf("-inconclusive %q (or VTEST_INCONCLUSIVE): want skip or fail", c.inconclusive)}
 	}
 	switch *shuffle {
 	case "off":

@@ -348,7 +348,15 @@ type Result struct {
 }
 
 // Verdict makes a Result from evidence and an error.
-func Verdict(evidence string, err error) Result { return Result{Err: err, Evidence: evidence} }
+//
+// An InconclusiveError makes the result a skip with its reason (and keeps
+// the error, so a run that treats inconclusive as failure can fail it).
+func Verdict(evidence string, err error) Result {
+	if IsInconclusive(err) {
+		return Result{Err: err, Skip: err.Error(), Evidence: evidence}
+	}
+	return Result{Err: err, Evidence: evidence}
+}
 
 // Subnets returns the link's subnets as defined.
 func (l *LinkSpec) Subnets() []string { return l.subnets }

@@ -534,3 +534,17 @@ func TestStuckCheckDoesNotHoldTheRun(t *testing.T) {
 		t.Logf("SIGINT to exit: %v", took.Round(time.Millisecond))
 	})
 }
+
+// TestInconclusive: an inconclusive timing check is a skip with its reason,
+// or a failure with -inconclusive fail or VTEST_INCONCLUSIVE=fail.
+func TestInconclusive(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	vtest(t, ".", "run", "-v", "-run", "^inconclusive$", "./testdata/failing").must(t, 0, "inconclusive: machine too busy", "SKIP")
+	vtest(t, ".", "run", "-inconclusive", "fail", "-run", "^inconclusive$", "./testdata/failing").must(t, 1, "inconclusive counts as failure")
+	cmd := exec.Command(vtestBin, "run", "-run", "^inconclusive$", "./testdata/failing")
+	cmd.Env = append(os.Environ(), "VTEST_INCONCLUSIVE=fail")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "inconclusive counts as failure") {
+		t.Errorf("VTEST_INCONCLUSIVE=fail: %v\n%s", err, out)
+	}
+	vtest(t, ".", "run", "-inconclusive", "maybe", "./testdata/failing").must(t, 2, "want skip or fail")
+}

@@ -223,7 +223,7 @@ func wantsHelp(flags []string) bool {
 // valueFlags are the run flags that take a value; every other flag (the
 // boolean ones, and unknown ones, which the suite then reports) takes none.
 var valueFlags = map[string]bool{"run": true, "parallel": true, "timeout": true, "count": true, "shuffle": true,
-	"junit": true, "json": true, "shard": true, "color": true, "graph": true, "capture-dir": true, "exec": true, "deadline": true}
+	"junit": true, "json": true, "shard": true, "color": true, "graph": true, "capture-dir": true, "exec": true, "deadline": true, "inconclusive": true}
 
 // splitArgs separates flags (passed to the suite) from package paths.
 func splitArgs(args []string) (flags, paths []string) {
