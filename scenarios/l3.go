@@ -107,7 +107,7 @@ func ImpairedLink() *scenario.Spec {
 	s.Host("b")
 	s.Link("a", "b").Subnet("10.0.0.0/24").ImpairFrom("a", scenario.Impairment{Rate: 8_000_000})
 	s.Check("a → b at most 8 Mbit/s", assert.ThroughputWithin("a", "b", 4e6, 8.4e6))
-	s.Check("b → a not limited", assert.ThroughputWithin("b", "a", 80e6, 0))
+	s.Check("b → a not limited", assert.ThroughputWithin("b", "a", 24e6, 0)) // 3× the limit: holds under QEMU TCG too
 	return s
 }
 
@@ -119,9 +119,10 @@ func LossyLink() *scenario.Spec {
 	s.Host("a")
 	s.Host("b")
 	s.Link("a", "b").Subnet("10.0.0.0/24").ImpairFrom("a", scenario.Impairment{Delay: 10 * time.Millisecond, Jitter: 5 * time.Millisecond, Loss: 20})
-	s.Check("some but not most probes are lost", assert.LossWithin("a", "b", 0.05, 0.45))
+	// Lost probes are awaited until Timeout: keep it short.
+	s.Check("some but not most probes are lost", assert.LossWithin("a", "b", 0.05, 0.45, assert.Timeout(500*time.Millisecond)))
 	s.Check("round trips vary between 5 and 15 ms", assert.LatencyWithin("a", "b",
 		[]assert.Bound{assert.AtLeast(assert.Min, 5*time.Millisecond), assert.Below(assert.Min, 9*time.Millisecond), assert.AtLeast(assert.Max, 11*time.Millisecond)},
-		assert.Count(60), assert.Loss(0.6), assert.Warmup(0)))
+		assert.Count(60), assert.Loss(0.6), assert.Warmup(0), assert.Timeout(time.Second)))
 	return s
 }
