@@ -52,16 +52,20 @@ func (im Impairment) String() string {
 	return strings.Join(parts, " ")
 }
 
-// linkImpairment is an impairment of the traffic leaving one end ("" for
-// both).
-type linkImpairment struct {
-	from string
-	im   Impairment
+// DirectedImpairment is an impairment of the traffic leaving one end of a
+// link, From ("node" or "node:interface" as in Link), or of both when From
+// is empty.
+type DirectedImpairment struct {
+	From string
+	Impairment
 }
+
+// Impairments returns the link's impairments as defined.
+func (l *LinkSpec) Impairments() []DirectedImpairment { return l.impair }
 
 // Impair degrades the traffic of the link in both directions.
 func (l *LinkSpec) Impair(im Impairment) *LinkSpec {
-	l.impair = append(l.impair, linkImpairment{im: im})
+	l.impair = append(l.impair, DirectedImpairment{Impairment: im})
 	return l
 }
 
@@ -72,16 +76,16 @@ func (l *LinkSpec) ImpairFrom(from string, im Impairment) *LinkSpec {
 	if from == "" {
 		from = "\x00" // never an end: reported by Validate
 	}
-	l.impair = append(l.impair, linkImpairment{from: from, im: im})
+	l.impair = append(l.impair, DirectedImpairment{From: from, Impairment: im})
 	return l
 }
 
 func (l *LinkSpec) impairFeatures() []Feature {
 	var out []Feature
 	for _, li := range l.impair {
-		if li.im.netem() {
+		if li.netem() {
 			out = append(out, FeatureNetem)
-		} else if li.im.Rate > 0 {
+		} else if li.Rate > 0 {
 			out = append(out, FeatureTBF)
 		}
 	}
@@ -99,7 +103,7 @@ func (v *validator) impairments(p *plan) {
 		obj := fmt.Sprintf("link %s:%s—%s:%s", pl.a.node.spec.name, pl.a.name, pl.b.node.spec.name, pl.b.name)
 		done := map[*planIface]bool{}
 		for _, li := range pl.spec.impair {
-			im := li.im
+			im := li.Impairment
 			ok := true
 			bad := func(problem, fix string, args ...any) {
 				v.add(obj, problem, fix, args...)
@@ -130,14 +134,14 @@ func (v *validator) impairments(p *plan) {
 			}
 			var ends []*planIface
 			switch {
-			case li.from == "":
+			case li.From == "":
 				ends = []*planIface{pl.a, pl.b}
-			case li.from == pl.spec.a.String() || li.from == pl.a.node.spec.name+":"+pl.a.name:
+			case li.From == pl.spec.a.String() || li.From == pl.a.node.spec.name+":"+pl.a.name:
 				ends = []*planIface{pl.a}
-			case li.from == pl.spec.b.String() || li.from == pl.b.node.spec.name+":"+pl.b.name:
+			case li.From == pl.spec.b.String() || li.From == pl.b.node.spec.name+":"+pl.b.name:
 				ends = []*planIface{pl.b}
 			default:
-				bad("ImpairFrom(%q) names neither end", fmt.Sprintf("use %q or %q", pl.spec.a, pl.spec.b), strings.ReplaceAll(li.from, "\x00", ""))
+				bad("ImpairFrom(%q) names neither end", fmt.Sprintf("use %q or %q", pl.spec.a, pl.spec.b), strings.ReplaceAll(li.From, "\x00", ""))
 			}
 			if len(ends) == 2 && pl.spec.a.String() == pl.spec.b.String() {
 				// Both ends named alike (a node linked to itself

@@ -39,7 +39,7 @@ func TestL3Build(t *testing.T) {
 		Neighbor("p1", "10.0.1.77", "02:00:00:00:00:77").
 		Neighbor("p1", "fd01::77", "02:00:00:00:00:78")
 	s.Router("r")
-	s.Link("h:p1", "r:p1").Subnet("10.0.1.0/24").Subnet("fd01::/64")
+	s.Link("h:p1", "r:p1").Subnet("10.0.1.0/24").Subnet("fd01::/64").ImpairFrom("h:p1", scenario.Impairment{Rate: 100_000_000})
 	s.Link("h:p2", "r:p2").Subnet("10.0.2.0/24").Subnet("fd02::/64").Subnet("10.0.5.0/24")
 	if !slices.Contains(s.Features(), scenario.FeatureIPv6) {
 		t.Errorf("explicit IPv6 subnets: features %v lack ipv6", s.Features())
@@ -137,6 +137,15 @@ func TestL3Build(t *testing.T) {
 	}
 	if perm["10.0.1.77"] != "02:00:00:00:00:77" || perm["fd01::77"] != "02:00:00:00:00:78" {
 		t.Errorf("permanent neighbours on p1: %v", perm)
+	}
+	// The state dump shows what the main-table listing leaves out.
+	dump := n.DumpState()
+	for _, w := range []string{"nexthop via 10.0.1.2 dev p1 weight 1", "nexthop via 10.0.2.2 dev p2 weight 3", "blackhole", "table 200",
+		"ip rule 1000: from 10.0.5.0/24 table 200", "ip rule 1001: iif lo fwmark 0x10/0xf0 table 200",
+		"ip6 rule 1002: to fd77::/64 oif p1 table 200", "qdisc tbf dev p1 rate 100000000 bit/s"} {
+		if !strings.Contains(dump, w) {
+			t.Errorf("state dump lacks %q:\n%s", w, dump)
+		}
 	}
 	// The multipath routes leave for r; r is reachable in both families.
 	assert.Reachable(t, h, "r")

@@ -285,7 +285,7 @@ type LinkSpec struct {
 	addrsB  []string
 	mtu     int
 	delay   time.Duration
-	impair  []linkImpairment // impair.go
+	impair  []DirectedImpairment // impair.go
 }
 
 // Ends returns the link's two ends as defined.
