@@ -102,7 +102,52 @@ func TestValidateRejectsL3(t *testing.T) {
 			s.Host("b")
 			s.Link("a", "b").Subnet("10.0.0.0/24").Subnet("10.0.5.0/24").Addrs("10.0.6.1/24", "")
 		}, []string{"10.0.6.1/24", "outside the subnet"}},
+		{"device nexthop without interface", func(s *Spec) {
+			twoPaths(s)
+			s.Nodes()[0].AddRoute(RouteSpec{Dst: "10.9.0.0/16", Nexthops: []Nexthop{{Weight: 2}}})
+		}, []string{"has neither a gateway nor an interface", "set Via, Dev or both"}},
+		{"preferred source of another family", func(s *Spec) {
+			twoPaths(s)
+			s.Link("h:p3", "r:p3").Subnet("fd00:3::/64")
+			s.Nodes()[0].AddRoute(RouteSpec{Dst: "10.9.0.0/16", Via: "10.0.1.2", Src: "fd00:3::1"})
+		}, []string{"no gateway of the preferred source's address family"}},
+		{"preferred source garbage", func(s *Spec) {
+			twoPaths(s)
+			s.Nodes()[0].AddRoute(RouteSpec{Dst: "10.9.0.0/16", Via: "10.0.1.2", Src: "me"})
+		}, []string{`preferred source "me" is not an IP address`}},
+		{"multipath via a node on no shared link", func(s *Spec) {
+			twoPaths(s)
+			s.Host("far")
+			s.Nodes()[0].AddRoute(RouteSpec{Dst: "10.9.0.0/16", Nexthops: []Nexthop{{Via: "r", Dev: "p1"}, {Via: "far"}}})
+		}, []string{`node "far" shares no subnet with "h"`}},
+		{"neighbour that is the node itself", func(s *Spec) {
+			twoPaths(s)
+			s.Nodes()[0].Neighbor("p1", "10.0.1.1", "02:00:00:00:00:09")
+		}, []string{"10.0.1.1 is the node's own address"}},
+		{"neighbour with a bad address", func(s *Spec) {
+			twoPaths(s)
+			s.Nodes()[0].Neighbor("p1", "10.0.1", "02:00:00:00:00:09")
+		}, []string{`"10.0.1" is not an IP address`}},
+		{"rule with a bad prefix", func(s *Spec) {
+			twoPaths(s)
+			s.Nodes()[0].Rule(RuleSpec{To: "10.0.0.0/33"})
+		}, []string{"not a valid CIDR"}},
 		// NAT.
+		{"NAT unknown action", func(s *Spec) {
+			natRouter(s).NAT(NATRule{Action: "redirect"})
+		}, []string{`action "redirect" is unknown`}},
+		{"NAT target port 0", func(s *Spec) {
+			natRouter(s).NAT(NATRule{Action: DNAT, Match: Match{Proto: "tcp"}, To: "10.0.1.2:0"})
+		}, []string{"target port 0"}},
+		{"masquerade with a target", func(s *Spec) {
+			natRouter(s).NAT(NATRule{Action: Masquerade, Match: Match{Out: "wan"}, To: "203.0.113.1"})
+		}, []string{"a masquerade rule has a To address"}},
+		{"NAT unknown family", func(s *Spec) {
+			natRouter(s).NAT(NATRule{Action: Masquerade, Match: Match{Out: "wan", Family: "ipx"}})
+		}, []string{`family "ipx" is unknown`}},
+		{"DNAT matching an output interface", func(s *Spec) {
+			natRouter(s).NAT(NATRule{Action: DNAT, Match: Match{Out: "lan"}, To: "10.0.1.2"})
+		}, []string{`Out interface "lan" cannot be matched at the prerouting hook`}},
 		{"DNAT with a bad port range", func(s *Spec) {
 			natRouter(s).NAT(NATRule{Action: DNAT, Match: Match{Proto: "tcp", DPort: "9000-8000", In: "wan"}, To: "10.0.1.2"})
 		}, []string{`NAT rule #1`, `port range "9000-8000" runs backwards`, "low-high"}},
@@ -140,6 +185,12 @@ func TestValidateRejectsL3(t *testing.T) {
 			natRouter(s).NAT(NATRule{Action: Masquerade, Match: Match{Out: "wan0"}})
 		}, []string{`Out interface "wan0" does not exist on node "gw"`, "lan, wan"}},
 		// Firewall.
+		{"firewall unknown hook", func(s *Spec) {
+			s.Host("h").Firewall(FirewallRule{Hook: "prerouting", Action: Drop})
+		}, []string{`hook "prerouting" is unknown`}},
+		{"firewall address garbage", func(s *Spec) {
+			s.Host("h").Firewall(FirewallRule{Hook: HookInput, Match: Match{Src: "somewhere"}, Action: Drop})
+		}, []string{`Src "somewhere" is neither a CIDR nor an address`}},
 		{"firewall without hook", func(s *Spec) {
 			s.Host("h").Firewall(FirewallRule{Action: Drop})
 		}, []string{`firewall rule #1`, "has no hook"}},
@@ -224,6 +275,16 @@ func TestValidateRejectsL3(t *testing.T) {
 			s.Host("b")
 			s.Link("a", "b").Delay(time.Millisecond).ImpairFrom("b", Impairment{Rate: 1e6})
 		}, []string{"both Delay and an impairment"}},
+		{"negative delay", func(s *Spec) {
+			s.Host("a")
+			s.Host("b")
+			s.Link("a", "b").Impair(Impairment{Delay: -time.Millisecond})
+		}, []string{"delay -1ms is out of range"}},
+		{"ImpairFrom without an end", func(s *Spec) {
+			s.Host("a")
+			s.Host("b")
+			s.Link("a", "b").ImpairFrom("", Impairment{Loss: 1})
+		}, []string{`ImpairFrom("") names neither end`}},
 		{"empty impairment", func(s *Spec) {
 			s.Host("a")
 			s.Host("b")
@@ -333,5 +394,25 @@ func TestSeveralSubnetsOnOneLink(t *testing.T) {
 	}
 	if len(b) != 2 || b[0].String() != "10.0.0.2/24" || b[1].String() != "10.0.5.1/24" {
 		t.Errorf("b = %v", b)
+	}
+}
+
+// TestL3Features: NAT rules, firewalls and impairments declare the kernel
+// features they need, so scenarios skip with the probe's reason.
+func TestL3Features(t *testing.T) {
+	s := Define("t", "")
+	natRouter(s).
+		NAT(NATRule{Action: DNAT, Match: Match{Proto: "tcp", DPort: "80"}, To: "10.0.1.2"}).
+		NAT(NATRule{Action: Masquerade, Match: Match{Out: "wan"}}).
+		Firewall(FirewallRule{Hook: HookInput, Action: Drop})
+	s.Link("in:x", "out:x").Impair(Impairment{Rate: 1e6}).Impair(Impairment{Duplicate: 1})
+	got := map[Feature]bool{}
+	for _, f := range s.Features() {
+		got[f] = true
+	}
+	for _, f := range []Feature{FeatureNAT, FeatureMasquerade, FeatureNFTables, FeatureTBF, FeatureNetem} {
+		if !got[f] {
+			t.Errorf("features %v lack %s", s.Features(), f)
+		}
 	}
 }
