@@ -19,6 +19,7 @@ func WriteDOT(w io.Writer, s *scenario.Spec) error {
 		if out, ok := n.MasqueradeInterface(); ok {
 			label += "\\nNAT out " + out
 		}
+		label += l3Label(n)
 		fmt.Fprintf(&b, "  %q [shape=%s, label=\"%s\\n(%s)\"];\n", n.Name(), shapes[n.Kind()], label, n.Kind())
 	}
 	for _, l := range s.Links() {
@@ -60,7 +61,46 @@ func linkLabel(l *scenario.LinkSpec) string {
 	if subs := l.Subnets(); len(subs) > 0 {
 		label += " " + strings.Join(subs, ",")
 	}
+	for _, im := range l.Impairments() {
+		from := im.From
+		if from == "" {
+			from = "both ways"
+		} else {
+			from = "from " + from
+		}
+		label += fmt.Sprintf(" [%s: %s]", from, im.Impairment)
+	}
 	return label
+}
+
+// l3Label summarises a node's NAT rules, firewall rules and policy rules.
+func l3Label(n *scenario.NodeSpec) string {
+	var s string
+	for _, r := range n.NATRules() {
+		s += fmt.Sprintf("\\n%s", r.Action)
+		if r.In != "" {
+			s += " in " + r.In
+		}
+		if r.Out != "" {
+			s += " out " + r.Out
+		}
+		if r.Proto != "" {
+			s += " " + r.Proto
+		}
+		if r.DPort != "" {
+			s += "/" + r.DPort
+		}
+		if r.To != "" {
+			s += " → " + r.To
+		}
+	}
+	if k := len(n.FirewallRules()); k > 0 {
+		s += fmt.Sprintf("\\nfirewall: %d rule(s)", k)
+	}
+	if k := len(n.Rules()); k > 0 {
+		s += fmt.Sprintf("\\npolicy rules: %d", k)
+	}
+	return s
 }
 
 func orAuto(s string) string {

@@ -164,7 +164,10 @@ func (s *Spec) Features() []Feature {
 			add(FeatureNetem)
 		}
 	}
-	if s.IPv6 {
+	for _, f := range s.l3Features() {
+		add(f)
+	}
+	if s.IPv6 || s.usesIPv6() {
 		add(FeatureIPv6)
 	}
 	return out
@@ -178,17 +181,11 @@ type NodeSpec struct {
 	sysctlKeys []string // definition order
 	routes     []RouteSpec
 	masquerade *string
-	addrs      []string // switch only: addresses of the bridge
-	subnets    []string // switch only: the segment's subnets
-}
-
-// RouteSpec is a static route of a node.
-type RouteSpec struct {
-	// Dst is "default" or a CIDR.
-	Dst string
-	// Via is a gateway address, or the name of a node sharing a segment
-	// with this one (its address on that segment is used).
-	Via string
+	addrs      []string       // switch only: addresses of the bridge
+	subnets    []string       // switch only: the segment's subnets
+	l3         nodeL3         // policy rules, neighbours (route.go)
+	nat        []NATRule      // nat.go
+	firewall   []FirewallRule // firewall.go
 }
 
 // Name returns the node's name.
@@ -208,7 +205,8 @@ func (n *NodeSpec) Sysctl(name, value string) *NodeSpec {
 }
 
 // Route adds a static route. dst is "default" or a CIDR; via is a gateway
-// address or the name of a neighbouring node.
+// address or the name of a neighbouring node. AddRoute takes every option
+// (multipath, device routes, blackholes, metrics, tables, source).
 func (n *NodeSpec) Route(dst, via string) *NodeSpec {
 	n.routes = append(n.routes, RouteSpec{Dst: dst, Via: via})
 	return n
@@ -287,6 +285,7 @@ type LinkSpec struct {
 	addrsB  []string
 	mtu     int
 	delay   time.Duration
+	impair  []DirectedImpairment // impair.go
 }
 
 // Ends returns the link's two ends as defined.

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/vtest-dev/vtest/internal/hostcheck"
+	"github.com/vtest-dev/vtest/scenarios"
 )
 
 var vtestBin string
@@ -193,7 +194,7 @@ func TestKTAPThroughProve(t *testing.T) {
 	}
 	dir := t.TempDir()
 	ok := vtest(t, ".", "run", "-ktap", builtin)
-	ok.must(t, 0, "KTAP version 1", "1..8", "# SKIP netem")
+	ok.must(t, 0, "KTAP version 1", fmt.Sprintf("1..%d", len(scenarios.All())), "# SKIP netem")
 	bad := vtest(t, ".", "run", "-ktap", "-run", "fails", "./testdata/failing")
 	bad.must(t, 1, "not ok 1 fails", "    not ok 2 a does not reach b")
 	for name, tc := range map[string]struct {
