@@ -137,5 +137,25 @@ func (f Feature) try(ns netns.NsHandle, h *netlink.Handle) (string, error) {
 	case FeatureMasquerade:
 		return "adding an nftables masquerade rule (nf_tables, nft_masq)", installMasquerade(ns, "probe0")
 	}
+	if p, ok := kindProbes[f]; ok {
+		return p.what, p.try(ns, h)
+	}
 	return "", fmt.Errorf("unknown feature %q", f)
+}
+
+// kindProbe is how a link kind's file teaches Probe a feature of its own.
+type kindProbe struct {
+	what string
+	try  func(ns netns.NsHandle, h *netlink.Handle) error
+}
+
+// kindProbes holds the probes registered by the kind files (at init, never
+// changed afterwards).
+var kindProbes = map[Feature]kindProbe{}
+
+// registerProbe adds a feature probed by trying what in a scratch
+// namespace. Only init functions call it.
+func registerProbe(f Feature, what string, try func(ns netns.NsHandle, h *netlink.Handle) error) {
+	kindProbes[f] = kindProbe{what: what, try: try}
+	AllFeatures = append(AllFeatures, f)
 }

@@ -158,6 +158,11 @@ func (s *Spec) Features() []Feature {
 		if n.masquerade != nil {
 			add(FeatureMasquerade)
 		}
+		for _, i := range n.ifaces {
+			if i != nil && i.kind != nil && i.kind.feature() != "" {
+				add(i.kind.feature())
+			}
+		}
 	}
 	for _, l := range s.links {
 		if l != nil && l.delay > 0 {
@@ -180,6 +185,8 @@ type NodeSpec struct {
 	masquerade *string
 	addrs      []string // switch only: addresses of the bridge
 	subnets    []string // switch only: the segment's subnets
+	ifaces     []*IfaceSpec
+	down       []string
 }
 
 // RouteSpec is a static route of a node.
@@ -287,6 +294,15 @@ type LinkSpec struct {
 	addrsB  []string
 	mtu     int
 	delay   time.Duration
+	l2      bool
+}
+
+// L2 makes the link layer 2 only: neither end gets an address (trunks,
+// ports). Links to a port of a bridge or bond inside a node are layer 2 on
+// that end already.
+func (l *LinkSpec) L2() *LinkSpec {
+	l.l2 = true
+	return l
 }
 
 // Ends returns the link's two ends as defined.

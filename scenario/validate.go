@@ -65,8 +65,17 @@ type planIface struct {
 	node  *planNode
 	name  string
 	addrs []netip.Prefix
-	link  *planLink
-	peer  *planIface
+	link  *planLink  // veth ends: the link
+	peer  *planIface // veth ends: the other end
+
+	kind   LinkKind    // nil for veth ends
+	spec   *IfaceSpec  // interfaces declared with Iface
+	parent *planIface  // VLAN, macvlan, ipvlan: the parent; VXLAN: the underlay
+	master *planIface  // the bridge, bond or VRF it is enslaved to
+	port   *BridgePort // bridge ports with options
+	down   bool        // left administratively down
+	l2     bool        // a port of a bridge or bond: no address
+	data   any         // resolved kind options (keys, addresses)
 }
 
 type planLink struct {
@@ -209,6 +218,7 @@ func (s *Spec) plan() (*plan, error) {
 		}
 	}
 
+	v.kinds(p)
 	v.loops(p)
 	v.addresses(p, range4, range6)
 	v.routes(p, byName)
@@ -340,6 +350,8 @@ func sameFamily(ps []netip.Prefix, a netip.Addr) (netip.Prefix, bool) {
 // segment is one layer-2 domain: a point-to-point link or a switch with all
 // its ports.
 type segment struct {
+	manual  bool // no automatic addresses
+	vrf     bool // touches a VRF: may overlap other segments
 	name    string
 	subnets []netip.Prefix
 	members []*planIface // interfaces that get addresses
@@ -364,6 +376,8 @@ func (v *validator) addresses(p *plan, range4, range6 netip.Prefix) {
 			explicit[a.Addr()] = fmt.Sprintf("%s:%s", pn.spec.name, pn.bridge)
 		}
 	}
+	v.virtualAddrs(p, explicit)
+	vrfAddr := map[netip.Addr]bool{} // addresses on segments touching a VRF may repeat
 	for _, pl := range p.links {
 		obj := fmt.Sprintf("link %s:%s—%s:%s", pl.a.node.spec.name, pl.a.name, pl.b.node.spec.name, pl.b.name)
 		swA, swB := pl.a.node.spec.kind == KindSwitch, pl.b.node.spec.kind == KindSwitch
@@ -386,11 +400,13 @@ func (v *validator) addresses(p *plan, range4, range6 netip.Prefix) {
 				if !ok {
 					continue
 				}
-				if prev, dup := explicit[a.Addr()]; dup {
+				vrf := pl.a.inVRF() || pl.b.inVRF()
+				if prev, dup := explicit[a.Addr()]; dup && !(vrf && vrfAddr[a.Addr()]) {
 					v.add(obj, "address %s is already used by %s", "give every interface its own address", a.Addr(), prev)
 					continue
 				}
 				explicit[a.Addr()] = owner(side.i)
+				vrfAddr[a.Addr()] = vrf
 				side.i.addrs = append(side.i.addrs, a)
 			}
 		}
@@ -422,7 +438,19 @@ func (v *validator) addresses(p *plan, range4, range6 netip.Prefix) {
 			sg := segOf[sw]
 			sg.members = append(sg.members, host)
 		default:
-			sg := &segment{name: obj, subnets: linkSubnets, members: []*planIface{pl.a, pl.b}}
+			sg := &segment{name: obj, subnets: linkSubnets, vrf: pl.a.inVRF() || pl.b.inVRF()}
+			// Ports of bridges and bonds, and links declared L2, carry no
+			// address; a link touching one is addressed explicitly or not
+			// at all, since its segment lies beyond the bridge.
+			sg.manual = pl.a.l2 || pl.b.l2 || pl.spec.l2
+			if pl.spec.l2 && len(pl.spec.addrsA)+len(pl.spec.addrsB)+len(linkSubnets) > 0 {
+				v.add(obj, "is layer 2 only but has addresses or a subnet", "drop L2() or the addresses")
+			}
+			for _, e := range []*planIface{pl.a, pl.b} {
+				if !e.l2 {
+					sg.members = append(sg.members, e)
+				}
+			}
 			segs = append(segs, sg)
 		}
 	}
@@ -456,6 +484,9 @@ func (v *validator) addresses(p *plan, range4, range6 netip.Prefix) {
 	// Overlapping subnets between different segments cannot be routed.
 	for i, a := range live {
 		for _, b := range live[i+1:] {
+			if a.vrf || b.vrf {
+				continue // VRFs exist to hold overlapping segments
+			}
 			for _, pa := range a.subnets {
 				for _, pb := range b.subnets {
 					if pa.Overlaps(pb) {
@@ -508,7 +539,7 @@ func (v *validator) addresses(p *plan, range4, range6 netip.Prefix) {
 		}
 	}
 	for _, sg := range live {
-		if len(sg.members) == 0 && (sg.sw == nil || len(sg.sw.bridgeAddrs) == 0) {
+		if sg.manual || len(sg.members) == 0 && (sg.sw == nil || len(sg.sw.bridgeAddrs) == 0) {
 			continue
 		}
 		if _, ok := sameFamily(sg.subnets, netip.IPv4Unspecified()); !ok && !hasV6Only(sg) {
