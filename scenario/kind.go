@@ -44,6 +44,13 @@ type portConfigurer interface {
 	configurePort(b *kindBuild, port *planIface, link netlink.Link) error
 }
 
+// addrChecker is a kind with checks that need the allocated addresses
+// (tunnel endpoints); they run after allocation, still before anything
+// exists.
+type addrChecker interface {
+	checkAddrs(c *kindCheck)
+}
+
 // configurer is a kind that needs more configuration once every interface
 // of the scenario exists (static FDB entries, WireGuard peers).
 type configurer interface {
@@ -357,6 +364,20 @@ func (v *validator) kinds(p *plan) {
 	}
 }
 
+// kindAddrs runs the checks of kinds that need allocated addresses.
+func (v *validator) kindAddrs(p *plan) {
+	if len(v.errs) > 0 {
+		return // addresses may be missing
+	}
+	for _, pn := range p.nodes {
+		for _, i := range pn.ifaces {
+			if ac, ok := i.kind.(addrChecker); ok {
+				ac.checkAddrs(&kindCheck{v: v, p: p, node: pn, iface: i, obj: fmt.Sprintf("node %q interface %q (%s)", pn.spec.name, i.name, i.kind.kindName())})
+			}
+		}
+	}
+}
+
 // dependsOn returns the interface that must exist before this one: its
 // parent, or else its master.
 func (i *planIface) dependsOn() *planIface {
@@ -564,7 +585,13 @@ func (nd *Node) finish(n *Network, i *planIface, l netlink.Link) (*Interface, er
 	if err := nd.addAddrs(l, i.addrs); err != nil {
 		return nil, err
 	}
-	if !i.down && l.Attrs().Flags&net.FlagUp == 0 {
+	switch {
+	case i.down && i.master != nil:
+		// Enslaving to a bond opens the member: close it again.
+		if err := nd.nl.LinkSetDown(l); err != nil {
+			return nil, fmt.Errorf("set %q down in node %q: %w", i.name, nd.name, err)
+		}
+	case !i.down && l.Attrs().Flags&net.FlagUp == 0:
 		if err := nd.nl.LinkSetUp(l); err != nil {
 			return nil, fmt.Errorf("set %q up in node %q: %w", i.name, nd.name, err)
 		}

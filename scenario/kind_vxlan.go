@@ -113,16 +113,20 @@ func (x VXLAN) check(c *kindCheck) {
 			xp.local = a
 		}
 	}
-	// The underlay must be routed: the node needs an address, and each
-	// remote must lie on one of its connected subnets (routes through a
-	// router are fine too, once the routes exist).
+}
+
+// checkAddrs checks the underlay once addresses are allocated: the node
+// needs a source address of the remotes' family, and no remote may be its
+// own.
+func (x VXLAN) checkAddrs(c *kindCheck) {
+	xp := c.iface.data.(*vxlanPlan)
 	for _, r := range xp.remotes {
 		if c.node.hasAddr(r) {
 			c.fail("remote %s is the node's own address", "list the other endpoints' addresses", r)
 		}
 	}
-	if len(c.node.connected()) == 0 && !xp.local.IsValid() {
-		c.fail("the node has no underlay address", "give the underlay interface an address (a VXLAN needs a routed underlay)")
+	if !x.resolveLocal(c.iface).IsValid() {
+		c.fail("has no underlay address to send from", "give the node (or Underlay) an address of the remotes' family: a VXLAN needs a routed underlay")
 	}
 }
 

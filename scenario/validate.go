@@ -31,7 +31,7 @@ func (e *ValidationError) Error() string {
 const maxIfaceName = 15
 
 var (
-	ifaceNameRE  = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	ifaceNameRE  = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9_.-]*$`)
 	sysctlNameRE = regexp.MustCompile(`^net\.[A-Za-z0-9_.-]+$`)
 )
 
@@ -221,6 +221,7 @@ func (s *Spec) plan() (*plan, error) {
 	v.kinds(p)
 	v.loops(p)
 	v.addresses(p, range4, range6)
+	v.kindAddrs(p)
 	v.routes(p, byName)
 	v.nat(p)
 	if len(v.errs) > 0 {
@@ -246,27 +247,44 @@ func sysctlExists(name string) bool {
 	return err == nil
 }
 
-// loops refuses links between switches that form a cycle: the bridges run
-// without STP, so a loop would flood every broadcast forever.
+// loops refuses links between bridges (switches, and bridges inside nodes)
+// that form a cycle: without STP a loop floods every broadcast forever.
+// A loop closed by a link between two bridges running STP is allowed.
 func (v *validator) loops(p *plan) {
-	parent := map[*planNode]*planNode{}
-	var find func(*planNode) *planNode
-	find = func(n *planNode) *planNode {
+	parent := map[any]any{}
+	find := func(n any) any {
 		for parent[n] != nil && parent[n] != n {
 			n = parent[n]
 		}
 		return n
 	}
+	// bridgeOf returns the bridge an end belongs to (a switch node, or an
+	// in-node bridge it is a port of), and whether that bridge runs STP.
+	bridgeOf := func(i *planIface) (any, bool) {
+		if i.node.spec.kind == KindSwitch {
+			return i.node, false
+		}
+		if i.master != nil {
+			if b, ok := i.master.kind.(Bridge); ok {
+				return i.master, b.STP
+			}
+		}
+		return nil, false
+	}
 	for _, pl := range p.links {
-		a, b := pl.a.node, pl.b.node
-		if a.spec.kind != KindSwitch || b.spec.kind != KindSwitch {
+		a, stpA := bridgeOf(pl.a)
+		b, stpB := bridgeOf(pl.b)
+		if a == nil || b == nil {
 			continue
 		}
 		ra, rb := find(a), find(b)
 		if ra == rb {
-			v.add(fmt.Sprintf("link %s:%s—%s:%s", a.spec.name, pl.a.name, b.spec.name, pl.b.name),
-				"closes a loop between switches; vtest's bridges run without STP, so broadcasts would circulate forever",
-				"remove one link of the loop")
+			if stpA && stpB {
+				continue
+			}
+			v.add(fmt.Sprintf("link %s:%s—%s:%s", pl.a.node.spec.name, pl.a.name, pl.b.node.spec.name, pl.b.name),
+				"closes a loop between bridges without STP, so broadcasts would circulate forever",
+				"remove one link of the loop, or use bridges inside nodes with Bridge{STP: true}")
 			continue
 		}
 		parent[ra] = rb
@@ -288,7 +306,10 @@ func (v *validator) iface(obj string, n *planNode, name string) *planIface {
 		v.add(obj, "interface name %q on node %q is %d bytes; Linux allows %d", "use a name of at most 15 bytes", name, n.spec.name, len(name), maxIfaceName)
 		return nil
 	case !ifaceNameRE.MatchString(name):
-		v.add(obj, "interface name %q on node %q has characters Linux or vtest do not accept", "use letters, digits, '-' and '_'", name, n.spec.name)
+		v.add(obj, "interface name %q on node %q has characters Linux or vtest do not accept", "use letters, digits, '-', '_' and '.' (not first)", name, n.spec.name)
+		return nil
+	case name == "." || name == "..":
+		v.add(obj, "interface name %q on node %q is not allowed by Linux", "choose another name", name, n.spec.name)
 		return nil
 	case name == "lo":
 		v.add(obj, "interface name \"lo\" on node %q is the loopback device", "choose another name", n.spec.name)
@@ -484,8 +505,12 @@ func (v *validator) addresses(p *plan, range4, range6 netip.Prefix) {
 	// Overlapping subnets between different segments cannot be routed.
 	for i, a := range live {
 		for _, b := range live[i+1:] {
-			if a.vrf || b.vrf {
-				continue // VRFs exist to hold overlapping segments
+			if a.vrf || b.vrf || a.manual || b.manual {
+				// VRFs exist to hold overlapping segments; a segment
+				// reaching a bridge or bond port is part of a larger
+				// layer-2 domain (an overlay, a VLAN) that may span
+				// several links.
+				continue
 			}
 			for _, pa := range a.subnets {
 				for _, pb := range b.subnets {

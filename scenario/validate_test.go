@@ -175,7 +175,7 @@ func TestValidateRejects(t *testing.T) {
 			s.Link("s1", "s2")
 			s.Link("s2", "s3")
 			s.Link("s3", "s1")
-		}, []string{"closes a loop between switches", "remove one link"}},
+		}, []string{"closes a loop between bridges without STP", "remove one link"}},
 		{"double link between two switches", func(s *Spec) {
 			s.Switch("s1")
 			s.Switch("s2")

@@ -12,8 +12,9 @@ import (
 )
 
 // TestKernelInVM runs the built-in suite on the host kernel and, in a QEMU
-// VM, on Debian's kernel, and compares: netem and vlan are skipped on a
-// host kernel without them and pass in the VM. make kernel-check installs
+// VM, on Debian's kernel, and compares: scenarios needing netem, 8021q,
+// bridge VLAN filtering, ipvlan, bonding, VRF or WireGuard are skipped on a
+// host kernel without them and pass in the VM, and nothing else changes. make kernel-check installs
 // what it needs; without Debian's kernel the test is skipped.
 func TestKernelInVM(t *testing.T) {
 	hostcheck.RequireRoot(t)
@@ -38,11 +39,12 @@ func TestKernelInVM(t *testing.T) {
 	vmRun := vtest(t, ".", "kernel", "--kernel", kernel, "--timeout", "4m", "--junit", vmXML, builtin)
 	took := time.Since(start)
 	t.Logf("vtest kernel %s: %v\n%s", filepath.Base(kernel), took, vmRun.stdout)
-	vmRun.must(t, 0, "PASS netem-delay", "PASS vlan", "under QEMU")
+	vmRun.must(t, 0, "PASS netem-delay", "PASS vlan-trunk", "PASS bridge-vlan", "PASS ipvlan", "PASS bond-failover",
+		"PASS vrf", "PASS wireguard", "PASS macvlan", "PASS vxlan-overlay", "under QEMU")
 	if took > 5*time.Minute {
 		t.Errorf("the VM run took %v, over 5 minutes", took)
 	}
-	for _, name := range []string{"netem-delay", "vlan"} {
+	for _, name := range []string{"netem-delay", "vlan-trunk"} {
 		if hostSkips := strings.Contains(host.stdout, "SKIP "+name); !hostSkips {
 			t.Logf("the host kernel has what %s needs; it ran there", name)
 		}
@@ -58,6 +60,8 @@ func TestKernelInVM(t *testing.T) {
 	for _, c := range changes {
 		if c.Regression() {
 			t.Errorf("regression on %s: %+v", filepath.Base(kernel), c)
+		} else if c.Kind() != "skip→run" || c.New != "pass" {
+			t.Errorf("host→VM change other than SKIP→PASS on %s: %s %+v", filepath.Base(kernel), c.Kind(), c)
 		}
 	}
 	d := vtest(t, ".", "diff", hostXML, vmXML)
