@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vtest-dev/vtest/internal/hostcheck"
+	"github.com/vtest-dev/vtest/internal/misconfigured"
 	"github.com/vtest-dev/vtest/reports"
 )
 
@@ -70,6 +71,34 @@ func TestKernelInVM(t *testing.T) {
 		t.Errorf("diff does not show netem-delay going from skip to run:\n%s", d.stdout)
 	}
 	t.Logf("vtest diff host→VM:\n%s", d.stdout)
+
+	// The misconfigured kind scenarios fail in the VM, each at the check
+	// its mistake breaks: the checks that pass above can fail.
+	badXML := filepath.Join(dir, "misconfigured.xml")
+	bad := vtest(t, ".", "kernel", "--kernel", kernel, "--timeout", "4m", "--junit", badXML, "./testdata/misconfigured")
+	if bad.code != 1 {
+		t.Fatalf("misconfigured scenarios in the VM: exit %d, want 1\n%s%s", bad.code, bad.stdout, bad.stderr)
+	}
+	f, err := os.Open(badXML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	results, err := reports.ReadResults(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range misconfigured.Cases() {
+		for _, ch := range c.Spec.Checks() {
+			want := "pass"
+			if ch.Name == c.Fails {
+				want = "fail"
+			}
+			if got := results[[2]string{c.Spec.Name, ch.Name}]; got != want {
+				t.Errorf("VM: %s / %s: %q, want %q", c.Spec.Name, ch.Name, got, want)
+			}
+		}
+	}
 }
 
 func TestKernelUsage(t *testing.T) {
