@@ -51,6 +51,18 @@ type addrChecker interface {
 	checkAddrs(c *kindCheck)
 }
 
+// postCreator is a kind with settings to make right after the link exists,
+// before anything is enslaved to it (STP, which netlink.Bridge lacks).
+type postCreator interface {
+	postCreate(b *kindBuild, link netlink.Link) error
+}
+
+// readyWaiter is a kind that is ready later than when it is up (a bridge
+// running STP: until its ports leave the listening and learning states).
+type readyWaiter interface {
+	waitReady(ctx context.Context, b *kindBuild) error
+}
+
 // configurer is a kind that needs more configuration once every interface
 // of the scenario exists (static FDB entries, WireGuard peers).
 type configurer interface {
@@ -378,6 +390,15 @@ func (v *validator) kindAddrs(p *plan) {
 	}
 }
 
+// kindOf returns the interface's kind; nil for veth ends and for a
+// switch's bridge (i nil).
+func (i *planIface) kindOf() LinkKind {
+	if i == nil {
+		return nil
+	}
+	return i.kind
+}
+
 // dependsOn returns the interface that must exist before this one: its
 // parent, or else its master.
 func (i *planIface) dependsOn() *planIface {
@@ -561,6 +582,11 @@ func (n *Network) createIface(i *planIface) error {
 	if b.on != nd {
 		if l, err = nd.nl.LinkByName(i.name); err != nil {
 			return fmt.Errorf("node %q: find %q: %w", nd.name, i.name, err)
+		}
+	}
+	if pc, ok := i.kind.(postCreator); ok {
+		if err := pc.postCreate(b, l); err != nil {
+			return fmt.Errorf("node %q: set up %s %q: %w", nd.name, i.kind.kindName(), i.name, err)
 		}
 	}
 	_, err = nd.finish(n, i, l)

@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"strings"
@@ -174,9 +175,9 @@ func (b Bridge) newLink(kb *kindBuild) (netlink.Link, error) {
 	return br, nil
 }
 
-// configure turns STP on and adds the static FDB entries, once the ports
-// exist.
-func (b Bridge) configure(kb *kindBuild, l netlink.Link) error {
+// postCreate turns STP on before any port is enslaved, so that every
+// port goes through listening and learning.
+func (b Bridge) postCreate(kb *kindBuild, l netlink.Link) error {
 	if b.STP {
 		fd := b.ForwardDelay
 		if fd == 0 {
@@ -200,6 +201,87 @@ func (b Bridge) configure(kb *kindBuild, l netlink.Link) error {
 			return fmt.Errorf("turn STP on: %w", err)
 		}
 	}
+	return nil
+}
+
+// Bridge port states (IFLA_BRPORT_STATE).
+const (
+	brStateListening  = 1
+	brStateLearning   = 2
+	brStateForwarding = 3
+	brStateBlocking   = 4
+)
+
+// waitReady waits, on a bridge running STP, until every port that should
+// be up has left the listening and learning states (about twice the
+// forward delay): only then does the topology carry traffic.
+func (b Bridge) waitReady(ctx context.Context, kb *kindBuild) error {
+	if !b.STP {
+		return nil
+	}
+	ports := map[int]string{}
+	for _, p := range kb.iface.node.ifaces {
+		if p.master == kb.iface && p.expectUp() {
+			ports[kb.node.Interface(p.name).Index] = p.name
+		}
+	}
+	return poll(ctx, func() (bool, error) {
+		states, err := portStates(kb.node)
+		if err != nil {
+			return false, fmt.Errorf("node %q: bridge %q: read port states: %w", kb.node.name, kb.iface.name, err)
+		}
+		for idx, name := range ports {
+			if st := states[idx]; st != brStateForwarding && st != brStateBlocking {
+				if ctx.Err() != nil {
+					return false, fmt.Errorf("node %q: STP port %q still in state %d: %w", kb.node.name, name, st, ctx.Err())
+				}
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+}
+
+// portStates returns the STP state of every bridge port of a node, by
+// interface index, from an AF_BRIDGE link dump (netlink.Protinfo has no
+// state).
+func portStates(nd *Node) (map[int]uint8, error) {
+	out := map[int]uint8{}
+	err := nd.Do(func() error {
+		req := nl.NewNetlinkRequest(unix.RTM_GETLINK, unix.NLM_F_DUMP)
+		req.AddData(nl.NewIfInfomsg(unix.AF_BRIDGE))
+		msgs, err := req.Execute(unix.NETLINK_ROUTE, unix.RTM_NEWLINK)
+		if err != nil {
+			return err
+		}
+		for _, m := range msgs {
+			ifi := nl.DeserializeIfInfomsg(m)
+			attrs, err := nl.ParseRouteAttr(m[ifi.Len():])
+			if err != nil {
+				return err
+			}
+			for _, a := range attrs {
+				if a.Attr.Type&^unix.NLA_F_NESTED != unix.IFLA_PROTINFO {
+					continue
+				}
+				nested, err := nl.ParseRouteAttr(a.Value)
+				if err != nil {
+					return err
+				}
+				for _, na := range nested {
+					if na.Attr.Type&^unix.NLA_F_NESTED == nl.IFLA_BRPORT_STATE && len(na.Value) > 0 {
+						out[int(ifi.Index)] = na.Value[0]
+					}
+				}
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// configure adds the static FDB entries, once the ports exist.
+func (b Bridge) configure(kb *kindBuild, l netlink.Link) error {
 	for _, e := range b.FDB {
 		port := kb.node.Interface(e.Port)
 		mac, _ := net.ParseMAC(e.MAC)

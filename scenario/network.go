@@ -453,6 +453,11 @@ func (n *Network) waitUp(ctx context.Context) error {
 			if err := nd.waitOperUp(ctx, ifc); err != nil {
 				return err
 			}
+			if rw, ok := ifc.plan.kindOf().(readyWaiter); ok {
+				if err := rw.waitReady(ctx, &kindBuild{n: n, node: nd, on: nd, iface: ifc.plan}); err != nil {
+					return err
+				}
+			}
 		}
 		if n.plan.ipv6 {
 			if err := nd.waitNotTentative(ctx); err != nil {
