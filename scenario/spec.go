@@ -158,6 +158,11 @@ func (s *Spec) Features() []Feature {
 		if n.masquerade != nil {
 			add(FeatureMasquerade)
 		}
+		for _, i := range n.ifaces {
+			if i != nil && i.kind != nil && i.kind.feature() != "" {
+				add(i.kind.feature())
+			}
+		}
 	}
 	for _, l := range s.links {
 		if l != nil && l.delay > 0 {
@@ -186,6 +191,8 @@ type NodeSpec struct {
 	l3         nodeL3         // policy rules, neighbours (route.go)
 	nat        []NATRule      // nat.go
 	firewall   []FirewallRule // firewall.go
+	ifaces     []*IfaceSpec
+	down       []string
 }
 
 // Name returns the node's name.
@@ -286,6 +293,15 @@ type LinkSpec struct {
 	mtu     int
 	delay   time.Duration
 	impair  []DirectedImpairment // impair.go
+	l2      bool
+}
+
+// L2 makes the link layer 2 only: neither end gets an address (trunks,
+// ports). Links to a port of a bridge or bond inside a node are layer 2 on
+// that end already.
+func (l *LinkSpec) L2() *LinkSpec {
+	l.l2 = true
+	return l
 }
 
 // Ends returns the link's two ends as defined.
