@@ -27,6 +27,7 @@ deps:
 	command -v nft     >/dev/null || missing="$$missing nftables"; \
 	command -v setpriv >/dev/null || missing="$$missing util-linux"; \
 	command -v tcpdump >/dev/null || missing="$$missing tcpdump"; \
+	/usr/bin/python3 -c 'import junitparser' 2>/dev/null || missing="$$missing python3-junitparser"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \

@@ -109,11 +109,22 @@ type config struct {
 	keep      bool
 	capture   bool
 	capDir    string
-	clean     bool
-	merge     bool
+	junitOpt  reports.JUnitOptions
+	events    string
+	shuffle   string
 }
 
-func parseFlags(args []string, stderr io.Writer) (*config, error) {
+// Flags returns a new flag set holding the run flags, with their defaults:
+// the one definition vtest's CLI looks flags up in (to tell which take a
+// value) and the suite parses.
+func Flags() *flag.FlagSet {
+	fs, _ := newFlagSet(io.Discard)
+	return fs
+}
+
+// newFlagSet defines the run flags on a new flag set and returns it with
+// the config they fill.
+func newFlagSet(stderr io.Writer) (*flag.FlagSet, *config) {
 	c := &config{}
 	fs := flag.NewFlagSet("vtest run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -125,8 +136,11 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.opt.Parallel, "parallel", runtime.NumCPU(), "run up to `n` scenarios at once")
 	fs.DurationVar(&c.opt.Timeout, "timeout", 2*time.Minute, "fail a scenario that runs longer than `d`")
 	fs.IntVar(&c.opt.Count, "count", 1, "run each scenario `n` times")
-	shuffle := fs.String("shuffle", "off", "shuffle the order: \"on\" or a numeric `seed`")
+	fs.StringVar(&c.shuffle, "shuffle", "off", "shuffle the order: \"on\" or a numeric `seed`")
 	fs.StringVar(&c.junit, "junit", "", "write a JUnit XML report to `file`")
+	fs.BoolVar(&c.junitOpt.Strict, "junit-strict", false, "write JUnit in the form the strict Ant schema accepts (evidence in each testsuite's system-out, not each testcase's)")
+	fs.BoolVar(&c.junitOpt.Source, "junit-source", false, "add file and line of the Check call to each JUnit testcase (read by GitHub and GitLab; outside both schemas)")
+	fs.StringVar(&c.events, "events", "", "write the private event stream vtest run rebuilds reports from if the suite crashes, to `file` (set by vtest run)")
 	fs.StringVar(&c.jsonPath, "json", "", "write JSON events, one per line, to `file`")
 	fs.BoolVar(&c.ktap, "ktap", false, "print KTAP to stdout instead of console lines")
 	fs.BoolVar(&c.ktap, "tap", false, "same as -ktap (KTAP's top level is TAP)")
@@ -139,6 +153,11 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.graph, "graph", "", "print scenario `name`'s topology as Graphviz DOT and exit")
 	fs.BoolVar(&c.mermaid, "mermaid", false, "with -graph: print Mermaid instead of DOT")
 	fs.StringVar(&c.colorMode, "color", "auto", "colour: auto, always or never (NO_COLOR disables auto)")
+	return fs, c
+}
+
+func parseFlags(args []string, stderr io.Writer) (*config, error) {
+	fs, c := newFlagSet(stderr)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -164,14 +183,14 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	case c.opt.Timeout <= 0:
 		return nil, usageError{fmt.Errorf("-timeout %s: must be positive", c.opt.Timeout)}
 	}
-	switch *shuffle {
+	switch c.shuffle {
 	case "off":
 	case "on":
 		c.opt.Shuffle = uint64(time.Now().UnixNano())
 	default:
-		seed, err := strconv.ParseUint(*shuffle, 10, 64)
+		seed, err := strconv.ParseUint(c.shuffle, 10, 64)
 		if err != nil || seed == 0 {
-			return nil, usageError{fmt.Errorf("-shuffle %q: want on, off or a positive number", *shuffle)}
+			return nil, usageError{fmt.Errorf("-shuffle %q: want on, off or a positive number", c.shuffle)}
 		}
 		c.opt.Shuffle = seed
 	}
@@ -268,36 +287,21 @@ func (c *config) run(ctx context.Context, specs []*scenario.Spec, stdout, stderr
 		}
 	}()
 
-	byName := map[string]*scenario.Spec{}
-	for _, s := range specs {
-		byName[s.Name] = s
-	}
 	meta := reports.Meta{Kernel: kernelRelease(), Version: Version, Start: time.Now()}
 	meta.Hostname, _ = os.Hostname()
 	tty := isTerminal(stdout)
-	console := &reports.Console{W: stdout, Verbose: c.verbose, Color: c.color(tty), Live: tty && !c.ktap,
-		Total: len(Select(specs, c.opt))}
-
+	sel := Select(specs, c.opt)
+	var runs []string
+	for _, s := range sel {
+		runs = append(runs, s.Name)
+	}
+	rep, closeAll, err := c.reporters(stdout, stderr, tty, reports.Plan(specs), runs, meta)
+	if err != nil {
+		fmt.Fprintf(stderr, "vtest: %v\n", err)
+		return ExitUsage
+	}
+	defer closeAll()
 	var mu sync.Mutex
-	var done []scenario.Outcome
-	var jsonFile *os.File
-	if c.jsonPath != "" {
-		f, err := os.Create(c.jsonPath)
-		if err != nil {
-			fmt.Fprintf(stderr, "vtest: %v\n", err)
-			return ExitUsage
-		}
-		defer f.Close()
-		jsonFile = f
-	}
-	writeJUnit := func() error {
-		if c.junit == "" {
-			return nil
-		}
-		return reports.WriteFileAtomic(c.junit, func(w io.Writer) error {
-			return reports.WriteJUnit(w, done, byName, meta)
-		})
-	}
 	opt := c.opt
 	opt.DumpState = true
 	if c.capture || c.keep {
@@ -324,40 +328,71 @@ func (c *config) run(ctx context.Context, specs []*scenario.Spec, stdout, stderr
 	opt.OnStart = func(s *scenario.Spec) {
 		mu.Lock()
 		defer mu.Unlock()
-		console.Start(s.Name)
-		if jsonFile != nil {
-			reports.WriteJSON(jsonFile, reports.Event{Time: time.Now(), Action: "start", Scenario: s.Name})
-		}
+		rep.Start(s.Name)
+	}
+	opt.OnCheck = func(s *scenario.Spec, co scenario.CheckOutcome) {
+		mu.Lock()
+		defer mu.Unlock()
+		rep.Check(s.Name, co)
 	}
 	opt.OnDone = func(o scenario.Outcome) {
 		mu.Lock()
 		defer mu.Unlock()
-		done = append(done, o)
-		if !c.ktap {
-			console.Done(o)
-		}
-		if jsonFile != nil {
-			reports.WriteJSON(jsonFile, reports.JSONEvents(o)...)
-		}
-		if err := writeJUnit(); err != nil {
-			fmt.Fprintf(stderr, "vtest: %v\n", err)
-		}
+		rep.Done(o)
 	}
 	res := Run(ctx, specs, opt)
-	done = res.Outcomes
-	if c.ktap {
-		reports.WriteKTAP(stdout, res.Outcomes)
-	} else {
-		console.Summary(res.Outcomes, res.Duration)
-	}
-	if jsonFile != nil {
-		reports.WriteJSON(jsonFile, reports.Event{Time: time.Now(), Action: "summary", Counts: res.Counts(), Seconds: res.Duration.Seconds()})
-	}
-	if err := writeJUnit(); err != nil {
+	if err := rep.Finish(res.Outcomes, res.Duration); err != nil {
 		fmt.Fprintf(stderr, "vtest: %v\n", err)
 		return ExitUsage
 	}
 	return res.ExitCode()
+}
+
+// reporters returns the reports this run writes, through one seam: the
+// console (or KTAP on stdout), JUnit and JSON files, and last the private
+// event stream for crash reports. close closes the files.
+func (c *config) reporters(stdout, stderr io.Writer, tty bool, plans []reports.Planned, runs []string, meta reports.Meta) (rep reports.Multi, close func(), err error) {
+	var files []*os.File
+	close = func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}
+	defer func() {
+		if err != nil {
+			close()
+		}
+	}()
+	if c.ktap {
+		rep = append(rep, reports.KTAP{W: stdout})
+	} else {
+		rep = append(rep, &reports.Console{W: stdout, Verbose: c.verbose, Color: c.color(tty), Live: tty, Total: len(runs)})
+	}
+	if c.junit != "" {
+		rep = append(rep, &reports.JUnitFile{Path: c.junit, Plans: plans, Meta: meta, Options: c.junitOpt,
+			Log: func(err error) { fmt.Fprintf(stderr, "vtest: %v\n", err) }})
+	}
+	if c.jsonPath != "" {
+		f, err := os.Create(c.jsonPath)
+		if err != nil {
+			return nil, close, err
+		}
+		files = append(files, f)
+		rep = append(rep, reports.JSONLines{W: f})
+	}
+	if c.events != "" {
+		f, err := os.OpenFile(c.events, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, close, err
+		}
+		files = append(files, f)
+		r, err := reports.NewRecorder(f, plans, runs, meta)
+		if err != nil {
+			return nil, close, fmt.Errorf("event stream %s: %w", c.events, err)
+		}
+		rep = append(rep, r)
+	}
+	return rep, close, nil
 }
 
 // color says whether to colour the console: on a terminal, unless NO_COLOR

@@ -44,8 +44,10 @@ type Options struct {
 	OnFailure func(spec *scenario.Spec, n *scenario.Network) []string
 	// Capture is passed to scenario.RunOptions.Capture.
 	Capture func(spec *scenario.Spec, n *scenario.Network) (stop func(failed bool) []string)
-	// OnStart and OnDone, when set, see each scenario start and finish.
+	// OnStart and OnDone, when set, see each scenario start and finish;
+	// OnCheck sees each check's outcome as soon as the check returns.
 	OnStart func(spec *scenario.Spec)
+	OnCheck func(spec *scenario.Spec, c scenario.CheckOutcome)
 	OnDone  func(o scenario.Outcome)
 }
 
@@ -214,6 +216,9 @@ func runOne(ctx context.Context, s *scenario.Spec, timeout time.Duration, checks
 	}
 	if opt.Capture != nil {
 		ro.Capture = func(n *scenario.Network) func(bool) []string { return opt.Capture(s, n) }
+	}
+	if opt.OnCheck != nil {
+		ro.OnCheck = func(c scenario.CheckOutcome) { opt.OnCheck(s, c) }
 	}
 	out = scenario.Run(ctx, s, ro)
 	if errors.Is(context.Cause(ctx), ErrTimeout) && out.Status != scenario.Pass && out.Status != scenario.Skip {

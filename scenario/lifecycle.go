@@ -26,6 +26,9 @@ type CheckOutcome struct {
 	Message  string // why it failed or was skipped
 	Evidence string
 	Duration time.Duration
+	// File and Line locate the Check call that declared the check.
+	File string `json:",omitempty"`
+	Line int    `json:",omitempty"`
 }
 
 // Outcome is what one run of a scenario produced: validate, probe, build,
@@ -65,6 +68,9 @@ type RunOptions struct {
 	// it returns is called before teardown with whether the scenario failed,
 	// and returns files to attach (e.g. packet captures).
 	Capture func(*Network) (stop func(failed bool) []string)
+	// OnCheck, when set, sees each check's outcome as soon as the check
+	// returns, before the next one starts (live reports).
+	OnCheck func(CheckOutcome)
 }
 
 // Run runs one scenario's whole life cycle: validate, probe the kernel
@@ -127,6 +133,9 @@ func Run(ctx context.Context, s *Spec, opt RunOptions) (out Outcome) {
 		}
 		co := runCheck(ctx, n, c)
 		out.Checks = append(out.Checks, co)
+		if opt.OnCheck != nil {
+			opt.OnCheck(co)
+		}
 		if co.Status == Fail && ctx.Err() != nil {
 			return out.cancelled(ctx, "check "+c.Name)
 		}
@@ -146,7 +155,7 @@ func Run(ctx context.Context, s *Spec, opt RunOptions) (out Outcome) {
 }
 
 func runCheck(ctx context.Context, n *Network, c CheckSpec) (co CheckOutcome) {
-	co.Name = c.Name
+	co.Name, co.File, co.Line = c.Name, c.File, c.Line
 	start := time.Now()
 	defer func() {
 		co.Duration = time.Since(start)

@@ -153,11 +153,14 @@ func TestReportsValidate(t *testing.T) {
 	for _, f := range []string{all, fails} {
 		xmllint(t, filepath.Join(xsd, "jenkins-junit-10.xsd"), f)
 	}
-	// Without skips the report must also satisfy the strict Ant schema.
-	noskip := filepath.Join(dir, "noskip.xml")
-	vtest(t, ".", "run", "-run", "^(nat|routed|bridge)$", "-junit", noskip, builtin).must(t, 0)
-	xmllint(t, filepath.Join(xsd, "windyroad-JUnit.xsd"), noskip)
-	xmllint(t, filepath.Join(xsd, "windyroad-JUnit.xsd"), fails)
+	// In its strict form the report also satisfies the strict Ant schema.
+	noskip, strictFails := filepath.Join(dir, "noskip.xml"), filepath.Join(dir, "strict-fails.xml")
+	vtest(t, ".", "run", "-junit-strict", "-run", "^(nat|routed|bridge)$", "-junit", noskip, builtin).must(t, 0)
+	vtest(t, ".", "run", "-junit-strict", "-run", "fails", "-junit", strictFails, "./testdata/failing").must(t, 1)
+	for _, f := range []string{noskip, strictFails} {
+		xmllint(t, filepath.Join(xsd, "windyroad-JUnit.xsd"), f)
+		xmllint(t, filepath.Join(xsd, "jenkins-junit-10.xsd"), f)
+	}
 
 	b, _ := os.ReadFile(fails)
 	for _, w := range []string{`type="CheckFailed"`, "evidence:", "node state at failure", `name="kernel"`, `name="vtest.version" value="v-test"`, `package="vtest"`} {
@@ -195,7 +198,7 @@ func TestKTAPThroughProve(t *testing.T) {
 	ok := vtest(t, ".", "run", "-ktap", builtin)
 	ok.must(t, 0, "KTAP version 1", "1..8", "# SKIP netem")
 	bad := vtest(t, ".", "run", "-ktap", "-run", "fails", "./testdata/failing")
-	bad.must(t, 1, "not ok 1 fails", "    not ok 2 a does not reach b")
+	bad.must(t, 1, "not ok 1 fails", "\n  # Subtest: fails\n", "\n  not ok 2 a does not reach b", "# Totals: pass:0 fail:1 xfail:0 xpass:0 skip:0 error:0")
 	for name, tc := range map[string]struct {
 		text string
 		pass bool
@@ -451,5 +454,77 @@ func TestCaptureOfFailedScenario(t *testing.T) {
 	vtest(t, ".", "run", "-run", "^routed$", "-capture", "-capture-dir", caps2, builtin).must(t, 0)
 	if files, _ := filepath.Glob(filepath.Join(caps2, "*")); len(files) != 0 {
 		t.Errorf("captures kept for a passing scenario: %v", files)
+	}
+}
+
+// TestCrashReports kills the suite process in the ways user code can (a
+// panic in another goroutine, os.Exit(3), log.Fatal) while the second of
+// three scenarios runs: vtest run still writes a valid JUnit report and
+// JSON events with every scenario (the first passed, the second an error
+// carrying the crash output, the third not started) and exits 1.
+func TestCrashReports(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	xsd := schemas(t)
+	before := hostcheck.Take(t)
+	for _, tc := range []struct{ crash, output string }{
+		{"gopanic", "panic: assignment to entry in nil map"},
+		{"exit", "exit status 3"},
+		{"fatal", "fatal: configuration is broken"},
+	} {
+		t.Run(tc.crash, func(t *testing.T) {
+			dir := t.TempDir()
+			junit, jsonl := filepath.Join(dir, "r.xml"), filepath.Join(dir, "e.jsonl")
+			r := vtest(t, ".", "run", "-parallel", "1", "-run", "^(good|"+tc.crash+"|after)$", "-junit", junit, "-json", jsonl, "./testdata/crashing")
+			r.must(t, 1, "PASS good", "FAIL "+tc.crash, "INTERRUPTED after", tc.output, "writing the reports from its event stream")
+			xmllint(t, filepath.Join(xsd, "jenkins-junit-10.xsd"), junit)
+			b, _ := os.ReadFile(junit)
+			want := []string{"good/a reaches b", tc.crash + "/a reaches b", tc.crash + "/crash", "after/setup"}
+			sort.Strings(want)
+			if got := caseSet(t, b); strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Errorf("testcases %v, want %v", got, want)
+			}
+			if !bytes.Contains(b, []byte(`<error message="the suite process died while this scenario ran:" type="Crash">`)) ||
+				!bytes.Contains(b, []byte(tc.output)) {
+				t.Errorf("no crash error with the crash output:\n%s", b)
+			}
+			ev, _ := os.ReadFile(jsonl)
+			for _, w := range []string{`"action":"done","scenario":"good","status":"PASS"`, `"action":"done","scenario":"` + tc.crash + `","status":"FAIL","step":"crash"`, `"action":"summary"`} {
+				if !bytes.Contains(ev, []byte(w)) {
+					t.Errorf("JSON events lack %s:\n%s", w, ev)
+				}
+			}
+		})
+	}
+	// KTAP on stdout is written by vtest run when the suite could not.
+	r := vtest(t, ".", "run", "-ktap", "-parallel", "1", "-run", "^(good|gopanic)$", "./testdata/crashing")
+	r.must(t, 1, "ok 1 good", "not ok 2 gopanic # ERROR the suite process died", "# Totals: pass:1 fail:0 xfail:0 xpass:0 skip:0 error:1")
+	hostcheck.Unchanged(t, before)
+}
+
+// TestLiveCheckEvents reads the JSON events while a scenario is still
+// running: the first check's event is there before the scenario is done.
+func TestLiveCheckEvents(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	dir := t.TempDir()
+	jsonl := filepath.Join(dir, "e.jsonl")
+	cmd := exec.Command(vtestBin, "run", "-run", "^slow$", "-timeout", "30s", "-json", jsonl, "./testdata/failing")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Signal(syscall.SIGTERM)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		b, _ := os.ReadFile(jsonl)
+		if bytes.Contains(b, []byte(`"action":"check","scenario":"slow","check":"ready"`)) {
+			if bytes.Contains(b, []byte(`"action":"done"`)) {
+				t.Fatalf("scenario already done: %s", b)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no live check event:\n%s", b)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -86,6 +86,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "vtest %s: %v\n", cmd, err)
 			return runner.ExitUsage
 		}
+		if cmd == "run" {
+			return runSuite(bin, flags, stdout, stderr)
+		}
 		return execSuite(bin, flags, stdout, stderr)
 	case "build":
 		if wantsHelp(rest) {
@@ -188,10 +191,19 @@ func wantsHelp(flags []string) bool {
 	return false
 }
 
-// valueFlags are the run flags that take a value; every other flag (the
-// boolean ones, and unknown ones, which the suite then reports) takes none.
-var valueFlags = map[string]bool{"run": true, "parallel": true, "timeout": true, "count": true, "shuffle": true,
-	"junit": true, "json": true, "shard": true, "color": true, "graph": true, "capture-dir": true}
+// runFlags are the suite's run flags, defined once in runner.
+var runFlags = runner.Flags()
+
+// takesValue says whether a run flag takes a value: every defined flag
+// that is not boolean. Unknown flags take none (the suite reports them).
+func takesValue(name string) bool {
+	f := runFlags.Lookup(name)
+	if f == nil {
+		return false
+	}
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return !ok || !b.IsBoolFlag()
+}
 
 // splitArgs separates flags (passed to the suite) from package paths.
 func splitArgs(args []string) (flags, paths []string) {
@@ -203,7 +215,7 @@ func splitArgs(args []string) (flags, paths []string) {
 		case strings.HasPrefix(a, "-"):
 			flags = append(flags, a)
 			name := strings.TrimLeft(a, "-")
-			if !strings.Contains(name, "=") && valueFlags[name] && i+1 < len(args) {
+			if !strings.Contains(name, "=") && takesValue(name) && i+1 < len(args) {
 				flags = append(flags, args[i+1])
 				i++
 			}
