@@ -10,6 +10,7 @@ require (
 	github.com/prometheus-community/pro-bing v0.9.1
 	github.com/vishvananda/netlink v1.3.1
 	github.com/vishvananda/netns v0.0.5
+	go.yaml.in/yaml/v3 v3.0.6
 	golang.org/x/net v0.56.0
 	golang.org/x/sys v0.49.0
 )
