@@ -87,6 +87,13 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer, specs
 	if cfg.list {
 		return list(stdout, Select(specs, cfg.opt))
 	}
+	if cfg.kconfig {
+		if err := reports.WriteKconfig(stdout, Select(specs, Options{Run: cfg.opt.Run, ShardK: cfg.opt.ShardK, ShardN: cfg.opt.ShardN})); err != nil {
+			fmt.Fprintf(stderr, "vtest: %v\n", err)
+			return ExitUsage
+		}
+		return ExitPass
+	}
 	if err := nsx.CheckPrivileges(); err != nil {
 		fmt.Fprintf(stderr, "vtest: %v\n(run as root, e.g. sudo; nothing was created)\n", err)
 		return ExitUsage
@@ -110,6 +117,7 @@ type config struct {
 	capture   bool
 	capDir    string
 	junitOpt  reports.JUnitOptions
+	kconfig   bool
 	events    string
 	shuffle   string
 }
@@ -147,6 +155,7 @@ func newFlagSet(stderr io.Writer) (*flag.FlagSet, *config) {
 	fs.BoolVar(&c.verbose, "v", false, "print the evidence of passed checks too")
 	fs.StringVar(&c.shard, "shard", "", "run shard `K/N` only (default from JOB_COMPLETION_INDEX or CI_NODE_INDEX/CI_NODE_TOTAL)")
 	fs.BoolVar(&c.list, "list", false, "list the scenarios and exit")
+	fs.BoolVar(&c.kconfig, "kconfig", false, "print the kernel config fragment the selected scenarios need and exit")
 	fs.BoolVar(&c.capture, "capture", false, "record a pcapng per link; keep those of failed scenarios (implied by -keep-on-failure)")
 	fs.StringVar(&c.capDir, "capture-dir", "vtest-captures", "write captures to `dir`")
 	fs.BoolVar(&c.keep, "keep-on-failure", false, "keep a failed scenario's namespaces under /run/netns (vtest-*) and print how to inspect them")

@@ -3,6 +3,7 @@
 //	vtest run [flags] PATH...    run the scenarios of the Go packages at PATH
 //	vtest build -o FILE PATH...  write those scenarios as one static suite binary
 //	vtest list PATH...           list scenarios, their checks and kernel needs
+//	vtest kconfig PATH...        print the kernel config fragment they need
 //	vtest graph [-mermaid] NAME PATH...  print a scenario's topology (Graphviz DOT or Mermaid)
 //	vtest merge A.xml B.xml...   merge JUnit reports, e.g. of shards
 //	vtest clean                  remove namespaces kept by -keep-on-failure
@@ -42,6 +43,7 @@ commands:
   run [flags] PATH...      run the scenarios of the Go packages at PATH (see vtest run -h)
   build -o FILE PATH...    write them as one static suite binary that runs like vtest run
   list PATH...             list scenarios, checks and required kernel features
+  kconfig PATH...          print the kernel config fragment the scenarios need (declared and implied features)
   graph [-mermaid] NAME [PATH...]  print a scenario's topology as Graphviz DOT or Mermaid (PATH: default .)
   merge A.xml B.xml...     merge JUnit reports (e.g. of shards) into one, on stdout
   clean                    remove namespaces kept by -keep-on-failure (/run/netns/vtest-*)
@@ -66,7 +68,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "version", "-version", "--version":
 		fmt.Fprintf(stdout, "vtest %s\n", runner.Version)
 		return 0
-	case "run", "list":
+	case "run", "list", "kconfig":
 		flags, paths := splitArgs(rest)
 		if wantsHelp(flags) && len(paths) == 0 {
 			paths = []string{}
@@ -75,8 +77,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "vtest %s: no PATH given (e.g. vtest %s ./scenarios)\n", cmd, cmd)
 			return runner.ExitUsage
 		}
-		if cmd == "list" {
-			flags = append(flags, "-list")
+		if cmd != "run" {
+			flags = append(flags, "-"+cmd)
 		}
 		if wantsHelp(flags) && len(paths) == 0 {
 			return runner.Command(context.Background(), flags, stdout, stderr, nil)
