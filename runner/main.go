@@ -73,10 +73,22 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer, specs
 	if cfg.graph != "" {
 		for _, s := range specs {
 			if s.Name == cfg.graph {
-				if cfg.mermaid {
-					reports.WriteMermaid(stdout, s)
-				} else {
-					reports.WriteDOT(stdout, s)
+				l, err := s.Layout()
+				if err != nil {
+					fmt.Fprintf(stderr, "vtest: %v\n", err)
+					return ExitUsage
+				}
+				switch {
+				case cfg.graphJSON:
+					err = reports.WriteGraphJSON(stdout, l)
+				case cfg.mermaid:
+					err = reports.WriteMermaid(stdout, l)
+				default:
+					err = reports.WriteDOT(stdout, l)
+				}
+				if err != nil {
+					fmt.Fprintf(stderr, "vtest: %v\n", err)
+					return ExitUsage
 				}
 				return ExitPass
 			}
@@ -118,6 +130,7 @@ type config struct {
 	capDir    string
 	junitOpt  reports.JUnitOptions
 	kconfig   bool
+	graphJSON bool
 	events    string
 	shuffle   string
 }
@@ -161,6 +174,7 @@ func newFlagSet(stderr io.Writer) (*flag.FlagSet, *config) {
 	fs.BoolVar(&c.keep, "keep-on-failure", false, "keep a failed scenario's namespaces under /run/netns (vtest-*) and print how to inspect them")
 	fs.StringVar(&c.graph, "graph", "", "print scenario `name`'s topology as Graphviz DOT and exit")
 	fs.BoolVar(&c.mermaid, "mermaid", false, "with -graph: print Mermaid instead of DOT")
+	fs.BoolVar(&c.graphJSON, "graph-json", false, "with -graph: print JSON (nodes, interfaces with their addresses, routes, links) instead of DOT")
 	fs.StringVar(&c.colorMode, "color", "auto", "colour: auto, always or never (NO_COLOR disables auto)")
 	return fs, c
 }

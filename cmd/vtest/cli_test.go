@@ -117,6 +117,33 @@ func TestListAndGraph(t *testing.T) {
 	vtest(t, ".", "graph", "-mermaid", "routed", builtin).must(t, 0, "flowchart LR", `(("router (router)"))`)
 	vtest(t, ".", "graph", "nosuch", builtin).must(t, 2, `no scenario "nosuch"`)
 	vtest(t, builtin, "graph", "bridge").must(t, 0, `graph "bridge"`) // PATH defaults to .
+	// The addresses that will be allocated, not "auto".
+	dot := vtest(t, ".", "graph", "nat", builtin)
+	dot.must(t, 0, `"gw" -- "outside" [label="wan 203.0.113.1/24 — eth0 203.0.113.2/24"]`, `a1 (host)\n0.0.0.0/0 via 10.0.1.1`)
+	if strings.Contains(dot.stdout, "auto") {
+		t.Errorf("DOT still says auto:\n%s", dot.stdout)
+	}
+	vtest(t, ".", "graph", "-mermaid", "routed", builtin).must(t, 0, `---|"eth1 10.0.2.1/24 — eth0 10.0.2.2/24"|`)
+	js := vtest(t, ".", "graph", "-json", "routed", builtin)
+	js.must(t, 0)
+	var l struct {
+		Nodes []struct {
+			Name       string
+			Interfaces []struct {
+				Name  string
+				Addrs []string `json:"addresses"`
+			}
+			Routes []struct{ Dst, Via string }
+		}
+		Links []struct{ A, B string }
+	}
+	if err := json.Unmarshal([]byte(js.stdout), &l); err != nil {
+		t.Fatalf("graph -json: %v\n%s", err, js.stdout)
+	}
+	if len(l.Nodes) != 3 || len(l.Links) != 2 || l.Links[1].A != "router:eth1" || l.Links[1].B != "server:eth0" ||
+		l.Nodes[0].Interfaces[0].Addrs[0] != "10.0.1.1/24" || l.Nodes[0].Routes[0].Via != "10.0.1.2" {
+		t.Errorf("graph -json routed = %+v", l)
+	}
 }
 
 func schemas(t *testing.T) string {

@@ -4,7 +4,7 @@
 //	vtest build -o FILE PATH...  write those scenarios as one static suite binary
 //	vtest list PATH...           list scenarios, their checks and kernel needs
 //	vtest kconfig PATH...        print the kernel config fragment they need
-//	vtest graph [-mermaid] NAME PATH...  print a scenario's topology (Graphviz DOT or Mermaid)
+//	vtest graph [-mermaid|-json] NAME PATH...  print a scenario's topology (Graphviz DOT, Mermaid or JSON)
 //	vtest merge A.xml B.xml...   merge JUnit reports, e.g. of shards
 //	vtest clean                  remove namespaces kept by -keep-on-failure
 //	vtest version                print the version
@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -44,7 +45,7 @@ commands:
   build -o FILE PATH...    write them as one static suite binary that runs like vtest run
   list PATH...             list scenarios, checks and required kernel features
   kconfig PATH...          print the kernel config fragment the scenarios need (declared and implied features)
-  graph [-mermaid] NAME [PATH...]  print a scenario's topology as Graphviz DOT or Mermaid (PATH: default .)
+  graph [-mermaid|-json] NAME [PATH...]  print a scenario's topology, with its addresses, as Graphviz DOT, Mermaid or JSON (PATH: default .)
   merge A.xml B.xml...     merge JUnit reports (e.g. of shards) into one, on stdout
   clean                    remove namespaces kept by -keep-on-failure (/run/netns/vtest-*)
   diff OLD.xml NEW.xml     what changed between two reports; exit 1 on a regression (pass → fail)
@@ -161,9 +162,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return diffCmd(rest[0], rest[1], stdout, stderr)
 	case "graph":
+		// vtest graph -json means the suite's -graph-json (its -json takes
+		// a file).
+		rest = slices.Clone(rest)
+		for i, a := range rest {
+			if a == "-json" || a == "--json" {
+				rest[i] = "-graph-json"
+			}
+		}
 		flags, paths := splitArgs(rest)
 		if wantsHelp(flags) {
-			fmt.Fprintln(stdout, "usage: vtest graph [-mermaid] NAME [PATH...]\n\nPrints scenario NAME's topology as Graphviz DOT (or Mermaid); PATH defaults to the current directory.")
+			fmt.Fprintln(stdout, "usage: vtest graph [-mermaid|-json] NAME [PATH...]\n\nPrints scenario NAME's topology, with the addresses that will be allocated, as Graphviz DOT, Mermaid or JSON; PATH defaults to the current directory.")
 			return 0
 		}
 		if len(paths) == 1 {
