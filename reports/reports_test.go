@@ -192,3 +192,43 @@ func TestDiff(t *testing.T) {
 		t.Errorf("changes %v, want %s", got, want)
 	}
 }
+
+func TestDiffTellsFlakesFromRegressions(t *testing.T) {
+	mk := func(runs ...scenario.Status) *bytes.Buffer {
+		var outs []scenario.Outcome
+		for _, st := range runs {
+			outs = append(outs, scenario.Outcome{Scenario: "nat", Status: st,
+				Checks: []scenario.CheckOutcome{{Name: "reach", Status: st, Message: "m"}, {Name: "steady", Status: scenario.Pass}}})
+		}
+		var b bytes.Buffer
+		WriteJUnit(&b, outs, nil, Meta{Start: time.Now()}, JUnitOptions{})
+		return &b
+	}
+	pass3 := mk(scenario.Pass, scenario.Pass, scenario.Pass).Bytes()
+	for _, tc := range []struct {
+		new  []scenario.Status
+		kind string
+		show string
+	}{
+		{[]scenario.Status{scenario.Pass, scenario.Fail, scenario.Pass}, "FLAKY", "PASS (3/3 passed) → FLAKY (2/3 passed)"},
+		{[]scenario.Status{scenario.Fail, scenario.Fail, scenario.Fail}, "REGRESSION", "PASS (3/3 passed) → FAIL (0/3 passed)"},
+	} {
+		changes, err := Diff(bytes.NewReader(pass3), mk(tc.new...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(changes) != 1 || changes[0].Check != "reach" || changes[0].Kind() != tc.kind || changes[0].Regression() != (tc.kind == "REGRESSION") {
+			t.Fatalf("%v: changes %+v, want one %s", tc.new, changes, tc.kind)
+		}
+		var text, md bytes.Buffer
+		WriteDiff(&text, changes)
+		WriteDiffMarkdown(&md, changes)
+		if !strings.Contains(text.String(), tc.show) {
+			t.Errorf("text diff lacks %q:\n%s", tc.show, text.String())
+		}
+		wantRow := "| **" + tc.kind + "** | nat | reach | " + strings.ReplaceAll(tc.show, " → ", " | ") + " |"
+		if !strings.Contains(md.String(), "| change | scenario | check | old | new |\n|---|---|---|---|---|\n"+wantRow+"\n") {
+			t.Errorf("Markdown lacks the row %q:\n%s", wantRow, md.String())
+		}
+	}
+}

@@ -48,7 +48,7 @@ commands:
   graph [-mermaid|-json] NAME [PATH...]  print a scenario's topology, with its addresses, as Graphviz DOT, Mermaid or JSON (PATH: default .)
   merge A.xml B.xml...     merge JUnit reports (e.g. of shards) into one, on stdout
   clean                    remove namespaces kept by -keep-on-failure (/run/netns/vtest-*)
-  diff OLD.xml NEW.xml     what changed between two reports; exit 1 on a regression (pass → fail)
+  diff [-markdown] OLD.xml NEW.xml  what changed between two reports; exit 1 on a regression (pass → fail in every run; some runs only: flaky)
   kernel --kernel PATH [flags] PATH...  run the scenarios in a QEMU VM on that kernel (vtest kernel -h)
   version                  print vtest's version
 
@@ -153,14 +153,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return kernelCmd(rest, stdout, stderr)
 	case "diff":
 		if wantsHelp(rest) {
-			fmt.Fprintln(stdout, "usage: vtest diff OLD.xml NEW.xml\n\nCompares two JUnit reports per scenario and check; exits 1 if a check that passed now fails.")
+			fmt.Fprintln(stdout, "usage: vtest diff [-markdown] OLD.xml NEW.xml\n\nCompares two JUnit reports per scenario and check, folding repeated runs (-count):\na check that passed and now fails in every run is a REGRESSION (exit 1), one that\nfails in some runs only is FLAKY. -markdown prints a Markdown table (for a merge request).")
 			return 0
 		}
+		markdown := false
+		if len(rest) > 0 && (rest[0] == "-markdown" || rest[0] == "--markdown") {
+			markdown, rest = true, rest[1:]
+		}
 		if len(rest) != 2 {
-			fmt.Fprintln(stderr, "usage: vtest diff OLD.xml NEW.xml")
+			fmt.Fprintln(stderr, "usage: vtest diff [-markdown] OLD.xml NEW.xml")
 			return runner.ExitUsage
 		}
-		return diffCmd(rest[0], rest[1], stdout, stderr)
+		return diffCmd(rest[0], rest[1], markdown, stdout, stderr)
 	case "graph":
 		// vtest graph -json means the suite's -graph-json (its -json takes
 		// a file).
@@ -298,7 +302,7 @@ func execSuite(bin string, flags []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func diffCmd(oldPath, newPath string, stdout, stderr io.Writer) int {
+func diffCmd(oldPath, newPath string, markdown bool, stdout, stderr io.Writer) int {
 	o, err := os.Open(oldPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "vtest diff: %v\n", err)
@@ -316,7 +320,11 @@ func diffCmd(oldPath, newPath string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "vtest diff: %v\n", err)
 		return runner.ExitUsage
 	}
-	reports.WriteDiff(stdout, changes)
+	if markdown {
+		reports.WriteDiffMarkdown(stdout, changes)
+	} else {
+		reports.WriteDiff(stdout, changes)
+	}
 	for _, c := range changes {
 		if c.Regression() {
 			return 1
