@@ -225,6 +225,10 @@ func WriteJUnit(w io.Writer, outcomes []scenario.Outcome, plans []Planned, m Met
 				add(junitCase{Name: o.Step, Time: seconds(o.Teardown), Failure: msg(failType(k))}, "", 0)
 			}
 		}
+		if excerpt, ok := KernelWarning(o.KernelLog); ok {
+			add(junitCase{Name: "kernel log", Time: "0.000", Failure: &junitMessage{Message: firstLine(excerpt), Type: "KernelWarning",
+				Body: Clean("the kernel logged a warning while the scenario ran:\n" + excerpt)}}, "", 0)
+		}
 		var extra strings.Builder // node state and attachments of a failed run
 		if o.State != "" {
 			extra.WriteString("\nnode state at failure:\n" + o.State)
@@ -248,6 +252,7 @@ func WriteJUnit(w io.Writer, outcomes []scenario.Outcome, plans []Planned, m Met
 			out.WriteString(extra.String())
 		}
 		s.SystemOut = Clean(out.String())
+		s.SystemErr = Clean(o.KernelLog) // what the kernel logged meanwhile
 		for _, c := range s.Cases {
 			s.Tests++
 			switch c.status() {

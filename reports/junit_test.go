@@ -270,3 +270,37 @@ func TestRecordingRebuildsACrashedRun(t *testing.T) {
 		t.Error("end record not read")
 	}
 }
+
+func TestKernelWarning(t *testing.T) {
+	log := "[    1.000000] veth: something ordinary\n" +
+		"[    2.000000] WARNING: CPU: 0 PID: 7 at net/core/dev.c:1 f+0x1/0x2\n" +
+		"[    2.000001] Call Trace:\n"
+	ex, ok := KernelWarning(log)
+	if !ok || !strings.HasPrefix(ex, "[    2.000000] WARNING: CPU: 0") || !strings.Contains(ex, "Call Trace:") {
+		t.Errorf("KernelWarning = %q, %v", ex, ok)
+	}
+	for _, quiet := range []string{"", "[ 1.0] bridge: port 1(eth0) entered forwarding state\n"} {
+		if _, ok := KernelWarning(quiet); ok {
+			t.Errorf("a warning in %q", quiet)
+		}
+	}
+	for _, bad := range []string{"BUG: kernel NULL pointer dereference", "Oops: 0000 [#1] SMP", "RIP: 0010:f+0x1/0x2",
+		"unregister_netdevice: waiting for veth0 to become free. Usage count = 2", "kmemleak: 1 new suspected memory leaks"} {
+		if _, ok := KernelWarning(bad); !ok {
+			t.Errorf("no warning in %q", bad)
+		}
+	}
+	// In JUnit: a failed "kernel log" case with the excerpt, the whole log
+	// in the suite's system-err.
+	o := scenario.Outcome{Scenario: "k", Status: scenario.Fail, Step: "kernel", Message: "the kernel logged a warning while the scenario ran:\n" + ex,
+		Checks: []scenario.CheckOutcome{{Name: "c", Status: scenario.Pass}}, KernelLog: log}
+	var b bytes.Buffer
+	WriteJUnit(&b, []scenario.Outcome{o}, nil, Meta{Start: time.Now()}, JUnitOptions{})
+	c := find(t, parseIndependently(t, b.Bytes()), "kernel log")
+	if c.Result != "failure" || c.Message != "[    2.000000] WARNING: CPU: 0 PID: 7 at net/core/dev.c:1 f+0x1/0x2" || !strings.Contains(c.Text, "Call Trace:") {
+		t.Errorf("kernel log case = %+v", c)
+	}
+	if !strings.Contains(b.String(), "<system-err>[    1.000000] veth: something ordinary") {
+		t.Errorf("kernel log not in system-err:\n%s", b.String())
+	}
+}

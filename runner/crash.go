@@ -1,8 +1,17 @@
 package runner
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
 
 	"github.com/vtest-dev/vtest/reports"
 	"github.com/vtest-dev/vtest/scenario"
@@ -78,4 +87,124 @@ func CrashReports(args []string, events io.Reader, crash string, stdout, stderr 
 		fmt.Fprintf(stderr, "vtest: %v\n", err)
 	}
 	return ExitFail, true
+}
+
+// guestRun runs the suite in a vtest kernel VM as a child of init, under a
+// CrashWatch: a suite that crashes is reported (and init, which must not
+// die, powers off as usual) instead of panicking the kernel.
+func guestRun(args []string, stdout, stderr io.Writer) int {
+	w, err := WatchCrash()
+	if err != nil {
+		fmt.Fprintf(stderr, "vtest: %v; running the suite in init itself\n", err)
+		return Command(context.Background(), args, stdout, stderr, scenario.Registered())
+	}
+	cmd := exec.Command("/proc/self/exe", w.Args(args)...)
+	cmd.Stdout, cmd.Stderr = stdout, w.Stderr(stderr)
+	err = cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			code = 128 + int(ws.Signal())
+		}
+	case err != nil:
+		fmt.Fprintf(stderr, "vtest: run the suite: %v\n", err)
+		return ExitUsage
+	}
+	return w.Finish(args, code, stdout, stderr)
+}
+
+// CrashWatch runs alongside a suite process so its reports exist however
+// it ends. Give the process Args and Stderr, then call Finish with its exit
+// code: if the process died before its run ended (a panic in any
+// goroutine, os.Exit or log.Fatal in a check, a fatal runtime error, a
+// signal), Finish writes the reports from the process's event stream and
+// the tail of its stderr (CrashReports) and returns 1.
+type CrashWatch struct {
+	dir, events string
+	tail        tailWriter
+}
+
+// WatchCrash prepares a CrashWatch: a private directory for the event
+// stream.
+func WatchCrash() (*CrashWatch, error) {
+	dir, err := os.MkdirTemp("", "vtest-events-")
+	if err != nil {
+		return nil, err
+	}
+	return &CrashWatch{dir: dir, events: filepath.Join(dir, "events.jsonl"), tail: tailWriter{max: 64 << 10}}, nil
+}
+
+// Args returns the suite's run flags with the event stream added.
+func (w *CrashWatch) Args(flags []string) []string {
+	return append(append([]string{}, flags...), "-events", w.events)
+}
+
+// Stderr returns the writer for the suite's stderr: stderr, with a copy of
+// the tail kept for the crash output.
+func (w *CrashWatch) Stderr(stderr io.Writer) io.Writer { return io.MultiWriter(stderr, &w.tail) }
+
+// Finish returns the run's exit code: code when the suite ended its run,
+// else 1 after writing the reports of the crashed run. flags are the run
+// flags without the event stream. It removes the private directory.
+func (w *CrashWatch) Finish(flags []string, code int, stdout, stderr io.Writer) int {
+	defer os.RemoveAll(w.dir)
+	f, err := os.Open(w.events)
+	if err != nil {
+		return code // no run began (a usage error, -h, -list)
+	}
+	defer f.Close()
+	if c, crashed := CrashReports(flags, f, crashOutput(code, w.tail.String()), stdout, stderr); crashed {
+		return c
+	}
+	return code
+}
+
+// crashOutput describes how the suite process ended, from its exit code
+// (128+N for signal N) and the tail of its stderr: the panic or fatal
+// error with its stack when there is one, else the last lines it printed.
+func crashOutput(code int, stderrTail string) string {
+	how := fmt.Sprintf("exit status %d", code)
+	if code > 128 && code < 128+65 {
+		how = fmt.Sprintf("killed by signal %v", syscall.Signal(code-128))
+	}
+	out := stderrTail
+	for _, marker := range []string{"\npanic: ", "\nfatal error: ", "\nSIG"} {
+		if i := strings.Index("\n"+out, marker); i >= 0 {
+			out = out[i:]
+			break
+		}
+	}
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) > 200 {
+		out = strings.Join(lines[:200], "\n") + "\n…"
+	}
+	if strings.TrimSpace(out) == "" {
+		return how + " (it printed nothing on stderr)"
+	}
+	return how + "; its stderr ends with:\n" + strings.TrimSpace(out)
+}
+
+// tailWriter keeps the last max bytes written to it.
+type tailWriter struct {
+	mu  sync.Mutex
+	max int
+	buf bytes.Buffer
+}
+
+func (t *tailWriter) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf.Write(p)
+	if extra := t.buf.Len() - t.max; extra > 0 {
+		t.buf.Next(extra)
+	}
+	return len(p), nil
+}
+
+func (t *tailWriter) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.buf.String()
 }

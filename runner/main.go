@@ -45,7 +45,7 @@ func Main() {
 		os.Exit(vm.Modprobe(os.Args[1:]))
 	case vm.IsGuest():
 		vm.GuestMain(func(args []string, stdout, stderr io.Writer) int {
-			return Command(context.Background(), args, stdout, stderr, scenario.Registered())
+			return guestRun(append(args, "-kernel-log"), stdout, stderr)
 		})
 	}
 	os.Exit(Command(context.Background(), os.Args[1:], os.Stdout, os.Stderr, scenario.Registered()))
@@ -131,6 +131,7 @@ type config struct {
 	junitOpt  reports.JUnitOptions
 	kconfig   bool
 	graphJSON bool
+	kernelLog bool
 	events    string
 	shuffle   string
 }
@@ -168,6 +169,7 @@ func newFlagSet(stderr io.Writer) (*flag.FlagSet, *config) {
 	fs.BoolVar(&c.verbose, "v", false, "print the evidence of passed checks too")
 	fs.StringVar(&c.shard, "shard", "", "run shard `K/N` only (default from JOB_COMPLETION_INDEX or CI_NODE_INDEX/CI_NODE_TOTAL)")
 	fs.BoolVar(&c.list, "list", false, "list the scenarios and exit")
+	fs.BoolVar(&c.kernelLog, "kernel-log", false, "put what the kernel logs (/dev/kmsg) during each scenario into its report, and fail a scenario during which the kernel logged a warning (WARNING:, BUG:, Oops, …); vtest kernel sets it")
 	fs.BoolVar(&c.kconfig, "kconfig", false, "print the kernel config fragment the selected scenarios need and exit")
 	fs.BoolVar(&c.capture, "capture", false, "record a pcapng per link; keep those of failed scenarios (implied by -keep-on-failure)")
 	fs.StringVar(&c.capDir, "capture-dir", "vtest-captures", "write captures to `dir`")
@@ -362,6 +364,20 @@ func (c *config) run(ctx context.Context, specs []*scenario.Spec, stdout, stderr
 		mu.Lock()
 		defer mu.Unlock()
 		rep.Done(o)
+	}
+	if c.kernelLog {
+		kl, err := openKernelLog()
+		if err != nil {
+			fmt.Fprintf(stderr, "vtest: %v\n", err)
+			return ExitUsage
+		}
+		defer kl.close()
+		onStart := opt.OnStart
+		opt.OnStart = func(s *scenario.Spec) {
+			kl.start(s.Name)
+			onStart(s)
+		}
+		opt.Amend = kl.amend
 	}
 	res := Run(ctx, specs, opt)
 	if err := rep.Finish(res.Outcomes, res.Duration); err != nil {

@@ -49,6 +49,9 @@ type Options struct {
 	OnStart func(spec *scenario.Spec)
 	OnCheck func(spec *scenario.Spec, c scenario.CheckOutcome)
 	OnDone  func(o scenario.Outcome)
+	// Amend, when set, may change each outcome before it is reported, e.g.
+	// to fail a scenario during which the kernel logged a warning.
+	Amend func(spec *scenario.Spec, o scenario.Outcome) scenario.Outcome
 }
 
 // Result is the outcome of a run.
@@ -176,6 +179,9 @@ func Run(ctx context.Context, specs []*scenario.Spec, opt Options) *Result {
 				opt.OnStart(s)
 			}
 			o := runOne(ctx, s, timeout, checks, opt)
+			if opt.Amend != nil {
+				o = opt.Amend(s, o)
+			}
 			outcomes[i] = o
 			if opt.OnDone != nil {
 				mu.Lock()

@@ -51,6 +51,9 @@ type Outcome struct {
 	Attachments []string
 	// Notes are lines for the reader, e.g. how to inspect kept namespaces.
 	Notes []string
+	// KernelLog is what the kernel logged while the scenario ran, when the
+	// run records it (vtest kernel does).
+	KernelLog string `json:",omitempty"`
 }
 
 // RunOptions tune Run.
