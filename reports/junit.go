@@ -345,6 +345,9 @@ type JUnitFile struct {
 	Options JUnitOptions
 	// Log, when set, receives errors of the intermediate writes.
 	Log func(error)
+	// Written, when set, is called after each write (e.g. to give the
+	// file to the user behind sudo).
+	Written func() error
 
 	done []scenario.Outcome
 }
@@ -369,9 +372,13 @@ func (j *JUnitFile) Finish(outcomes []scenario.Outcome, _ time.Duration) error {
 }
 
 func (j *JUnitFile) write(outcomes []scenario.Outcome) error {
-	return WriteFileAtomic(j.Path, func(w io.Writer) error {
+	err := WriteFileAtomic(j.Path, func(w io.Writer) error {
 		return WriteJUnit(w, outcomes, j.Plans, j.Meta, j.Options)
 	})
+	if err == nil && j.Written != nil {
+		err = j.Written()
+	}
+	return err
 }
 
 // MergeJUnit merges JUnit reports (for example one per shard) into one:

@@ -134,7 +134,14 @@ func WatchCrash() (*CrashWatch, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &CrashWatch{dir: dir, events: filepath.Join(dir, "events.jsonl"), tail: tailWriter{max: 64 << 10}}, nil
+	w := &CrashWatch{dir: dir, events: filepath.Join(dir, "events.jsonl"), tail: tailWriter{max: 64 << 10}}
+	// Created here, so it is ours to read even when the suite runs as
+	// another user (through sudo), which appends to it.
+	if err := os.WriteFile(w.events, nil, 0o600); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return w, nil
 }
 
 // Args returns the suite's run flags with the event stream added.
