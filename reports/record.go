@@ -13,6 +13,7 @@ import (
 // record is one line of a Recorder's stream.
 type record struct {
 	Kind     string                 `json:"kind"` // plan, start, check, done, end
+	Time     time.Time              `json:"time"`
 	Plan     []Planned              `json:"plan,omitempty"`
 	Runs     []string               `json:"runs,omitempty"` // plan: the scenario of each run, in order
 	Meta     *Meta                  `json:"meta,omitempty"`
@@ -38,6 +39,7 @@ func NewRecorder(w io.Writer, plans []Planned, runs []string, m Meta) (*Recorder
 }
 
 func (r *Recorder) write(rec record) error {
+	rec.Time = time.Now()
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return err
@@ -75,6 +77,8 @@ type Recording struct {
 	Running []scenario.Outcome
 	// Ended says the run finished (every report was written).
 	Ended bool
+
+	started []time.Time // when each of Running started
 }
 
 // Planned reports whether the stream holds a plan, i.e. a run began.
@@ -102,6 +106,7 @@ func ReadRecording(rd io.Reader) (*Recording, error) {
 			}
 		case "start":
 			rec.Running = append(rec.Running, scenario.Outcome{Scenario: r.Scenario})
+			rec.started = append(rec.started, r.Time)
 		case "check":
 			if i := rec.running(r.Scenario); i >= 0 && r.Check != nil {
 				rec.Running[i].Checks = append(rec.Running[i].Checks, *r.Check)
@@ -112,6 +117,7 @@ func ReadRecording(rd io.Reader) (*Recording, error) {
 			}
 			if i := rec.running(r.Outcome.Scenario); i >= 0 {
 				rec.Running = append(rec.Running[:i], rec.Running[i+1:]...)
+				rec.started = append(rec.started[:i], rec.started[i+1:]...)
 			}
 			rec.Done = append(rec.Done, *r.Outcome)
 		case "end":
@@ -145,8 +151,11 @@ func (r *Recording) Crashed(crash string) (finished, running, notStarted []scena
 	for _, o := range r.Done {
 		left[o.Scenario]--
 	}
-	for _, o := range r.Running {
+	for i, o := range r.Running {
 		left[o.Scenario]--
+		if t := r.started[i]; !t.IsZero() {
+			o.Duration = time.Since(t)
+		}
 		o.Status, o.Step = scenario.Fail, StepCrash
 		o.Message = "the suite process died while this scenario ran:\n" + crash
 		running = append(running, o)

@@ -485,7 +485,7 @@ func TestCaptureOfFailedScenario(t *testing.T) {
 }
 
 // TestCrashReports kills the suite process in the ways user code can (a
-// panic in another goroutine, os.Exit(3), log.Fatal) while the second of
+// panic in another goroutine, os.Exit(3), log.Fatal, SIGKILL) while the second of
 // three scenarios runs: vtest run still writes a valid JUnit report and
 // JSON events with every scenario (the first passed, the second an error
 // carrying the crash output, the third not started) and exits 1.
@@ -497,6 +497,7 @@ func TestCrashReports(t *testing.T) {
 		{"gopanic", "panic: assignment to entry in nil map"},
 		{"exit", "exit status 3"},
 		{"fatal", "fatal: configuration is broken"},
+		{"sigkill", "killed by signal killed"},
 	} {
 		t.Run(tc.crash, func(t *testing.T) {
 			dir := t.TempDir()

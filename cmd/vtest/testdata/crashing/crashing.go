@@ -7,6 +7,7 @@ import (
 	"context"
 	"log"
 	"os"
+	"syscall"
 
 	"github.com/vtest-dev/vtest/assert"
 	"github.com/vtest-dev/vtest/scenario"
@@ -40,6 +41,11 @@ func init() {
 	})
 	define("fatal", func(ctx context.Context, n *scenario.Network) scenario.Result {
 		log.Fatal("fatal: configuration is broken")
+		return scenario.Result{}
+	})
+	define("sigkill", func(ctx context.Context, n *scenario.Network) scenario.Result {
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		<-ctx.Done()
 		return scenario.Result{}
 	})
 	define("after", nil)
