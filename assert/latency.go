@@ -6,7 +6,6 @@ import (
 	"math"
 	"net/netip"
 	"slices"
-	"testing"
 	"time"
 
 	"github.com/vtest-dev/vtest/scenario"
@@ -179,7 +178,7 @@ func LatencyWithin(from string, to Target, bounds []Bound, opts ...Option) scena
 
 // LatencyMeets fails the test unless the latency from → to meets every
 // bound.
-func LatencyMeets(t testing.TB, from *scenario.Node, to Target, bounds []Bound, opts ...Option) bool {
-	t.Helper()
+func LatencyMeets(t TestingT, from *scenario.Node, to Target, bounds []Bound, opts ...Option) bool {
+	helper(t)
 	return inTest(t, latencyOf(bounds), from, to, opts)
 }

@@ -153,6 +153,7 @@ func TestEnds(t *testing.T) {
 		{"a check fails", "^fail$", "1m", 1, "reachable"},
 		{"a check panics", "^panic$", "1m", 1, "panic: boom"},
 		{"a scenario times out", "^slow$", "300ms", 1, "timed out after 300ms in step check waits"},
+		{"a check hangs ignoring its context", "^hang$", "300ms", 1, "abandoned"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
