@@ -36,57 +36,72 @@ func CrashReports(args []string, events io.Reader, crash string, stdout, stderr 
 		return 0, false
 	}
 	finished, running, notStarted := rec.Crashed(crash)
-	c.events = "" // the stream is being read, not written
-	// The console already showed the finished scenarios; the files are
-	// rewritten from the whole stream.
-	files, closeAll, err := c.reporters(io.Discard, stderr, false, rec.Plans, rec.Runs, rec.Meta)
-	if err != nil {
-		fmt.Fprintf(stderr, "vtest: crash reports: %v\n", err)
-		return ExitFail, true
+	// What the suite printed and wrote as it ran stays: its console lines
+	// and its JSON events (a reader may be following the file with tail -f)
+	// get the crashed and never-started scenarios and the totals added. The
+	// JUnit report and KTAP are written whole.
+	var whole, added reports.Multi
+	if c.junit != "" {
+		whole = append(whole, c.junitFile(rec.Plans, rec.Meta, stderr))
 	}
-	defer closeAll()
-	var console reports.Reporter = &reports.Console{W: stdout, Total: len(rec.Runs)}
 	if c.ktap {
-		files[0], console = reports.KTAP{W: stdout}, nil
+		whole = append(whole, reports.KTAP{W: stdout})
 	} else {
-		files = files[1:]
+		added = append(added, &reports.Console{W: stdout, Verbose: c.verbose, Color: c.color(false), Total: len(rec.Runs)})
+	}
+	if c.jsonPath != "" {
+		f, err := openToAppend(c.jsonPath)
+		if err != nil {
+			fmt.Fprintf(stderr, "vtest: crash reports: %v\n", err)
+		} else {
+			defer f.Close()
+			added = append(added, reports.JSONLines{W: f})
+		}
 	}
 	fmt.Fprintf(stderr, "vtest: the suite process died before its run ended; writing the reports from its event stream\n")
 	var all []scenario.Outcome
-	for _, o := range finished {
-		files.Start(o.Scenario)
-		for _, ch := range o.Checks {
-			files.Check(o.Scenario, ch)
+	replay := func(o scenario.Outcome, started bool) {
+		if started {
+			whole.Start(o.Scenario)
+			for _, ch := range o.Checks {
+				whole.Check(o.Scenario, ch)
+			}
 		}
-		files.Done(o)
+		whole.Done(o)
 		all = append(all, o)
+	}
+	for _, o := range finished {
+		replay(o, true)
 	}
 	for _, o := range running {
-		files.Start(o.Scenario)
-		for _, ch := range o.Checks {
-			files.Check(o.Scenario, ch)
-		}
-		files.Done(o)
-		if console != nil {
-			console.Done(o)
-		}
-		all = append(all, o)
+		replay(o, true)
+		added.Done(o)
 	}
 	for _, o := range notStarted {
-		files.Done(o)
-		if console != nil {
-			console.Done(o)
-		}
-		all = append(all, o)
+		replay(o, false)
+		added.Done(o)
 	}
 	d := rec.Meta.Elapsed()
-	if console != nil {
-		console.Finish(all, d)
-	}
-	if err := files.Finish(all, d); err != nil {
+	if err := errors.Join(whole.Finish(all, d), added.Finish(all, d)); err != nil {
 		fmt.Fprintf(stderr, "vtest: %v\n", err)
 	}
 	return ExitFail, true
+}
+
+// openToAppend opens a JSON lines file to add events, after a newline if
+// its last line was cut short.
+func openToAppend(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := f.Stat(); err == nil && fi.Size() > 0 {
+		last := make([]byte, 1)
+		if _, err := f.ReadAt(last, fi.Size()-1); err == nil && last[0] != '\n' {
+			f.Write([]byte("\n"))
+		}
+	}
+	return f, nil
 }
 
 // guestRun runs the suite in a vtest kernel VM as a child of init, under a

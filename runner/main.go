@@ -428,10 +428,7 @@ func (c *config) reporters(stdout, stderr io.Writer, tty bool, plans []reports.P
 		rep = append(rep, &reports.Console{W: stdout, Verbose: c.verbose, Color: c.color(tty), Live: tty, Total: len(runs)})
 	}
 	if c.junit != "" {
-		rep = append(rep, &reports.JUnitFile{Path: c.junit, Plans: plans, Meta: meta, Options: c.junitOpt,
-			Log: func(err error) { fmt.Fprintf(stderr, "vtest: %v\n", err) },
-			// A report belongs to whoever asked for it, also under sudo.
-			Written: func() error { return invoker.Give(c.junit) }})
+		rep = append(rep, c.junitFile(plans, meta, stderr))
 	}
 	if c.jsonPath != "" {
 		f, err := os.Create(c.jsonPath)
@@ -457,6 +454,14 @@ func (c *config) reporters(stdout, stderr io.Writer, tty bool, plans []reports.P
 		rep = append(rep, r)
 	}
 	return rep, close, nil
+}
+
+// junitFile is the JUnit reporter of -junit.
+func (c *config) junitFile(plans []reports.Planned, meta reports.Meta, stderr io.Writer) *reports.JUnitFile {
+	return &reports.JUnitFile{Path: c.junit, Plans: plans, Meta: meta, Options: c.junitOpt,
+		Log: func(err error) { fmt.Fprintf(stderr, "vtest: %v\n", err) },
+		// A report belongs to whoever asked for it, also under sudo.
+		Written: func() error { return invoker.Give(c.junit) }}
 }
 
 // color says whether to colour the console: on a terminal, unless NO_COLOR
