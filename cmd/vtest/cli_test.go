@@ -523,7 +523,7 @@ func TestCrashReports(t *testing.T) {
 					t.Errorf("bad JSON event %q: %v", line, err)
 				}
 			}
-			for _, w := range []string{`"action":"check","scenario":"` + tc.crash + `","check":"a reaches b","status":"PASS"`,`"action":"done","scenario":"good","status":"PASS"`, `"action":"done","scenario":"` + tc.crash + `","status":"FAIL","step":"crash"`, `"action":"summary"`} {
+			for _, w := range []string{`"action":"check","scenario":"` + tc.crash + `","check":"a reaches b","status":"PASS"`, `"action":"done","scenario":"good","status":"PASS"`, `"action":"done","scenario":"` + tc.crash + `","status":"FAIL","step":"crash"`, `"action":"summary"`} {
 				if !bytes.Contains(ev, []byte(w)) {
 					t.Errorf("JSON events lack %s:\n%s", w, ev)
 				}
