@@ -27,6 +27,9 @@ type CheckOutcome struct {
 	Message  string // why it failed or was skipped
 	Evidence string
 	Duration time.Duration
+	// File and Line locate the Check call that declared the check.
+	File string `json:",omitempty"`
+	Line int    `json:",omitempty"`
 
 	abandoned bool // the check did not return; its goroutine still runs
 }
@@ -51,6 +54,9 @@ type Outcome struct {
 	Attachments []string
 	// Notes are lines for the reader, e.g. how to inspect kept namespaces.
 	Notes []string
+	// KernelLog is what the kernel logged while the scenario ran, when the
+	// run records it (vtest kernel does).
+	KernelLog string `json:",omitempty"`
 }
 
 // RunOptions tune Run.
@@ -68,6 +74,9 @@ type RunOptions struct {
 	// it returns is called before teardown with whether the scenario failed,
 	// and returns files to attach (e.g. packet captures).
 	Capture func(*Network) (stop func(failed bool) []string)
+	// OnCheck, when set, sees each check's outcome as soon as the check
+	// returns, before the next one starts (live reports).
+	OnCheck func(CheckOutcome)
 	// Grace is how long a check may go on after its context ended (the
 	// scenario timed out or the run was interrupted) before it is abandoned;
 	// 0 means DefaultGrace.
@@ -141,6 +150,9 @@ func Run(ctx context.Context, s *Spec, opt RunOptions) (out Outcome) {
 		}
 		co := runCheck(ctx, n, c, opt)
 		out.Checks = append(out.Checks, co)
+		if opt.OnCheck != nil {
+			opt.OnCheck(co)
+		}
 		if co.abandoned {
 			// The check's goroutine still runs; the teardown deferred
 			// above closes what it holds. Nothing else runs after it.
@@ -198,6 +210,7 @@ func runCheck(ctx context.Context, n *Network, c CheckSpec, opt RunOptions) Chec
 		}
 	}
 	co.Duration = time.Since(start)
+	co.File, co.Line = c.File, c.Line
 	return co
 }
 

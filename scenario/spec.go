@@ -20,6 +20,7 @@ package scenario
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -108,8 +109,13 @@ func (s *Spec) Link(a, b string) *LinkSpec {
 }
 
 // Check adds a check, run inside the built network in definition order.
+// The file and line of the call are recorded for reports.
 func (s *Spec) Check(name string, fn CheckFunc) *Spec {
-	s.checks = append(s.checks, CheckSpec{Name: name, Func: fn})
+	c := CheckSpec{Name: name, Func: fn}
+	if _, file, line, ok := runtime.Caller(1); ok {
+		c.File, c.Line = file, line
+	}
+	s.checks = append(s.checks, c)
 	return s
 }
 
@@ -349,6 +355,9 @@ type CheckFunc func(ctx context.Context, n *Network) Result
 type CheckSpec struct {
 	Name string
 	Func CheckFunc
+	// File and Line locate the Check call that declared it.
+	File string
+	Line int
 }
 
 // Result is the outcome of one check.
