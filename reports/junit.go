@@ -157,6 +157,15 @@ func WriteJUnit(w io.Writer, outcomes []scenario.Outcome, specs map[string]*scen
 			add(junitCase{Name: "setup", Time: seconds(o.Build), Failure: &junitMessage{Message: firstLine(o.Message), Type: failType(o), Body: Clean(o.Message)}})
 		}
 		for _, c := range o.Checks {
+			if c.IsStep() {
+				// Steps are not tests: a passed or skipped one is a line
+				// of system-out, a failed one an error case "step: NAME".
+				fmt.Fprintf(&out, "[STEP %s] %s: %s\n", c.Status, c.Name, firstNonEmpty(c.Evidence, c.Message))
+				if c.Status == scenario.Fail {
+					add(junitCase{Name: "step: " + c.Name, Time: seconds(c.Duration), Error: &junitMessage{Message: firstLine(c.Message), Type: "StepFailed", Body: Clean(c.Message + "\n\nstep: " + c.Evidence)}})
+				}
+				continue
+			}
 			jc := junitCase{Name: c.Name, Time: seconds(c.Duration)}
 			switch c.Status {
 			case scenario.Fail:
@@ -209,6 +218,13 @@ func WriteJUnit(w io.Writer, outcomes []scenario.Outcome, specs map[string]*scen
 	}
 	_, err := io.WriteString(w, "\n")
 	return err
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 func failType(o scenario.Outcome) string {

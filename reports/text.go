@@ -27,15 +27,29 @@ func WriteKTAP(w io.Writer, outcomes []scenario.Outcome) error {
 	fmt.Fprintf(&b, "1..%d\n", len(outcomes))
 	for i, o := range outcomes {
 		if len(o.Checks) > 0 {
+			// Checks are the numbered subtests; steps are diagnostic
+			// lines between them ("# step NAME: PASS").
+			checks := 0
+			for _, c := range o.Checks {
+				if !c.IsStep() {
+					checks++
+				}
+			}
 			b.WriteString("    KTAP version 1\n")
-			fmt.Fprintf(&b, "    1..%d\n", len(o.Checks))
-			for j, c := range o.Checks {
+			fmt.Fprintf(&b, "    1..%d\n", checks)
+			j := 0
+			for _, c := range o.Checks {
 				if c.Status == scenario.Fail {
 					for _, l := range strings.Split(Clean(c.Message), "\n") {
 						fmt.Fprintf(&b, "    # %s\n", l)
 					}
 				}
-				fmt.Fprintf(&b, "    %s\n", ktapLine(c.Status, j+1, c.Name, c.Message))
+				if c.IsStep() {
+					fmt.Fprintf(&b, "    # step %s: %s\n", ktapName(c.Name), c.Status)
+					continue
+				}
+				j++
+				fmt.Fprintf(&b, "    %s\n", ktapLine(c.Status, j, c.Name, c.Message))
 			}
 		}
 		if o.Status == scenario.Fail || o.Status == scenario.Interrupted {
@@ -64,7 +78,7 @@ func ktapLine(st scenario.Status, n int, name, msg string) string {
 // Event is one line of the JSON event stream.
 type Event struct {
 	Time     time.Time `json:"time"`
-	Action   string    `json:"action"` // "start", "check", "done", "summary"
+	Action   string    `json:"action"` // "start", "step", "check", "done", "summary"
 	Scenario string    `json:"scenario,omitempty"`
 	Check    string    `json:"check,omitempty"`
 	Status   string    `json:"status,omitempty"`
@@ -75,13 +89,18 @@ type Event struct {
 	Counts   any       `json:"counts,omitempty"`
 }
 
-// JSONEvents returns the events of one finished scenario: one per check,
-// then one for the scenario.
+// JSONEvents returns the events of one finished scenario: one per step
+// (action "step") and check (action "check"), in order, then one for the
+// scenario.
 func JSONEvents(o scenario.Outcome) []Event {
 	now := time.Now()
 	var evs []Event
 	for _, c := range o.Checks {
-		evs = append(evs, Event{Time: now, Action: "check", Scenario: o.Scenario, Check: c.Name, Status: string(c.Status),
+		action := "check"
+		if c.IsStep() {
+			action = "step"
+		}
+		evs = append(evs, Event{Time: now, Action: action, Scenario: o.Scenario, Check: c.Name, Status: string(c.Status),
 			Message: c.Message, Evidence: c.Evidence, Seconds: c.Duration.Seconds()})
 	}
 	return append(evs, Event{Time: now, Action: "done", Scenario: o.Scenario, Status: string(o.Status), Step: o.Step,
@@ -160,7 +179,11 @@ func (c *Console) Done(o scenario.Outcome) {
 	fmt.Fprintf(c.W, "%-4s %s (%.3fs)\n", c.paint(o.Status), o.Scenario, o.Duration.Seconds())
 	for _, ch := range o.Checks {
 		if ch.Status == scenario.Fail || c.Verbose {
-			fmt.Fprintf(c.W, "     %-4s %s (%.3fs)\n", c.paint(ch.Status), ch.Name, ch.Duration.Seconds())
+			name := ch.Name
+			if ch.IsStep() {
+				name = "step: " + name
+			}
+			fmt.Fprintf(c.W, "     %-4s %s (%.3fs)\n", c.paint(ch.Status), name, ch.Duration.Seconds())
 			msg := ch.Message
 			if ch.Status != scenario.Fail {
 				msg = ch.Evidence
@@ -175,7 +198,7 @@ func (c *Console) Done(o scenario.Outcome) {
 	// The scenario's own message, unless it only repeats a check's.
 	repeats := false
 	for _, ch := range o.Checks {
-		if ch.Status == scenario.Fail && ch.Message == o.Message {
+		if ch.Status == scenario.Fail && (ch.Message == o.Message || ch.IsStep()) {
 			repeats = true
 		}
 	}

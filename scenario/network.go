@@ -30,6 +30,9 @@ type Network struct {
 	nodes map[string]*Node
 	order []*Node
 
+	procMu sync.Mutex
+	procs  map[string]*Cmd // started by StartProcess, by "node/name"
+
 	closeOnce sync.Once
 	closeErr  error
 }
