@@ -32,6 +32,7 @@ type Network struct {
 
 	procMu sync.Mutex
 	procs  map[string]*Cmd // started by StartProcess, by "node/name"
+	values sync.Map        // SetValue/Value: state steps leave for later checks
 
 	closeOnce sync.Once
 	closeErr  error

@@ -121,3 +121,10 @@ func (v *validator) items(p *plan) {
 }
 
 func (v *validator) err() error { return errors.Join(v.errs...) }
+
+// SetValue records a value under key for later steps and checks of the
+// same run, e.g. counters a step snapshotted for a check to compare with.
+func (n *Network) SetValue(key string, v any) { n.values.Store(key, v) }
+
+// Value returns what SetValue recorded under key.
+func (n *Network) Value(key string) (any, bool) { return n.values.Load(key) }
