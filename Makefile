@@ -61,7 +61,7 @@ unit:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 100x -count 3 ./scenario/
-	$(GO) test -run '^$$' -bench Reach -benchtime 200x -count 3 ./assert/
+	$(GO) test -run '^$$' -bench 'Reach|PathWalk' -benchtime 200x -count 3 ./assert/
 	$(GO) test -run '^$$' -bench Isolated -benchtime 10x -count 3 ./assert/
 
 lint:

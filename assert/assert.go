@@ -62,6 +62,10 @@ type Options struct {
 	// PathMTU is the expected path MTU of a route lookup (a PMTU
 	// exception).
 	PathMTU int
+	// UDP makes a firewall-verdict check use UDP.
+	UDP bool
+	// Listen makes a firewall-verdict check listen at the destination.
+	Listen bool
 }
 
 // Option sets one field of Options.
