@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 	vtestBin = filepath.Join(dir, "vtest")
 	suite = filepath.Join(dir, "suite")
 	for _, c := range [][]string{
-		{"go", "build", "-o", vtestBin, "../cmd/vtest"},
+		{hostcheck.GoTool(), "build", "-o", vtestBin, "../cmd/vtest"},
 		{vtestBin, "build", "-o", suite, "./testdata/suite"},
 	} {
 		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {

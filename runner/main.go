@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vtest-dev/vtest/internal/capture"
+	"github.com/vtest-dev/vtest/internal/invoker"
 	"github.com/vtest-dev/vtest/internal/nsx"
 	"github.com/vtest-dev/vtest/internal/vm"
 	"github.com/vtest-dev/vtest/reports"
@@ -109,8 +110,7 @@ type config struct {
 	keep      bool
 	capture   bool
 	capDir    string
-	clean     bool
-	merge     bool
+	deadline  time.Duration
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -124,6 +124,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.runPat, "run", "", "run only scenarios matching `regexp`; \"scenario/check\" also filters checks")
 	fs.IntVar(&c.opt.Parallel, "parallel", runtime.NumCPU(), "run up to `n` scenarios at once")
 	fs.DurationVar(&c.opt.Timeout, "timeout", 2*time.Minute, "fail a scenario that runs longer than `d`")
+	fs.DurationVar(&c.deadline, "deadline", 0, "stop the whole run after `d` (like go test -timeout): unfinished scenarios are reported as interrupted; 0 means none")
 	fs.IntVar(&c.opt.Count, "count", 1, "run each scenario `n` times")
 	shuffle := fs.String("shuffle", "off", "shuffle the order: \"on\" or a numeric `seed`")
 	fs.StringVar(&c.junit, "junit", "", "write a JUnit XML report to `file`")
@@ -163,6 +164,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, usageError{fmt.Errorf("-count %d: must be at least 1", c.opt.Count)}
 	case c.opt.Timeout <= 0:
 		return nil, usageError{fmt.Errorf("-timeout %s: must be positive", c.opt.Timeout)}
+	case c.deadline < 0:
+		return nil, usageError{fmt.Errorf("-deadline %s: must not be negative", c.deadline)}
 	}
 	switch *shuffle {
 	case "off":
@@ -183,20 +186,29 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	return c, nil
 }
 
-// parseShard reads K/N from the flag, or from CI variables: Kubernetes
-// indexed jobs (JOB_COMPLETION_INDEX, 0-based, with VTEST_SHARDS) and GitLab
-// (CI_NODE_INDEX 1-based, CI_NODE_TOTAL).
+// ShardFromEnv returns the shard "K/N" that CI variables ask for, or "":
+// Kubernetes indexed jobs (JOB_COMPLETION_INDEX, 0-based, with
+// VTEST_SHARDS) and GitLab (CI_NODE_INDEX 1-based, CI_NODE_TOTAL).
+func ShardFromEnv() (string, error) {
+	if i, t := os.Getenv("CI_NODE_INDEX"), os.Getenv("CI_NODE_TOTAL"); i != "" && t != "" {
+		return i + "/" + t, nil
+	}
+	if i, t := os.Getenv("JOB_COMPLETION_INDEX"), os.Getenv("VTEST_SHARDS"); i != "" && t != "" {
+		idx, err := strconv.Atoi(i)
+		if err != nil {
+			return "", fmt.Errorf("JOB_COMPLETION_INDEX=%q is not a number", i)
+		}
+		return fmt.Sprintf("%d/%s", idx+1, t), nil
+	}
+	return "", nil
+}
+
+// parseShard reads K/N from the flag, or from CI variables (ShardFromEnv).
 func parseShard(flagVal string) (k, n int, err error) {
 	s := flagVal
 	if s == "" {
-		if i, t := os.Getenv("CI_NODE_INDEX"), os.Getenv("CI_NODE_TOTAL"); i != "" && t != "" {
-			s = i + "/" + t
-		} else if i, t := os.Getenv("JOB_COMPLETION_INDEX"), os.Getenv("VTEST_SHARDS"); i != "" && t != "" {
-			idx, err := strconv.Atoi(i)
-			if err != nil {
-				return 0, 0, fmt.Errorf("JOB_COMPLETION_INDEX=%q is not a number", i)
-			}
-			s = fmt.Sprintf("%d/%s", idx+1, t)
+		if s, err = ShardFromEnv(); err != nil {
+			return 0, 0, err
 		}
 	}
 	if s == "" {
@@ -256,6 +268,12 @@ func list(w io.Writer, specs []*scenario.Spec) int {
 func (c *config) run(ctx context.Context, specs []*scenario.Spec, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	if c.deadline > 0 {
+		// A cancellation, not a timeout: what is unfinished is reported
+		// as interrupted, like after Ctrl-C.
+		t := time.AfterFunc(c.deadline, func() { cancel(fmt.Errorf("run deadline reached (-deadline %s)", c.deadline)) })
+		defer t.Stop()
+	}
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
@@ -293,14 +311,22 @@ func (c *config) run(ctx context.Context, specs []*scenario.Spec, stdout, stderr
 		}
 		defer f.Close()
 		jsonFile = f
+		if err := invoker.Give(c.jsonPath); err != nil {
+			fmt.Fprintf(stderr, "vtest: %v\n", err)
+		}
 	}
 	writeJUnit := func() error {
 		if c.junit == "" {
 			return nil
 		}
-		return reports.WriteFileAtomic(c.junit, func(w io.Writer) error {
+		err := reports.WriteFileAtomic(c.junit, func(w io.Writer) error {
 			return reports.WriteJUnit(w, done, byName, meta)
 		})
+		if err != nil {
+			return err
+		}
+		// A report belongs to whoever asked for it, also under sudo.
+		return invoker.Give(c.junit)
 	}
 	opt := c.opt
 	opt.DumpState = true

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vtest-dev/vtest/internal/stacks"
 	"github.com/vtest-dev/vtest/scenario"
 )
 
@@ -200,9 +201,45 @@ func Run(ctx context.Context, specs []*scenario.Spec, opt Options) *Result {
 // ErrTimeout is the cause of a scenario's context when its timeout expires.
 var ErrTimeout = errors.New("scenario timed out")
 
-func runOne(ctx context.Context, s *scenario.Spec, timeout time.Duration, checks func(string) bool, opt Options) (out scenario.Outcome) {
+// abandonAfter is how long runOne waits for a scenario after its context
+// ended before abandoning it: the grace of a stuck check plus time for a
+// teardown. A scenario still running then (stuck in user code that is not
+// a check, e.g. a Capture or OnFailure hook, or in the kernel) is reported
+// with its goroutines' stacks and left behind, so the run goes on.
+const abandonAfter = scenario.DefaultGrace + 4*time.Second
+
+func runOne(ctx context.Context, s *scenario.Spec, timeout time.Duration, checks func(string) bool, opt Options) scenario.Outcome {
 	ctx, cancel := context.WithTimeoutCause(ctx, timeout, ErrTimeout)
 	defer cancel()
+	res := make(chan scenario.Outcome, 1)
+	gid := make(chan uint64, 1)
+	start := time.Now()
+	go func() {
+		gid <- stacks.ID()
+		res <- runScenario(ctx, s, timeout, checks, opt)
+	}()
+	id := <-gid
+	select {
+	case out := <-res:
+		return out
+	case <-ctx.Done():
+	}
+	select {
+	case out := <-res:
+		return out
+	case <-time.After(abandonAfter):
+	}
+	out := scenario.Outcome{Scenario: s.Name, Status: scenario.Interrupted, Step: "runner", Duration: time.Since(start),
+		Message: fmt.Sprintf("abandoned: still running %v after it was stopped (%v). Its goroutines:\n%s",
+			abandonAfter, context.Cause(ctx), stacks.Of(id))}
+	if errors.Is(context.Cause(ctx), ErrTimeout) {
+		out.Status = scenario.Fail
+		out.Message = fmt.Sprintf("timed out after %s; %s", timeout, out.Message)
+	}
+	return out
+}
+
+func runScenario(ctx context.Context, s *scenario.Spec, timeout time.Duration, checks func(string) bool, opt Options) (out scenario.Outcome) {
 	defer func() {
 		if r := recover(); r != nil {
 			out = scenario.Outcome{Scenario: s.Name, Status: scenario.Fail, Step: "runner", Message: fmt.Sprintf("panic: %v", r)}
@@ -218,7 +255,11 @@ func runOne(ctx context.Context, s *scenario.Spec, timeout time.Duration, checks
 	out = scenario.Run(ctx, s, ro)
 	if errors.Is(context.Cause(ctx), ErrTimeout) && out.Status != scenario.Pass && out.Status != scenario.Skip {
 		out.Status = scenario.Fail
-		out.Message = fmt.Sprintf("timed out after %s in step %s", timeout, out.Step)
+		msg := fmt.Sprintf("timed out after %s in step %s", timeout, out.Step)
+		if _, detail, ok := strings.Cut(out.Message, "\n"); ok {
+			msg += "\n" + detail // e.g. the stacks of an abandoned check
+		}
+		out.Message = msg
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/vtest-dev/vtest/internal/stacks"
 	"runtime/debug"
 	"time"
 )
@@ -30,6 +31,8 @@ type CheckOutcome struct {
 	Message  string
 	Evidence string
 	Duration time.Duration
+
+	abandoned bool // the check did not return; its goroutine still runs
 }
 
 // Outcome is what one run of a scenario produced: validate, probe, build,
@@ -70,7 +73,15 @@ type RunOptions struct {
 	// it returns is called before teardown with whether the scenario failed,
 	// and returns files to attach (e.g. packet captures).
 	Capture func(*Network) (stop func(failed bool) []string)
+	// Grace is how long a check may go on after its context ended (the
+	// scenario timed out or the run was interrupted) before it is abandoned;
+	// 0 means DefaultGrace.
+	Grace time.Duration
 }
+
+// DefaultGrace is how long a check that ignores its context may outlive
+// it before Run abandons it.
+const DefaultGrace = time.Second
 
 // Run runs one scenario's whole life cycle: validate, probe the kernel
 // features it needs (skipping it when one is missing), build, run the checks
@@ -133,9 +144,14 @@ func Run(ctx context.Context, s *Spec, opt RunOptions) (out Outcome) {
 		if ctx.Err() != nil {
 			return out.cancelled(ctx, where)
 		}
-		co := runCheck(ctx, n, c)
+		co := runCheck(ctx, n, c, opt.grace())
 		co.Kind = c.kind()
 		out.Checks = append(out.Checks, co)
+		if co.abandoned {
+			// The check's goroutine still runs; the teardown deferred
+			// above closes what it holds. Nothing else runs after it.
+			return out.cancelled(ctx, where, fmt.Sprintf("the %s was abandoned: it ignores its context (its goroutines are in its report)", c.kind()))
+		}
 		if co.Status == Fail && ctx.Err() != nil {
 			return out.cancelled(ctx, where)
 		}
@@ -161,11 +177,45 @@ func Run(ctx context.Context, s *Spec, opt RunOptions) (out Outcome) {
 	return out
 }
 
-func runCheck(ctx context.Context, n *Network, c CheckSpec) (co CheckOutcome) {
-	co.Name = c.Name
+func (o RunOptions) grace() time.Duration {
+	if o.Grace > 0 {
+		return o.Grace
+	}
+	return DefaultGrace
+}
+
+// runCheck runs one check on a goroutine of its own, so that a check that
+// ignores its context (a sleep, a blocking read, a busy loop) cannot hold
+// the scenario: grace after ctx ends, the check is abandoned and reported
+// with the stacks of its goroutines.
+func runCheck(ctx context.Context, n *Network, c CheckSpec, grace time.Duration) CheckOutcome {
 	start := time.Now()
+	done := make(chan CheckOutcome, 1)
+	gid := make(chan uint64, 1)
+	go func() {
+		gid <- stacks.ID()
+		done <- callCheck(ctx, n, c)
+	}()
+	id := <-gid
+	var co CheckOutcome
+	select {
+	case co = <-done:
+	case <-ctx.Done():
+		select {
+		case co = <-done:
+		case <-time.After(grace):
+			co = CheckOutcome{Name: c.Name, Status: Fail, abandoned: true,
+				Message: fmt.Sprintf("abandoned: still running %v after its context ended (%v); it ignores its context. Its goroutines:\n%s",
+					grace, context.Cause(ctx), stacks.Of(id))}
+		}
+	}
+	co.Duration = time.Since(start)
+	return co
+}
+
+func callCheck(ctx context.Context, n *Network, c CheckSpec) (co CheckOutcome) {
+	co.Name = c.Name
 	defer func() {
-		co.Duration = time.Since(start)
 		if r := recover(); r != nil {
 			co.Status = Fail
 			co.Message = fmt.Sprintf("panic: %v\n%s", r, debug.Stack())
@@ -189,15 +239,21 @@ func (o Outcome) fail(step string, err error) Outcome {
 	return o
 }
 
-func (o Outcome) cancelled(ctx context.Context, step string) Outcome {
+// cancelled reports a scenario stopped by ctx: a timeout is a failure, an
+// interruption (Ctrl-C, SIGTERM, the run's deadline) is reported as such.
+// detail, when given, is added (e.g. why a check was abandoned).
+func (o Outcome) cancelled(ctx context.Context, step string, detail ...string) Outcome {
 	o.Step = step
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		o.Status = Fail
 		o.Message = fmt.Sprintf("timed out in step %s", step)
-		return o
+	} else {
+		o.Status = Interrupted
+		o.Message = fmt.Sprintf("interrupted in step %s: %v", step, context.Cause(ctx))
 	}
-	o.Status = Interrupted
-	o.Message = fmt.Sprintf("interrupted in step %s: %v", step, context.Cause(ctx))
+	for _, d := range detail {
+		o.Message += "\n" + d
+	}
 	return o
 }
 

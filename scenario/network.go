@@ -584,6 +584,18 @@ func (n *Network) Close() error {
 	return n.closeErr
 }
 
+// closeHandle closes a netlink handle so that it stays closed. A plain
+// Close leaves a handle that sends later requests on a socket of the calling
+// thread's namespace, the host's for an unlocked goroutine: code that keeps
+// the handle past teardown (a check abandoned because it hung) would then
+// change the host. Here the handle keeps its closed sockets, and every later
+// request fails with EBADF.
+func closeHandle(h *netlink.Handle) {
+	dead := *h // shares the sockets that Close closes
+	h.Close()
+	*h = dead
+}
+
 func (nd *Node) close() error {
 	nd.mu.Lock()
 	nd.closed = true
@@ -598,8 +610,7 @@ func (nd *Node) close() error {
 		thread.Close()
 	}
 	if nd.nl != nil {
-		nd.nl.Close()
-		nd.nl = nil
+		closeHandle(nd.nl)
 	}
 	if nd.ns.IsOpen() {
 		if err := nd.ns.Close(); err != nil {

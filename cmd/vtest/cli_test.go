@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	vtestBin = filepath.Join(dir, "vtest")
-	if out, err := exec.Command("go", "build", "-ldflags", "-X github.com/vtest-dev/vtest/runner.Version=v-test", "-o", vtestBin, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command(hostcheck.GoTool(), "build", "-ldflags", "-X github.com/vtest-dev/vtest/runner.Version=v-test", "-o", vtestBin, ".").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build vtest: %v\n%s", err, out)
 		os.Exit(1)
 	}
@@ -352,7 +352,7 @@ func init() {
 	scenario.Register(s)
 }
 `), 0o644)
-	tidy := exec.Command("go", "mod", "tidy")
+	tidy := exec.Command(hostcheck.GoTool(), "mod", "tidy")
 	tidy.Dir = dir
 	if out, err := tidy.CombinedOutput(); err != nil {
 		t.Fatalf("go mod tidy: %v\n%s", err, out)
@@ -452,4 +452,85 @@ func TestCaptureOfFailedScenario(t *testing.T) {
 	if files, _ := filepath.Glob(filepath.Join(caps2, "*")); len(files) != 0 {
 		t.Errorf("captures kept for a passing scenario: %v", files)
 	}
+}
+
+// TestStuckChecksAreAbandoned runs checks that ignore their context (a
+// sleep, a sleep inside a node, a busy loop) next to well-behaved
+// scenarios: the run ends in bounded time, the stuck checks are reported
+// with their goroutines' stacks, and the good scenarios pass.
+func TestStuckChecksAreAbandoned(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	before := hostcheck.Take(t)
+	for _, par := range []string{"1", "4"} {
+		t.Run("parallel "+par, func(t *testing.T) {
+			junit := filepath.Join(t.TempDir(), "r.xml")
+			start := time.Now()
+			r := vtest(t, ".", "run", "-parallel", par, "-timeout", "2s", "-junit", junit,
+				"-run", "^(good-1|hangs|hangs-in-node|spins|good-2)$", "./testdata/misbehaving")
+			took := time.Since(start)
+			r.must(t, 1, "abandoned", "time.Sleep", "misbehaving.init", "2 passed", "3 failed")
+			// 3 stuck scenarios × (2 s timeout + 1 s grace) one after another,
+			// plus the build and the good ones.
+			if limit := 25 * time.Second; took > limit {
+				t.Errorf("took %v, want ≤ %v", took, limit)
+			}
+			b, err := os.ReadFile(junit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []string{`name="good-1"`, `name="good-2"`, `name="hangs"`, `name="hangs-in-node"`, `name="spins"`, "abandoned"} {
+				if !strings.Contains(string(b), want) {
+					t.Errorf("JUnit lacks %s", want)
+				}
+			}
+			t.Logf("-parallel %s: %v", par, took.Round(time.Millisecond))
+		})
+	}
+	hostcheck.Unchanged(t, before)
+}
+
+// TestStuckCheckDoesNotHoldTheRun: the whole-run -deadline and SIGINT both
+// end a run whose check ignores its context within a few seconds.
+func TestStuckCheckDoesNotHoldTheRun(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	t.Run("deadline", func(t *testing.T) {
+		start := time.Now()
+		vtest(t, ".", "run", "-timeout", "1h", "-deadline", "3s", "-parallel", "1", "-run", "^(hangs|good-1)$", "./testdata/misbehaving").
+			must(t, 1, "INTERRUPTED", "run deadline reached (-deadline 3s)", "abandoned")
+		if took := time.Since(start); took > 15*time.Second {
+			t.Errorf("took %v", took)
+		}
+	})
+	t.Run("SIGINT", func(t *testing.T) {
+		mark := filepath.Join(t.TempDir(), "running")
+		cmd := exec.Command(vtestBin, "run", "-timeout", "1h", "-run", "^hangs$", "./testdata/misbehaving")
+		cmd.Env = append(os.Environ(), "MISBEHAVING_MARK="+mark)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Wait until the check runs (and sleeps).
+		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if fileExists(mark) {
+				break
+			}
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				t.Fatalf("the scenario did not start:\n%s", out.String())
+			}
+		}
+		start := time.Now()
+		cmd.Process.Signal(os.Interrupt)
+		err := cmd.Wait()
+		took := time.Since(start)
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(out.String(), "INTERRUPTED") || !strings.Contains(out.String(), "abandoned") {
+			t.Errorf("after SIGINT: %v\n%s", err, out.String())
+		}
+		if took > 5*time.Second {
+			t.Errorf("SIGINT took %v to end the run, want ≤ 5 s", took)
+		}
+		t.Logf("SIGINT to exit: %v", took.Round(time.Millisecond))
+	})
 }

@@ -78,15 +78,35 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if cmd == "list" {
 			flags = append(flags, "-list")
 		}
-		if wantsHelp(flags) && len(paths) == 0 {
-			return runner.Command(context.Background(), flags, stdout, stderr, nil)
-		}
-		bin, err := suiteBinary(paths, "", false, stderr)
+		flags, execCmd, err := takeExec(flags)
 		if err != nil {
 			fmt.Fprintf(stderr, "vtest %s: %v\n", cmd, err)
 			return runner.ExitUsage
 		}
-		return execSuite(bin, flags, stdout, stderr)
+		if wantsHelp(flags) && len(paths) == 0 {
+			code := runner.Command(context.Background(), flags, stdout, stderr, nil)
+			fmt.Fprintf(stdout, "  -exec command\n    \trun the suite through command, like go test -exec (default: sudo when not root and without CAP_NET_ADMIN; -exec= runs it directly)\n")
+			return code
+		}
+		var prefix []string
+		if cmd == "run" {
+			// Decided before the build, so a user without privileges
+			// learns it at once.
+			if prefix, err = privilegePrefix(execCmd); err != nil {
+				fmt.Fprintf(stderr, "vtest %s: %v\n", cmd, err)
+				return runner.ExitUsage
+			}
+		}
+		bin, cleanup, err := suiteBinary(paths, "", false, stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "vtest %s: %v\n", cmd, err)
+			return runner.ExitUsage
+		}
+		defer cleanup()
+		if len(prefix) > 0 {
+			flags = envFlags(flags)
+		}
+		return execSuite(append(prefix, bin), flags, stdout, stderr)
 	case "build":
 		if wantsHelp(rest) {
 			fmt.Fprintln(stdout, "usage: vtest build -o FILE PATH...\n\nWrites the scenarios of the Go packages at PATH as one static binary (CGO_ENABLED=0)\nthat takes vtest run's flags and needs no Go toolchain.")
@@ -97,18 +117,29 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "vtest build: %v\nusage: vtest build -o FILE PATH...\n", err)
 			return runner.ExitUsage
 		}
-		if _, err := suiteBinary(paths, out, true, stderr); err != nil {
+		if _, _, err := suiteBinary(paths, out, true, stderr); err != nil {
 			fmt.Fprintf(stderr, "vtest build: %v\n", err)
 			return runner.ExitUsage
 		}
 		return 0
 	case "clean":
+		if len(rest) == 1 && (rest[0] == "-cache" || rest[0] == "--cache") {
+			removed, err := cleanCache()
+			for _, r := range removed {
+				fmt.Fprintf(stdout, "removed %s\n", r)
+			}
+			if err != nil {
+				fmt.Fprintf(stderr, "vtest clean -cache: %v\n", err)
+				return 1
+			}
+			return 0
+		}
 		if len(rest) > 0 {
 			if wantsHelp(rest) {
-				fmt.Fprintln(stdout, "usage: vtest clean\n\nRemoves the namespaces that -keep-on-failure kept (/run/netns/vtest-*), and nothing else.")
+				fmt.Fprintln(stdout, "usage: vtest clean [-cache]\n\nRemoves the namespaces that -keep-on-failure kept (/run/netns/vtest-*), and nothing else.\nWith -cache, empties the cache of built suites instead.")
 				return 0
 			}
-			fmt.Fprintln(stderr, "vtest clean: takes no arguments")
+			fmt.Fprintln(stderr, "vtest clean: takes no arguments but -cache")
 			return runner.ExitUsage
 		}
 		removed, err := runner.Clean()
@@ -168,12 +199,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "vtest graph: usage: vtest graph [-mermaid] NAME [PATH...]\n")
 			return runner.ExitUsage
 		}
-		bin, err := suiteBinary(paths[1:], "", false, stderr)
+		bin, cleanup, err := suiteBinary(paths[1:], "", false, stderr)
 		if err != nil {
 			fmt.Fprintf(stderr, "vtest graph: %v\n", err)
 			return runner.ExitUsage
 		}
-		return execSuite(bin, append(flags, "-graph", paths[0]), stdout, stderr)
+		defer cleanup()
+		return execSuite([]string{bin}, append(flags, "-graph", paths[0]), stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "vtest: unknown command %q\n\n%s", cmd, usage)
 	return runner.ExitUsage
@@ -191,7 +223,7 @@ func wantsHelp(flags []string) bool {
 // valueFlags are the run flags that take a value; every other flag (the
 // boolean ones, and unknown ones, which the suite then reports) takes none.
 var valueFlags = map[string]bool{"run": true, "parallel": true, "timeout": true, "count": true, "shuffle": true,
-	"junit": true, "json": true, "shard": true, "color": true, "graph": true, "capture-dir": true}
+	"junit": true, "json": true, "shard": true, "color": true, "graph": true, "capture-dir": true, "exec": true, "deadline": true}
 
 // splitArgs separates flags (passed to the suite) from package paths.
 func splitArgs(args []string) (flags, paths []string) {
@@ -237,10 +269,11 @@ func parseBuild(args []string) (out string, paths []string, err error) {
 	return out, paths, nil
 }
 
-// execSuite runs the suite binary with the flags, passing signals through
-// (the suite handles SIGINT and SIGTERM itself), and returns its exit code.
-func execSuite(bin string, flags []string, stdout, stderr io.Writer) int {
-	c := exec.Command(bin, flags...)
+// execSuite runs the suite binary (the last element of command, after an
+// -exec prefix such as sudo) with the flags, passing signals through (the
+// suite handles SIGINT and SIGTERM itself), and returns its exit code.
+func execSuite(command []string, flags []string, stdout, stderr io.Writer) int {
+	c := exec.Command(command[0], append(command[1:], flags...)...)
 	// An *os.File is handed to the child as is, so a terminal stays a
 	// terminal for its colour and progress detection.
 	c.Stdin, c.Stdout, c.Stderr = os.Stdin, stdout, stderr

@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"github.com/vtest-dev/vtest/internal/invoker"
 	"net"
 	"os"
 	"path/filepath"
@@ -42,7 +43,7 @@ var unsafe = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
 // Start captures every link of n, at one end of each veth pair (a switch's
 // port, or the first end defined), into dir/<prefix>-<node>-<iface>.pcapng.
 func Start(n *scenario.Network, dir, prefix string) (*Capture, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := invoker.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("capture: %w", err)
 	}
 	c := &Capture{}
@@ -81,6 +82,11 @@ func open(nd *scenario.Node, ifc *scenario.Interface, path string) (*link, error
 	}
 	if l.f, err = os.Create(path); err != nil {
 		l.c.Close()
+		return nil, fmt.Errorf("capture: %w", err)
+	}
+	if err := invoker.Give(path); err != nil {
+		l.c.Close()
+		l.f.Close()
 		return nil, fmt.Errorf("capture: %w", err)
 	}
 	l.bw = bufio.NewWriter(l.f)
