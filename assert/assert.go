@@ -66,6 +66,10 @@ type Options struct {
 	UDP bool
 	// Listen makes a firewall-verdict check listen at the destination.
 	Listen bool
+	// MinMbps and MaxMbps bound a throughput check (0: open).
+	MinMbps, MaxMbps float64
+	// Duration is how long a throughput check sends.
+	Duration time.Duration
 }
 
 // Option sets one field of Options.
@@ -137,6 +141,8 @@ func build(defaults Options, opts []Option) (Options, error) {
 		return o, fmt.Errorf("size %d is out of range", o.Size)
 	case o.Warmup < 0:
 		return o, fmt.Errorf("warmup %d is negative", o.Warmup)
+	case o.Duration < 0:
+		return o, fmt.Errorf("duration %v is negative", o.Duration)
 	case o.PathMTU < 0:
 		return o, fmt.Errorf("path MTU %d is negative", o.PathMTU)
 	}

@@ -69,3 +69,20 @@ func BenchmarkPathWalk(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkThroughput is the TCP throughput check with its defaults on a
+// veth. Goal: ≤ 2 s per run (it sends for 1 s).
+func BenchmarkThroughput(b *testing.B) {
+	hostcheck.RequireRoot(b)
+	n := scenario.New(b, pair())
+	check := assert.Rate("left", "right")
+	var worst time.Duration
+	for b.Loop() {
+		start := time.Now()
+		if r := check(ctx, n); r.Err != nil {
+			b.Fatal(r.Err)
+		}
+		worst = max(worst, time.Since(start))
+	}
+	b.ReportMetric(float64(worst.Milliseconds()), "worst-ms")
+}
