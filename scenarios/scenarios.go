@@ -32,6 +32,9 @@ func All() []*scenario.Spec {
 		Routed(),
 		NetemDelay(),
 		VLAN(),
+		LinkFlap(),
+		KselftestTraceroute6(),
+		PMTUException(),
 	}
 }
 

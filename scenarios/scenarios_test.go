@@ -46,6 +46,22 @@ func TestBuiltinScenarios(t *testing.T) {
 	}
 	want["netem-delay"] = map[string][]string{"round trip at least 20 ms": {"min"}}
 	want["vlan"] = map[string][]string{"left reaches right over VLAN 10": {"1 received"}}
+	want["link-flap"] = map[string][]string{
+		"router resolved the server":             {"router neighbour 10.40.2.2 dev eth1 lladdr"},
+		"client does not reach server":           {"rejected", "(net unreachable) from 10.40.1.2"},
+		"router's neighbour entry is gone":       {"no entry"},
+		"client reaches server again within 3 s": {"passed after"},
+		"router resolved the server again":       {"lladdr"},
+		"server link down":                       {"set router:eth1 down"},
+	}
+	want["kselftest-traceroute6"] = map[string][]string{
+		"hop 2 is r2's address on N2, where the probe came in": {"hop 2 answered from 2000:102::2"},
+	}
+	want["pmtu"] = map[string][]string{
+		"1400-byte DF probe: fragmentation needed, MTU 1280": {"fragmentation needed, MTU 1280, from 10.50.1.2"},
+		"client has a PMTU exception of 1280":                {"mtu 1280"},
+		"IPv6: client has a PMTU exception of 1280":          {"mtu 1280"},
+	}
 	for _, s := range scenarios.All() {
 		t.Run(s.Name, func(t *testing.T) {
 			out := scenario.Run(context.Background(), s, scenario.RunOptions{DumpState: true})
@@ -61,8 +77,8 @@ func TestBuiltinScenarios(t *testing.T) {
 			if out.Status != scenario.Pass {
 				t.Fatalf("%s: %s in %s: %s\n%+v\n%s", s.Name, out.Status, out.Step, out.Message, out.Checks, out.State)
 			}
-			if len(out.Checks) != len(s.Checks()) {
-				t.Errorf("ran %d checks of %d", len(out.Checks), len(s.Checks()))
+			if len(out.Checks) != len(s.Items()) {
+				t.Errorf("ran %d steps and checks of %d", len(out.Checks), len(s.Items()))
 			}
 			for _, c := range out.Checks {
 				for _, w := range want[s.Name][c.Name] {
