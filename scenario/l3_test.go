@@ -213,3 +213,29 @@ func TestNATAndFirewallBuild(t *testing.T) {
 	n.Close()
 	hostcheck.Unchanged(t, before)
 }
+
+// TestL3OnDeclaredInterfaceBuild: a device route and a policy rule on a
+// declared (macvlan) interface reach the kernel.
+func TestL3OnDeclaredInterfaceBuild(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	s := scenario.Define("l3-kinds", "")
+	h := s.Host("h")
+	h.Iface("mv0", scenario.Macvlan{Parent: "eth0"}).Addrs("10.0.7.1/24")
+	h.AddRoute(scenario.RouteSpec{Dst: "10.8.0.0/16", Dev: "mv0"}).
+		AddRoute(scenario.RouteSpec{Dst: "default", Via: "10.0.7.2", Table: 7}).
+		Rule(scenario.RuleSpec{Priority: 50, IIF: "lo", To: "10.9.0.0/16", Table: 7})
+	s.Host("b")
+	s.Link("h", "b").Subnet("10.0.0.0/24")
+	n := scenario.New(t, s)
+	nl := n.Node("h").Netlink()
+	mv := n.Node("h").Interface("mv0")
+	if mv == nil {
+		t.Fatal("no mv0")
+	}
+	for dst, want := range map[string]int{"10.8.1.1": mv.Index, "10.9.1.1": mv.Index} {
+		rs, err := nl.RouteGet(net.ParseIP(dst))
+		if err != nil || len(rs) == 0 || rs[0].LinkIndex != want {
+			t.Errorf("route to %s: %v, %v; want dev mv0", dst, rs, err)
+		}
+	}
+}
