@@ -149,6 +149,8 @@ type ThroughputResult struct {
 	Over     time.Duration
 	// Lo and Hi are the bounds in bit/s (0: none).
 	Lo, Hi float64
+	// Exclusive says whether the measurement had the machine to itself.
+	Exclusive string
 }
 
 // Rate is the measured goodput in bit/s.
@@ -170,6 +172,9 @@ func (r *ThroughputResult) Evidence() string {
 	case r.Hi > 0:
 		s += fmt.Sprintf(" (want ≤ %s)", bitRate(r.Hi))
 	}
+	if r.Exclusive != "" {
+		s += "; " + r.Exclusive
+	}
 	return s
 }
 
@@ -185,13 +190,20 @@ func bitRate(b float64) string {
 
 // Throughput streams TCP from a node to a listener it opens in node to on
 // dst for Timeout (default 500 ms) and returns the goodput the receiver
-// saw, counted from the first byte received.
+// saw, counted from the first byte received. Under a vtest runner it
+// measures with the machine to itself (scenario.Exclusive).
 func Throughput(ctx context.Context, from, to *scenario.Node, dst netip.Addr, opts ...Option) (*ThroughputResult, error) {
 	o, err := build(Options{Timeout: 500 * time.Millisecond}, opts)
 	if err != nil {
 		return nil, fmt.Errorf("throughput: %w", err)
 	}
 	r := &ThroughputResult{From: from.Name(), To: to.Name()}
+	release, note, err := scenario.Exclusive(ctx)
+	if err != nil {
+		return r, fmt.Errorf("throughput: %w", err)
+	}
+	defer release()
+	r.Exclusive = note
 	var ln *net.TCPListener
 	err = to.Do(func() (err error) {
 		ln, err = net.ListenTCP("tcp", &net.TCPAddr{IP: dst.AsSlice()})
