@@ -239,3 +239,23 @@ func TestL3OnDeclaredInterfaceBuild(t *testing.T) {
 		}
 	}
 }
+
+// TestMasqueradeWithNATRules: Masquerade and NAT rules share table inet
+// vtest-nat; the masquerade rule comes first in postrouting.
+func TestMasqueradeWithNATRules(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	s := scenario.Define("masq-and-rules", "")
+	s.Host("in").Route("default", "gw")
+	s.Router("gw").Masquerade("wan").
+		NAT(scenario.NATRule{Name: "snat", Action: scenario.SNAT, Match: scenario.Match{Out: "wan"}, To: "203.0.113.9"}).
+		NAT(scenario.NATRule{Name: "dnat", Action: scenario.DNAT, Match: scenario.Match{In: "wan", Proto: "udp", DPort: "53"}, To: "10.0.1.1"})
+	s.Host("out")
+	s.Link("in", "gw:lan").Subnet("10.0.1.0/24")
+	s.Link("gw:wan", "out").Addrs("203.0.113.1/24", "203.0.113.2/24")
+	n := scenario.New(t, s)
+	in, out := n.Node("in"), n.Node("out")
+	assert.SourceIs(t, in, out, netip.MustParseAddr("203.0.113.2"), netip.MustParseAddr("203.0.113.1"))
+	if c, err := n.Node("gw").RuleCounter("snat"); err != nil || c.Packets != 0 {
+		t.Errorf("snat after the masquerade rule counted %v, %v; want 0 packets", c, err)
+	}
+}
