@@ -40,6 +40,7 @@ deps:
 	command -v nft     >/dev/null || missing="$$missing nftables"; \
 	command -v setpriv >/dev/null || missing="$$missing util-linux"; \
 	command -v tcpdump >/dev/null || missing="$$missing tcpdump"; \
+	/usr/bin/python3 -c 'import junitparser' 2>/dev/null || missing="$$missing python3-junitparser"; \
 	command -v sudo    >/dev/null || missing="$$missing sudo"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
@@ -75,8 +76,9 @@ unit:
 
 bench:
 	$(GO) test $(TEST_EXEC) -run '^$$' -bench . -benchtime 100x -count 3 ./scenario/
-	$(GO) test $(TEST_EXEC) -run '^$$' -bench Reach -benchtime 200x -count 3 ./assert/
+	$(GO) test $(TEST_EXEC) -run '^$$' -bench 'Reach|PathWalk' -benchtime 200x -count 3 ./assert/
 	$(GO) test $(TEST_EXEC) -run '^$$' -bench Isolated -benchtime 10x -count 3 ./assert/
+	$(GO) test $(TEST_EXEC) -run '^$$' -bench Throughput -benchtime 3x -count 1 ./assert/
 
 lint:
 	$(GO) vet ./...

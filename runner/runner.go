@@ -48,9 +48,14 @@ type Options struct {
 	// InconclusiveFails makes inconclusive timing checks (a machine too busy
 	// to measure) failures instead of skips.
 	InconclusiveFails bool
-	// OnStart and OnDone, when set, see each scenario start and finish.
+	// OnStart and OnDone, when set, see each scenario start and finish;
+	// OnCheck sees each check's outcome as soon as the check returns.
 	OnStart func(spec *scenario.Spec)
+	OnCheck func(spec *scenario.Spec, c scenario.CheckOutcome)
 	OnDone  func(o scenario.Outcome)
+	// Amend, when set, may change each outcome before it is reported, e.g.
+	// to fail a scenario during which the kernel logged a warning.
+	Amend func(spec *scenario.Spec, o scenario.Outcome) scenario.Outcome
 }
 
 // Result is the outcome of a run.
@@ -191,6 +196,9 @@ func Run(ctx context.Context, specs []*scenario.Spec, opt Options) *Result {
 				opt.OnStart(s)
 			}
 			o := runOne(scenario.WithMachine(ctx, sl), s, timeout, checks, opt)
+			if opt.Amend != nil {
+				o = opt.Amend(s, o)
+			}
 			outcomes[i] = o
 			if opt.OnDone != nil {
 				mu.Lock()
@@ -267,6 +275,9 @@ func runScenario(ctx context.Context, s *scenario.Spec, timeout time.Duration, c
 	}
 	if opt.Capture != nil {
 		ro.Capture = func(n *scenario.Network) func(bool) []string { return opt.Capture(s, n) }
+	}
+	if opt.OnCheck != nil {
+		ro.OnCheck = func(c scenario.CheckOutcome) { opt.OnCheck(s, c) }
 	}
 	out = scenario.Run(ctx, s, ro)
 	if errors.Is(context.Cause(ctx), ErrTimeout) && out.Status != scenario.Pass && out.Status != scenario.Skip {

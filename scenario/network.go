@@ -30,6 +30,10 @@ type Network struct {
 	nodes map[string]*Node
 	order []*Node
 
+	procMu sync.Mutex
+	procs  map[string]*Cmd // started by StartProcess, by "node/name"
+	values sync.Map        // SetValue/Value: state steps leave for later checks
+
 	closeOnce sync.Once
 	closeErr  error
 }

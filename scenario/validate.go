@@ -100,6 +100,9 @@ func (n *planNode) iface(name string) *planIface {
 type validator struct {
 	s    *Spec
 	errs []error
+	// direct is set when validating one action for Network.Apply, outside
+	// the scenario's list of steps.
+	direct bool
 }
 
 func (v *validator) add(object, problem, fix string, args ...any) {
@@ -163,15 +166,7 @@ func (s *Spec) plan() (*plan, error) {
 			v.add(obj, "Addr and Subnet apply to switches only", "put addresses on links with Link(...).Addrs or Subnet")
 		}
 		for _, kv := range ns.Sysctls() {
-			if !sysctlNameRE.MatchString(kv[0]) || strings.Contains(kv[0], "..") {
-				v.add(obj, "sysctl %q is not a network sysctl", "only net.* sysctls are per namespace; write it like net.ipv4.conf.all.rp_filter", kv[0])
-			}
-			if strings.ContainsAny(kv[1], "\n") || kv[1] == "" {
-				v.add(obj, "sysctl %s has an empty or multi-line value", "give a single-line value", kv[0])
-			}
-			if sysctlNameRE.MatchString(kv[0]) && !sysctlExists(kv[0]) {
-				v.add(obj, "sysctl %s does not exist on this kernel", "check the name (per-interface ones look like net.ipv4.conf.eth0.rp_filter)", kv[0])
-			}
+			v.sysctl(obj, kv[0], kv[1])
 		}
 	}
 
@@ -227,6 +222,7 @@ func (s *Spec) plan() (*plan, error) {
 	v.natRules(p)
 	v.firewall(p)
 	v.impairments(p)
+	v.items(p)
 	if len(v.errs) > 0 {
 		return nil, errors.Join(v.errs...)
 	}

@@ -30,6 +30,9 @@ func init() {
 	slow.Host("a")
 	slow.Host("b")
 	slow.Link("a", "b")
+	slow.Check("ready", func(ctx context.Context, n *scenario.Network) scenario.Result {
+		return scenario.Verdict("built", nil)
+	})
 	slow.Check("waits", func(ctx context.Context, n *scenario.Network) scenario.Result {
 		// Start a daemon, then wait: it must die with the run.
 		c := n.Node("a").Command("sleep", "1000")
