@@ -18,7 +18,9 @@ import (
 // recorder is a test double: it records failures instead of failing.
 type recorder struct{ errs []string }
 
-func (r *recorder) Errorf(format string, args ...any) { r.errs = append(r.errs, fmt.Sprintf(format, args...)) }
+func (r *recorder) Errorf(format string, args ...any) {
+	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+}
 
 // TestEventuallyWithTAroundAHelper says "connectable once the daemon is
 // up" the testify way: a vtest helper inside EventuallyWithT passes once a

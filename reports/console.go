@@ -69,10 +69,13 @@ func (c *Console) Done(o scenario.Outcome) {
 	}
 	fmt.Fprintf(c.W, "%-4s %s (%.3fs)\n", c.paint(o.Status), o.Scenario, o.Duration.Seconds())
 	for _, ch := range o.Checks {
-		if ch.Status == scenario.Fail || c.Verbose {
+		if ch.Status == scenario.Fail || ch.Status == scenario.Skip || c.Verbose {
 			fmt.Fprintf(c.W, "     %-4s %s (%.3fs)\n", c.paint(ch.Status), ch.Name, ch.Duration.Seconds())
 			msg := ch.Message
-			if ch.Status != scenario.Fail {
+			switch {
+			case ch.Status == scenario.Skip && c.Verbose:
+				msg = ch.Message + "\n" + ch.Evidence
+			case ch.Status == scenario.Pass:
 				msg = ch.Evidence
 			}
 			for _, l := range strings.Split(strings.TrimSpace(msg), "\n") {

@@ -71,8 +71,15 @@ func nodeLines(n scenario.LayoutNode) []string {
 	if n.Masquerade != "" {
 		lines = append(lines, "NAT out "+n.Masquerade)
 	}
+	lines = append(lines, n.NAT...)
+	if n.FirewallRules > 0 {
+		lines = append(lines, fmt.Sprintf("firewall: %d rule(s)", n.FirewallRules))
+	}
+	if n.PolicyRules > 0 {
+		lines = append(lines, fmt.Sprintf("policy rules: %d", n.PolicyRules))
+	}
 	for _, r := range n.Routes {
-		lines = append(lines, r.Dst+" via "+r.Via)
+		lines = append(lines, r.String())
 	}
 	return lines
 }
@@ -85,6 +92,9 @@ func linkLabel(l *scenario.Layout, k scenario.LayoutLink) string {
 	}
 	if k.MTU != 0 {
 		label += fmt.Sprintf(" mtu %d", k.MTU)
+	}
+	for _, im := range k.Impairments {
+		label += " [" + im + "]"
 	}
 	return label
 }

@@ -136,6 +136,8 @@ type config struct {
 	events    string
 	shuffle   string
 	deadline  time.Duration
+	// inconclusive is what an inconclusive timing check counts as.
+	inconclusive string
 }
 
 // Flags returns a new flag set holding the run flags, with their defaults:
@@ -159,6 +161,7 @@ func newFlagSet(stderr io.Writer) (*flag.FlagSet, *config) {
 	fs.StringVar(&c.runPat, "run", "", "run only scenarios matching `regexp`; \"scenario/check\" also filters checks")
 	fs.IntVar(&c.opt.Parallel, "parallel", runtime.NumCPU(), "run up to `n` scenarios at once")
 	fs.DurationVar(&c.opt.Timeout, "timeout", 2*time.Minute, "fail a scenario that runs longer than `d`")
+	fs.StringVar(&c.inconclusive, "inconclusive", "skip", "an inconclusive timing check (machine too busy to measure): \"skip\" or \"fail\" (default from VTEST_INCONCLUSIVE)")
 	fs.DurationVar(&c.deadline, "deadline", 0, "stop the whole run after `d` (like go test -timeout): unfinished scenarios are reported as interrupted; 0 means none")
 	fs.IntVar(&c.opt.Count, "count", 1, "run each scenario `n` times")
 	fs.StringVar(&c.shuffle, "shuffle", "off", "shuffle the order: \"on\" or a numeric `seed`")
@@ -212,6 +215,18 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, usageError{fmt.Errorf("-timeout %s: must be positive", c.opt.Timeout)}
 	case c.deadline < 0:
 		return nil, usageError{fmt.Errorf("-deadline %s: must not be negative", c.deadline)}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if v := os.Getenv("VTEST_INCONCLUSIVE"); v != "" && !set["inconclusive"] {
+		c.inconclusive = v
+	}
+	switch c.inconclusive {
+	case "skip":
+	case "fail":
+		c.opt.InconclusiveFails = true
+	default:
+		return nil, usageError{fmt.Errorf("-inconclusive %q (or VTEST_INCONCLUSIVE): want skip or fail", c.inconclusive)}
 	}
 	switch c.shuffle {
 	case "off":

@@ -2,7 +2,11 @@ package scenario
 
 import (
 	"fmt"
+	"net/netip"
+	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Layout is a scenario's topology as Build will create it: every interface
@@ -26,6 +30,12 @@ type LayoutNode struct {
 	Routes      []LayoutRoute `json:"routes,omitempty"`
 	// Masquerade is the interface a NAT router masquerades out of.
 	Masquerade string `json:"masquerade,omitempty"`
+	// NAT describes the node's NAT rules ("dnat in wan tcp/80 → 10.0.1.2:80").
+	NAT []string `json:"nat,omitempty"`
+	// FirewallRules and PolicyRules count the node's firewall and
+	// policy-routing rules.
+	FirewallRules int `json:"firewall_rules,omitempty"`
+	PolicyRules   int `json:"policy_rules,omitempty"`
 }
 
 // LayoutInterface is an interface with its addresses (CIDR notation).
@@ -40,12 +50,62 @@ type LayoutLink struct {
 	B     string `json:"b"`
 	Delay string `json:"delay,omitempty"`
 	MTU   int    `json:"mtu,omitempty"`
+	// Impairments are "both ways: …" or "from <node>: …".
+	Impairments []string `json:"impairments,omitempty"`
 }
 
-// LayoutRoute is a static route.
+// LayoutRoute is a static route with its gateway resolved.
 type LayoutRoute struct {
-	Dst string `json:"dst"`
-	Via string `json:"via"`
+	Dst      string      `json:"dst"`
+	Type     string      `json:"type,omitempty"` // blackhole, unreachable, prohibit; empty for unicast
+	Via      string      `json:"via,omitempty"`
+	Dev      string      `json:"dev,omitempty"`
+	Nexthops []LayoutHop `json:"nexthops,omitempty"` // multipath
+	Metric   int         `json:"metric,omitempty"`
+	Table    int         `json:"table,omitempty"` // 0: the main table
+	Src      string      `json:"src,omitempty"`
+}
+
+// LayoutHop is one path of a multipath route.
+type LayoutHop struct {
+	Via    string `json:"via,omitempty"`
+	Dev    string `json:"dev,omitempty"`
+	Weight int    `json:"weight,omitempty"`
+}
+
+// String describes the route as ip route would, briefly.
+func (r LayoutRoute) String() string {
+	var b strings.Builder
+	if r.Type != "" {
+		b.WriteString(r.Type + " ")
+	}
+	b.WriteString(r.Dst)
+	hop := func(via, dev string) {
+		if via != "" {
+			b.WriteString(" via " + via)
+		}
+		if dev != "" {
+			b.WriteString(" dev " + dev)
+		}
+	}
+	hop(r.Via, r.Dev)
+	for _, h := range r.Nexthops {
+		b.WriteString(" nexthop")
+		hop(h.Via, h.Dev)
+		if h.Weight > 0 {
+			fmt.Fprintf(&b, " weight %d", h.Weight)
+		}
+	}
+	if r.Src != "" {
+		b.WriteString(" src " + r.Src)
+	}
+	if r.Metric != 0 {
+		fmt.Fprintf(&b, " metric %d", r.Metric)
+	}
+	if r.Table != 0 {
+		fmt.Fprintf(&b, " table %d", r.Table)
+	}
+	return b.String()
 }
 
 // Layout validates the scenario and returns its resolved topology.
@@ -71,11 +131,15 @@ func (s *Spec) Layout() (*Layout, error) {
 			ln.Interfaces = append(ln.Interfaces, li)
 		}
 		for _, r := range n.routes {
-			ln.Routes = append(ln.Routes, LayoutRoute{Dst: r.dst.String(), Via: r.via.String()})
+			ln.Routes = append(ln.Routes, layoutRoute(r))
 		}
 		if out, ok := n.spec.MasqueradeInterface(); ok {
 			ln.Masquerade = out
 		}
+		for _, r := range n.spec.NATRules() {
+			ln.NAT = append(ln.NAT, natText(r))
+		}
+		ln.FirewallRules, ln.PolicyRules = len(n.spec.FirewallRules()), len(n.spec.Rules())
 		l.Nodes = append(l.Nodes, ln)
 	}
 	for _, k := range p.links {
@@ -83,9 +147,57 @@ func (s *Spec) Layout() (*Layout, error) {
 		if k.spec.delay > 0 {
 			ll.Delay = k.spec.delay.Round(time.Microsecond).String()
 		}
+		for _, im := range k.spec.Impairments() {
+			from := "both ways"
+			if im.From != "" {
+				from = "from " + im.From
+			}
+			ll.Impairments = append(ll.Impairments, fmt.Sprintf("%s: %s", from, im.Impairment))
+		}
 		l.Links = append(l.Links, ll)
 	}
 	return l, nil
+}
+
+func layoutRoute(r planRoute) LayoutRoute {
+	addr := func(a netip.Addr) string {
+		if !a.IsValid() {
+			return ""
+		}
+		return a.String()
+	}
+	lr := LayoutRoute{Dst: r.dst.String(), Via: addr(r.via), Dev: r.dev, Metric: r.metric, Src: addr(r.src)}
+	if r.table != unix.RT_TABLE_MAIN {
+		lr.Table = r.table
+	}
+	if r.typ != RouteUnicast {
+		lr.Type = r.typ.String()
+	}
+	for _, h := range r.hops {
+		lr.Nexthops = append(lr.Nexthops, LayoutHop{Via: addr(h.via), Dev: h.dev, Weight: h.weight})
+	}
+	return lr
+}
+
+// natText describes a NAT rule: "dnat in wan tcp/80 → 10.0.1.2:80".
+func natText(r NATRule) string {
+	s := string(r.Action)
+	if r.In != "" {
+		s += " in " + r.In
+	}
+	if r.Out != "" {
+		s += " out " + r.Out
+	}
+	if r.Proto != "" {
+		s += " " + r.Proto
+	}
+	if r.DPort != "" {
+		s += "/" + r.DPort
+	}
+	if r.To != "" {
+		s += " → " + r.To
+	}
+	return s
 }
 
 func end(i *planIface) string { return fmt.Sprintf("%s:%s", i.node.spec.name, i.name) }

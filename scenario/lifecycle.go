@@ -81,6 +81,9 @@ type RunOptions struct {
 	// scenario timed out or the run was interrupted) before it is abandoned;
 	// 0 means DefaultGrace.
 	Grace time.Duration
+	// InconclusiveFails makes an inconclusive timing check (see
+	// InconclusiveError) a failure instead of a skip.
+	InconclusiveFails bool
 }
 
 // DefaultGrace is how long a check that ignores its context may outlive
@@ -145,7 +148,7 @@ func Run(ctx context.Context, s *Spec, opt RunOptions) (out Outcome) {
 		if ctx.Err() != nil {
 			return out.cancelled(ctx, "check "+c.Name)
 		}
-		co := runCheck(ctx, n, c, opt.grace())
+		co := runCheck(ctx, n, c, opt)
 		out.Checks = append(out.Checks, co)
 		if opt.OnCheck != nil {
 			opt.OnCheck(co)
@@ -184,13 +187,14 @@ func (o RunOptions) grace() time.Duration {
 // ignores its context (a sleep, a blocking read, a busy loop) cannot hold
 // the scenario: grace after ctx ends, the check is abandoned and reported
 // with the stacks of its goroutines.
-func runCheck(ctx context.Context, n *Network, c CheckSpec, grace time.Duration) CheckOutcome {
+func runCheck(ctx context.Context, n *Network, c CheckSpec, opt RunOptions) CheckOutcome {
+	grace := opt.grace()
 	start := time.Now()
 	done := make(chan CheckOutcome, 1)
 	gid := make(chan uint64, 1)
 	go func() {
 		gid <- stacks.ID()
-		done <- callCheck(ctx, n, c)
+		done <- callCheck(ctx, n, c, opt.InconclusiveFails)
 	}()
 	id := <-gid
 	var co CheckOutcome
@@ -210,7 +214,7 @@ func runCheck(ctx context.Context, n *Network, c CheckSpec, grace time.Duration)
 	return co
 }
 
-func callCheck(ctx context.Context, n *Network, c CheckSpec) (co CheckOutcome) {
+func callCheck(ctx context.Context, n *Network, c CheckSpec, inconclusiveFails bool) (co CheckOutcome) {
 	co.Name = c.Name
 	defer func() {
 		if r := recover(); r != nil {
@@ -221,6 +225,8 @@ func callCheck(ctx context.Context, n *Network, c CheckSpec) (co CheckOutcome) {
 	r := c.Func(ctx, n)
 	co.Evidence = r.Evidence
 	switch {
+	case r.Skip != "" && inconclusiveFails && IsInconclusive(r.Err):
+		co.Status, co.Message = Fail, r.Skip+" (inconclusive counts as failure in this run)"
 	case r.Skip != "":
 		co.Status, co.Message = Skip, r.Skip
 	case r.Err != nil:

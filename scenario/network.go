@@ -122,6 +122,8 @@ func build(ctx context.Context, p *plan) (*Network, error) {
 		{"set interface sysctls", n.ifaceSysctls},
 		{"add routes", n.addRoutes},
 		{"install NAT", n.installNAT},
+		{"install firewall", n.installFirewall},
+		{"add impairments", n.addImpairments},
 		{"wait for links", n.waitUp},
 	}
 	for _, st := range steps {
@@ -415,17 +417,8 @@ func (n *Network) ifaceSysctls(ctx context.Context) error {
 
 func (n *Network) addRoutes(ctx context.Context) error {
 	for _, pn := range n.plan.nodes {
-		nd := n.nodes[pn.spec.name]
-		for _, r := range pn.routes {
-			rt := &netlink.Route{Dst: ipNet(r.dst), Gw: r.via.AsSlice()}
-			if r.dst.Addr().Is6() {
-				rt.Family = netlink.FAMILY_V6
-			} else {
-				rt.Family = netlink.FAMILY_V4
-			}
-			if err := nd.nl.RouteAdd(rt); err != nil {
-				return fmt.Errorf("node %q: add route %s via %s: %w", nd.name, r.dst, r.via, err)
-			}
+		if err := n.nodes[pn.spec.name].addL3(pn); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -436,13 +429,14 @@ const NATTable = "vtest-nat"
 
 func (n *Network) installNAT(ctx context.Context) error {
 	for _, pn := range n.plan.nodes {
-		out, ok := pn.spec.MasqueradeInterface()
-		if !ok {
-			continue
-		}
 		nd := n.nodes[pn.spec.name]
-		if err := installMasquerade(nd.ns, out); err != nil {
-			return fmt.Errorf("node %q: masquerade out of %q: %w", nd.name, out, err)
+		if out, ok := pn.spec.MasqueradeInterface(); ok {
+			if err := installMasquerade(nd.ns, out); err != nil {
+				return fmt.Errorf("node %q: masquerade out of %q: %w", nd.name, out, err)
+			}
+		}
+		if err := installNATRules(nd.ns, pn.nat); err != nil {
+			return fmt.Errorf("node %q: %w", nd.name, err)
 		}
 	}
 	return nil

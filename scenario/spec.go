@@ -170,7 +170,10 @@ func (s *Spec) Features() []Feature {
 			add(FeatureNetem)
 		}
 	}
-	if s.IPv6 {
+	for _, f := range s.l3Features() {
+		add(f)
+	}
+	if s.IPv6 || s.usesIPv6() {
 		add(FeatureIPv6)
 	}
 	return out
@@ -184,17 +187,11 @@ type NodeSpec struct {
 	sysctlKeys []string // definition order
 	routes     []RouteSpec
 	masquerade *string
-	addrs      []string // switch only: addresses of the bridge
-	subnets    []string // switch only: the segment's subnets
-}
-
-// RouteSpec is a static route of a node.
-type RouteSpec struct {
-	// Dst is "default" or a CIDR.
-	Dst string
-	// Via is a gateway address, or the name of a node sharing a segment
-	// with this one (its address on that segment is used).
-	Via string
+	addrs      []string       // switch only: addresses of the bridge
+	subnets    []string       // switch only: the segment's subnets
+	l3         nodeL3         // policy rules, neighbours (route.go)
+	nat        []NATRule      // nat.go
+	firewall   []FirewallRule // firewall.go
 }
 
 // Name returns the node's name.
@@ -214,7 +211,8 @@ func (n *NodeSpec) Sysctl(name, value string) *NodeSpec {
 }
 
 // Route adds a static route. dst is "default" or a CIDR; via is a gateway
-// address or the name of a neighbouring node.
+// address or the name of a neighbouring node. AddRoute takes every option
+// (multipath, device routes, blackholes, metrics, tables, source).
 func (n *NodeSpec) Route(dst, via string) *NodeSpec {
 	n.routes = append(n.routes, RouteSpec{Dst: dst, Via: via})
 	return n
@@ -293,6 +291,7 @@ type LinkSpec struct {
 	addrsB  []string
 	mtu     int
 	delay   time.Duration
+	impair  []DirectedImpairment // impair.go
 }
 
 // Ends returns the link's two ends as defined.
@@ -357,7 +356,15 @@ type Result struct {
 }
 
 // Verdict makes a Result from evidence and an error.
-func Verdict(evidence string, err error) Result { return Result{Err: err, Evidence: evidence} }
+//
+// An InconclusiveError makes the result a skip with its reason (and keeps
+// the error, so a run that treats inconclusive as failure can fail it).
+func Verdict(evidence string, err error) Result {
+	if IsInconclusive(err) {
+		return Result{Err: err, Skip: err.Error(), Evidence: evidence}
+	}
+	return Result{Err: err, Evidence: evidence}
+}
 
 // Subnets returns the link's subnets as defined.
 func (l *LinkSpec) Subnets() []string { return l.subnets }

@@ -58,6 +58,11 @@ type planNode struct {
 	bridgeAddrs []netip.Prefix // switch: the bridge's addresses
 	segments    []netip.Prefix // switch: the segment's subnets
 	routes      []planRoute
+	rules       []planRule
+	neighbours  []planNeighbour
+	nat         []planNAT
+	firewall    []planFirewall
+	impair      []planImpair
 	nextAuto    int // next automatic interface number
 }
 
@@ -72,11 +77,6 @@ type planIface struct {
 type planLink struct {
 	spec *LinkSpec
 	a, b *planIface
-}
-
-type planRoute struct {
-	dst netip.Prefix
-	via netip.Addr
 }
 
 func (n *planNode) iface(name string) *planIface {
@@ -213,6 +213,9 @@ func (s *Spec) plan() (*plan, error) {
 	v.addresses(p, range4, range6)
 	v.routes(p, byName)
 	v.nat(p)
+	v.natRules(p)
+	v.firewall(p)
+	v.impairments(p)
 	if len(v.errs) > 0 {
 		return nil, errors.Join(v.errs...)
 	}
@@ -438,7 +441,7 @@ func (v *validator) addresses(p *plan, range4, range6 netip.Prefix) {
 	for _, sg := range live {
 		for _, m := range sg.members {
 			for _, a := range m.addrs {
-				if sub, ok := sameFamily(sg.subnets, a.Addr()); ok {
+				if sub, ok := containing(sg.subnets, a.Addr()); ok {
 					if !sub.Contains(a.Addr()) {
 						v.add(sg.name, "address %s of %s is outside the subnet %s", "use an address inside "+sub.String()+", or change the subnet", a, owner(m), sub)
 					} else if a.Bits() != sub.Bits() {
@@ -534,8 +537,8 @@ func (v *validator) addresses(p *plan, range4, range6 netip.Prefix) {
 			}
 			host := sub.Addr().Next() // skip the network address
 			for _, m := range sg.members {
-				if _, has := sameFamily(m.addrs, sub.Addr()); has {
-					continue
+				if inAny(masked(m.addrs), sub.Addr()) {
+					continue // has an address in this subnet
 				}
 				for taken[host] {
 					host = host.Next()
@@ -584,62 +587,6 @@ func lastAddr(p netip.Prefix) netip.Addr {
 	}
 	a, _ := netip.AddrFromSlice(b)
 	return a
-}
-
-func (v *validator) routes(p *plan, byName map[string]*planNode) {
-	for _, pn := range p.nodes {
-		obj := fmt.Sprintf("node %q", pn.spec.name)
-		connected := pn.connected()
-		for _, r := range pn.spec.routes {
-			robj := fmt.Sprintf("%s route %s via %s", obj, r.Dst, r.Via)
-			var dsts []netip.Prefix
-			if r.Dst == "default" {
-				dsts = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}
-			} else if d, ok := v.prefix(robj, r.Dst, true); ok {
-				dsts = []netip.Prefix{d}
-			} else {
-				continue
-			}
-			var gws []netip.Addr
-			if gw, err := netip.ParseAddr(r.Via); err == nil {
-				gws = []netip.Addr{gw}
-			} else if g := byName[r.Via]; g != nil {
-				if g == pn {
-					v.add(robj, "the gateway is the node itself", "route via a neighbouring node")
-					continue
-				}
-				gws = g.addrsOn(connected)
-				if len(gws) == 0 {
-					v.add(robj, "node %q shares no subnet with %q", "link the two nodes, or route via a node on a shared segment", r.Via, pn.spec.name)
-					continue
-				}
-			} else {
-				v.add(robj, "gateway %q is neither an IP address nor a node", "write an address like 10.0.0.1 or the name of a neighbouring node", r.Via)
-				continue
-			}
-			added := false
-			for _, d := range dsts {
-				for _, gw := range gws {
-					if d.Addr().Is4() != gw.Is4() {
-						continue
-					}
-					if !inAny(connected, gw) {
-						v.add(robj, "gateway %s is not on any subnet of %q (%s)", "use an address on one of the node's links", gw, pn.spec.name, prefixList(connected))
-						continue
-					}
-					if pn.hasAddr(gw) {
-						v.add(robj, "gateway %s is the node's own address", "route via a neighbour's address", gw)
-						continue
-					}
-					pn.routes = append(pn.routes, planRoute{dst: d, via: gw})
-					added = true
-				}
-			}
-			if !added && len(v.errs) == 0 {
-				v.add(robj, "no gateway of the destination's address family", "use a gateway of the same family as the destination")
-			}
-		}
-	}
 }
 
 func (n *planNode) connected() []netip.Prefix {

@@ -32,6 +32,12 @@ func All() []*scenario.Spec {
 		Routed(),
 		NetemDelay(),
 		VLAN(),
+		ECMP(),
+		PolicyRouting(),
+		Firewall(),
+		PortForward(),
+		ImpairedLink(),
+		LossyLink(),
 	}
 }
 

@@ -46,10 +46,27 @@ func TestBuiltinScenarios(t *testing.T) {
 	}
 	want["netem-delay"] = map[string][]string{"round trip at least 20 ms": {"min"}}
 	want["vlan"] = map[string][]string{"left reaches right over VLAN 10": {"1 received"}}
+	want["ecmp"] = map[string][]string{"flows use both paths": {"64 UDP flows", "r1:a tx +", "r1:b tx +"}}
+	want["policy-routing"] = map[string][]string{
+		"from 10.1.0.2: leaves through r1": {"(10.1.0.2:", "server saw source 192.0.2.1", "echo back to host: true"},
+		"from 10.2.0.2: leaves through r2": {"(10.2.0.2:", "server saw source 192.0.2.2", "echo back to host: true"},
+	}
+	want["firewall"] = map[string][]string{
+		"8080 is allowed":          {"connected (want connected)", "server accepted it", `rule "allow-8080" on fw counted +1 packets`},
+		"8081 is refused":          {"refused (want refused)", "connection refused", `rule "refuse-8081" on fw counted +1 packets`},
+		"8082 is dropped silently": {"timeout (want timeout)", `rule "drop-8082-8099" on fw counted +1 packets`},
+		"ping is not filtered":     {"1 received"},
+	}
+	want["port-forward"] = map[string][]string{
+		"IPv4: 8080 reaches the server, which sees the client": {"→ 203.0.113.1:8080", "server accepted it from 203.0.113.2:", `rule "web" on gw counted +1`},
+		"IPv6: 8080 reaches the server, which sees the client": {"→ [2001:db8:1::1]:8080", "server accepted it from [2001:db8:1::2]:", `rule "web6" on gw counted +1`},
+	}
+	want["impaired-link"] = map[string][]string{"a → b at most 8 Mbit/s": {"Mbit/s (want 4.00 Mbit/s..8.40 Mbit/s)"}, "b → a not limited": {"want ≥ 24.00 Mbit/s"}}
+	want["lossy-link"] = map[string][]string{"some but not most probes are lost": {"loss"}}
 	for _, s := range scenarios.All() {
 		t.Run(s.Name, func(t *testing.T) {
 			out := scenario.Run(context.Background(), s, scenario.RunOptions{DumpState: true})
-			for name, f := range map[string]scenario.Feature{"netem-delay": scenario.FeatureNetem, "vlan": scenario.FeatureVLAN} {
+			for name, f := range map[string]scenario.Feature{"netem-delay": scenario.FeatureNetem, "vlan": scenario.FeatureVLAN, "lossy-link": scenario.FeatureNetem} {
 				if err := f.Probe(); s.Name == name && err != nil {
 					// This kernel lacks the feature: skipped with the probe's reason.
 					if out.Status != scenario.Skip || !strings.Contains(out.Message, string(f)) {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/vtest-dev/vtest/internal/hostcheck"
+	"github.com/vtest-dev/vtest/scenarios"
 )
 
 var vtestBin string
@@ -223,7 +224,7 @@ func TestKTAPThroughProve(t *testing.T) {
 	}
 	dir := t.TempDir()
 	ok := vtest(t, ".", "run", "-ktap", builtin)
-	ok.must(t, 0, "KTAP version 1", "1..8", "# SKIP netem")
+	ok.must(t, 0, "KTAP version 1", fmt.Sprintf("1..%d", len(scenarios.All())), "# SKIP netem")
 	bad := vtest(t, ".", "run", "-ktap", "-run", "fails", "./testdata/failing")
 	bad.must(t, 1, "not ok 1 fails", "\n  # Subtest: fails\n", "\n  not ok 2 a does not reach b", "# Totals: pass:0 fail:1 xfail:0 xpass:0 skip:0 error:0")
 	for name, tc := range map[string]struct {
@@ -643,4 +644,18 @@ func TestStuckCheckDoesNotHoldTheRun(t *testing.T) {
 		}
 		t.Logf("SIGINT to exit: %v", took.Round(time.Millisecond))
 	})
+}
+
+// TestInconclusive: an inconclusive timing check is a skip with its reason,
+// or a failure with -inconclusive fail or VTEST_INCONCLUSIVE=fail.
+func TestInconclusive(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	vtest(t, ".", "run", "-v", "-run", "^inconclusive$", "./testdata/failing").must(t, 0, "inconclusive: machine too busy", "SKIP")
+	vtest(t, ".", "run", "-inconclusive", "fail", "-run", "^inconclusive$", "./testdata/failing").must(t, 1, "inconclusive counts as failure")
+	cmd := exec.Command(vtestBin, "run", "-run", "^inconclusive$", "./testdata/failing")
+	cmd.Env = append(os.Environ(), "VTEST_INCONCLUSIVE=fail")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "inconclusive counts as failure") {
+		t.Errorf("VTEST_INCONCLUSIVE=fail: %v\n%s", err, out)
+	}
+	vtest(t, ".", "run", "-inconclusive", "maybe", "./testdata/failing").must(t, 2, "want skip or fail")
 }

@@ -38,11 +38,12 @@ func TestKernelInVM(t *testing.T) {
 	vmRun := vtest(t, ".", "kernel", "--kernel", kernel, "--timeout", "4m", "--junit", vmXML, builtin)
 	took := time.Since(start)
 	t.Logf("vtest kernel %s: %v\n%s", filepath.Base(kernel), took, vmRun.stdout)
-	vmRun.must(t, 0, "PASS netem-delay", "PASS vlan", "under QEMU")
+	vmRun.must(t, 0, "PASS netem-delay", "PASS vlan", "PASS lossy-link", "PASS impaired-link", "PASS ecmp",
+		"PASS policy-routing", "PASS firewall", "PASS port-forward", "under QEMU")
 	if took > 5*time.Minute {
 		t.Errorf("the VM run took %v, over 5 minutes", took)
 	}
-	for _, name := range []string{"netem-delay", "vlan"} {
+	for _, name := range []string{"netem-delay", "vlan", "lossy-link"} {
 		if hostSkips := strings.Contains(host.stdout, "SKIP "+name); !hostSkips {
 			t.Logf("the host kernel has what %s needs; it ran there", name)
 		}

@@ -11,6 +11,13 @@ import (
 )
 
 func init() {
+	inc := scenario.Define("inconclusive", "a timing check the machine was too busy to decide")
+	inc.Host("a")
+	inc.Check("measures", func(ctx context.Context, n *scenario.Network) scenario.Result {
+		return scenario.Verdict("baseline p90 9ms", &scenario.InconclusiveError{Reason: "machine too busy (baseline p90 9ms)"})
+	})
+	scenario.Register(inc)
+
 	s := scenario.Define("fails", "a check that fails with evidence")
 	s.Host("a")
 	s.Host("b")
