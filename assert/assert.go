@@ -46,6 +46,29 @@ type Options struct {
 	Warmup int
 	// Size is the ICMP payload size in bytes.
 	Size int
+	// Absent expects a kernel object (neighbour, FDB or conntrack entry) to
+	// be missing.
+	Absent bool
+	// Expect is an expected state: a neighbour state ("reachable",
+	// "stale", …), a link state ("up", "down", "no-carrier") or a firewall
+	// verdict ("allowed", "refused", "rejected", "filtered").
+	Expect string
+	// MAC is an expected hardware address, or "node:iface" for that
+	// interface's address.
+	MAC string
+	// Gateway is the expected gateway of a route lookup.
+	Gateway string
+	// PathMTU is the expected path MTU of a route lookup (a PMTU
+	// exception).
+	PathMTU int
+	// UDP makes a firewall-verdict check use UDP.
+	UDP bool
+	// Listen makes a firewall-verdict check listen at the destination.
+	Listen bool
+	// MinMbps and MaxMbps bound a throughput check (0: open).
+	MinMbps, MaxMbps float64
+	// Duration is how long a throughput check sends.
+	Duration time.Duration
 }
 
 // Option sets one field of Options.
@@ -81,6 +104,22 @@ func Size(n int) Option { return func(o *Options) { o.Size = n } }
 // Warmup sends n uncounted probes first (the first packet pays for ARP).
 func Warmup(n int) Option { return func(o *Options) { o.Warmup = n } }
 
+// Absent expects the kernel object looked up to be missing.
+func Absent() Option { return func(o *Options) { o.Absent = true } }
+
+// Expect sets the expected state or verdict.
+func Expect(state string) Option { return func(o *Options) { o.Expect = state } }
+
+// MAC sets the expected hardware address ("02:00:00:00:00:01", or
+// "node:iface" for that interface's).
+func MAC(mac string) Option { return func(o *Options) { o.MAC = mac } }
+
+// Gateway sets the expected gateway of a route lookup.
+func Gateway(addr string) Option { return func(o *Options) { o.Gateway = addr } }
+
+// PathMTU sets the expected path MTU of a route lookup.
+func PathMTU(mtu int) Option { return func(o *Options) { o.PathMTU = mtu } }
+
 func build(defaults Options, opts []Option) (Options, error) {
 	o := defaults
 	for _, f := range opts {
@@ -101,6 +140,10 @@ func build(defaults Options, opts []Option) (Options, error) {
 		return o, fmt.Errorf("size %d is out of range", o.Size)
 	case o.Warmup < 0:
 		return o, fmt.Errorf("warmup %d is negative", o.Warmup)
+	case o.Duration < 0:
+		return o, fmt.Errorf("duration %v is negative", o.Duration)
+	case o.PathMTU < 0:
+		return o, fmt.Errorf("path MTU %d is negative", o.PathMTU)
 	}
 	return o, nil
 }

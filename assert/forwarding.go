@@ -46,6 +46,8 @@ type TraceResult struct {
 	// Cause explains a failure from the evidence (e.g. ip_forward=0).
 	Cause   string
 	Elapsed time.Duration
+	// Walk is the path walk done when a forwarding check failed.
+	Walk *Walk
 }
 
 // Evidence renders the hop list.
@@ -61,7 +63,11 @@ func (r *TraceResult) Evidence() string {
 	if r.Cause != "" {
 		s += "; cause: " + r.Cause
 	}
-	return s + "; took " + ms(r.Elapsed)
+	s += "; took " + ms(r.Elapsed)
+	if r.Walk != nil {
+		s += "\n" + r.Walk.Evidence()
+	}
+	return s
 }
 
 // HopAddrs returns the addresses that answered, in TTL order.
@@ -206,6 +212,7 @@ func forwarded(ctx context.Context, n *scenario.Network, src, rt *scenario.Node,
 	case !r.Reached:
 		r.Cause = fmt.Sprintf("%s answered but %s was not reached beyond it", rt.Name(), dst)
 	}
+	r.Walk = WalkPath(src, dst)
 	return r, fmt.Errorf("%s → %s is not forwarded by %s: %s", src.Name(), dst, rt.Name(), r.Evidence())
 }
 

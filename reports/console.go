@@ -70,7 +70,11 @@ func (c *Console) Done(o scenario.Outcome) {
 	fmt.Fprintf(c.W, "%-4s %s (%.3fs)\n", c.paint(o.Status), o.Scenario, o.Duration.Seconds())
 	for _, ch := range o.Checks {
 		if ch.Status == scenario.Fail || ch.Status == scenario.Skip || c.Verbose {
-			fmt.Fprintf(c.W, "     %-4s %s (%.3fs)\n", c.paint(ch.Status), ch.Name, ch.Duration.Seconds())
+			name := ch.Name
+			if ch.IsStep() {
+				name = "step: " + name
+			}
+			fmt.Fprintf(c.W, "     %-4s %s (%.3fs)\n", c.paint(ch.Status), name, ch.Duration.Seconds())
 			msg := ch.Message
 			switch {
 			case ch.Status == scenario.Skip && c.Verbose:
@@ -88,7 +92,7 @@ func (c *Console) Done(o scenario.Outcome) {
 	// The scenario's own message, unless it only repeats a check's.
 	repeats := false
 	for _, ch := range o.Checks {
-		if ch.Status == scenario.Fail && ch.Message == o.Message {
+		if ch.Status == scenario.Fail && (ch.Message == o.Message || ch.IsStep()) {
 			repeats = true
 		}
 	}

@@ -72,8 +72,8 @@ func nodeLines(n scenario.LayoutNode) []string {
 		lines = append(lines, "NAT out "+n.Masquerade)
 	}
 	lines = append(lines, n.NAT...)
-	if n.FirewallRules > 0 {
-		lines = append(lines, fmt.Sprintf("firewall: %d rule(s)", n.FirewallRules))
+	if len(n.Firewall) > 0 {
+		lines = append(lines, fmt.Sprintf("firewall: %d rule(s)", len(n.Firewall)))
 	}
 	if n.PolicyRules > 0 {
 		lines = append(lines, fmt.Sprintf("policy rules: %d", n.PolicyRules))

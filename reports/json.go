@@ -11,7 +11,7 @@ import (
 // Event is one line of the JSON event stream.
 type Event struct {
 	Time     time.Time `json:"time"`
-	Action   string    `json:"action"` // "start", "check", "done", "summary"
+	Action   string    `json:"action"` // "start", "step", "check", "done", "summary"
 	Scenario string    `json:"scenario,omitempty"`
 	Check    string    `json:"check,omitempty"`
 	Status   string    `json:"status,omitempty"`
@@ -37,7 +37,7 @@ func WriteJSON(w io.Writer, evs ...Event) error {
 }
 
 // JSONLines is a Reporter writing JSON events to W as they happen: "start"
-// when a scenario starts, "check" as each check returns (so tail -f shows
+// when a scenario starts, "step" or "check" as each step or check returns (so tail -f shows
 // progress), "done" when it finished, and a "summary" at the end.
 type JSONLines struct {
 	W io.Writer
@@ -59,7 +59,11 @@ func (j JSONLines) Start(name string) {
 
 // Check implements Reporter.
 func (j JSONLines) Check(name string, c scenario.CheckOutcome) {
-	WriteJSON(j.W, Event{Time: j.now(), Action: "check", Scenario: name, Check: c.Name, Status: string(c.Status),
+	action := "check"
+	if c.IsStep() {
+		action = "step"
+	}
+	WriteJSON(j.W, Event{Time: j.now(), Action: action, Scenario: name, Check: c.Name, Status: string(c.Status),
 		Message: c.Message, Evidence: c.Evidence, Seconds: c.Duration.Seconds()})
 }
 

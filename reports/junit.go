@@ -191,6 +191,15 @@ func WriteJUnit(w io.Writer, outcomes []scenario.Outcome, plans []Planned, m Met
 			add(junitCase{Name: "setup", Time: seconds(o.Build), Failure: msg(failType(k))}, "", 0)
 		}
 		for _, c := range o.Checks {
+			if c.IsStep() {
+				// Steps are not tests: a passed or skipped one is a line
+				// of system-out, a failed one an error case "step: NAME".
+				fmt.Fprintf(&out, "[STEP %s] %s: %s\n", c.Status, c.Name, firstNonEmpty(c.Evidence, c.Message))
+				if c.Status == scenario.Fail {
+					add(junitCase{Name: "step: " + c.Name, Time: seconds(c.Duration), Error: &junitMessage{Message: firstLine(c.Message), Type: "StepFailed", Body: Clean(c.Message + "\n\nstep: " + c.Evidence)}}, "", 0)
+				}
+				continue
+			}
 			jc := junitCase{Name: c.Name, Time: seconds(c.Duration)}
 			switch c.Status {
 			case scenario.Fail:
@@ -408,4 +417,11 @@ func MergeJUnit(w io.Writer, inputs ...io.Reader) error {
 		}
 	}
 	return encodeJUnit(w, all)
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }

@@ -40,12 +40,26 @@ func WriteKTAP(w io.Writer, outcomes []scenario.Outcome) error {
 			in := ktapIndent
 			b.WriteString(in + "KTAP version 1\n")
 			fmt.Fprintf(&b, "%s# Subtest: %s\n", in, name)
-			fmt.Fprintf(&b, "%s1..%d\n", in, len(o.Checks))
-			for j, c := range o.Checks {
+			// Checks are the numbered subtests; steps are diagnostic
+			// lines between them ("# step NAME: PASS").
+			checks := 0
+			for _, c := range o.Checks {
+				if !c.IsStep() {
+					checks++
+				}
+			}
+			fmt.Fprintf(&b, "%s1..%d\n", in, checks)
+			j := 0
+			for _, c := range o.Checks {
 				if c.Status == scenario.Fail {
 					diagnostic(&b, in, c.Message)
 				}
-				fmt.Fprintf(&b, "%s%s\n", in, ktapLine(c.Status, "", j+1, c.Name, c.Message))
+				if c.IsStep() {
+					fmt.Fprintf(&b, "%s# step %s: %s\n", in, ktapName(c.Name), c.Status)
+					continue
+				}
+				j++
+				fmt.Fprintf(&b, "%s%s\n", in, ktapLine(c.Status, "", j, c.Name, c.Message))
 			}
 		}
 		k := kind(o)

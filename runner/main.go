@@ -315,8 +315,12 @@ func list(w io.Writer, specs []*scenario.Spec) int {
 			}
 			fmt.Fprintf(w, "    needs: %s\n", strings.Join(names, ", "))
 		}
-		for _, ch := range s.Checks() {
-			fmt.Fprintf(w, "    - %s\n", ch.Name)
+		for _, ch := range s.Items() {
+			if ch.IsStep() {
+				fmt.Fprintf(w, "    > step: %s\n", ch.Name)
+			} else {
+				fmt.Fprintf(w, "    - %s\n", ch.Name)
+			}
 		}
 	}
 	return ExitPass

@@ -65,3 +65,38 @@ func BenchmarkSwitch50(b *testing.B) {
 	b.ReportMetric(float64(build.Milliseconds())/float64(b.N), "build-ms/op")
 	b.ReportMetric(float64(down.Microseconds())/1000/float64(b.N), "teardown-ms/op")
 }
+
+// BenchmarkStepLinkDownUp is two steps: a veth end down, then up again
+// (LinkUp returns once both ends are operationally up). Goal: ≤ 1 ms per
+// step, so ≤ 2 ms per iteration.
+func BenchmarkStepLinkDownUp(b *testing.B) {
+	hostcheck.RequireRoot(b)
+	n := scenario.New(b, pair("bench-steps"))
+	ctx := context.Background()
+	down, up := scenario.LinkDown("left:eth0"), scenario.LinkUp("left:eth0")
+	for b.Loop() {
+		if err := down.Run(ctx, n); err != nil {
+			b.Fatal(err)
+		}
+		if err := up.Run(ctx, n); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkStepRouteAdd is two steps: a route added, then deleted.
+// Goal: ≤ 1 ms per step.
+func BenchmarkStepRouteAdd(b *testing.B) {
+	hostcheck.RequireRoot(b)
+	n := scenario.New(b, pair("bench-route"))
+	ctx := context.Background()
+	add, del := scenario.AddRoute("left", "10.99.0.0/16", "right"), scenario.DelRoute("left", "10.99.0.0/16")
+	for b.Loop() {
+		if err := add.Run(ctx, n); err != nil {
+			b.Fatal(err)
+		}
+		if err := del.Run(ctx, n); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -143,5 +143,25 @@ func (f Feature) try(ns netns.NsHandle, h *netlink.Handle) (string, error) {
 	case FeatureNFTables:
 		return "adding an nftables filter rule with reject (nf_tables, nft_reject_inet)", probeFirewall(ns)
 	}
+	if p, ok := kindProbes[f]; ok {
+		return p.what, p.try(ns, h)
+	}
 	return "", fmt.Errorf("unknown feature %q", f)
+}
+
+// kindProbe is how a link kind's file teaches Probe a feature of its own.
+type kindProbe struct {
+	what string
+	try  func(ns netns.NsHandle, h *netlink.Handle) error
+}
+
+// kindProbes holds the probes registered by the kind files (at init, never
+// changed afterwards).
+var kindProbes = map[Feature]kindProbe{}
+
+// registerProbe adds a feature probed by trying what in a scratch
+// namespace. Only init functions call it.
+func registerProbe(f Feature, what string, try func(ns netns.NsHandle, h *netlink.Handle) error) {
+	kindProbes[f] = kindProbe{what: what, try: try}
+	AllFeatures = append(AllFeatures, f)
 }

@@ -27,16 +27,16 @@ const (
 	HookOutput Hook = "output"
 )
 
-// Action is what a firewall rule does with the packets it matches.
-type Action string
+// RuleAction is what a firewall rule does with the packets it matches.
+type RuleAction string
 
 // Firewall actions.
 const (
-	Accept Action = "accept"
+	Accept RuleAction = "accept"
 	// Drop discards silently: the sender times out.
-	Drop Action = "drop"
+	Drop RuleAction = "drop"
 	// Reject discards and tells the sender (RejectWith says how).
-	Reject Action = "reject"
+	Reject RuleAction = "reject"
 )
 
 // RejectKind is the answer a Reject rule sends.
@@ -75,7 +75,7 @@ type FirewallRule struct {
 	// Match selects the packets.
 	Match
 	// Action is Accept, Drop or Reject.
-	Action Action
+	Action RuleAction
 	// RejectWith is the answer of a Reject rule; empty means
 	// RejectPortUnreachable.
 	RejectWith RejectKind
@@ -95,7 +95,7 @@ type planFirewall struct {
 	name   string
 	hook   Hook
 	m      planMatch
-	action Action
+	action RuleAction
 	reject RejectKind
 }
 

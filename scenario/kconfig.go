@@ -27,7 +27,11 @@ var kconfig = map[Feature][]string{
 	// matches and reject.
 	FeatureNFTables: {"CONFIG_NETFILTER", "CONFIG_NF_CONNTRACK", "CONFIG_NF_TABLES", "CONFIG_NF_TABLES_INET",
 		"CONFIG_NFT_CT", "CONFIG_NFT_REJECT", "CONFIG_NFT_REJECT_INET"},
-	FeatureIPv6: {"CONFIG_IPV6"},
+	FeatureIPv6:       {"CONFIG_IPV6"},
+	FeatureBond:       {"CONFIG_BONDING"},
+	FeatureBridgeVLAN: {"CONFIG_BRIDGE", "CONFIG_BRIDGE_VLAN_FILTERING"},
+	FeatureIPVlan:     {"CONFIG_IPVLAN"},
+	FeatureWireGuard:  {"CONFIG_WIREGUARD"},
 }
 
 // Kconfig returns the kernel config options (CONFIG_…) the feature needs.

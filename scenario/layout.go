@@ -30,12 +30,11 @@ type LayoutNode struct {
 	Routes      []LayoutRoute `json:"routes,omitempty"`
 	// Masquerade is the interface a NAT router masquerades out of.
 	Masquerade string `json:"masquerade,omitempty"`
-	// NAT describes the node's NAT rules ("dnat in wan tcp/80 → 10.0.1.2:80").
-	NAT []string `json:"nat,omitempty"`
-	// FirewallRules and PolicyRules count the node's firewall and
-	// policy-routing rules.
-	FirewallRules int `json:"firewall_rules,omitempty"`
-	PolicyRules   int `json:"policy_rules,omitempty"`
+	// NAT and Firewall summarise the node's NAT and firewall rules.
+	NAT      []string `json:"nat,omitempty"`
+	Firewall []string `json:"firewall,omitempty"`
+	// PolicyRules counts the node's policy-routing rules.
+	PolicyRules int `json:"policy_rules,omitempty"`
 }
 
 // LayoutInterface is an interface with its addresses (CIDR notation).
@@ -50,7 +49,8 @@ type LayoutLink struct {
 	B     string `json:"b"`
 	Delay string `json:"delay,omitempty"`
 	MTU   int    `json:"mtu,omitempty"`
-	// Impairments are "both ways: …" or "from <node>: …".
+	// Impairments are the link's impairments, "from a: rate 8mbit" or
+	// "both ways: delay 10ms".
 	Impairments []string `json:"impairments,omitempty"`
 }
 
@@ -137,9 +137,12 @@ func (s *Spec) Layout() (*Layout, error) {
 			ln.Masquerade = out
 		}
 		for _, r := range n.spec.NATRules() {
-			ln.NAT = append(ln.NAT, natText(r))
+			ln.NAT = append(ln.NAT, natSummary(r))
 		}
-		ln.FirewallRules, ln.PolicyRules = len(n.spec.FirewallRules()), len(n.spec.Rules())
+		for _, r := range n.spec.FirewallRules() {
+			ln.Firewall = append(ln.Firewall, strings.TrimSpace(fmt.Sprintf("%s %v %v", r.Name, r.Hook, r.Action)))
+		}
+		ln.PolicyRules = len(n.spec.Rules())
 		l.Nodes = append(l.Nodes, ln)
 	}
 	for _, k := range p.links {
@@ -152,7 +155,7 @@ func (s *Spec) Layout() (*Layout, error) {
 			if im.From != "" {
 				from = "from " + im.From
 			}
-			ll.Impairments = append(ll.Impairments, fmt.Sprintf("%s: %s", from, im.Impairment))
+			ll.Impairments = append(ll.Impairments, fmt.Sprintf("%s: %v", from, im.Impairment))
 		}
 		l.Links = append(l.Links, ll)
 	}
@@ -179,9 +182,11 @@ func layoutRoute(r planRoute) LayoutRoute {
 	return lr
 }
 
-// natText describes a NAT rule: "dnat in wan tcp/80 → 10.0.1.2:80".
-func natText(r NATRule) string {
-	s := string(r.Action)
+func end(i *planIface) string { return fmt.Sprintf("%s:%s", i.node.spec.name, i.name) }
+
+// natSummary is one line for a NAT rule, e.g. "dnat in wan tcp/8080 → 10.0.0.2:80".
+func natSummary(r NATRule) string {
+	s := fmt.Sprint(r.Action)
 	if r.In != "" {
 		s += " in " + r.In
 	}
@@ -199,5 +204,3 @@ func natText(r NATRule) string {
 	}
 	return s
 }
-
-func end(i *planIface) string { return fmt.Sprintf("%s:%s", i.node.spec.name, i.name) }

@@ -20,11 +20,15 @@ const (
 	Interrupted Status = "INTERRUPTED" // cancelled (Ctrl-C, SIGTERM) before it finished
 )
 
-// CheckOutcome is what one check of a run produced.
+// CheckOutcome is what one check or step of a run produced.
 type CheckOutcome struct {
-	Name     string
-	Status   Status
-	Message  string // why it failed or was skipped
+	Name string
+	// Kind is ItemCheck or ItemStep.
+	Kind   ItemKind
+	Status Status
+	// Message says why it failed or was skipped; items not run after a
+	// failed step are skipped with a message starting "not run:".
+	Message  string
 	Evidence string
 	Duration time.Duration
 	// File and Line locate the Check call that declared the check.
@@ -40,7 +44,8 @@ type Outcome struct {
 	Scenario string
 	Status   Status
 	// Step is where the run stopped when it did not pass: "validate",
-	// "probe", "build: <step>", "check <name>", "teardown".
+	// "probe", "build: <step>", "check <name>", "step <name>",
+	// "teardown".
 	Step    string
 	Message string
 	Checks  []CheckOutcome
@@ -141,14 +146,18 @@ func Run(ctx context.Context, s *Spec, opt RunOptions) (out Outcome) {
 		}
 	}
 	out.Status = Pass
-	for _, c := range s.checks {
-		if opt.Filter != nil && !opt.Filter(c.Name) {
+	for i, c := range s.checks {
+		// Steps are never filtered out: a check may depend on any step
+		// before it.
+		if !c.IsStep() && opt.Filter != nil && !opt.Filter(c.Name) {
 			continue
 		}
+		where := string(c.kind()) + " " + c.Name
 		if ctx.Err() != nil {
-			return out.cancelled(ctx, "check "+c.Name)
+			return out.cancelled(ctx, where)
 		}
 		co := runCheck(ctx, n, c, opt)
+		co.Kind = c.kind()
 		out.Checks = append(out.Checks, co)
 		if opt.OnCheck != nil {
 			opt.OnCheck(co)
@@ -156,13 +165,20 @@ func Run(ctx context.Context, s *Spec, opt RunOptions) (out Outcome) {
 		if co.abandoned {
 			// The check's goroutine still runs; the teardown deferred
 			// above closes what it holds. Nothing else runs after it.
-			return out.cancelled(ctx, "check "+c.Name, "the check was abandoned: it ignores its context (its goroutines are in its report)")
+			return out.cancelled(ctx, where, fmt.Sprintf("the %s was abandoned: it ignores its context (its goroutines are in its report)", c.kind()))
 		}
 		if co.Status == Fail && ctx.Err() != nil {
-			return out.cancelled(ctx, "check "+c.Name)
+			return out.cancelled(ctx, where)
+		}
+		if co.Status == Fail && c.IsStep() {
+			// A failed step leaves the network in a state no later item
+			// was written for: stop, and say what was not run and why.
+			out.Status, out.Step, out.Message = Fail, where, fmt.Sprintf("step %q failed: %s", c.Name, co.Message)
+			out.Checks = append(out.Checks, notRun(s.checks[i+1:], opt.Filter, c.Name)...)
+			break
 		}
 		if co.Status == Fail && out.Status == Pass {
-			out.Status, out.Step, out.Message = Fail, "check "+c.Name, co.Message
+			out.Status, out.Step, out.Message = Fail, where, co.Message
 		}
 	}
 	if out.Status == Fail {
@@ -259,3 +275,31 @@ func (o Outcome) cancelled(ctx context.Context, step string, detail ...string) O
 	}
 	return o
 }
+
+// NotRunPrefix starts the message of the items skipped after a failed
+// step.
+const NotRunPrefix = "not run: "
+
+// notRun reports the items after a failed step as skipped, with the reason.
+func notRun(rest []CheckSpec, filter func(string) bool, failed string) []CheckOutcome {
+	var out []CheckOutcome
+	for _, c := range rest {
+		if !c.IsStep() && filter != nil && !filter(c.Name) {
+			continue
+		}
+		out = append(out, CheckOutcome{Name: c.Name, Kind: c.kind(), Status: Skip,
+			Message: fmt.Sprintf("%sstep %q failed", NotRunPrefix, failed)})
+	}
+	return out
+}
+
+// kind returns the item's kind, ItemCheck when unset.
+func (c CheckSpec) kind() ItemKind {
+	if c.Kind == "" {
+		return ItemCheck
+	}
+	return c.Kind
+}
+
+// IsStep reports whether the outcome is a step's.
+func (c CheckOutcome) IsStep() bool { return c.Kind == ItemStep }

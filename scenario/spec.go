@@ -111,7 +111,7 @@ func (s *Spec) Link(a, b string) *LinkSpec {
 // Check adds a check, run inside the built network in definition order.
 // The file and line of the call are recorded for reports.
 func (s *Spec) Check(name string, fn CheckFunc) *Spec {
-	c := CheckSpec{Name: name, Func: fn}
+	c := CheckSpec{Name: name, Func: fn, Kind: ItemCheck}
 	if _, file, line, ok := runtime.Caller(1); ok {
 		c.File, c.Line = file, line
 	}
@@ -132,8 +132,17 @@ func (s *Spec) Nodes() []*NodeSpec { return s.nodes }
 // Links returns the links in definition order.
 func (s *Spec) Links() []*LinkSpec { return s.links }
 
-// Checks returns the checks in definition order.
-func (s *Spec) Checks() []CheckSpec { return s.checks }
+// Checks returns the checks in definition order, without the steps (see
+// Items).
+func (s *Spec) Checks() []CheckSpec {
+	var out []CheckSpec
+	for _, c := range s.checks {
+		if !c.IsStep() {
+			out = append(out, c)
+		}
+	}
+	return out
+}
 
 // Features returns the kernel features the scenario needs: those declared
 // with Needs, and those its definition implies (veth for links, bridge for
@@ -164,6 +173,11 @@ func (s *Spec) Features() []Feature {
 		if n.masquerade != nil {
 			add(FeatureMasquerade)
 		}
+		for _, i := range n.ifaces {
+			if i != nil && i.kind != nil && i.kind.feature() != "" {
+				add(i.kind.feature())
+			}
+		}
 	}
 	for _, l := range s.links {
 		if l != nil && l.delay > 0 {
@@ -192,6 +206,8 @@ type NodeSpec struct {
 	l3         nodeL3         // policy rules, neighbours (route.go)
 	nat        []NATRule      // nat.go
 	firewall   []FirewallRule // firewall.go
+	ifaces     []*IfaceSpec
+	down       []string
 }
 
 // Name returns the node's name.
@@ -292,6 +308,15 @@ type LinkSpec struct {
 	mtu     int
 	delay   time.Duration
 	impair  []DirectedImpairment // impair.go
+	l2      bool
+}
+
+// L2 makes the link layer 2 only: neither end gets an address (trunks,
+// ports). Links to a port of a bridge or bond inside a node are layer 2 on
+// that end already.
+func (l *LinkSpec) L2() *LinkSpec {
+	l.l2 = true
+	return l
 }
 
 // Ends returns the link's two ends as defined.
@@ -335,14 +360,21 @@ func (l *LinkSpec) MTU(mtu int) *LinkSpec {
 // result with evidence.
 type CheckFunc func(ctx context.Context, n *Network) Result
 
-// CheckSpec is a named check of a scenario.
+// CheckSpec is a named check or step of a scenario.
 type CheckSpec struct {
 	Name string
 	Func CheckFunc
 	// File and Line locate the Check call that declared it.
 	File string
 	Line int
+	// Kind is ItemCheck ("" counts as a check) or ItemStep.
+	Kind ItemKind
+	// Action is a step's action; nil for checks.
+	Action Action
 }
+
+// IsStep reports whether the item is a step.
+func (c CheckSpec) IsStep() bool { return c.Kind == ItemStep }
 
 // Result is the outcome of one check.
 type Result struct {

@@ -8,12 +8,14 @@ import (
 	"time"
 
 	"github.com/vtest-dev/vtest/internal/hostcheck"
+	"github.com/vtest-dev/vtest/internal/misconfigured"
 	"github.com/vtest-dev/vtest/reports"
 )
 
 // TestKernelInVM runs the built-in suite on the host kernel and, in a QEMU
-// VM, on Debian's kernel, and compares: netem and vlan are skipped on a
-// host kernel without them and pass in the VM. make kernel-check installs
+// VM, on Debian's kernel, and compares: scenarios needing netem, 8021q,
+// bridge VLAN filtering, ipvlan, bonding, VRF or WireGuard are skipped on a
+// host kernel without them and pass in the VM, and nothing else changes. make kernel-check installs
 // what it needs; without Debian's kernel the test is skipped.
 func TestKernelInVM(t *testing.T) {
 	hostcheck.RequireRoot(t)
@@ -38,12 +40,14 @@ func TestKernelInVM(t *testing.T) {
 	vmRun := vtest(t, ".", "kernel", "--kernel", kernel, "--timeout", "4m", "--junit", vmXML, builtin)
 	took := time.Since(start)
 	t.Logf("vtest kernel %s: %v\n%s", filepath.Base(kernel), took, vmRun.stdout)
-	vmRun.must(t, 0, "PASS netem-delay", "PASS vlan", "PASS lossy-link", "PASS impaired-link", "PASS ecmp",
-		"PASS policy-routing", "PASS firewall", "PASS port-forward", "under QEMU")
+	vmRun.must(t, 0, "PASS netem-delay", "PASS lossy-link", "PASS impaired-link", "PASS ecmp",
+		"PASS policy-routing", "PASS firewall", "PASS port-forward",
+		"PASS vlan-trunk", "PASS bridge-vlan", "PASS ipvlan", "PASS bond-failover",
+		"PASS vrf", "PASS wireguard", "PASS macvlan", "PASS vxlan-overlay", "under QEMU")
 	if took > 5*time.Minute {
 		t.Errorf("the VM run took %v, over 5 minutes", took)
 	}
-	for _, name := range []string{"netem-delay", "vlan", "lossy-link"} {
+	for _, name := range []string{"netem-delay", "vlan-trunk", "lossy-link"} {
 		if hostSkips := strings.Contains(host.stdout, "SKIP "+name); !hostSkips {
 			t.Logf("the host kernel has what %s needs; it ran there", name)
 		}
@@ -59,6 +63,8 @@ func TestKernelInVM(t *testing.T) {
 	for _, c := range changes {
 		if c.Regression() {
 			t.Errorf("regression on %s: %+v", filepath.Base(kernel), c)
+		} else if c.Kind() != "skip→run" || c.New.Status() != "pass" {
+			t.Errorf("host→VM change other than SKIP→PASS on %s: %s %+v", filepath.Base(kernel), c.Kind(), c)
 		}
 	}
 	d := vtest(t, ".", "diff", hostXML, vmXML)
@@ -67,6 +73,34 @@ func TestKernelInVM(t *testing.T) {
 		t.Errorf("diff does not show netem-delay going from skip to run:\n%s", d.stdout)
 	}
 	t.Logf("vtest diff host→VM:\n%s", d.stdout)
+
+	// The misconfigured kind scenarios fail in the VM, each at the check
+	// its mistake breaks: the checks that pass above can fail.
+	badXML := filepath.Join(dir, "misconfigured.xml")
+	bad := vtest(t, ".", "kernel", "--kernel", kernel, "--timeout", "4m", "--junit", badXML, "./testdata/misconfigured")
+	if bad.code != 1 {
+		t.Fatalf("misconfigured scenarios in the VM: exit %d, want 1\n%s%s", bad.code, bad.stdout, bad.stderr)
+	}
+	f, err := os.Open(badXML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	results, err := reports.ReadResults(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range misconfigured.Cases() {
+		for _, ch := range c.Spec.Checks() {
+			want := "pass"
+			if ch.Name == c.Fails {
+				want = "fail"
+			}
+			if got := results[[2]string{c.Spec.Name, ch.Name}].Status(); got != want {
+				t.Errorf("VM: %s / %s: %q, want %q", c.Spec.Name, ch.Name, got, want)
+			}
+		}
+	}
 }
 
 func TestKernelUsage(t *testing.T) {
