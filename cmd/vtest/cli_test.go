@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/vtest-dev/vtest/internal/hostcheck"
+	"github.com/vtest-dev/vtest/scenarios"
 )
 
 var vtestBin string
@@ -158,6 +159,15 @@ func TestReportsValidate(t *testing.T) {
 	vtest(t, ".", "run", "-run", "^(nat|routed|bridge)$", "-junit", noskip, builtin).must(t, 0)
 	xmllint(t, filepath.Join(xsd, "windyroad-JUnit.xsd"), noskip)
 	xmllint(t, filepath.Join(xsd, "windyroad-JUnit.xsd"), fails)
+	// A failed step: an error case "step: NAME", the check after it skipped.
+	steps := filepath.Join(dir, "steps.xml")
+	vtest(t, ".", "run", "-run", "broken-step", "-junit", steps, "./testdata/failing").must(t, 1,
+		"FAIL broken-step", "step: cannot be done", "the step is broken on purpose")
+	xmllint(t, filepath.Join(xsd, "jenkins-junit-10.xsd"), steps)
+	xmllint(t, filepath.Join(xsd, "windyroad-JUnit.xsd"), steps)
+	if b, _ := os.ReadFile(steps); !bytes.Contains(b, []byte(`type="StepFailed"`)) || !bytes.Contains(b, []byte(`not run: step &#34;cannot be done&#34; failed`)) {
+		t.Errorf("step report:\n%s", b)
+	}
 
 	b, _ := os.ReadFile(fails)
 	for _, w := range []string{`type="CheckFailed"`, "evidence:", "node state at failure", `name="kernel"`, `name="vtest.version" value="v-test"`, `package="vtest"`} {
@@ -193,7 +203,7 @@ func TestKTAPThroughProve(t *testing.T) {
 	}
 	dir := t.TempDir()
 	ok := vtest(t, ".", "run", "-ktap", builtin)
-	ok.must(t, 0, "KTAP version 1", "1..8", "# SKIP netem")
+	ok.must(t, 0, "KTAP version 1", fmt.Sprintf("\n1..%d\n", len(scenarios.All())), "# SKIP netem")
 	bad := vtest(t, ".", "run", "-ktap", "-run", "fails", "./testdata/failing")
 	bad.must(t, 1, "not ok 1 fails", "    not ok 2 a does not reach b")
 	for name, tc := range map[string]struct {
