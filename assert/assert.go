@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"net/netip"
 	"reflect"
-	"testing"
 	"time"
 
 	"github.com/vtest-dev/vtest/scenario"
@@ -210,6 +209,52 @@ func family(v6 bool) string {
 	return "IPv4"
 }
 
+// TestingT is what the testing helpers need of a test: testify's
+// assert.TestingT method set, so *testing.T, *testing.B, testify's
+// *assert.CollectT (inside EventuallyWithT), Ginkgo's GinkgoT() and test
+// doubles all work. Helper, Logf and Context are used when the value has
+// them.
+type TestingT interface {
+	Errorf(format string, args ...any)
+}
+
+func helper(t TestingT) {
+	if h, ok := t.(interface{ Helper() }); ok {
+		h.Helper()
+	}
+}
+
+// logf logs the evidence of a passed check where the test can log.
+func logf(t TestingT, format string, args ...any) {
+	helper(t)
+	if l, ok := t.(interface{ Logf(string, ...any) }); ok {
+		l.Logf(format, args...)
+	}
+}
+
+// Check runs a scenario check as a testing helper: a failure fails the test
+// with the evidence, a pass logs it, a skip is logged as such. Every
+// scenario check of this package (and any of your own) is a test helper
+// this way:
+//
+//	assert.Check(t, network, assert.Reach("client", "server"))
+func Check(t TestingT, n *scenario.Network, c scenario.CheckFunc) bool {
+	helper(t)
+	r := c(nodeContext(t), n)
+	switch {
+	case r.Skip != "":
+		logf(t, "skipped: %s", r.Skip)
+		return true
+	case r.Err != nil:
+		t.Errorf("%v", r.Err)
+		return false
+	}
+	if r.Evidence != "" {
+		logf(t, "%s", r.Evidence)
+	}
+	return true
+}
+
 // Evidencer is implemented by every result.
 type Evidencer interface{ Evidence() string }
 
@@ -252,8 +297,8 @@ func named[R Evidencer](check direct[R], from string, to Target, opts []Option) 
 
 // inTest runs a direct check for a testing helper: a failure fails the
 // test with the evidence; a pass logs it.
-func inTest[R Evidencer](t testing.TB, check direct[R], from *scenario.Node, to Target, opts []Option) bool {
-	t.Helper()
+func inTest[R Evidencer](t TestingT, check direct[R], from *scenario.Node, to Target, opts []Option) bool {
+	helper(t)
 	o, _ := build(Options{}, opts)
 	dst, err := resolve(nil, from, to, o.IPv6)
 	if err != nil {
@@ -265,14 +310,14 @@ func inTest[R Evidencer](t testing.TB, check direct[R], from *scenario.Node, to 
 }
 
 // report turns a direct check's outcome into a test failure.
-func report(t testing.TB, r Evidencer, err error) bool {
-	t.Helper()
+func report(t TestingT, r Evidencer, err error) bool {
+	helper(t)
 	if err != nil {
 		t.Errorf("%v", err)
 		return false
 	}
 	if ev := evidence(r); ev != "" {
-		t.Logf("%s", ev)
+		logf(t, "%s", ev)
 	}
 	return true
 }
@@ -286,7 +331,7 @@ func earliest(ctx context.Context, t time.Time) time.Time {
 }
 
 // nodeContext is the context for testing helpers.
-func nodeContext(t testing.TB) context.Context {
+func nodeContext(t TestingT) context.Context {
 	if c, ok := t.(interface{ Context() context.Context }); ok {
 		return c.Context()
 	}

@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"os"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/vtest-dev/vtest/scenario"
@@ -165,8 +164,8 @@ func Forwarded(from string, to Target, router string, opts ...Option) scenario.C
 }
 
 // ForwardedBy fails the test unless traffic from → to goes through router.
-func ForwardedBy(t testing.TB, n *scenario.Network, from *scenario.Node, to netip.Addr, router *scenario.Node, opts ...Option) bool {
-	t.Helper()
+func ForwardedBy(t TestingT, n *scenario.Network, from *scenario.Node, to netip.Addr, router *scenario.Node, opts ...Option) bool {
+	helper(t)
 	r, err := forwarded(nodeContext(t), n, from, router, to, opts)
 	return report(t, r, err)
 }

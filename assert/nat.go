@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/netip"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -217,8 +216,8 @@ func conntrackEntry(router *scenario.Node, local, dst netip.AddrPort) string {
 
 // SourceIs fails the test unless a UDP datagram from → to:dst arrives with
 // source want and the echo comes back.
-func SourceIs(t testing.TB, from, to *scenario.Node, dst, want netip.Addr, opts ...Option) bool {
-	t.Helper()
+func SourceIs(t TestingT, from, to *scenario.Node, dst, want netip.Addr, opts ...Option) bool {
+	helper(t)
 	r, err := SeenSource(nodeContext(t), from, to, dst, opts...)
 	if err == nil {
 		err = judgeSource(r, want)

@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"strings"
 	"syscall"
-	"testing"
 	"time"
 
 	probing "github.com/prometheus-community/pro-bing"
@@ -179,7 +178,7 @@ func Reach(from string, to Target, opts ...Option) scenario.CheckFunc {
 
 // Reachable fails the test unless from reaches to (a node or an address) by
 // ICMP echo. It returns whether the check passed.
-func Reachable(t testing.TB, from *scenario.Node, to Target, opts ...Option) bool {
-	t.Helper()
+func Reachable(t TestingT, from *scenario.Node, to Target, opts ...Option) bool {
+	helper(t)
 	return inTest(t, Ping, from, to, opts)
 }

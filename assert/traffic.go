@@ -27,12 +27,18 @@ type ThroughputResult struct {
 	// Min and Max are the bounds in Mbit/s (0: none).
 	Min, Max float64
 	Elapsed  time.Duration
+	// Machine says whether the check had the machine to itself.
+	Machine string
 }
 
 // Evidence renders the rate.
 func (r *ThroughputResult) Evidence() string {
-	return fmt.Sprintf("TCP %s → %s: %.1f Mbit/s (%d bytes in %s); want %s; took %s",
+	s := fmt.Sprintf("TCP %s → %s: %.1f Mbit/s (%d bytes in %s); want %s; took %s",
 		r.From, r.Dst, r.Mbps, r.Bytes, ms(r.Measured), mbpsBounds(r.Min, r.Max), ms(r.Elapsed))
+	if r.Machine != "" {
+		s += "; " + r.Machine
+	}
+	return s
 }
 
 func mbpsBounds(lo, hi float64) string {
@@ -68,8 +74,14 @@ func Throughput(ctx context.Context, from *scenario.Node, dst netip.Addr, opts .
 	if o.Duration <= 0 || o.Duration >= o.Timeout || o.MinMbps < 0 || o.MaxMbps < 0 || o.MaxMbps > 0 && o.MaxMbps < o.MinMbps {
 		return nil, fmt.Errorf("throughput: duration %v must be positive and below the timeout %v, bounds %v..%v ordered", o.Duration, o.Timeout, o.MinMbps, o.MaxMbps)
 	}
+	// A rate is timing: measure with the machine to ourselves.
+	release, note, err := scenario.Exclusive(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("throughput: %w", err)
+	}
+	defer release()
 	start := time.Now()
-	r := &ThroughputResult{From: from.Name(), Dst: netip.AddrPortFrom(dst, uint16(o.Port)), Min: o.MinMbps, Max: o.MaxMbps}
+	r := &ThroughputResult{From: from.Name(), Dst: netip.AddrPortFrom(dst, uint16(o.Port)), Min: o.MinMbps, Max: o.MaxMbps, Machine: note}
 	defer func() { r.Elapsed = time.Since(start) }()
 	ctx, cancel := context.WithDeadline(ctx, earliest(ctx, start.Add(o.Timeout)))
 	defer cancel()

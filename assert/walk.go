@@ -439,10 +439,10 @@ func nftDrops(nd *scenario.Node, transit bool) string {
 					counter = e
 				case *expr.Verdict:
 					if e.Kind == expr.VerdictDrop {
-						return name + " has a drop rule" + counted(counter)
+						return name + " has a drop rule" + counterNote(counter)
 					}
 				case *expr.Reject:
-					return name + " has a reject rule" + counted(counter)
+					return name + " has a reject rule" + counterNote(counter)
 				}
 			}
 		}
@@ -486,7 +486,7 @@ func masquerades(nd *scenario.Node, out string) bool {
 	return false
 }
 
-func counted(c *expr.Counter) string {
+func counterNote(c *expr.Counter) string {
 	if c == nil {
 		return " (no counter)"
 	}

@@ -2,6 +2,7 @@ package reports
 
 import (
 	"bytes"
+	"encoding/json"
 	"encoding/xml"
 	"strings"
 	"testing"
@@ -24,7 +25,7 @@ func stepped() scenario.Outcome {
 
 func TestStepsInReports(t *testing.T) {
 	var b bytes.Buffer
-	if err := WriteJUnit(&b, []scenario.Outcome{stepped()}, nil, Meta{Start: time.Now()}); err != nil {
+	if err := WriteJUnit(&b, []scenario.Outcome{stepped()}, nil, Meta{Start: time.Now()}, JUnitOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	var doc junitSuites
@@ -49,15 +50,24 @@ func TestStepsInReports(t *testing.T) {
 		t.Fatal(err)
 	}
 	k := b.String()
-	for _, want := range []string{"    1..2\n", "    # step start daemon: PASS\n", "    ok 1 reach\n", "    # step link down: FAIL\n", "    ok 2 lost # SKIP not run: step \"link down\" failed\n", "not ok 1 flap\n"} {
+	for _, want := range []string{"  1..2\n", "  # step start daemon: PASS\n", "  ok 1 reach\n", "  # step link down: FAIL\n", "  ok 2 lost # SKIP not run: step \"link down\" failed\n", "not ok 1 flap\n"} {
 		if !strings.Contains(k, want) {
 			t.Errorf("KTAP lacks %q:\n%s", want, k)
 		}
 	}
 
-	evs := JSONEvents(stepped())
+	b.Reset()
+	j := JSONLines{W: &b}
+	for _, c := range stepped().Checks {
+		j.Check("flap", c)
+	}
+	j.Done(stepped())
 	var actions []string
-	for _, e := range evs {
+	for _, line := range strings.Split(strings.TrimSpace(b.String()), "\n") {
+		var e Event
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatal(err)
+		}
 		actions = append(actions, e.Action)
 	}
 	if got := strings.Join(actions, " "); got != "step check step check done" {

@@ -31,6 +31,9 @@ type CheckOutcome struct {
 	Message  string
 	Evidence string
 	Duration time.Duration
+	// File and Line locate the Check call that declared the check.
+	File string `json:",omitempty"`
+	Line int    `json:",omitempty"`
 
 	abandoned bool // the check did not return; its goroutine still runs
 }
@@ -56,6 +59,9 @@ type Outcome struct {
 	Attachments []string
 	// Notes are lines for the reader, e.g. how to inspect kept namespaces.
 	Notes []string
+	// KernelLog is what the kernel logged while the scenario ran, when the
+	// run records it (vtest kernel does).
+	KernelLog string `json:",omitempty"`
 }
 
 // RunOptions tune Run.
@@ -73,10 +79,16 @@ type RunOptions struct {
 	// it returns is called before teardown with whether the scenario failed,
 	// and returns files to attach (e.g. packet captures).
 	Capture func(*Network) (stop func(failed bool) []string)
+	// OnCheck, when set, sees each check's outcome as soon as the check
+	// returns, before the next one starts (live reports).
+	OnCheck func(CheckOutcome)
 	// Grace is how long a check may go on after its context ended (the
 	// scenario timed out or the run was interrupted) before it is abandoned;
 	// 0 means DefaultGrace.
 	Grace time.Duration
+	// InconclusiveFails makes an inconclusive timing check (see
+	// InconclusiveError) a failure instead of a skip.
+	InconclusiveFails bool
 }
 
 // DefaultGrace is how long a check that ignores its context may outlive
@@ -144,9 +156,12 @@ func Run(ctx context.Context, s *Spec, opt RunOptions) (out Outcome) {
 		if ctx.Err() != nil {
 			return out.cancelled(ctx, where)
 		}
-		co := runCheck(ctx, n, c, opt.grace())
+		co := runCheck(ctx, n, c, opt)
 		co.Kind = c.kind()
 		out.Checks = append(out.Checks, co)
+		if opt.OnCheck != nil {
+			opt.OnCheck(co)
+		}
 		if co.abandoned {
 			// The check's goroutine still runs; the teardown deferred
 			// above closes what it holds. Nothing else runs after it.
@@ -188,13 +203,14 @@ func (o RunOptions) grace() time.Duration {
 // ignores its context (a sleep, a blocking read, a busy loop) cannot hold
 // the scenario: grace after ctx ends, the check is abandoned and reported
 // with the stacks of its goroutines.
-func runCheck(ctx context.Context, n *Network, c CheckSpec, grace time.Duration) CheckOutcome {
+func runCheck(ctx context.Context, n *Network, c CheckSpec, opt RunOptions) CheckOutcome {
+	grace := opt.grace()
 	start := time.Now()
 	done := make(chan CheckOutcome, 1)
 	gid := make(chan uint64, 1)
 	go func() {
 		gid <- stacks.ID()
-		done <- callCheck(ctx, n, c)
+		done <- callCheck(ctx, n, c, opt.InconclusiveFails)
 	}()
 	id := <-gid
 	var co CheckOutcome
@@ -210,10 +226,11 @@ func runCheck(ctx context.Context, n *Network, c CheckSpec, grace time.Duration)
 		}
 	}
 	co.Duration = time.Since(start)
+	co.File, co.Line = c.File, c.Line
 	return co
 }
 
-func callCheck(ctx context.Context, n *Network, c CheckSpec) (co CheckOutcome) {
+func callCheck(ctx context.Context, n *Network, c CheckSpec, inconclusiveFails bool) (co CheckOutcome) {
 	co.Name = c.Name
 	defer func() {
 		if r := recover(); r != nil {
@@ -224,6 +241,8 @@ func callCheck(ctx context.Context, n *Network, c CheckSpec) (co CheckOutcome) {
 	r := c.Func(ctx, n)
 	co.Evidence = r.Evidence
 	switch {
+	case r.Skip != "" && inconclusiveFails && IsInconclusive(r.Err):
+		co.Status, co.Message = Fail, r.Skip+" (inconclusive counts as failure in this run)"
 	case r.Skip != "":
 		co.Status, co.Message = Skip, r.Skip
 	case r.Err != nil:

@@ -65,8 +65,16 @@ type Interface struct {
 	// Addrs are the interface's addresses.
 	Addrs []netip.Prefix
 	// PeerNode and PeerInterface name the other end of the veth pair; both
-	// are empty for a bridge.
+	// are empty for other kinds.
 	PeerNode, PeerInterface string
+	// Kind is the kernel's name of the interface's kind: "veth", "bridge",
+	// "vlan", "vxlan", …
+	Kind string
+	// Master is the bridge, bond or VRF the interface is enslaved to, if
+	// any.
+	Master string
+
+	plan *planIface // nil for a switch's bridge
 }
 
 // BuildError says which step of building a scenario failed.
@@ -126,6 +134,8 @@ func build(ctx context.Context, p *plan) (*Network, error) {
 		{"set interface sysctls", n.ifaceSysctls},
 		{"add routes", n.addRoutes},
 		{"install NAT", n.installNAT},
+		{"install firewall", n.installFirewall},
+		{"add impairments", n.addImpairments},
 		{"wait for links", n.waitUp},
 	}
 	for _, st := range steps {
@@ -303,7 +313,7 @@ func (nd *Node) addBridge(pn *planNode) error {
 	if err := nd.nl.LinkAdd(br); err != nil {
 		return fmt.Errorf("create bridge %q in node %q: %w", pn.bridge, nd.name, err)
 	}
-	ifc := &Interface{Name: pn.bridge, Index: br.Index, Addrs: pn.bridgeAddrs}
+	ifc := &Interface{Name: pn.bridge, Index: br.Index, Addrs: pn.bridgeAddrs, Kind: "bridge"}
 	if err := nd.addAddrs(br, pn.bridgeAddrs); err != nil {
 		return err
 	}
@@ -327,62 +337,6 @@ func (nd *Node) addAddrs(l netlink.Link, addrs []netip.Prefix) error {
 
 func ipNet(p netip.Prefix) *net.IPNet {
 	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
-}
-
-func (n *Network) createLinks(ctx context.Context) error {
-	for _, pl := range n.plan.links {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		a, b := pl.a, pl.b
-		// Create from the switch side so that the port is enslaved at once.
-		if b.node.spec.kind == KindSwitch && a.node.spec.kind != KindSwitch {
-			a, b = b, a
-		}
-		na, nb := n.nodes[a.node.spec.name], n.nodes[b.node.spec.name]
-		veth := &netlink.Veth{
-			LinkAttrs: netlink.LinkAttrs{Name: a.name, Flags: net.FlagUp, MTU: pl.spec.mtu},
-			PeerName:  b.name,
-		}
-		if na.bridge != nil {
-			veth.MasterIndex = na.bridge.Index
-		}
-		if na != nb {
-			veth.PeerNamespace = netlink.NsFd(int(nb.ns))
-		}
-		if err := na.nl.LinkAdd(veth); err != nil {
-			return fmt.Errorf("create veth %s:%s—%s:%s: %w", na.name, a.name, nb.name, b.name, err)
-		}
-		peer, err := nb.nl.LinkByName(b.name)
-		if err != nil {
-			return fmt.Errorf("find veth peer %q in node %q: %w", b.name, nb.name, err)
-		}
-		if nb.bridge != nil {
-			if err := nb.nl.LinkSetMasterByIndex(peer, nb.bridge.Index); err != nil {
-				return fmt.Errorf("attach %q to bridge %q in node %q: %w", b.name, nb.bridge.Name, nb.name, err)
-			}
-		}
-		if err := na.addAddrs(veth, a.addrs); err != nil {
-			return err
-		}
-		if err := nb.addAddrs(peer, b.addrs); err != nil {
-			return err
-		}
-		if err := nb.nl.LinkSetUp(peer); err != nil {
-			return fmt.Errorf("set %q up in node %q: %w", b.name, nb.name, err)
-		}
-		if d := pl.spec.delay; d > 0 {
-			if err := na.addDelay(veth.Index, d); err != nil {
-				return err
-			}
-			if err := nb.addDelay(peer.Attrs().Index, d); err != nil {
-				return err
-			}
-		}
-		na.ifaces = append(na.ifaces, &Interface{Name: a.name, Index: veth.Index, MAC: veth.HardwareAddr, Addrs: a.addrs, PeerNode: nb.name, PeerInterface: b.name})
-		nb.ifaces = append(nb.ifaces, &Interface{Name: b.name, Index: peer.Attrs().Index, MAC: peer.Attrs().HardwareAddr, Addrs: b.addrs, PeerNode: na.name, PeerInterface: a.name})
-	}
-	return nil
 }
 
 // addDelay puts a netem qdisc delaying every packet by d on a link.
@@ -419,17 +373,8 @@ func (n *Network) ifaceSysctls(ctx context.Context) error {
 
 func (n *Network) addRoutes(ctx context.Context) error {
 	for _, pn := range n.plan.nodes {
-		nd := n.nodes[pn.spec.name]
-		for _, r := range pn.routes {
-			rt := &netlink.Route{Dst: ipNet(r.dst), Gw: r.via.AsSlice()}
-			if r.dst.Addr().Is6() {
-				rt.Family = netlink.FAMILY_V6
-			} else {
-				rt.Family = netlink.FAMILY_V4
-			}
-			if err := nd.nl.RouteAdd(rt); err != nil {
-				return fmt.Errorf("node %q: add route %s via %s: %w", nd.name, r.dst, r.via, err)
-			}
+		if err := n.nodes[pn.spec.name].addL3(pn); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -440,13 +385,14 @@ const NATTable = "vtest-nat"
 
 func (n *Network) installNAT(ctx context.Context) error {
 	for _, pn := range n.plan.nodes {
-		out, ok := pn.spec.MasqueradeInterface()
-		if !ok {
-			continue
-		}
 		nd := n.nodes[pn.spec.name]
-		if err := installMasquerade(nd.ns, out); err != nil {
-			return fmt.Errorf("node %q: masquerade out of %q: %w", nd.name, out, err)
+		if out, ok := pn.spec.MasqueradeInterface(); ok {
+			if err := installMasquerade(nd.ns, out); err != nil {
+				return fmt.Errorf("node %q: masquerade out of %q: %w", nd.name, out, err)
+			}
+		}
+		if err := installNATRules(nd.ns, pn.nat); err != nil {
+			return fmt.Errorf("node %q: %w", nd.name, err)
 		}
 	}
 	return nil
@@ -499,8 +445,16 @@ func (n *Network) waitUp(ctx context.Context) error {
 			if ifc == nd.bridge && len(nd.ifaces) == 1 {
 				continue // a bridge without ports never comes up
 			}
+			if ifc.plan != nil && !ifc.plan.expectUp() {
+				continue // down, or built on something down
+			}
 			if err := nd.waitOperUp(ctx, ifc); err != nil {
 				return err
+			}
+			if rw, ok := ifc.plan.kindOf().(readyWaiter); ok {
+				if err := rw.waitReady(ctx, &kindBuild{n: n, node: nd, on: nd, iface: ifc.plan}); err != nil {
+					return err
+				}
 			}
 		}
 		if n.plan.ipv6 {
@@ -557,11 +511,11 @@ func (nd *Node) waitOperUp(ctx context.Context, ifc *Interface) error {
 		if err != nil {
 			return false, fmt.Errorf("node %q: read %q: %w", nd.name, ifc.Name, err)
 		}
-		if st := l.Attrs().OperState; st == netlink.OperUp {
+		if lowerUp(l) {
 			ifc.MAC = l.Attrs().HardwareAddr
 			return true, nil
 		} else if ctx.Err() != nil {
-			return false, fmt.Errorf("node %q: %q still %s: %w", nd.name, ifc.Name, st, ctx.Err())
+			return false, fmt.Errorf("node %q: %q still %s: %w", nd.name, ifc.Name, l.Attrs().OperState, ctx.Err())
 		}
 		return false, nil
 	})

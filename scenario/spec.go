@@ -20,6 +20,7 @@ package scenario
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -108,8 +109,13 @@ func (s *Spec) Link(a, b string) *LinkSpec {
 }
 
 // Check adds a check, run inside the built network in definition order.
+// The file and line of the call are recorded for reports.
 func (s *Spec) Check(name string, fn CheckFunc) *Spec {
-	s.checks = append(s.checks, CheckSpec{Name: name, Func: fn, Kind: ItemCheck})
+	c := CheckSpec{Name: name, Func: fn, Kind: ItemCheck}
+	if _, file, line, ok := runtime.Caller(1); ok {
+		c.File, c.Line = file, line
+	}
+	s.checks = append(s.checks, c)
 	return s
 }
 
@@ -167,13 +173,21 @@ func (s *Spec) Features() []Feature {
 		if n.masquerade != nil {
 			add(FeatureMasquerade)
 		}
+		for _, i := range n.ifaces {
+			if i != nil && i.kind != nil && i.kind.feature() != "" {
+				add(i.kind.feature())
+			}
+		}
 	}
 	for _, l := range s.links {
 		if l != nil && l.delay > 0 {
 			add(FeatureNetem)
 		}
 	}
-	if s.IPv6 {
+	for _, f := range s.l3Features() {
+		add(f)
+	}
+	if s.IPv6 || s.usesIPv6() {
 		add(FeatureIPv6)
 	}
 	return out
@@ -187,17 +201,13 @@ type NodeSpec struct {
 	sysctlKeys []string // definition order
 	routes     []RouteSpec
 	masquerade *string
-	addrs      []string // switch only: addresses of the bridge
-	subnets    []string // switch only: the segment's subnets
-}
-
-// RouteSpec is a static route of a node.
-type RouteSpec struct {
-	// Dst is "default" or a CIDR.
-	Dst string
-	// Via is a gateway address, or the name of a node sharing a segment
-	// with this one (its address on that segment is used).
-	Via string
+	addrs      []string       // switch only: addresses of the bridge
+	subnets    []string       // switch only: the segment's subnets
+	l3         nodeL3         // policy rules, neighbours (route.go)
+	nat        []NATRule      // nat.go
+	firewall   []FirewallRule // firewall.go
+	ifaces     []*IfaceSpec
+	down       []string
 }
 
 // Name returns the node's name.
@@ -217,7 +227,8 @@ func (n *NodeSpec) Sysctl(name, value string) *NodeSpec {
 }
 
 // Route adds a static route. dst is "default" or a CIDR; via is a gateway
-// address or the name of a neighbouring node.
+// address or the name of a neighbouring node. AddRoute takes every option
+// (multipath, device routes, blackholes, metrics, tables, source).
 func (n *NodeSpec) Route(dst, via string) *NodeSpec {
 	n.routes = append(n.routes, RouteSpec{Dst: dst, Via: via})
 	return n
@@ -296,6 +307,16 @@ type LinkSpec struct {
 	addrsB  []string
 	mtu     int
 	delay   time.Duration
+	impair  []DirectedImpairment // impair.go
+	l2      bool
+}
+
+// L2 makes the link layer 2 only: neither end gets an address (trunks,
+// ports). Links to a port of a bridge or bond inside a node are layer 2 on
+// that end already.
+func (l *LinkSpec) L2() *LinkSpec {
+	l.l2 = true
+	return l
 }
 
 // Ends returns the link's two ends as defined.
@@ -343,6 +364,9 @@ type CheckFunc func(ctx context.Context, n *Network) Result
 type CheckSpec struct {
 	Name string
 	Func CheckFunc
+	// File and Line locate the Check call that declared it.
+	File string
+	Line int
 	// Kind is ItemCheck ("" counts as a check) or ItemStep.
 	Kind ItemKind
 	// Action is a step's action; nil for checks.
@@ -364,7 +388,15 @@ type Result struct {
 }
 
 // Verdict makes a Result from evidence and an error.
-func Verdict(evidence string, err error) Result { return Result{Err: err, Evidence: evidence} }
+//
+// An InconclusiveError makes the result a skip with its reason (and keeps
+// the error, so a run that treats inconclusive as failure can fail it).
+func Verdict(evidence string, err error) Result {
+	if IsInconclusive(err) {
+		return Result{Err: err, Skip: err.Error(), Evidence: evidence}
+	}
+	return Result{Err: err, Evidence: evidence}
+}
 
 // Subnets returns the link's subnets as defined.
 func (l *LinkSpec) Subnets() []string { return l.subnets }

@@ -31,7 +31,7 @@ func (e *ValidationError) Error() string {
 const maxIfaceName = 15
 
 var (
-	ifaceNameRE  = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	ifaceNameRE  = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9_.-]*$`)
 	sysctlNameRE = regexp.MustCompile(`^net\.[A-Za-z0-9_.-]+$`)
 )
 
@@ -58,6 +58,11 @@ type planNode struct {
 	bridgeAddrs []netip.Prefix // switch: the bridge's addresses
 	segments    []netip.Prefix // switch: the segment's subnets
 	routes      []planRoute
+	rules       []planRule
+	neighbours  []planNeighbour
+	nat         []planNAT
+	firewall    []planFirewall
+	impair      []planImpair
 	nextAuto    int // next automatic interface number
 }
 
@@ -65,18 +70,22 @@ type planIface struct {
 	node  *planNode
 	name  string
 	addrs []netip.Prefix
-	link  *planLink
-	peer  *planIface
+	link  *planLink  // veth ends: the link
+	peer  *planIface // veth ends: the other end
+
+	kind   LinkKind    // nil for veth ends
+	spec   *IfaceSpec  // interfaces declared with Iface
+	parent *planIface  // VLAN, macvlan, ipvlan: the parent; VXLAN: the underlay
+	master *planIface  // the bridge, bond or VRF it is enslaved to
+	port   *BridgePort // bridge ports with options
+	down   bool        // left administratively down
+	l2     bool        // a port of a bridge or bond: no address
+	data   any         // resolved kind options (keys, addresses)
 }
 
 type planLink struct {
 	spec *LinkSpec
 	a, b *planIface
-}
-
-type planRoute struct {
-	dst netip.Prefix
-	via netip.Addr
 }
 
 func (n *planNode) iface(name string) *planIface {
@@ -204,10 +213,15 @@ func (s *Spec) plan() (*plan, error) {
 		}
 	}
 
+	v.kinds(p)
 	v.loops(p)
 	v.addresses(p, range4, range6)
+	v.kindAddrs(p)
 	v.routes(p, byName)
 	v.nat(p)
+	v.natRules(p)
+	v.firewall(p)
+	v.impairments(p)
 	v.items(p)
 	if len(v.errs) > 0 {
 		return nil, errors.Join(v.errs...)
@@ -232,27 +246,44 @@ func sysctlExists(name string) bool {
 	return err == nil
 }
 
-// loops refuses links between switches that form a cycle: the bridges run
-// without STP, so a loop would flood every broadcast forever.
+// loops refuses links between bridges (switches, and bridges inside nodes)
+// that form a cycle: without STP a loop floods every broadcast forever.
+// A loop closed by a link between two bridges running STP is allowed.
 func (v *validator) loops(p *plan) {
-	parent := map[*planNode]*planNode{}
-	var find func(*planNode) *planNode
-	find = func(n *planNode) *planNode {
+	parent := map[any]any{}
+	find := func(n any) any {
 		for parent[n] != nil && parent[n] != n {
 			n = parent[n]
 		}
 		return n
 	}
+	// bridgeOf returns the bridge an end belongs to (a switch node, or an
+	// in-node bridge it is a port of), and whether that bridge runs STP.
+	bridgeOf := func(i *planIface) (any, bool) {
+		if i.node.spec.kind == KindSwitch {
+			return i.node, false
+		}
+		if i.master != nil {
+			if b, ok := i.master.kind.(Bridge); ok {
+				return i.master, b.STP
+			}
+		}
+		return nil, false
+	}
 	for _, pl := range p.links {
-		a, b := pl.a.node, pl.b.node
-		if a.spec.kind != KindSwitch || b.spec.kind != KindSwitch {
+		a, stpA := bridgeOf(pl.a)
+		b, stpB := bridgeOf(pl.b)
+		if a == nil || b == nil {
 			continue
 		}
 		ra, rb := find(a), find(b)
 		if ra == rb {
-			v.add(fmt.Sprintf("link %s:%s—%s:%s", a.spec.name, pl.a.name, b.spec.name, pl.b.name),
-				"closes a loop between switches; vtest's bridges run without STP, so broadcasts would circulate forever",
-				"remove one link of the loop")
+			if stpA && stpB {
+				continue
+			}
+			v.add(fmt.Sprintf("link %s:%s—%s:%s", pl.a.node.spec.name, pl.a.name, pl.b.node.spec.name, pl.b.name),
+				"closes a loop between bridges without STP, so broadcasts would circulate forever",
+				"remove one link of the loop, or use bridges inside nodes with Bridge{STP: true}")
 			continue
 		}
 		parent[ra] = rb
@@ -274,7 +305,10 @@ func (v *validator) iface(obj string, n *planNode, name string) *planIface {
 		v.add(obj, "interface name %q on node %q is %d bytes; Linux allows %d", "use a name of at most 15 bytes", name, n.spec.name, len(name), maxIfaceName)
 		return nil
 	case !ifaceNameRE.MatchString(name):
-		v.add(obj, "interface name %q on node %q has characters Linux or vtest do not accept", "use letters, digits, '-' and '_'", name, n.spec.name)
+		v.add(obj, "interface name %q on node %q has characters Linux or vtest do not accept", "use letters, digits, '-', '_' and '.' (not first)", name, n.spec.name)
+		return nil
+	case name == "." || name == "..":
+		v.add(obj, "interface name %q on node %q is not allowed by Linux", "choose another name", name, n.spec.name)
 		return nil
 	case name == "lo":
 		v.add(obj, "interface name \"lo\" on node %q is the loopback device", "choose another name", n.spec.name)
@@ -336,6 +370,8 @@ func sameFamily(ps []netip.Prefix, a netip.Addr) (netip.Prefix, bool) {
 // segment is one layer-2 domain: a point-to-point link or a switch with all
 // its ports.
 type segment struct {
+	manual  bool // no automatic addresses
+	vrf     bool // touches a VRF: may overlap other segments
 	name    string
 	subnets []netip.Prefix
 	members []*planIface // interfaces that get addresses
@@ -360,6 +396,8 @@ func (v *validator) addresses(p *plan, range4, range6 netip.Prefix) {
 			explicit[a.Addr()] = fmt.Sprintf("%s:%s", pn.spec.name, pn.bridge)
 		}
 	}
+	v.virtualAddrs(p, explicit)
+	vrfAddr := map[netip.Addr]bool{} // addresses on segments touching a VRF may repeat
 	for _, pl := range p.links {
 		obj := fmt.Sprintf("link %s:%s—%s:%s", pl.a.node.spec.name, pl.a.name, pl.b.node.spec.name, pl.b.name)
 		swA, swB := pl.a.node.spec.kind == KindSwitch, pl.b.node.spec.kind == KindSwitch
@@ -382,11 +420,13 @@ func (v *validator) addresses(p *plan, range4, range6 netip.Prefix) {
 				if !ok {
 					continue
 				}
-				if prev, dup := explicit[a.Addr()]; dup {
+				vrf := pl.a.inVRF() || pl.b.inVRF()
+				if prev, dup := explicit[a.Addr()]; dup && !(vrf && vrfAddr[a.Addr()]) {
 					v.add(obj, "address %s is already used by %s", "give every interface its own address", a.Addr(), prev)
 					continue
 				}
 				explicit[a.Addr()] = owner(side.i)
+				vrfAddr[a.Addr()] = vrf
 				side.i.addrs = append(side.i.addrs, a)
 			}
 		}
@@ -418,7 +458,19 @@ func (v *validator) addresses(p *plan, range4, range6 netip.Prefix) {
 			sg := segOf[sw]
 			sg.members = append(sg.members, host)
 		default:
-			sg := &segment{name: obj, subnets: linkSubnets, members: []*planIface{pl.a, pl.b}}
+			sg := &segment{name: obj, subnets: linkSubnets, vrf: pl.a.inVRF() || pl.b.inVRF()}
+			// Ports of bridges and bonds, and links declared L2, carry no
+			// address; a link touching one is addressed explicitly or not
+			// at all, since its segment lies beyond the bridge.
+			sg.manual = pl.a.l2 || pl.b.l2 || pl.spec.l2
+			if pl.spec.l2 && len(pl.spec.addrsA)+len(pl.spec.addrsB)+len(linkSubnets) > 0 {
+				v.add(obj, "is layer 2 only but has addresses or a subnet", "drop L2() or the addresses")
+			}
+			for _, e := range []*planIface{pl.a, pl.b} {
+				if !e.l2 {
+					sg.members = append(sg.members, e)
+				}
+			}
 			segs = append(segs, sg)
 		}
 	}
@@ -434,7 +486,7 @@ func (v *validator) addresses(p *plan, range4, range6 netip.Prefix) {
 	for _, sg := range live {
 		for _, m := range sg.members {
 			for _, a := range m.addrs {
-				if sub, ok := sameFamily(sg.subnets, a.Addr()); ok {
+				if sub, ok := containing(sg.subnets, a.Addr()); ok {
 					if !sub.Contains(a.Addr()) {
 						v.add(sg.name, "address %s of %s is outside the subnet %s", "use an address inside "+sub.String()+", or change the subnet", a, owner(m), sub)
 					} else if a.Bits() != sub.Bits() {
@@ -452,6 +504,13 @@ func (v *validator) addresses(p *plan, range4, range6 netip.Prefix) {
 	// Overlapping subnets between different segments cannot be routed.
 	for i, a := range live {
 		for _, b := range live[i+1:] {
+			if a.vrf || b.vrf || a.manual || b.manual {
+				// VRFs exist to hold overlapping segments; a segment
+				// reaching a bridge or bond port is part of a larger
+				// layer-2 domain (an overlay, a VLAN) that may span
+				// several links.
+				continue
+			}
 			for _, pa := range a.subnets {
 				for _, pb := range b.subnets {
 					if pa.Overlaps(pb) {
@@ -504,7 +563,7 @@ func (v *validator) addresses(p *plan, range4, range6 netip.Prefix) {
 		}
 	}
 	for _, sg := range live {
-		if len(sg.members) == 0 && (sg.sw == nil || len(sg.sw.bridgeAddrs) == 0) {
+		if sg.manual || len(sg.members) == 0 && (sg.sw == nil || len(sg.sw.bridgeAddrs) == 0) {
 			continue
 		}
 		if _, ok := sameFamily(sg.subnets, netip.IPv4Unspecified()); !ok && !hasV6Only(sg) {
@@ -530,8 +589,8 @@ func (v *validator) addresses(p *plan, range4, range6 netip.Prefix) {
 			}
 			host := sub.Addr().Next() // skip the network address
 			for _, m := range sg.members {
-				if _, has := sameFamily(m.addrs, sub.Addr()); has {
-					continue
+				if inAny(masked(m.addrs), sub.Addr()) {
+					continue // has an address in this subnet
 				}
 				for taken[host] {
 					host = host.Next()
@@ -580,62 +639,6 @@ func lastAddr(p netip.Prefix) netip.Addr {
 	}
 	a, _ := netip.AddrFromSlice(b)
 	return a
-}
-
-func (v *validator) routes(p *plan, byName map[string]*planNode) {
-	for _, pn := range p.nodes {
-		obj := fmt.Sprintf("node %q", pn.spec.name)
-		connected := pn.connected()
-		for _, r := range pn.spec.routes {
-			robj := fmt.Sprintf("%s route %s via %s", obj, r.Dst, r.Via)
-			var dsts []netip.Prefix
-			if r.Dst == "default" {
-				dsts = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}
-			} else if d, ok := v.prefix(robj, r.Dst, true); ok {
-				dsts = []netip.Prefix{d}
-			} else {
-				continue
-			}
-			var gws []netip.Addr
-			if gw, err := netip.ParseAddr(r.Via); err == nil {
-				gws = []netip.Addr{gw}
-			} else if g := byName[r.Via]; g != nil {
-				if g == pn {
-					v.add(robj, "the gateway is the node itself", "route via a neighbouring node")
-					continue
-				}
-				gws = g.addrsOn(connected)
-				if len(gws) == 0 {
-					v.add(robj, "node %q shares no subnet with %q", "link the two nodes, or route via a node on a shared segment", r.Via, pn.spec.name)
-					continue
-				}
-			} else {
-				v.add(robj, "gateway %q is neither an IP address nor a node", "write an address like 10.0.0.1 or the name of a neighbouring node", r.Via)
-				continue
-			}
-			added := false
-			for _, d := range dsts {
-				for _, gw := range gws {
-					if d.Addr().Is4() != gw.Is4() {
-						continue
-					}
-					if !inAny(connected, gw) {
-						v.add(robj, "gateway %s is not on any subnet of %q (%s)", "use an address on one of the node's links", gw, pn.spec.name, prefixList(connected))
-						continue
-					}
-					if pn.hasAddr(gw) {
-						v.add(robj, "gateway %s is the node's own address", "route via a neighbour's address", gw)
-						continue
-					}
-					pn.routes = append(pn.routes, planRoute{dst: d, via: gw})
-					added = true
-				}
-			}
-			if !added && len(v.errs) == 0 {
-				v.add(robj, "no gateway of the destination's address family", "use a gateway of the same family as the destination")
-			}
-		}
-	}
 }
 
 func (n *planNode) connected() []netip.Prefix {

@@ -5,15 +5,27 @@ import (
 	"testing"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/vtest-dev/vtest/internal/hostcheck"
 	"github.com/vtest-dev/vtest/scenario"
 	"github.com/vtest-dev/vtest/scenarios"
 )
 
+// missing reports whether this kernel lacks a feature the scenario needs.
+func missing(s *scenario.Spec) bool {
+	for _, f := range s.Features() {
+		if f.Probe() != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // TestNoLinkLeavesTheScenario proves packets cannot leave a scenario: in
 // every namespace of every built-in scenario, each link is loopback, a
-// bridge, or a veth whose peer lives in a namespace of the same scenario;
+// link of a kind vtest creates whose peer or parent lives in the same
+// namespace or another of the same scenario;
 // none leads to the root namespace, and no route uses anything else.
 func TestNoLinkLeavesTheScenario(t *testing.T) {
 	hostcheck.RequireRoot(t)
@@ -23,7 +35,7 @@ func TestNoLinkLeavesTheScenario(t *testing.T) {
 	}
 	defer hostNS.Close()
 	for _, s := range scenarios.All() {
-		if s.Name == "netem-delay" && scenario.FeatureNetem.Probe() != nil || s.Name == "vlan" && scenario.FeatureVLAN.Probe() != nil {
+		if missing(s) {
 			continue
 		}
 		t.Run(s.Name, func(t *testing.T) {
@@ -50,8 +62,9 @@ func TestNoLinkLeavesTheScenario(t *testing.T) {
 						if a.Name != "lo" {
 							t.Errorf("%s: unexpected device %s", nd.Name(), a.Name)
 						}
-					case "bridge", "vlan":
-					case "veth":
+					case "bridge", "vlan", "veth", "macvlan", "ipvlan", "vxlan", "bond", "vrf", "wireguard", "dummy":
+						// A veth's peer, a macvlan's or ipvlan's parent:
+						// in the same namespace or one of the scenario's.
 						if hostID >= 0 && a.NetNsID == hostID {
 							t.Errorf("%s: %s leads to the root namespace", nd.Name(), a.Name)
 						}
@@ -64,10 +77,20 @@ func TestNoLinkLeavesTheScenario(t *testing.T) {
 					}
 					allowed[a.Index] = true
 				}
-				routes, _ := h.RouteList(nil, netlink.FAMILY_ALL)
+				// Every table; a multipath route's links are its nexthops'.
+				routes, _ := h.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
 				for _, r := range routes {
-					if !allowed[r.LinkIndex] {
-						t.Errorf("%s: route %v via unknown link %d", nd.Name(), r.Dst, r.LinkIndex)
+					switch {
+					case r.Type == unix.RTN_BLACKHOLE || r.Type == unix.RTN_UNREACHABLE || r.Type == unix.RTN_PROHIBIT:
+						// No link: the packet goes nowhere.
+					case len(r.MultiPath) > 0:
+						for _, nh := range r.MultiPath {
+							if !allowed[nh.LinkIndex] {
+								t.Errorf("%s: route %v nexthop via unknown link %d", nd.Name(), r.Dst, nh.LinkIndex)
+							}
+						}
+					case !allowed[r.LinkIndex]:
+						t.Errorf("%s: route %v (table %d) via unknown link %d", nd.Name(), r.Dst, r.Table, r.LinkIndex)
 					}
 				}
 			}

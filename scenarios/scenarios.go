@@ -6,10 +6,7 @@ package scenarios
 import (
 	"context"
 	"fmt"
-	"net"
 	"time"
-
-	"github.com/vishvananda/netlink"
 
 	"github.com/vtest-dev/vtest/assert"
 	"github.com/vtest-dev/vtest/scenario"
@@ -31,64 +28,23 @@ func All() []*scenario.Spec {
 		NAT(),
 		Routed(),
 		NetemDelay(),
-		VLAN(),
+		ECMP(),
+		PolicyRouting(),
+		Firewall(),
+		PortForward(),
+		ImpairedLink(),
+		LossyLink(),
+		VLANTrunk(),
+		BridgeVLAN(),
+		Macvlan(),
+		IPVlan(),
+		VXLANOverlay(),
+		BondFailover(),
+		VRF(),
+		WireGuard(),
 		LinkFlap(),
 		KselftestTraceroute6(),
 		PMTUException(),
-	}
-}
-
-// VLAN tags traffic with 802.1q VLAN 10 over a veth pair: a VLAN interface
-// on each end, with addresses only on the VLAN, must reach the other. It
-// needs the 8021q module and is skipped, with the probe's reason, on kernels
-// without it.
-func VLAN() *scenario.Spec {
-	s := scenario.Define("vlan", "802.1q VLAN 10 over a veth pair: the tagged interfaces reach each other")
-	s.Needs(scenario.FeatureVLAN)
-	s.Host("left")
-	s.Host("right")
-	s.Link("left:trunk", "right:trunk").Subnet("10.30.0.0/24")
-	s.Check("VLAN 10 interfaces up", then(addVLAN("left", "10.31.0.1/24"), addVLAN("right", "10.31.0.2/24")))
-	s.Check("left reaches right over VLAN 10", assert.Reach("left", "10.31.0.2"))
-	s.Check("right reaches left over VLAN 10", assert.Reach("right", "10.31.0.1"))
-	return s
-}
-
-// addVLAN adds trunk.10, a VLAN 10 interface on a node's trunk link, with
-// an address, and waits until it is up.
-func addVLAN(node, cidr string) scenario.CheckFunc {
-	return func(ctx context.Context, n *scenario.Network) scenario.Result {
-		nd := n.Node(node)
-		h := nd.Netlink()
-		trunk, err := h.LinkByName("trunk")
-		if err != nil {
-			return scenario.Verdict("", err)
-		}
-		v := &netlink.Vlan{LinkAttrs: netlink.LinkAttrs{Name: "trunk.10", ParentIndex: trunk.Attrs().Index, Flags: net.FlagUp}, VlanId: 10}
-		if err := h.LinkAdd(v); err != nil {
-			return scenario.Verdict("", fmt.Errorf("%s: add VLAN 10 on trunk: %w", node, err))
-		}
-		a, err := netlink.ParseAddr(cidr)
-		if err != nil {
-			return scenario.Verdict("", err)
-		}
-		if err := h.AddrAdd(v, a); err != nil {
-			return scenario.Verdict("", fmt.Errorf("%s: address %s on trunk.10: %w", node, cidr, err))
-		}
-		for {
-			l, err := h.LinkByIndex(v.Index)
-			if err != nil {
-				return scenario.Verdict("", err)
-			}
-			if l.Attrs().OperState == netlink.OperUp {
-				return scenario.Verdict(fmt.Sprintf("%s: trunk.10 (VLAN 10) up with %s", node, cidr), nil)
-			}
-			select {
-			case <-ctx.Done():
-				return scenario.Verdict("", fmt.Errorf("%s: trunk.10 not up: %w", node, ctx.Err()))
-			case <-time.After(time.Millisecond): // polling a condition under the check's deadline
-			}
-		}
 	}
 }
 

@@ -46,7 +46,23 @@ func TestBuiltinScenarios(t *testing.T) {
 		},
 	}
 	want["netem-delay"] = map[string][]string{"round trip at least 20 ms": {"min"}}
-	want["vlan"] = map[string][]string{"left reaches right over VLAN 10": {"1 received"}}
+	want["ecmp"] = map[string][]string{"flows use both paths": {"64 UDP flows", "r1:a tx +", "r1:b tx +"}}
+	want["policy-routing"] = map[string][]string{
+		"from 10.1.0.2: leaves through r1": {"(10.1.0.2:", "server saw source 192.0.2.1", "echo back to host: true"},
+		"from 10.2.0.2: leaves through r2": {"(10.2.0.2:", "server saw source 192.0.2.2", "echo back to host: true"},
+	}
+	want["firewall"] = map[string][]string{
+		"8080 is allowed":          {"connected (want connected)", "server accepted it", `rule "allow-8080" on fw counted +1 packets`},
+		"8081 is refused":          {"refused (want refused)", "connection refused", `rule "refuse-8081" on fw counted +1 packets`},
+		"8082 is dropped silently": {"timeout (want timeout)", `rule "drop-8082-8099" on fw counted +1 packets`},
+		"ping is not filtered":     {"1 received"},
+	}
+	want["port-forward"] = map[string][]string{
+		"IPv4: 8080 reaches the server, which sees the client": {"→ 203.0.113.1:8080", "server accepted it from 203.0.113.2:", `rule "web" on gw counted +1`},
+		"IPv6: 8080 reaches the server, which sees the client": {"→ [2001:db8:1::1]:8080", "server accepted it from [2001:db8:1::2]:", `rule "web6" on gw counted +1`},
+	}
+	want["impaired-link"] = map[string][]string{"a → b at most 8 Mbit/s": {"Mbit/s", "want 4.0..8.4 Mbit/s"}, "b → a not limited": {"want ≥ 24.0 Mbit/s"}}
+	want["lossy-link"] = map[string][]string{"some but not most probes are lost": {"loss"}}
 	want["link-flap"] = map[string][]string{
 		"router resolved the server":             {"router neighbour 10.40.2.2 dev eth1 lladdr"},
 		"client does not reach server":           {"rejected", "(net unreachable) from 10.40.1.2"},
@@ -63,15 +79,19 @@ func TestBuiltinScenarios(t *testing.T) {
 		"client has a PMTU exception of 1280":                {"mtu 1280"},
 		"IPv6: client has a PMTU exception of 1280":          {"mtu 1280"},
 	}
+	for name, checks := range kindEvidence {
+		want[name] = checks
+	}
 	for _, s := range scenarios.All() {
 		t.Run(s.Name, func(t *testing.T) {
 			out := scenario.Run(context.Background(), s, scenario.RunOptions{DumpState: true})
-			for name, f := range map[string]scenario.Feature{"netem-delay": scenario.FeatureNetem, "vlan": scenario.FeatureVLAN} {
-				if err := f.Probe(); s.Name == name && err != nil {
+			for _, f := range s.Features() {
+				if err := f.Probe(); err != nil {
 					// This kernel lacks the feature: skipped with the probe's reason.
-					if out.Status != scenario.Skip || !strings.Contains(out.Message, string(f)) {
-						t.Fatalf("%s on a kernel without %s: %s %s", name, f, out.Status, out.Message)
+					if out.Status != scenario.Skip || !strings.Contains(out.Message, string(f)) || !strings.Contains(out.Message, "not supported") {
+						t.Fatalf("%s on a kernel without %s: %s %s", s.Name, f, out.Status, out.Message)
 					}
+					t.Logf("skipped as expected: %s", out.Message)
 					return
 				}
 			}
@@ -120,4 +140,39 @@ func TestSameNamespaceVethARPMAC(t *testing.T) {
 	if !strings.Contains(ev[2], "is-at "+mac) {
 		t.Errorf("fixed state did not answer with veth1's MAC %s:\n%s", mac, ev[2])
 	}
+}
+
+// kindEvidence is what the checks of the link-kind scenarios must show.
+var kindEvidence = map[string]map[string][]string{
+	"vlan-trunk": {
+		"left reaches right over VLAN 10, tagged": {"1 received", "802.1Q tag 10 carrying 10.31.0.1 → 10.31.0.2"},
+		"left reaches right over VLAN 20, tagged": {"802.1Q tag 20 carrying 10.32.0.1 → 10.32.0.2"},
+	},
+	"bridge-vlan": {
+		"a reaches b in VLAN 10":        {"1 received"},
+		"a does not reach c in VLAN 20": {"no reply"},
+	},
+	"macvlan": {
+		"c1 reaches c2 (bridge mode)":               {"1 received"},
+		"peer resolves c1 to c1's own MAC":          {"is-at", "c1:mv0 has MAC"},
+		"host does not reach c1 through its parent": {"no reply"},
+	},
+	"ipvlan": {
+		"c1 reaches c2":                     {"1 received"},
+		"peer resolves c1 to the NIC's MAC": {"is-at", "host:eth0 has MAC"},
+	},
+	"vxlan-overlay": {
+		"h1 reaches h2 over the overlay":           {"1 received", "VXLAN vni 42 carrying 192.168.50.1 → 192.168.50.2", ":4789"},
+		"h1 resolves h2 by ARP through the tunnel": {"is-at"},
+	},
+	"bond-failover": {
+		"a reaches b over bond1 with f0 down": {"a:f0 is down, master bond1 (up)", "1 received"},
+	},
+	"vrf": {
+		"ha reaches the server through red":                {"1 received", "ttl 63"},
+		"hb does not reach the server (blue has no route)": {"10.81.0.2"},
+	},
+	"wireguard": {
+		"a reaches b through the tunnel": {"1 received", "WireGuard data message", ":51820"},
+	},
 }

@@ -118,6 +118,33 @@ func TestListAndGraph(t *testing.T) {
 	vtest(t, ".", "graph", "-mermaid", "routed", builtin).must(t, 0, "flowchart LR", `(("router (router)"))`)
 	vtest(t, ".", "graph", "nosuch", builtin).must(t, 2, `no scenario "nosuch"`)
 	vtest(t, builtin, "graph", "bridge").must(t, 0, `graph "bridge"`) // PATH defaults to .
+	// The addresses that will be allocated, not "auto".
+	dot := vtest(t, ".", "graph", "nat", builtin)
+	dot.must(t, 0, `"gw" -- "outside" [label="wan 203.0.113.1/24 — eth0 203.0.113.2/24"]`, `a1 (host)\n0.0.0.0/0 via 10.0.1.1`)
+	if strings.Contains(dot.stdout, "auto") {
+		t.Errorf("DOT still says auto:\n%s", dot.stdout)
+	}
+	vtest(t, ".", "graph", "-mermaid", "routed", builtin).must(t, 0, `---|"eth1 10.0.2.1/24 — eth0 10.0.2.2/24"|`)
+	js := vtest(t, ".", "graph", "-json", "routed", builtin)
+	js.must(t, 0)
+	var l struct {
+		Nodes []struct {
+			Name       string
+			Interfaces []struct {
+				Name  string
+				Addrs []string `json:"addresses"`
+			}
+			Routes []struct{ Dst, Via string }
+		}
+		Links []struct{ A, B string }
+	}
+	if err := json.Unmarshal([]byte(js.stdout), &l); err != nil {
+		t.Fatalf("graph -json: %v\n%s", err, js.stdout)
+	}
+	if len(l.Nodes) != 3 || len(l.Links) != 2 || l.Links[1].A != "router:eth1" || l.Links[1].B != "server:eth0" ||
+		l.Nodes[0].Interfaces[0].Addrs[0] != "10.0.1.1/24" || l.Nodes[0].Routes[0].Via != "10.0.1.2" {
+		t.Errorf("graph -json routed = %+v", l)
+	}
 }
 
 func schemas(t *testing.T) string {
@@ -154,17 +181,19 @@ func TestReportsValidate(t *testing.T) {
 	for _, f := range []string{all, fails} {
 		xmllint(t, filepath.Join(xsd, "jenkins-junit-10.xsd"), f)
 	}
-	// Without skips the report must also satisfy the strict Ant schema.
-	noskip := filepath.Join(dir, "noskip.xml")
-	vtest(t, ".", "run", "-run", "^(nat|routed|bridge)$", "-junit", noskip, builtin).must(t, 0)
-	xmllint(t, filepath.Join(xsd, "windyroad-JUnit.xsd"), noskip)
-	xmllint(t, filepath.Join(xsd, "windyroad-JUnit.xsd"), fails)
+	// In its strict form the report also satisfies the strict Ant schema.
+	noskip, strictFails := filepath.Join(dir, "noskip.xml"), filepath.Join(dir, "strict-fails.xml")
+	vtest(t, ".", "run", "-junit-strict", "-run", "^(nat|routed|bridge)$", "-junit", noskip, builtin).must(t, 0)
+	vtest(t, ".", "run", "-junit-strict", "-run", "fails", "-junit", strictFails, "./testdata/failing").must(t, 1)
+	for _, f := range []string{noskip, strictFails} {
+		xmllint(t, filepath.Join(xsd, "windyroad-JUnit.xsd"), f)
+		xmllint(t, filepath.Join(xsd, "jenkins-junit-10.xsd"), f)
+	}
 	// A failed step: an error case "step: NAME", the check after it skipped.
 	steps := filepath.Join(dir, "steps.xml")
 	vtest(t, ".", "run", "-run", "broken-step", "-junit", steps, "./testdata/failing").must(t, 1,
 		"FAIL broken-step", "step: cannot be done", "the step is broken on purpose")
 	xmllint(t, filepath.Join(xsd, "jenkins-junit-10.xsd"), steps)
-	xmllint(t, filepath.Join(xsd, "windyroad-JUnit.xsd"), steps)
 	if b, _ := os.ReadFile(steps); !bytes.Contains(b, []byte(`type="StepFailed"`)) || !bytes.Contains(b, []byte(`not run: step &#34;cannot be done&#34; failed`)) {
 		t.Errorf("step report:\n%s", b)
 	}
@@ -203,9 +232,9 @@ func TestKTAPThroughProve(t *testing.T) {
 	}
 	dir := t.TempDir()
 	ok := vtest(t, ".", "run", "-ktap", builtin)
-	ok.must(t, 0, "KTAP version 1", fmt.Sprintf("\n1..%d\n", len(scenarios.All())), "# SKIP netem")
+	ok.must(t, 0, "KTAP version 1", fmt.Sprintf("1..%d", len(scenarios.All())), "# SKIP netem")
 	bad := vtest(t, ".", "run", "-ktap", "-run", "fails", "./testdata/failing")
-	bad.must(t, 1, "not ok 1 fails", "    not ok 2 a does not reach b")
+	bad.must(t, 1, "not ok 1 fails", "\n  # Subtest: fails\n", "\n  not ok 2 a does not reach b", "# Totals: pass:0 fail:1 xfail:0 xpass:0 skip:0 error:0")
 	for name, tc := range map[string]struct {
 		text string
 		pass bool
@@ -464,6 +493,86 @@ func TestCaptureOfFailedScenario(t *testing.T) {
 	}
 }
 
+// TestCrashReports kills the suite process in the ways user code can (a
+// panic in another goroutine, os.Exit(3), log.Fatal, SIGKILL) while the second of
+// three scenarios runs: vtest run still writes a valid JUnit report and
+// JSON events with every scenario (the first passed, the second an error
+// carrying the crash output, the third not started) and exits 1.
+func TestCrashReports(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	xsd := schemas(t)
+	before := hostcheck.Take(t)
+	for _, tc := range []struct{ crash, output string }{
+		{"gopanic", "panic: assignment to entry in nil map"},
+		{"exit", "exit status 3"},
+		{"fatal", "fatal: configuration is broken"},
+		{"sigkill", "killed by signal killed"},
+	} {
+		t.Run(tc.crash, func(t *testing.T) {
+			dir := t.TempDir()
+			junit, jsonl := filepath.Join(dir, "r.xml"), filepath.Join(dir, "e.jsonl")
+			r := vtest(t, ".", "run", "-parallel", "1", "-run", "^(good|"+tc.crash+"|after)$", "-junit", junit, "-json", jsonl, "./testdata/crashing")
+			r.must(t, 1, "PASS good", "FAIL "+tc.crash, "INTERRUPTED after", tc.output, "writing the reports from its event stream")
+			xmllint(t, filepath.Join(xsd, "jenkins-junit-10.xsd"), junit)
+			b, _ := os.ReadFile(junit)
+			want := []string{"good/a reaches b", tc.crash + "/a reaches b", tc.crash + "/crash", "after/setup"}
+			sort.Strings(want)
+			if got := caseSet(t, b); strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Errorf("testcases %v, want %v", got, want)
+			}
+			if !bytes.Contains(b, []byte(`<error message="the suite process died while this scenario ran:" type="Crash">`)) ||
+				!bytes.Contains(b, []byte(tc.output)) {
+				t.Errorf("no crash error with the crash output:\n%s", b)
+			}
+			ev, _ := os.ReadFile(jsonl)
+			// The events the suite wrote live stay; the crash's are added.
+			for _, line := range strings.Split(strings.TrimSpace(string(ev)), "\n") {
+				var e map[string]any
+				if err := json.Unmarshal([]byte(line), &e); err != nil {
+					t.Errorf("bad JSON event %q: %v", line, err)
+				}
+			}
+			for _, w := range []string{`"action":"check","scenario":"` + tc.crash + `","check":"a reaches b","status":"PASS"`, `"action":"done","scenario":"good","status":"PASS"`, `"action":"done","scenario":"` + tc.crash + `","status":"FAIL","step":"crash"`, `"action":"summary"`} {
+				if !bytes.Contains(ev, []byte(w)) {
+					t.Errorf("JSON events lack %s:\n%s", w, ev)
+				}
+			}
+		})
+	}
+	// KTAP on stdout is written by vtest run when the suite could not.
+	r := vtest(t, ".", "run", "-ktap", "-parallel", "1", "-run", "^(good|gopanic)$", "./testdata/crashing")
+	r.must(t, 1, "ok 1 good", "not ok 2 gopanic # ERROR the suite process died", "# Totals: pass:1 fail:0 xfail:0 xpass:0 skip:0 error:1")
+	hostcheck.Unchanged(t, before)
+}
+
+// TestLiveCheckEvents reads the JSON events while a scenario is still
+// running: the first check's event is there before the scenario is done.
+func TestLiveCheckEvents(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	dir := t.TempDir()
+	jsonl := filepath.Join(dir, "e.jsonl")
+	cmd := exec.Command(vtestBin, "run", "-run", "^slow$", "-timeout", "30s", "-json", jsonl, "./testdata/failing")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Signal(syscall.SIGTERM)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		b, _ := os.ReadFile(jsonl)
+		if bytes.Contains(b, []byte(`"action":"check","scenario":"slow","check":"ready"`)) {
+			if bytes.Contains(b, []byte(`"action":"done"`)) {
+				t.Fatalf("scenario already done: %s", b)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no live check event:\n%s", b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // TestStuckChecksAreAbandoned runs checks that ignore their context (a
 // sleep, a sleep inside a node, a busy loop) next to well-behaved
 // scenarios: the run ends in bounded time, the stuck checks are reported
@@ -543,4 +652,18 @@ func TestStuckCheckDoesNotHoldTheRun(t *testing.T) {
 		}
 		t.Logf("SIGINT to exit: %v", took.Round(time.Millisecond))
 	})
+}
+
+// TestInconclusive: an inconclusive timing check is a skip with its reason,
+// or a failure with -inconclusive fail or VTEST_INCONCLUSIVE=fail.
+func TestInconclusive(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	vtest(t, ".", "run", "-v", "-run", "^inconclusive$", "./testdata/failing").must(t, 0, "inconclusive: machine too busy", "SKIP")
+	vtest(t, ".", "run", "-inconclusive", "fail", "-run", "^inconclusive$", "./testdata/failing").must(t, 1, "inconclusive counts as failure")
+	cmd := exec.Command(vtestBin, "run", "-run", "^inconclusive$", "./testdata/failing")
+	cmd.Env = append(os.Environ(), "VTEST_INCONCLUSIVE=fail")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "inconclusive counts as failure") {
+		t.Errorf("VTEST_INCONCLUSIVE=fail: %v\n%s", err, out)
+	}
+	vtest(t, ".", "run", "-inconclusive", "maybe", "./testdata/failing").must(t, 2, "want skip or fail")
 }

@@ -3,7 +3,8 @@
 //	vtest run [flags] PATH...    run the scenarios of the Go packages at PATH
 //	vtest build -o FILE PATH...  write those scenarios as one static suite binary
 //	vtest list PATH...           list scenarios, their checks and kernel needs
-//	vtest graph [-mermaid] NAME PATH...  print a scenario's topology (Graphviz DOT or Mermaid)
+//	vtest kconfig PATH...        print the kernel config fragment they need
+//	vtest graph [-mermaid|-json] NAME PATH...  print a scenario's topology (Graphviz DOT, Mermaid or JSON)
 //	vtest merge A.xml B.xml...   merge JUnit reports, e.g. of shards
 //	vtest clean                  remove namespaces kept by -keep-on-failure
 //	vtest version                print the version
@@ -25,6 +26,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -42,10 +44,11 @@ commands:
   run [flags] PATH...      run the scenarios of the Go packages at PATH (see vtest run -h)
   build -o FILE PATH...    write them as one static suite binary that runs like vtest run
   list PATH...             list scenarios, checks and required kernel features
-  graph [-mermaid] NAME [PATH...]  print a scenario's topology as Graphviz DOT or Mermaid (PATH: default .)
+  kconfig PATH...          print the kernel config fragment the scenarios need (declared and implied features)
+  graph [-mermaid|-json] NAME [PATH...]  print a scenario's topology, with its addresses, as Graphviz DOT, Mermaid or JSON (PATH: default .)
   merge A.xml B.xml...     merge JUnit reports (e.g. of shards) into one, on stdout
   clean                    remove namespaces kept by -keep-on-failure (/run/netns/vtest-*)
-  diff OLD.xml NEW.xml     what changed between two reports; exit 1 on a regression (pass → fail)
+  diff [-markdown] OLD.xml NEW.xml  what changed between two reports; exit 1 on a regression (pass → fail in every run; some runs only: flaky)
   kernel --kernel PATH [flags] PATH...  run the scenarios in a QEMU VM on that kernel (vtest kernel -h)
   version                  print vtest's version
 
@@ -66,7 +69,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "version", "-version", "--version":
 		fmt.Fprintf(stdout, "vtest %s\n", runner.Version)
 		return 0
-	case "run", "list":
+	case "run", "list", "kconfig":
 		flags, paths := splitArgs(rest)
 		if wantsHelp(flags) && len(paths) == 0 {
 			paths = []string{}
@@ -75,8 +78,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "vtest %s: no PATH given (e.g. vtest %s ./scenarios)\n", cmd, cmd)
 			return runner.ExitUsage
 		}
-		if cmd == "list" {
-			flags = append(flags, "-list")
+		if cmd != "run" {
+			flags = append(flags, "-"+cmd)
 		}
 		flags, execCmd, err := takeExec(flags)
 		if err != nil {
@@ -105,6 +108,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		defer cleanup()
 		if len(prefix) > 0 {
 			flags = envFlags(flags)
+		}
+		if cmd == "run" {
+			return runSuite(append(prefix, bin), flags, stdout, stderr)
 		}
 		return execSuite(append(prefix, bin), flags, stdout, stderr)
 	case "build":
@@ -178,18 +184,30 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return kernelCmd(rest, stdout, stderr)
 	case "diff":
 		if wantsHelp(rest) {
-			fmt.Fprintln(stdout, "usage: vtest diff OLD.xml NEW.xml\n\nCompares two JUnit reports per scenario and check; exits 1 if a check that passed now fails.")
+			fmt.Fprintln(stdout, "usage: vtest diff [-markdown] OLD.xml NEW.xml\n\nCompares two JUnit reports per scenario and check, folding repeated runs (-count):\na check that passed and now fails in every run is a REGRESSION (exit 1), one that\nfails in some runs only is FLAKY. -markdown prints a Markdown table (for a merge request).")
 			return 0
 		}
+		markdown := false
+		if len(rest) > 0 && (rest[0] == "-markdown" || rest[0] == "--markdown") {
+			markdown, rest = true, rest[1:]
+		}
 		if len(rest) != 2 {
-			fmt.Fprintln(stderr, "usage: vtest diff OLD.xml NEW.xml")
+			fmt.Fprintln(stderr, "usage: vtest diff [-markdown] OLD.xml NEW.xml")
 			return runner.ExitUsage
 		}
-		return diffCmd(rest[0], rest[1], stdout, stderr)
+		return diffCmd(rest[0], rest[1], markdown, stdout, stderr)
 	case "graph":
+		// vtest graph -json means the suite's -graph-json (its -json takes
+		// a file).
+		rest = slices.Clone(rest)
+		for i, a := range rest {
+			if a == "-json" || a == "--json" {
+				rest[i] = "-graph-json"
+			}
+		}
 		flags, paths := splitArgs(rest)
 		if wantsHelp(flags) {
-			fmt.Fprintln(stdout, "usage: vtest graph [-mermaid] NAME [PATH...]\n\nPrints scenario NAME's topology as Graphviz DOT (or Mermaid); PATH defaults to the current directory.")
+			fmt.Fprintln(stdout, "usage: vtest graph [-mermaid|-json] NAME [PATH...]\n\nPrints scenario NAME's topology, with the addresses that will be allocated, as Graphviz DOT, Mermaid or JSON; PATH defaults to the current directory.")
 			return 0
 		}
 		if len(paths) == 1 {
@@ -220,10 +238,23 @@ func wantsHelp(flags []string) bool {
 	return false
 }
 
-// valueFlags are the run flags that take a value; every other flag (the
-// boolean ones, and unknown ones, which the suite then reports) takes none.
-var valueFlags = map[string]bool{"run": true, "parallel": true, "timeout": true, "count": true, "shuffle": true,
-	"junit": true, "json": true, "shard": true, "color": true, "graph": true, "capture-dir": true, "exec": true, "deadline": true}
+// runFlags are the suite's run flags, defined once in runner.
+var runFlags = runner.Flags()
+
+// takesValue says whether a flag of vtest run takes a value: -exec (the
+// CLI's own) and every run flag that is not boolean. Unknown flags take
+// none (the suite reports them).
+func takesValue(name string) bool {
+	if name == "exec" {
+		return true
+	}
+	f := runFlags.Lookup(name)
+	if f == nil {
+		return false
+	}
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return !ok || !b.IsBoolFlag()
+}
 
 // splitArgs separates flags (passed to the suite) from package paths.
 func splitArgs(args []string) (flags, paths []string) {
@@ -235,7 +266,7 @@ func splitArgs(args []string) (flags, paths []string) {
 		case strings.HasPrefix(a, "-"):
 			flags = append(flags, a)
 			name := strings.TrimLeft(a, "-")
-			if !strings.Contains(name, "=") && valueFlags[name] && i+1 < len(args) {
+			if !strings.Contains(name, "=") && takesValue(name) && i+1 < len(args) {
 				flags = append(flags, args[i+1])
 				i++
 			}
@@ -308,7 +339,7 @@ func execSuite(command []string, flags []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func diffCmd(oldPath, newPath string, stdout, stderr io.Writer) int {
+func diffCmd(oldPath, newPath string, markdown bool, stdout, stderr io.Writer) int {
 	o, err := os.Open(oldPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "vtest diff: %v\n", err)
@@ -326,7 +357,11 @@ func diffCmd(oldPath, newPath string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "vtest diff: %v\n", err)
 		return runner.ExitUsage
 	}
-	reports.WriteDiff(stdout, changes)
+	if markdown {
+		reports.WriteDiffMarkdown(stdout, changes)
+	} else {
+		reports.WriteDiff(stdout, changes)
+	}
 	for _, c := range changes {
 		if c.Regression() {
 			return 1

@@ -59,7 +59,7 @@ func privilegePrefix(execCmd []string) ([]string, error) {
 
 // envFlags turns the settings the suite reads from the environment into
 // flags, since sudo (the usual -exec) resets the environment: the shard
-// from CI variables and NO_COLOR.
+// from CI variables, VTEST_INCONCLUSIVE and NO_COLOR.
 func envFlags(flags []string) []string {
 	has := func(name string) bool {
 		for _, f := range flags {
@@ -74,6 +74,9 @@ func envFlags(flags []string) []string {
 		if s, err := runner.ShardFromEnv(); err == nil && s != "" {
 			flags = append([]string{"-shard", s}, flags...)
 		}
+	}
+	if v := os.Getenv("VTEST_INCONCLUSIVE"); v != "" && !has("inconclusive") {
+		flags = append([]string{"-inconclusive", v}, flags...)
 	}
 	if !has("color") && os.Getenv("NO_COLOR") != "" {
 		flags = append([]string{"-color", "never"}, flags...)

@@ -82,7 +82,7 @@ var moduleSeeds = []string{
 	"kernel/net/key/", "kernel/net/xfrm/", "kernel/net/unix/",
 	"kernel/drivers/net/veth.", "kernel/drivers/net/dummy.", "kernel/drivers/net/vrf.", "kernel/drivers/net/vxlan",
 	"kernel/drivers/net/macvlan.", "kernel/drivers/net/ipvlan/", "kernel/drivers/net/tun.", "kernel/drivers/net/geneve.",
-	"kernel/drivers/net/ifb.", "kernel/drivers/net/bonding/",
+	"kernel/drivers/net/ifb.", "kernel/drivers/net/bonding/", "kernel/drivers/net/wireguard/",
 	// Requested by alias at run time (e.g. libcrc32c asks for
 	// crypto-crc32c), so modules.dep does not list them.
 	"kernel/crypto/", "kernel/arch/x86/crypto/", "kernel/lib/",

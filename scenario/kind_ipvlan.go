@@ -1,0 +1,60 @@
+package scenario
+
+import (
+	"fmt"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+)
+
+// FeatureIPVlan is the ipvlan driver (module ipvlan).
+const FeatureIPVlan Feature = "ipvlan"
+
+func init() {
+	registerProbe(FeatureIPVlan, "creating an ipvlan link (module ipvlan)", func(_ netns.NsHandle, h *netlink.Handle) error {
+		parent := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "probe0"}, PeerName: "probe1"}
+		if err := h.LinkAdd(parent); err != nil {
+			return err
+		}
+		return h.LinkAdd(&netlink.IPVlan{LinkAttrs: netlink.LinkAttrs{Name: "probe2", ParentIndex: parent.Index}, Mode: netlink.IPVLAN_MODE_L2})
+	})
+}
+
+// IPVlan is an interface sharing the MAC address of Parent ("eth0" in the
+// same node, or "host:eth0"), switching by IP address.
+type IPVlan struct {
+	Parent string
+	// Mode is "l2" (default) or "l3".
+	Mode string
+}
+
+var ipvlanModes = map[string]netlink.IPVlanMode{"l2": netlink.IPVLAN_MODE_L2, "l3": netlink.IPVLAN_MODE_L3}
+
+func (IPVlan) kindName() string     { return "ipvlan" }
+func (IPVlan) feature() Feature     { return FeatureIPVlan }
+func (v IPVlan) parentName() string { return v.Parent }
+
+func (v IPVlan) mode() string {
+	if v.Mode == "" {
+		return "l2"
+	}
+	return v.Mode
+}
+
+func (v IPVlan) describe(*IfaceSpec) string {
+	return fmt.Sprintf("ipvlan %s on %s", v.mode(), v.Parent)
+}
+
+func (v IPVlan) check(c *kindCheck) {
+	if _, ok := ipvlanModes[v.mode()]; !ok {
+		c.fail("ipvlan mode %q is not l2 or l3", "use l2 or l3", v.Mode)
+	}
+	c.iface.parent = c.ref(v.Parent, "parent")
+	checkUpperParent(c)
+}
+
+func (v IPVlan) newLink(b *kindBuild) (netlink.Link, error) {
+	attrs := b.attrs
+	attrs.ParentIndex = b.parent.Attrs().Index
+	return &netlink.IPVlan{LinkAttrs: attrs, Mode: ipvlanModes[v.mode()]}, nil
+}

@@ -1,0 +1,68 @@
+package scenario
+
+import (
+	"fmt"
+
+	"github.com/vishvananda/netlink"
+)
+
+// Macvlan is an interface with a MAC address of its own on Parent: an
+// interface of the same node ("eth0") or of another node ("host:eth0"),
+// the usual setup for a container on a host's NIC.
+type Macvlan struct {
+	Parent string
+	// Mode is "bridge" (default), "private", "vepa" or "passthru".
+	Mode string
+}
+
+var macvlanModes = map[string]netlink.MacvlanMode{
+	"bridge":   netlink.MACVLAN_MODE_BRIDGE,
+	"private":  netlink.MACVLAN_MODE_PRIVATE,
+	"vepa":     netlink.MACVLAN_MODE_VEPA,
+	"passthru": netlink.MACVLAN_MODE_PASSTHRU,
+}
+
+func (Macvlan) kindName() string     { return "macvlan" }
+func (Macvlan) feature() Feature     { return FeatureMacvlan }
+func (m Macvlan) parentName() string { return m.Parent }
+
+func (m Macvlan) mode() string {
+	if m.Mode == "" {
+		return "bridge"
+	}
+	return m.Mode
+}
+
+func (m Macvlan) describe(*IfaceSpec) string {
+	return fmt.Sprintf("macvlan %s on %s", m.mode(), m.Parent)
+}
+
+func (m Macvlan) check(c *kindCheck) {
+	if _, ok := macvlanModes[m.mode()]; !ok {
+		c.fail("macvlan mode %q is not one of bridge, private, vepa, passthru", "use one of those", m.Mode)
+	}
+	c.iface.parent = c.ref(m.Parent, "parent")
+	checkUpperParent(c)
+}
+
+// checkUpperParent refuses a parent that is a bridge or bond port, or of a
+// kind that cannot hold a macvlan or ipvlan.
+func checkUpperParent(c *kindCheck) {
+	p := c.iface.parent
+	if p == nil {
+		return
+	}
+	if p.l2 {
+		c.fail("parent %s:%s is a port of %q", "use the bridge or bond itself as parent", p.node.spec.name, p.name, p.master.name)
+	}
+	switch p.kind.(type) {
+	case Macvlan, IPVlan, VRF:
+		c.fail("parent %s:%s is a %s", "use a veth end, bond, bridge or VLAN as parent", p.node.spec.name, p.name, p.kind.kindName())
+	}
+}
+
+func (m Macvlan) newLink(b *kindBuild) (netlink.Link, error) {
+	attrs := b.attrs
+	attrs.ParentIndex = b.parent.Attrs().Index
+	return &netlink.Macvlan{LinkAttrs: attrs, Mode: macvlanModes[m.mode()]}, nil
+}

@@ -1,0 +1,213 @@
+package scenarios
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"golang.org/x/sys/unix"
+
+	"github.com/vtest-dev/vtest/scenario"
+)
+
+// wireWait bounds how long onWire waits for a matching frame once act has
+// returned; frames act caused are normally queued already.
+const wireWait = time.Second
+
+// onWire captures on node:iface while act runs, and passes when act passes
+// and a captured frame matches: the evidence that traffic took the form
+// the scenario is about (tagged, tunnelled, encrypted).
+func onWire(node, iface, want string, match func(gopacket.Packet) (string, bool), act scenario.CheckFunc) scenario.CheckFunc {
+	return func(ctx context.Context, n *scenario.Network) scenario.Result {
+		nd := n.Node(node)
+		var c *sniffer
+		err := nd.Do(func() (err error) {
+			c, err = sniff(iface)
+			return err
+		})
+		if err != nil {
+			return scenario.Verdict("", fmt.Errorf("capture on %s:%s: %w", node, iface, err))
+		}
+		defer c.close()
+		r := act(ctx, n)
+		deadline := time.Now().Add(wireWait)
+		if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+			deadline = d
+		}
+		frames := 0
+		found := ""
+		for found == "" {
+			frame, err := c.read(deadline)
+			if err != nil {
+				if !errors.Is(err, os.ErrDeadlineExceeded) {
+					return scenario.Verdict(r.Evidence, fmt.Errorf("capture on %s:%s: %w", node, iface, err))
+				}
+				break
+			}
+			frames++
+			if s, ok := match(gopacket.NewPacket(frame, layers.LayerTypeEthernet, gopacket.Default)); ok {
+				found = s
+			}
+		}
+		ev := r.Evidence
+		if ev != "" {
+			ev += "\n"
+		}
+		if found == "" {
+			ev += fmt.Sprintf("on the wire at %s:%s: %d frames, none %s", node, iface, frames, want)
+			if r.Err != nil {
+				return scenario.Verdict(ev, r.Err)
+			}
+			return scenario.Verdict(ev, fmt.Errorf("no frame %s seen at %s:%s", want, node, iface))
+		}
+		ev += fmt.Sprintf("on the wire at %s:%s: %s", node, iface, found)
+		return scenario.Verdict(ev, r.Err)
+	}
+}
+
+// sniffer is an AF_PACKET socket bound to one interface that puts VLAN
+// tags back into the frames: the kernel strips them into metadata
+// (PACKET_AUXDATA) before a packet socket sees them.
+type sniffer struct {
+	f   *os.File
+	buf []byte
+	oob []byte
+}
+
+// sniff opens a sniffer on iface of the calling thread's namespace.
+func sniff(iface string) (*sniffer, error) {
+	ifi, err := net.InterfaceByName(iface)
+	if err != nil {
+		return nil, err
+	}
+	proto := int(htons(unix.ETH_P_ALL))
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, proto)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_AUXDATA, 1); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifi.Index}); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return &sniffer{f: os.NewFile(uintptr(fd), "packet:"+iface), buf: make([]byte, 65536), oob: make([]byte, 256)}, nil
+}
+
+func (s *sniffer) close() { s.f.Close() }
+
+// read returns the next frame, with its VLAN tag reinserted, or
+// os.ErrDeadlineExceeded.
+func (s *sniffer) read(deadline time.Time) ([]byte, error) {
+	if err := s.f.SetReadDeadline(deadline); err != nil {
+		return nil, err
+	}
+	rc, err := s.f.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var n, oobn int
+	var rerr error
+	err = rc.Read(func(fd uintptr) bool {
+		n, oobn, _, _, rerr = unix.Recvmsg(int(fd), s.buf, s.oob, 0)
+		return rerr != unix.EAGAIN
+	})
+	if err != nil {
+		return nil, err
+	}
+	if rerr != nil {
+		return nil, rerr
+	}
+	frame := append([]byte(nil), s.buf[:n]...)
+	msgs, _ := unix.ParseSocketControlMessage(s.oob[:oobn])
+	for _, m := range msgs {
+		if m.Header.Level != unix.SOL_PACKET || m.Header.Type != unix.PACKET_AUXDATA || len(m.Data) < int(unsafe.Sizeof(unix.TpacketAuxdata{})) {
+			continue
+		}
+		aux := (*unix.TpacketAuxdata)(unsafe.Pointer(&m.Data[0]))
+		if aux.Status&unix.TP_STATUS_VLAN_VALID == 0 || len(frame) < 12 {
+			continue
+		}
+		tpid := uint16(unix.ETH_P_8021Q)
+		if aux.Status&unix.TP_STATUS_VLAN_TPID_VALID != 0 {
+			tpid = aux.Vlan_tpid
+		}
+		tag := []byte{byte(tpid >> 8), byte(tpid), byte(aux.Vlan_tci >> 8), byte(aux.Vlan_tci)}
+		frame = append(frame[:12], append(tag, frame[12:]...)...)
+	}
+	return frame, nil
+}
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+// inner describes the innermost IPv4 packet of a frame, the n-th IPv4
+// header or deeper (1 for a plain or tagged frame, 2 inside a tunnel).
+func inner(p gopacket.Packet, n int) (string, bool) {
+	var last *layers.IPv4
+	seen := 0
+	for _, l := range p.Layers() {
+		if ip, ok := l.(*layers.IPv4); ok {
+			last = ip
+			seen++
+		}
+	}
+	if last == nil || seen < n {
+		return "", false
+	}
+	return fmt.Sprintf("%s → %s %s", last.SrcIP, last.DstIP, last.Protocol), true
+}
+
+// vxlanFrame matches UDP carrying VXLAN with the VNI around an IPv4
+// packet from src to dst.
+func vxlanFrame(vni uint32, src, dst string) func(gopacket.Packet) (string, bool) {
+	return func(p gopacket.Packet) (string, bool) {
+		vx, _ := p.Layer(layers.LayerTypeVXLAN).(*layers.VXLAN)
+		ip, _ := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
+		udp, _ := p.Layer(layers.LayerTypeUDP).(*layers.UDP)
+		if vx == nil || ip == nil || udp == nil || vx.VNI != vni {
+			return "", false
+		}
+		in, ok := inner(p, 2)
+		if !ok || !strings.HasPrefix(in, src+" → "+dst+" ") {
+			return "", false // ARP, IGMP, another flow
+		}
+		return fmt.Sprintf("UDP %s:%d → %s:%d VXLAN vni %d carrying %s", ip.SrcIP, udp.SrcPort, ip.DstIP, udp.DstPort, vx.VNI, in), true
+	}
+}
+
+// taggedFrame matches an 802.1Q frame of the VLAN carrying IPv4 from src
+// to dst.
+func taggedFrame(vid uint16, src, dst string) func(gopacket.Packet) (string, bool) {
+	return func(p gopacket.Packet) (string, bool) {
+		tag, _ := p.Layer(layers.LayerTypeDot1Q).(*layers.Dot1Q)
+		if tag == nil || tag.VLANIdentifier != vid {
+			return "", false
+		}
+		in, ok := inner(p, 1)
+		if !ok || !strings.HasPrefix(in, src+" → "+dst+" ") {
+			return "", false
+		}
+		return fmt.Sprintf("802.1Q tag %d carrying %s", tag.VLANIdentifier, in), true
+	}
+}
+
+// wireguardFrame matches a WireGuard data message (type 4) to the port.
+func wireguardFrame(port uint16) func(gopacket.Packet) (string, bool) {
+	return func(p gopacket.Packet) (string, bool) {
+		ip, _ := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
+		udp, _ := p.Layer(layers.LayerTypeUDP).(*layers.UDP)
+		if ip == nil || udp == nil || uint16(udp.DstPort) != port || len(udp.Payload) < 32 || udp.Payload[0] != 4 {
+			return "", false
+		}
+		return fmt.Sprintf("UDP %s:%d → %s:%d WireGuard data message, %d bytes, payload opaque", ip.SrcIP, udp.SrcPort, ip.DstIP, udp.DstPort, len(udp.Payload)), true
+	}
+}
