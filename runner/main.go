@@ -242,6 +242,11 @@ func list(w io.Writer, specs []*scenario.Spec) int {
 			}
 			fmt.Fprintf(w, "    needs: %s\n", strings.Join(names, ", "))
 		}
+		for _, n := range s.Nodes() {
+			for _, i := range n.Ifaces() {
+				fmt.Fprintf(w, "    iface %s:%s: %s\n", n.Name(), i.Name(), i.Describe())
+			}
+		}
 		for _, ch := range s.Checks() {
 			fmt.Fprintf(w, "    - %s\n", ch.Name)
 		}

@@ -141,6 +141,15 @@ func (i *IfaceSpec) Related() []string {
 	return out
 }
 
+// Peer returns the "node:iface" at the other end of a tunnel declared with
+// a peer (WireGuard), or "".
+func (i *IfaceSpec) Peer() string {
+	if p, ok := i.kind.(interface{ peerName() string }); ok {
+		return p.peerName()
+	}
+	return ""
+}
+
 // Addrs gives the interface addresses in CIDR form.
 func (i *IfaceSpec) Addrs(cidrs ...string) *IfaceSpec {
 	i.addrs = append(i.addrs, cidrs...)
