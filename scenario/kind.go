@@ -608,8 +608,10 @@ func (n *Network) createIface(i *planIface) error {
 func (nd *Node) finish(n *Network, i *planIface, l netlink.Link) (*Interface, error) {
 	if m := i.master; m != nil {
 		mi := nd.Interface(m.name)
-		if err := nd.nl.LinkSetMasterByIndex(l, mi.Index); err != nil {
-			return nil, fmt.Errorf("node %q: enslave %q to %s %q: %w", nd.name, i.name, m.kind.kindName(), m.name, err)
+		if l.Attrs().MasterIndex != mi.Index {
+			if err := nd.nl.LinkSetMasterByIndex(l, mi.Index); err != nil {
+				return nil, fmt.Errorf("node %q: enslave %q to %s %q: %w", nd.name, i.name, m.kind.kindName(), m.name, err)
+			}
 		}
 		if pc, ok := m.kind.(portConfigurer); ok {
 			if err := pc.configurePort(&kindBuild{n: n, node: nd, on: nd, iface: m}, i, l); err != nil {
