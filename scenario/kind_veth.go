@@ -25,8 +25,12 @@ func (veth) newLink(b *kindBuild) (netlink.Link, error) {
 	attrs := b.attrs
 	attrs.MTU = pl.spec.mtu
 	v := &netlink.Veth{LinkAttrs: attrs, PeerName: z.name}
-	// Enslaved to a bridge and up in the same request when possible (a
-	// bond wants its members down when they join: finish does that).
+	if na != nz {
+		v.PeerNamespace = netlink.NsFd(int(nz.ns))
+	}
+	// Enslaved to a bridge and up in the same request when possible; a
+	// bond wants its members down when they join, and a VRF gets them in
+	// finish too.
 	switch {
 	case na.bridge != nil:
 		v.MasterIndex = na.bridge.Index
@@ -37,9 +41,6 @@ func (veth) newLink(b *kindBuild) (netlink.Link, error) {
 	}
 	if a.expectUp() {
 		v.Flags = net.FlagUp
-	}
-	if na != nz {
-		v.PeerNamespace = netlink.NsFd(int(nz.ns))
 	}
 	return v, nil
 }

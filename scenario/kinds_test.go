@@ -152,7 +152,7 @@ func TestDumpShowsKinds(t *testing.T) {
 	s.Link("a:eth0", "b:eth0").Subnet("10.5.0.0/24")
 	n := scenario.New(t, s)
 	d := n.DumpState()
-	for _, w := range []string{"vx0 vxlan", "master br0", "br0 bridge", "mv0 macvlan", "inet 10.5.0.9/24"} {
+	for _, w := range []string{"vx0 vxlan", "master br0", "br0 bridge", "mv0 macvlan", "inet 10.5.0.9/24", "fdb 00:00:00:00:00:00 dev vx0 dst 10.5.0.2"} {
 		if !strings.Contains(d, w) {
 			t.Errorf("dump lacks %q:\n%s", w, d)
 		}

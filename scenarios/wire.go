@@ -117,7 +117,16 @@ func taggedFrame(vid uint16, src, dst string) func(gopacket.Packet) (string, boo
 		if !ok || !strings.HasPrefix(in, src+" → "+dst+" ") {
 			return "", false
 		}
-		return fmt.Sprintf("802.1Q tag %d carrying %s", tag.VLANIdentifier, in), true
+		desc := fmt.Sprintf("802.1Q tag %d", tag.VLANIdentifier)
+		if eth, _ := p.Layer(layers.LayerTypeEthernet).(*layers.Ethernet); eth != nil && eth.EthernetType == layers.EthernetTypeQinQ {
+			desc = fmt.Sprintf("802.1ad service tag %d", tag.VLANIdentifier)
+			for _, l := range p.Layers() {
+				if t, ok := l.(*layers.Dot1Q); ok && t != tag {
+					desc += fmt.Sprintf(" around 802.1Q tag %d", t.VLANIdentifier)
+				}
+			}
+		}
+		return desc + " carrying " + in, true
 	}
 }
 
