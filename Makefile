@@ -1,9 +1,22 @@
 # vtest — make targets. Running scenarios and the integration tests needs
-# root (or CAP_NET_ADMIN + CAP_SYS_ADMIN + CAP_NET_RAW).
+# root (or CAP_NET_ADMIN + CAP_SYS_ADMIN + CAP_NET_RAW). Works as root (CI),
+# as a normal user with sudo (builds as you, runs only what needs privileges
+# through sudo), and under sudo (still builds as you).
 
 SHELL   := /bin/bash
-GO      ?= go
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+# Go from PATH, or where the Go installer and Debian put it: sudo resets PATH
+# to its secure_path, which has neither.
+GO      ?= $(or $(shell command -v go 2>/dev/null),$(wildcard /usr/local/go/bin/go),$(wildcard /usr/lib/go/bin/go),go)
+ROOT    := $(filter 0,$(shell id -u))
+# Under sudo, build as the invoking user, so nothing root-owned lands in your
+# tree or your Go caches.
+AS_USER := $(if $(and $(ROOT),$(SUDO_USER),$(filter-out root,$(SUDO_USER))),sudo -u $(SUDO_USER) -H --)
+# As a normal user, test binaries that need privileges run through sudo,
+# like go test -exec sudo; the build stays yours.
+SUDO    := $(if $(ROOT),,$(if $(shell command -v sudo 2>/dev/null),sudo))
+TEST_EXEC := $(if $(SUDO),-exec sudo)
+export PATH := $(if $(filter /%,$(GO)),$(patsubst %/,%,$(dir $(GO))):)$(PATH)
+VERSION ?= $(shell $(AS_USER) git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -X github.com/vtest-dev/vtest/runner.Version=$(VERSION)
 
 .PHONY: all build run test unit bench faults kernel-check deps lint clean
@@ -11,11 +24,11 @@ LDFLAGS := -X github.com/vtest-dev/vtest/runner.Version=$(VERSION)
 all: build
 
 build:
-	$(GO) build -ldflags '$(LDFLAGS)' -o bin/vtest ./cmd/vtest
+	$(AS_USER) $(GO) build -ldflags '$(LDFLAGS)' -o bin/vtest ./cmd/vtest
 
-# Runs the built-in scenarios.
+# Runs the built-in scenarios (as a normal user, vtest runs the suite through
+# sudo; its -exec flag names another command).
 run: build
-	@if [ "$$(id -u)" != 0 ]; then echo "make run: vtest needs root (or CAP_NET_ADMIN+CAP_SYS_ADMIN): try sudo make run"; exit 2; fi
 	bin/vtest run ./scenarios
 
 # Tools the tests use to cross-check vtest (never used by vtest itself).
@@ -27,9 +40,11 @@ deps:
 	command -v nft     >/dev/null || missing="$$missing nftables"; \
 	command -v setpriv >/dev/null || missing="$$missing util-linux"; \
 	command -v tcpdump >/dev/null || missing="$$missing tcpdump"; \
+	/usr/bin/python3 -c 'import junitparser' 2>/dev/null || missing="$$missing python3-junitparser"; \
+	command -v sudo    >/dev/null || missing="$$missing sudo"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
 # The whole test suite: unit tests (no root needed) and integration tests
@@ -37,13 +52,13 @@ deps:
 test: deps
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null | grep -v /testdata/))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
-	$(GO) test -count=1 -timeout 10m ./...
+	$(GO) test $(TEST_EXEC) -count=1 -timeout 10m ./...
 
 # The fault matrix: every way a run can end (pass, failure, panic, timeout,
 # SIGINT/SIGTERM/SIGKILL at random moments, 20 times each), then checks that
 # nothing survived and the host is unchanged.
 faults: deps
-	VTEST_FAULTS=1 $(GO) test -count=1 -timeout 15m -v -run . ./faults/ > faults.log 2>&1; rc=$$?; \
+	VTEST_FAULTS=1 $(GO) test $(if $(SUDO),-exec 'sudo VTEST_FAULTS=1') -count=1 -timeout 15m -v -run . ./faults/ > faults.log 2>&1; rc=$$?; \
 	  grep -E -- '--- FAIL|^(FAIL|ok|PASS)|\.go:[0-9]+:' faults.log; echo "(full log: faults.log)"; exit $$rc
 
 # Runs the built-in suite on the host kernel and, in a QEMU VM (TCG), on
@@ -51,18 +66,20 @@ faults: deps
 # the test skips with the reason if it cannot.
 kernel-check: deps
 	@command -v qemu-system-x86_64 >/dev/null && ls /boot/vmlinuz-*-amd64 >/dev/null 2>&1 || \
-	  { apt-get update -qq && INITRD=No DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-system-x86 linux-image-amd64 >/dev/null; } || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) env INITRD=No DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-system-x86 linux-image-amd64 >/dev/null; } || \
 	  echo "kernel-check: could not install qemu-system-x86 and linux-image-amd64; the test will skip"
-	VTEST_KERNEL_TEST=1 $(GO) test -count=1 -timeout 8m -v -run 'TestKernel' ./cmd/vtest/ 2>&1 | grep -vE '^=== (RUN|PAUSE|CONT)'; exit $${PIPESTATUS[0]}
+	VTEST_KERNEL_TEST=1 $(GO) test $(if $(SUDO),-exec 'sudo VTEST_KERNEL_TEST=1') -count=1 -timeout 8m -v -run 'TestKernel' ./cmd/vtest/ 2>&1 | grep -vE '^=== (RUN|PAUSE|CONT)'; exit $${PIPESTATUS[0]}
 
 # Unit tests only: no root, no kernel objects.
 unit:
 	$(GO) test -count=1 -short ./...
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 100x -count 3 ./scenario/
-	$(GO) test -run '^$$' -bench Reach -benchtime 200x -count 3 ./assert/
-	$(GO) test -run '^$$' -bench Isolated -benchtime 10x -count 3 ./assert/
+	$(GO) test $(TEST_EXEC) -run '^$$' -bench . -benchtime 100x -count 3 ./scenario/
+	$(GO) test $(TEST_EXEC) -run '^$$' -bench AbandonStuckCheck -benchtime 3x -count 3 ./scenario/
+	$(GO) test $(TEST_EXEC) -run '^$$' -bench 'Reach|PathWalk' -benchtime 200x -count 3 ./assert/
+	$(GO) test $(TEST_EXEC) -run '^$$' -bench Isolated -benchtime 10x -count 3 ./assert/
+	$(GO) test $(TEST_EXEC) -run '^$$' -bench Throughput -benchtime 3x -count 1 ./assert/
 
 lint:
 	$(GO) vet ./...

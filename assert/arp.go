@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"os"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/mdlayher/arp"
@@ -226,8 +225,8 @@ func ARPUnanswered(from string, to Target, opts ...Option) scenario.CheckFunc {
 
 // ARPResolves fails the test unless an ARP request from a node for ip is
 // answered (with want's MAC, if want is not nil).
-func ARPResolves(t testing.TB, from *scenario.Node, iface string, ip netip.Addr, want net.HardwareAddr, opts ...Option) bool {
-	t.Helper()
+func ARPResolves(t TestingT, from *scenario.Node, iface string, ip netip.Addr, want net.HardwareAddr, opts ...Option) bool {
+	helper(t)
 	r, err := ARP(nodeContext(t), from, iface, ip, opts...)
 	if err == nil {
 		r.Want = want
@@ -238,8 +237,8 @@ func ARPResolves(t testing.TB, from *scenario.Node, iface string, ip netip.Addr,
 
 // ARPIgnored fails the test if an ARP request from a node for ip is
 // answered.
-func ARPIgnored(t testing.TB, from *scenario.Node, iface string, ip netip.Addr, opts ...Option) bool {
-	t.Helper()
+func ARPIgnored(t TestingT, from *scenario.Node, iface string, ip netip.Addr, opts ...Option) bool {
+	helper(t)
 	r, err := ARP(nodeContext(t), from, iface, ip, opts...)
 	if err == nil {
 		err = judgeARP(r, false)

@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"net/netip"
 	"reflect"
-	"testing"
 	"time"
 
 	"github.com/vtest-dev/vtest/scenario"
@@ -47,6 +46,29 @@ type Options struct {
 	Warmup int
 	// Size is the ICMP payload size in bytes.
 	Size int
+	// Absent expects a kernel object (neighbour, FDB or conntrack entry) to
+	// be missing.
+	Absent bool
+	// Expect is an expected state: a neighbour state ("reachable",
+	// "stale", …), a link state ("up", "down", "no-carrier") or a firewall
+	// verdict ("allowed", "refused", "rejected", "filtered").
+	Expect string
+	// MAC is an expected hardware address, or "node:iface" for that
+	// interface's address.
+	MAC string
+	// Gateway is the expected gateway of a route lookup.
+	Gateway string
+	// PathMTU is the expected path MTU of a route lookup (a PMTU
+	// exception).
+	PathMTU int
+	// UDP makes a firewall-verdict check use UDP.
+	UDP bool
+	// Listen makes a firewall-verdict check listen at the destination.
+	Listen bool
+	// MinMbps and MaxMbps bound a throughput check (0: open).
+	MinMbps, MaxMbps float64
+	// Duration is how long a throughput check sends.
+	Duration time.Duration
 }
 
 // Option sets one field of Options.
@@ -82,6 +104,22 @@ func Size(n int) Option { return func(o *Options) { o.Size = n } }
 // Warmup sends n uncounted probes first (the first packet pays for ARP).
 func Warmup(n int) Option { return func(o *Options) { o.Warmup = n } }
 
+// Absent expects the kernel object looked up to be missing.
+func Absent() Option { return func(o *Options) { o.Absent = true } }
+
+// Expect sets the expected state or verdict.
+func Expect(state string) Option { return func(o *Options) { o.Expect = state } }
+
+// MAC sets the expected hardware address ("02:00:00:00:00:01", or
+// "node:iface" for that interface's).
+func MAC(mac string) Option { return func(o *Options) { o.MAC = mac } }
+
+// Gateway sets the expected gateway of a route lookup.
+func Gateway(addr string) Option { return func(o *Options) { o.Gateway = addr } }
+
+// PathMTU sets the expected path MTU of a route lookup.
+func PathMTU(mtu int) Option { return func(o *Options) { o.PathMTU = mtu } }
+
 func build(defaults Options, opts []Option) (Options, error) {
 	o := defaults
 	for _, f := range opts {
@@ -102,6 +140,10 @@ func build(defaults Options, opts []Option) (Options, error) {
 		return o, fmt.Errorf("size %d is out of range", o.Size)
 	case o.Warmup < 0:
 		return o, fmt.Errorf("warmup %d is negative", o.Warmup)
+	case o.Duration < 0:
+		return o, fmt.Errorf("duration %v is negative", o.Duration)
+	case o.PathMTU < 0:
+		return o, fmt.Errorf("path MTU %d is negative", o.PathMTU)
 	}
 	return o, nil
 }
@@ -167,6 +209,52 @@ func family(v6 bool) string {
 	return "IPv4"
 }
 
+// TestingT is what the testing helpers need of a test: testify's
+// assert.TestingT method set, so *testing.T, *testing.B, testify's
+// *assert.CollectT (inside EventuallyWithT), Ginkgo's GinkgoT() and test
+// doubles all work. Helper, Logf and Context are used when the value has
+// them.
+type TestingT interface {
+	Errorf(format string, args ...any)
+}
+
+func helper(t TestingT) {
+	if h, ok := t.(interface{ Helper() }); ok {
+		h.Helper()
+	}
+}
+
+// logf logs the evidence of a passed check where the test can log.
+func logf(t TestingT, format string, args ...any) {
+	helper(t)
+	if l, ok := t.(interface{ Logf(string, ...any) }); ok {
+		l.Logf(format, args...)
+	}
+}
+
+// Check runs a scenario check as a testing helper: a failure fails the test
+// with the evidence, a pass logs it, a skip is logged as such. Every
+// scenario check of this package (and any of your own) is a test helper
+// this way:
+//
+//	assert.Check(t, network, assert.Reach("client", "server"))
+func Check(t TestingT, n *scenario.Network, c scenario.CheckFunc) bool {
+	helper(t)
+	r := c(nodeContext(t), n)
+	switch {
+	case r.Skip != "":
+		logf(t, "skipped: %s", r.Skip)
+		return true
+	case r.Err != nil:
+		t.Errorf("%v", r.Err)
+		return false
+	}
+	if r.Evidence != "" {
+		logf(t, "%s", r.Evidence)
+	}
+	return true
+}
+
 // Evidencer is implemented by every result.
 type Evidencer interface{ Evidence() string }
 
@@ -209,8 +297,8 @@ func named[R Evidencer](check direct[R], from string, to Target, opts []Option) 
 
 // inTest runs a direct check for a testing helper: a failure fails the
 // test with the evidence; a pass logs it.
-func inTest[R Evidencer](t testing.TB, check direct[R], from *scenario.Node, to Target, opts []Option) bool {
-	t.Helper()
+func inTest[R Evidencer](t TestingT, check direct[R], from *scenario.Node, to Target, opts []Option) bool {
+	helper(t)
 	o, _ := build(Options{}, opts)
 	dst, err := resolve(nil, from, to, o.IPv6)
 	if err != nil {
@@ -222,14 +310,14 @@ func inTest[R Evidencer](t testing.TB, check direct[R], from *scenario.Node, to 
 }
 
 // report turns a direct check's outcome into a test failure.
-func report(t testing.TB, r Evidencer, err error) bool {
-	t.Helper()
+func report(t TestingT, r Evidencer, err error) bool {
+	helper(t)
 	if err != nil {
 		t.Errorf("%v", err)
 		return false
 	}
 	if ev := evidence(r); ev != "" {
-		t.Logf("%s", ev)
+		logf(t, "%s", ev)
 	}
 	return true
 }
@@ -243,7 +331,7 @@ func earliest(ctx context.Context, t time.Time) time.Time {
 }
 
 // nodeContext is the context for testing helpers.
-func nodeContext(t testing.TB) context.Context {
+func nodeContext(t TestingT) context.Context {
 	if c, ok := t.(interface{ Context() context.Context }); ok {
 		return c.Context()
 	}

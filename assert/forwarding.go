@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"os"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/vtest-dev/vtest/scenario"
@@ -47,6 +46,8 @@ type TraceResult struct {
 	// Cause explains a failure from the evidence (e.g. ip_forward=0).
 	Cause   string
 	Elapsed time.Duration
+	// Walk is the path walk done when a forwarding check failed.
+	Walk *Walk
 }
 
 // Evidence renders the hop list.
@@ -62,7 +63,11 @@ func (r *TraceResult) Evidence() string {
 	if r.Cause != "" {
 		s += "; cause: " + r.Cause
 	}
-	return s + "; took " + ms(r.Elapsed)
+	s += "; took " + ms(r.Elapsed)
+	if r.Walk != nil {
+		s += "\n" + r.Walk.Evidence()
+	}
+	return s
 }
 
 // HopAddrs returns the addresses that answered, in TTL order.
@@ -159,8 +164,8 @@ func Forwarded(from string, to Target, router string, opts ...Option) scenario.C
 }
 
 // ForwardedBy fails the test unless traffic from → to goes through router.
-func ForwardedBy(t testing.TB, n *scenario.Network, from *scenario.Node, to netip.Addr, router *scenario.Node, opts ...Option) bool {
-	t.Helper()
+func ForwardedBy(t TestingT, n *scenario.Network, from *scenario.Node, to netip.Addr, router *scenario.Node, opts ...Option) bool {
+	helper(t)
 	r, err := forwarded(nodeContext(t), n, from, router, to, opts)
 	return report(t, r, err)
 }
@@ -207,6 +212,7 @@ func forwarded(ctx context.Context, n *scenario.Network, src, rt *scenario.Node,
 	case !r.Reached:
 		r.Cause = fmt.Sprintf("%s answered but %s was not reached beyond it", rt.Name(), dst)
 	}
+	r.Walk = WalkPath(src, dst)
 	return r, fmt.Errorf("%s → %s is not forwarded by %s: %s", src.Name(), dst, rt.Name(), r.Evidence())
 }
 

@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"os"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/vtest-dev/vtest/scenario"
@@ -116,7 +115,7 @@ func NoReach(from string, to Target, opts ...Option) scenario.CheckFunc {
 }
 
 // Unreachable fails the test if from reaches to by ICMP echo.
-func Unreachable(t testing.TB, from *scenario.Node, to Target, opts ...Option) bool {
-	t.Helper()
+func Unreachable(t TestingT, from *scenario.Node, to Target, opts ...Option) bool {
+	helper(t)
 	return inTest(t, Isolated, from, to, opts)
 }

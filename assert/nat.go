@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/netip"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -37,6 +36,8 @@ type SourceResult struct {
 	// when a NAT check looked it up.
 	Conntrack string
 	Elapsed   time.Duration
+	// Walk is the path walk done when a NAT check failed.
+	Walk *Walk
 }
 
 // Evidence renders the exchange.
@@ -56,6 +57,9 @@ func (r *SourceResult) Evidence() string {
 		fmt.Fprintf(&b, "; conntrack: %s", r.Conntrack)
 	}
 	fmt.Fprintf(&b, "; took %s", ms(r.Elapsed))
+	if r.Walk != nil {
+		b.WriteString("\n" + r.Walk.Evidence())
+	}
 	return b.String()
 }
 
@@ -174,10 +178,13 @@ func Masqueraded(inside, outside, router string) scenario.CheckFunc {
 			r.Want = want
 			r.Conntrack = conntrackEntry(rt, r.Local, r.Dst)
 		}
-		if err != nil {
-			return r, err
+		if err == nil {
+			err = judgeSource(r, want)
 		}
-		return r, judgeSource(r, want)
+		if err != nil && r != nil {
+			r.Walk = WalkPath(in, dst)
+		}
+		return r, err
 	})
 }
 
@@ -209,8 +216,8 @@ func conntrackEntry(router *scenario.Node, local, dst netip.AddrPort) string {
 
 // SourceIs fails the test unless a UDP datagram from → to:dst arrives with
 // source want and the echo comes back.
-func SourceIs(t testing.TB, from, to *scenario.Node, dst, want netip.Addr, opts ...Option) bool {
-	t.Helper()
+func SourceIs(t TestingT, from, to *scenario.Node, dst, want netip.Addr, opts ...Option) bool {
+	helper(t)
 	r, err := SeenSource(nodeContext(t), from, to, dst, opts...)
 	if err == nil {
 		err = judgeSource(r, want)

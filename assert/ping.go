@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"strings"
 	"syscall"
-	"testing"
 	"time"
 
 	probing "github.com/prometheus-community/pro-bing"
@@ -29,6 +28,9 @@ type PingResult struct {
 	Route string
 	// Elapsed is how long the check took.
 	Elapsed time.Duration
+	// Walk is the path walk done when the check failed: where the packet
+	// died, from the scenario's kernel state.
+	Walk *Walk
 }
 
 // Loss returns the fraction of probes lost.
@@ -54,6 +56,9 @@ func (r *PingResult) Evidence() string {
 		fmt.Fprintf(&b, "; route: %s", r.Route)
 	}
 	fmt.Fprintf(&b, "; took %s", ms(r.Elapsed))
+	if r.Walk != nil {
+		b.WriteString("\n" + r.Walk.Evidence())
+	}
 	return b.String()
 }
 
@@ -75,6 +80,7 @@ func Ping(ctx context.Context, from *scenario.Node, to netip.Addr, opts ...Optio
 	}
 	need := o.Count - int(float64(o.Count)*o.Loss)
 	if r.Received < need || r.Received == 0 {
+		r.Walk = WalkPath(from, to)
 		return r, fmt.Errorf("%s is not reachable from %s: %s", to, from.Name(), r.Evidence())
 	}
 	return r, nil
@@ -172,7 +178,7 @@ func Reach(from string, to Target, opts ...Option) scenario.CheckFunc {
 
 // Reachable fails the test unless from reaches to (a node or an address) by
 // ICMP echo. It returns whether the check passed.
-func Reachable(t testing.TB, from *scenario.Node, to Target, opts ...Option) bool {
-	t.Helper()
+func Reachable(t TestingT, from *scenario.Node, to Target, opts ...Option) bool {
+	helper(t)
 	return inTest(t, Ping, from, to, opts)
 }

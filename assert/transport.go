@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"syscall"
-	"testing"
 	"time"
 
 	"github.com/vtest-dev/vtest/scenario"
@@ -150,7 +149,7 @@ func Echoes(from string, to Target, port int, opts ...Option) scenario.CheckFunc
 
 // CanConnect fails the test unless a TCP connection from → to:port
 // succeeds.
-func CanConnect(t testing.TB, from *scenario.Node, to Target, port int, opts ...Option) bool {
-	t.Helper()
+func CanConnect(t TestingT, from *scenario.Node, to Target, port int, opts ...Option) bool {
+	helper(t)
 	return inTest(t, TCPConnect, from, to, append(opts, Port(port)))
 }

@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -10,29 +11,22 @@ import (
 
 // WriteDOT writes a scenario's topology as a Graphviz graph: nodes shaped by
 // kind and listing their declared interfaces (bridges, VLANs, tunnels…),
-// one edge per link labelled with its interfaces and addresses, and dashed
-// edges for what crosses nodes otherwise: a macvlan or ipvlan on another
-// node's interface, a WireGuard tunnel.
-func WriteDOT(w io.Writer, s *scenario.Spec) error {
+// one edge per link labelled with its interfaces and the addresses they
+// will have, and dashed edges for the other relations between nodes (a
+// macvlan on another node's interface, a WireGuard tunnel).
+func WriteDOT(w io.Writer, l *scenario.Layout) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "graph %q {\n  label=%q;\n", s.Name, s.Description)
-	shapes := map[scenario.Kind]string{scenario.KindHost: "box", scenario.KindRouter: "ellipse", scenario.KindSwitch: "diamond"}
-	for _, n := range s.Nodes() {
-		label := n.Name()
-		if out, ok := n.MasqueradeInterface(); ok {
-			label += "\\nNAT out " + out
-		}
-		for _, i := range n.Ifaces() {
-			label += "\\n" + strings.ReplaceAll(i.Name()+": "+i.Describe(), `"`, `'`)
-		}
-		fmt.Fprintf(&b, "  %q [shape=%s, label=\"%s\\n(%s)\"];\n", n.Name(), shapes[n.Kind()], label, n.Kind())
+	fmt.Fprintf(&b, "graph %q {\n  label=%q;\n", l.Name, l.Description)
+	shapes := map[string]string{"host": "box", "router": "ellipse", "switch": "diamond"}
+	for _, n := range l.Nodes {
+		fmt.Fprintf(&b, "  %q [shape=%s, label=%q];\n", n.Name, shapes[n.Kind], strings.Join(nodeLines(n), "\n"))
 	}
-	for _, l := range s.Links() {
-		a, z := l.Ends()
-		fmt.Fprintf(&b, "  %q -- %q [label=%q];\n", a.Node, z.Node, linkLabel(l))
+	for _, k := range l.Links {
+		a, z := splitEnd(k.A), splitEnd(k.B)
+		fmt.Fprintf(&b, "  %q -- %q [label=%q];\n", a[0], z[0], linkLabel(l, k))
 	}
-	for _, e := range crossEdges(s) {
-		fmt.Fprintf(&b, "  %q -- %q [style=dashed, label=%q];\n", e.from, e.to, e.label)
+	for _, r := range l.Relations {
+		fmt.Fprintf(&b, "  %q -- %q [style=dashed, label=%q];\n", r.A, r.B, r.Label)
 	}
 	b.WriteString("}\n")
 	_, err := io.WriteString(w, b.String())
@@ -40,77 +34,100 @@ func WriteDOT(w io.Writer, s *scenario.Spec) error {
 }
 
 // WriteMermaid writes a scenario's topology as a Mermaid flowchart.
-func WriteMermaid(w io.Writer, s *scenario.Spec) error {
+func WriteMermaid(w io.Writer, l *scenario.Layout) error {
 	var b strings.Builder
 	b.WriteString("flowchart LR\n")
 	id := map[string]string{}
-	for i, n := range s.Nodes() {
-		id[n.Name()] = fmt.Sprintf("n%d", i)
+	for i, n := range l.Nodes {
+		id[n.Name] = fmt.Sprintf("n%d", i)
 		open, closing := "[", "]"
-		switch n.Kind() {
-		case scenario.KindRouter:
+		switch n.Kind {
+		case "router":
 			open, closing = "((", "))"
-		case scenario.KindSwitch:
+		case "switch":
 			open, closing = "{", "}"
 		}
-		label := fmt.Sprintf("%s (%s)", n.Name(), n.Kind())
-		for _, i := range n.Ifaces() {
-			label += "<br/>" + strings.ReplaceAll(i.Name()+": "+i.Describe(), `"`, "'")
-		}
-		fmt.Fprintf(&b, "  %s%s\"%s\"%s\n", id[n.Name()], open, label, closing)
+		fmt.Fprintf(&b, "  %s%s\"%s\"%s\n", id[n.Name], open, mermaidText(strings.Join(nodeLines(n), "<br>")), closing)
 	}
-	for _, l := range s.Links() {
-		a, z := l.Ends()
-		fmt.Fprintf(&b, "  %s ---|\"%s\"| %s\n", id[a.Node], strings.ReplaceAll(linkLabel(l), "\"", "'"), id[z.Node])
+	for _, k := range l.Links {
+		a, z := splitEnd(k.A), splitEnd(k.B)
+		fmt.Fprintf(&b, "  %s ---|\"%s\"| %s\n", id[a[0]], mermaidText(linkLabel(l, k)), id[z[0]])
 	}
-	for _, e := range crossEdges(s) {
-		fmt.Fprintf(&b, "  %s -.-|\"%s\"| %s\n", id[e.from], e.label, id[e.to])
+	for _, r := range l.Relations {
+		fmt.Fprintf(&b, "  %s -.-|\"%s\"| %s\n", id[r.A], mermaidText(r.Label), id[r.B])
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
-// edge is a dashed edge between two nodes.
-type edge struct{ from, to, label string }
-
-// crossEdges returns the relations between nodes that are not links: an
-// interface built on another node's interface, and tunnel peers (each
-// pair once).
-func crossEdges(s *scenario.Spec) []edge {
-	var out []edge
-	seen := map[[2]string]bool{}
-	for _, n := range s.Nodes() {
-		for _, i := range n.Ifaces() {
-			for _, r := range i.Related() {
-				if node, iface, ok := strings.Cut(r, ":"); ok && node != n.Name() {
-					out = append(out, edge{n.Name(), node, fmt.Sprintf("%s on %s:%s", i.Kind(), node, iface)})
-				}
-			}
-			if p := i.Peer(); p != "" {
-				node, _, _ := strings.Cut(p, ":")
-				self := n.Name() + ":" + i.Name()
-				if !seen[[2]string{p, self}] {
-					seen[[2]string{self, p}] = true
-					out = append(out, edge{n.Name(), node, fmt.Sprintf("%s %s — %s", i.Kind(), self, p)})
-				}
-			}
-		}
-	}
-	return out
+// WriteGraphJSON writes the topology as JSON: nodes with their interfaces
+// and allocated addresses, routes, links.
+func WriteGraphJSON(w io.Writer, l *scenario.Layout) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(l)
 }
 
-func linkLabel(l *scenario.LinkSpec) string {
-	a, z := l.Ends()
-	label := fmt.Sprintf("%s — %s", orAuto(a.Interface), orAuto(z.Interface))
-	if subs := l.Subnets(); len(subs) > 0 {
-		label += " " + strings.Join(subs, ",")
+func mermaidText(s string) string { return strings.ReplaceAll(s, "\"", "'") }
+
+// nodeLines is a node's label: name and kind, then what it does.
+func nodeLines(n scenario.LayoutNode) []string {
+	lines := []string{fmt.Sprintf("%s (%s)", n.Name, n.Kind)}
+	if len(n.BridgeAddrs) > 0 {
+		lines = append(lines, n.Bridge+" "+strings.Join(n.BridgeAddrs, " "))
+	}
+	for _, i := range n.Interfaces {
+		if i.Detail != "" {
+			lines = append(lines, i.Name+": "+i.Detail)
+		}
+	}
+	if n.Masquerade != "" {
+		lines = append(lines, "NAT out "+n.Masquerade)
+	}
+	lines = append(lines, n.NAT...)
+	if len(n.Firewall) > 0 {
+		lines = append(lines, fmt.Sprintf("firewall: %d rule(s)", len(n.Firewall)))
+	}
+	for _, r := range n.Routes {
+		lines = append(lines, r.Dst+" via "+r.Via)
+	}
+	return lines
+}
+
+// linkLabel names both ends of a link with their addresses.
+func linkLabel(l *scenario.Layout, k scenario.LayoutLink) string {
+	label := endLabel(l, k.A) + " — " + endLabel(l, k.B)
+	if k.Delay != "" {
+		label += " delay " + k.Delay
+	}
+	if k.MTU != 0 {
+		label += fmt.Sprintf(" mtu %d", k.MTU)
+	}
+	for _, im := range k.Impairments {
+		label += " [" + im + "]"
 	}
 	return label
 }
 
-func orAuto(s string) string {
-	if s == "" {
-		return "auto"
+func endLabel(l *scenario.Layout, end string) string {
+	e := splitEnd(end)
+	for _, n := range l.Nodes {
+		if n.Name != e[0] {
+			continue
+		}
+		for _, i := range n.Interfaces {
+			if i.Name == e[1] && len(i.Addrs) > 0 {
+				return e[1] + " " + strings.Join(i.Addrs, ",")
+			}
+		}
 	}
-	return s
+	return e[1]
+}
+
+func splitEnd(end string) [2]string {
+	i := strings.LastIndex(end, ":")
+	if i < 0 {
+		return [2]string{end, ""}
+	}
+	return [2]string{end[:i], end[i+1:]}
 }

@@ -19,11 +19,15 @@ func TestGraphDrawsKinds(t *testing.T) {
 	s.Host("a").Iface("wg0", scenario.WireGuard{Peer: "b:wg0"})
 	s.Host("b").Iface("wg0", scenario.WireGuard{Peer: "a:wg0"})
 	s.Link("a", "b")
-	var dot, mm strings.Builder
-	if err := WriteDOT(&dot, s); err != nil {
+	l, err := s.Layout()
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteMermaid(&mm, s); err != nil {
+	var dot, mm strings.Builder
+	if err := WriteDOT(&dot, l); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteMermaid(&mm, l); err != nil {
 		t.Fatal(err)
 	}
 	for _, w := range []string{`mv0: macvlan bridge on host:eth0`, `"c1" -- "host" [style=dashed, label="macvlan on host:eth0"]`,
@@ -35,7 +39,7 @@ func TestGraphDrawsKinds(t *testing.T) {
 	if strings.Count(dot.String(), "style=dashed, label=\"wireguard") != 1 {
 		t.Errorf("the tunnel is drawn more than once:\n%s", dot.String())
 	}
-	for _, w := range []string{"<br/>wg0: wireguard port 51820 peer b:wg0", "-.-|\"macvlan on host:eth0\"|"} {
+	for _, w := range []string{"<br>wg0: wireguard port 51820 peer b:wg0", "-.-|\"macvlan on host:eth0\"|"} {
 		if !strings.Contains(mm.String(), w) {
 			t.Errorf("Mermaid lacks %q:\n%s", w, mm.String())
 		}

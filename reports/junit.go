@@ -13,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/vtest-dev/vtest/scenario"
 )
 
@@ -62,9 +60,12 @@ type junitCase struct {
 	Name      string        `xml:"name,attr"`
 	Classname string        `xml:"classname,attr"`
 	Time      string        `xml:"time,attr"`
+	File      string        `xml:"file,attr,omitempty"`
+	Line      int           `xml:"line,attr,omitempty"`
 	Skipped   *junitMessage `xml:"skipped"`
 	Error     *junitMessage `xml:"error"`
 	Failure   *junitMessage `xml:"failure"`
+	SystemOut string        `xml:"system-out,omitempty"`
 }
 
 // status classifies a case: "pass", "fail", "error" or "skip".
@@ -118,74 +119,149 @@ func firstLine(s string) string {
 	return s
 }
 
+// JUnitOptions tune the JUnit report.
+type JUnitOptions struct {
+	// Strict writes the form the strict Ant schema accepts: evidence, node
+	// state and attachments in each testsuite's system-out, nothing inside
+	// testcases. By default each testcase carries its own evidence in its
+	// system-out, and each failed one the scenario's attachments (GitLab
+	// reads only a testcase's system-out).
+	Strict bool
+	// Source adds file and line attributes (the Check call that declared
+	// the check) to each testcase. GitHub and GitLab reporters read them;
+	// neither schema allows them.
+	Source bool
+}
+
 // WriteJUnit writes a JUnit XML report: testsuites > one testsuite per
-// scenario run > one testcase per check, plus setup and teardown cases when
-// those fail.
-func WriteJUnit(w io.Writer, outcomes []scenario.Outcome, specs map[string]*scenario.Spec, m Meta) error {
+// scenario run > one testcase per check, plus setup, teardown, timeout,
+// interrupted and crash cases when a scenario ended that way. Repeated runs
+// of a scenario are named "name (run 2)" and so on; classnames are
+// "vtest.<scenario>" with dots in the scenario name replaced by "_", so
+// Jenkins does not split them into packages.
+func WriteJUnit(w io.Writer, outcomes []scenario.Outcome, plans []Planned, m Meta, opt JUnitOptions) error {
 	var doc junitSuites
+	plan := byName(plans)
+	runs := runNumbers(outcomes)
 	for i, o := range outcomes {
+		p := plan[o.Scenario]
 		s := junitSuite{
-			Name: token(o.Scenario), Package: Package, ID: i, Hostname: token(m.Hostname),
+			Name: runName(token(o.Scenario), runs[i]), Package: Package, ID: i, Hostname: token(m.Hostname),
 			Timestamp: m.Start.UTC().Format("2006-01-02T15:04:05"), Time: seconds(o.Duration),
 			Properties: []junitProperty{{"kernel", m.Kernel}, {"vtest.version", m.Version}, {"hostname", m.Hostname}},
 		}
-		if spec := specs[o.Scenario]; spec != nil && spec.Description != "" {
-			s.Properties = append(s.Properties, junitProperty{"description", Clean(spec.Description)})
+		if p.Description != "" {
+			s.Properties = append(s.Properties, junitProperty{"description", Clean(p.Description)})
 		}
-		cls := token(Package + "." + o.Scenario)
-		add := func(c junitCase) {
+		cls := Classname(o.Scenario)
+		source := map[string]PlannedCheck{}
+		for _, c := range p.Checks {
+			source[c.Name] = c
+		}
+		add := func(c junitCase, file string, line int) {
 			c.Classname = cls
 			c.Name = token(c.Name)
 			if c.Name == "" {
 				c.Name = "unnamed"
 			}
+			c.Name = runName(c.Name, runs[i])
+			if opt.Source && file != "" {
+				c.File, c.Line = relPath(file), line
+			}
 			s.Cases = append(s.Cases, c)
 		}
-		var out strings.Builder
-		switch {
+		var out strings.Builder // the suite's system-out
+		msg := func(typ string) *junitMessage {
+			return &junitMessage{Message: firstLine(o.Message), Type: typ, Body: Clean(o.Message)}
+		}
+		switch k := kind(o); {
 		case o.Status == scenario.Skip:
-			names := checkNames(specs[o.Scenario])
-			if len(names) == 0 {
-				names = []string{"scenario"}
+			checks := p.Checks
+			if len(checks) == 0 {
+				checks = []PlannedCheck{{Name: "scenario"}}
 			}
-			for _, n := range names {
-				add(junitCase{Name: n, Time: "0.000", Skipped: &junitMessage{Message: firstLine(o.Message), Body: Clean(o.Message)}})
+			for _, c := range checks {
+				add(junitCase{Name: c.Name, Time: "0.000", Skipped: &junitMessage{Message: firstLine(o.Message), Body: Clean(o.Message)}}, c.File, c.Line)
 			}
-		case o.Status == scenario.Interrupted && len(o.Checks) == 0:
-			add(junitCase{Name: "setup", Time: seconds(o.Duration), Error: &junitMessage{Message: firstLine(o.Message), Type: "Interrupted", Body: Clean(o.Message)}})
+		case len(o.Checks) == 0 && k == "crash":
+			add(junitCase{Name: "crash", Time: seconds(o.Duration), Error: msg("Crash")}, "", 0)
+		case len(o.Checks) == 0 && k == "interrupted":
+			add(junitCase{Name: "setup", Time: seconds(o.Duration), Error: msg("Interrupted")}, "", 0)
 		case len(o.Checks) == 0 && o.Status == scenario.Fail:
-			add(junitCase{Name: "setup", Time: seconds(o.Build), Failure: &junitMessage{Message: firstLine(o.Message), Type: failType(o), Body: Clean(o.Message)}})
+			add(junitCase{Name: "setup", Time: seconds(o.Build), Failure: msg(failType(k))}, "", 0)
 		}
 		for _, c := range o.Checks {
+			if c.IsStep() {
+				// Steps are not tests: a passed or skipped one is a line
+				// of system-out, a failed one an error case "step: NAME".
+				fmt.Fprintf(&out, "[STEP %s] %s: %s\n", c.Status, c.Name, firstNonEmpty(c.Evidence, c.Message))
+				if c.Status == scenario.Fail {
+					add(junitCase{Name: "step: " + c.Name, Time: seconds(c.Duration), Error: &junitMessage{Message: firstLine(c.Message), Type: "StepFailed", Body: Clean(c.Message + "\n\nstep: " + c.Evidence)}}, "", 0)
+				}
+				continue
+			}
 			jc := junitCase{Name: c.Name, Time: seconds(c.Duration)}
 			switch c.Status {
 			case scenario.Fail:
-				jc.Failure = &junitMessage{Message: firstLine(c.Message), Type: "CheckFailed", Body: Clean(c.Message + "\n\nevidence:\n" + c.Evidence)}
+				body := c.Message
+				if c.Evidence != "" {
+					body += "\n\nevidence:\n" + c.Evidence
+				}
+				jc.Failure = &junitMessage{Message: firstLine(c.Message), Type: "CheckFailed", Body: Clean(body)}
 			case scenario.Skip:
 				jc.Skipped = &junitMessage{Message: firstLine(c.Message), Body: Clean(c.Message)}
 			}
-			add(jc)
-			if c.Evidence != "" {
-				fmt.Fprintf(&out, "[%s] %s: %s\n", c.Status, c.Name, c.Evidence)
+			if opt.Strict {
+				if c.Evidence != "" {
+					fmt.Fprintf(&out, "[%s] %s: %s\n", c.Status, c.Name, c.Evidence)
+				}
+			} else {
+				jc.SystemOut = Clean(c.Evidence)
+			}
+			file, line := c.File, c.Line
+			if file == "" {
+				file, line = source[c.Name].File, source[c.Name].Line
+			}
+			add(jc, file, line)
+		}
+		if len(o.Checks) > 0 {
+			switch k := kind(o); k {
+			case "crash":
+				add(junitCase{Name: "crash", Time: "0.000", Error: msg("Crash")}, "", 0)
+			case "interrupted":
+				add(junitCase{Name: "interrupted", Time: "0.000", Error: msg("Interrupted")}, "", 0)
+			case "timeout", "teardown":
+				add(junitCase{Name: o.Step, Time: seconds(o.Teardown), Failure: msg(failType(k))}, "", 0)
 			}
 		}
-		if len(o.Checks) > 0 && o.Status == scenario.Interrupted {
-			add(junitCase{Name: "interrupted", Time: "0.000", Error: &junitMessage{Message: firstLine(o.Message), Type: "Interrupted", Body: Clean(o.Message)}})
+		if excerpt, ok := KernelWarning(o.KernelLog); ok {
+			add(junitCase{Name: "kernel log", Time: "0.000", Failure: &junitMessage{Message: firstLine(excerpt), Type: "KernelWarning",
+				Body: Clean("the kernel logged a warning while the scenario ran:\n" + excerpt)}}, "", 0)
 		}
-		if len(o.Checks) > 0 && o.Status == scenario.Fail && (o.Step == "teardown" || strings.HasPrefix(o.Message, "timed out")) {
-			add(junitCase{Name: o.Step, Time: seconds(o.Teardown), Failure: &junitMessage{Message: firstLine(o.Message), Type: failType(o), Body: Clean(o.Message)}})
-		}
+		var extra strings.Builder // node state and attachments of a failed run
 		if o.State != "" {
-			out.WriteString("\nnode state at failure:\n" + o.State)
+			extra.WriteString("\nnode state at failure:\n" + o.State)
 		}
 		for _, a := range o.Attachments {
-			abs, err := filepath.Abs(a)
-			if err != nil {
-				abs = a
+			// Relative to the working directory (GitLab resolves them
+			// against the project directory, Jenkins' attachments plugin
+			// against the workspace); absolute when outside it.
+			fmt.Fprintf(&extra, "\n[[ATTACHMENT|%s]]\n", relPath(a))
+		}
+		attached := false
+		if !opt.Strict && extra.Len() > 0 {
+			for j := range s.Cases {
+				if c := &s.Cases[j]; c.Failure != nil || c.Error != nil {
+					c.SystemOut = Clean(strings.TrimLeft(c.SystemOut+"\n"+extra.String(), "\n"))
+					attached = true
+				}
 			}
-			fmt.Fprintf(&out, "[[ATTACHMENT|%s]]\n", abs)
+		}
+		if !attached {
+			out.WriteString(extra.String())
 		}
 		s.SystemOut = Clean(out.String())
+		s.SystemErr = Clean(o.KernelLog) // what the kernel logged meanwhile
 		for _, c := range s.Cases {
 			s.Tests++
 			switch c.status() {
@@ -199,6 +275,10 @@ func WriteJUnit(w io.Writer, outcomes []scenario.Outcome, specs map[string]*scen
 		}
 		doc.Suites = append(doc.Suites, s)
 	}
+	return encodeJUnit(w, doc)
+}
+
+func encodeJUnit(w io.Writer, doc junitSuites) error {
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err
 	}
@@ -211,87 +291,112 @@ func WriteJUnit(w io.Writer, outcomes []scenario.Outcome, specs map[string]*scen
 	return err
 }
 
-func failType(o scenario.Outcome) string {
-	switch {
-	case strings.HasPrefix(o.Message, "timed out"):
+// Classname is the JUnit classname of a scenario's testcases:
+// "vtest.<scenario>", with dots in the scenario name replaced by "_",
+// since Jenkins splits a classname at its last dot into package and class.
+func Classname(scenarioName string) string {
+	return Package + "." + strings.ReplaceAll(token(scenarioName), ".", "_")
+}
+
+// runName names the k-th run of a test: "name" for the first,
+// "name (run k)" after.
+func runName(name string, k int) string {
+	if k <= 1 {
+		return name
+	}
+	return fmt.Sprintf("%s (run %d)", name, k)
+}
+
+var runSuffix = regexp.MustCompile(` \(run [0-9]+\)$`)
+
+// baseName undoes runName: the name without its " (run k)" suffix.
+func baseName(name string) string {
+	return runSuffix.ReplaceAllString(name, "")
+}
+
+// relPath returns p relative to the working directory when it lies inside
+// it, else absolute.
+func relPath(p string) string {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return abs
+	}
+	rel, err := filepath.Rel(wd, abs)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return abs
+	}
+	return rel
+}
+
+func failType(kind string) string {
+	switch kind {
+	case "timeout":
 		return "Timeout"
-	case o.Step == "validate":
+	case "invalid":
 		return "InvalidScenario"
-	case o.Step == "teardown":
+	case "teardown":
 		return "TeardownFailed"
 	}
 	return "SetupFailed"
 }
 
-func checkNames(s *scenario.Spec) []string {
-	if s == nil {
-		return nil
-	}
-	var out []string
-	for _, c := range s.Checks() {
-		out = append(out, c.Name)
-	}
-	return out
+// JUnitFile is a Reporter that keeps a JUnit report at Path up to date: it
+// is rewritten (atomically) after every scenario, so a run killed midway
+// leaves the finished scenarios, and once more at the end.
+type JUnitFile struct {
+	Path    string
+	Plans   []Planned
+	Meta    Meta
+	Options JUnitOptions
+	// Log, when set, receives errors of the intermediate writes.
+	Log func(error)
+	// Written, when set, is called after each write (e.g. to give the
+	// file to the user behind sudo).
+	Written func() error
+
+	done []scenario.Outcome
 }
 
-// WriteFileAtomic writes a report so that a reader never sees half of it,
-// even if the run is killed while writing: the content goes to a file with
-// no name (O_TMPFILE), which is linked under a temporary name and renamed
-// over path only when complete. A SIGKILL during the write therefore leaves
-// nothing behind. Where O_TMPFILE is not supported it falls back to a named
-// temporary file in the same directory.
-func WriteFileAtomic(path string, write func(io.Writer) error) error {
-	dir, base := filepath.Dir(path), filepath.Base(path)
-	fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
-	if err != nil {
-		return writeViaTemp(path, write)
+// Start implements Reporter.
+func (j *JUnitFile) Start(string) {}
+
+// Check implements Reporter.
+func (j *JUnitFile) Check(string, scenario.CheckOutcome) {}
+
+// Done implements Reporter.
+func (j *JUnitFile) Done(o scenario.Outcome) {
+	j.done = append(j.done, o)
+	if err := j.write(j.done); err != nil && j.Log != nil {
+		j.Log(err)
 	}
-	f := os.NewFile(uintptr(fd), path)
-	defer f.Close()
-	if err := write(f); err != nil {
-		return fmt.Errorf("write report %s: %w", path, err)
-	}
-	tmp := filepath.Join(dir, fmt.Sprintf(".%s.tmp-%d-%d", base, os.Getpid(), time.Now().UnixNano()))
-	// Linking through /proc needs no privilege beyond writing to dir.
-	if err := unix.Linkat(unix.AT_FDCWD, fmt.Sprintf("/proc/self/fd/%d", fd), unix.AT_FDCWD, tmp, unix.AT_SYMLINK_FOLLOW); err != nil {
-		return writeViaTemp(path, write)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write report %s: %w", path, err)
-	}
-	return nil
 }
 
-// writeViaTemp writes through a named temporary file and a rename.
-func writeViaTemp(path string, write func(io.Writer) error) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write report %s: %w", path, err)
+// Finish implements Reporter.
+func (j *JUnitFile) Finish(outcomes []scenario.Outcome, _ time.Duration) error {
+	return j.write(outcomes)
+}
+
+func (j *JUnitFile) write(outcomes []scenario.Outcome) error {
+	err := WriteFileAtomic(j.Path, func(w io.Writer) error {
+		return WriteJUnit(w, outcomes, j.Plans, j.Meta, j.Options)
+	})
+	if err == nil && j.Written != nil {
+		err = j.Written()
 	}
-	defer os.Remove(f.Name())
-	if err := write(f); err != nil {
-		f.Close()
-		return fmt.Errorf("write report %s: %w", path, err)
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write report %s: %w", path, err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("write report %s: %w", path, err)
-	}
-	return nil
+	return err
 }
 
 // MergeJUnit merges JUnit reports (for example one per shard) into one:
 // every testsuite of every input, renumbered, with the totals summed.
+// Repeated runs keep distinct names across inputs: the k-th testsuite or
+// testcase of one name is called "name (run k)".
 func MergeJUnit(w io.Writer, inputs ...io.Reader) error {
 	var all junitSuites
+	suiteRuns, caseRuns := map[string]int{}, map[[2]string]int{}
 	for i, in := range inputs {
 		var doc junitSuites
 		if err := xml.NewDecoder(in).Decode(&doc); err != nil {
@@ -299,17 +404,24 @@ func MergeJUnit(w io.Writer, inputs ...io.Reader) error {
 		}
 		for _, s := range doc.Suites {
 			s.ID = len(all.Suites)
+			base := baseName(s.Name)
+			suiteRuns[base]++
+			s.Name = runName(base, suiteRuns[base])
+			for j := range s.Cases {
+				c := &s.Cases[j]
+				k := [2]string{c.Classname, baseName(c.Name)}
+				caseRuns[k]++
+				c.Name = runName(k[1], caseRuns[k])
+			}
 			all.Suites = append(all.Suites, s)
 		}
 	}
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return err
+	return encodeJUnit(w, all)
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
 	}
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(all); err != nil {
-		return err
-	}
-	_, err := io.WriteString(w, "\n")
-	return err
+	return b
 }

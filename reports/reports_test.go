@@ -44,7 +44,7 @@ func hostile() []scenario.Outcome {
 
 func TestJUnitOfHostileText(t *testing.T) {
 	var b bytes.Buffer
-	if err := WriteJUnit(&b, hostile(), nil, Meta{Kernel: "6.x", Version: "test", Hostname: "h", Start: time.Now()}); err != nil {
+	if err := WriteJUnit(&b, hostile(), nil, Meta{Kernel: "6.x", Version: "test", Hostname: "h", Start: time.Now()}, JUnitOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	var doc junitSuites
@@ -55,7 +55,7 @@ func TestJUnitOfHostileText(t *testing.T) {
 		t.Error("ANSI escapes in the report")
 	}
 	s := doc.Suites[0]
-	if s.Tests != 3 || s.Failures != 1 || s.Skipped != 1 || !strings.Contains(s.SystemOut, "[[ATTACHMENT|/tmp/x.pcapng]]") {
+	if s.Tests != 3 || s.Failures != 1 || s.Skipped != 1 || !strings.Contains(s.Cases[0].SystemOut, "[[ATTACHMENT|/tmp/x.pcapng]]") {
 		t.Errorf("suite 0 = %+v", s)
 	}
 	if got := doc.Suites[1].Cases[0]; got.Name != "setup" || got.Failure == nil || got.Failure.Type != "SetupFailed" {
@@ -78,9 +78,16 @@ func TestJUnitOfHostileText(t *testing.T) {
 	}
 	f := filepath.Join(t.TempDir(), "r.xml")
 	os.WriteFile(f, b.Bytes(), 0o644)
+	if out, err := exec.Command("xmllint", "--noout", "--schema", filepath.Join(dir, "jenkins-junit-10.xsd"), f).CombinedOutput(); err != nil {
+		t.Errorf("jenkins: %v\n%s", err, out)
+	}
+	// The strict form satisfies both schemas.
+	var strict bytes.Buffer
+	WriteJUnit(&strict, hostile(), nil, Meta{Kernel: "6.x", Version: "test", Hostname: "h", Start: time.Now()}, JUnitOptions{Strict: true})
+	os.WriteFile(f, strict.Bytes(), 0o644)
 	for _, xsd := range []string{"jenkins-junit-10.xsd", "windyroad-JUnit.xsd"} {
 		if out, err := exec.Command("xmllint", "--noout", "--schema", filepath.Join(dir, xsd), f).CombinedOutput(); err != nil {
-			t.Errorf("%s: %v\n%s", xsd, err, out)
+			t.Errorf("strict form, %s: %v\n%s", xsd, err, out)
 		}
 	}
 }
@@ -102,7 +109,7 @@ func TestKTAPOfHostileText(t *testing.T) {
 	if !strings.Contains(out, "    ok 3 skipped  hash # SKIP reason  with hash") && !strings.Contains(out, "# SKIP reason") {
 		t.Errorf("skip directive missing:\n%s", out)
 	}
-	if !strings.Contains(out, "not ok 3 interrupted # interrupted") {
+	if !strings.Contains(out, "not ok 3 interrupted # ERROR interrupted before it started") {
 		t.Errorf("interrupted line missing:\n%s", out)
 	}
 }
@@ -128,8 +135,8 @@ func TestWriteFileAtomic(t *testing.T) {
 
 func TestMergeJUnit(t *testing.T) {
 	var a, b, m bytes.Buffer
-	WriteJUnit(&a, hostile()[:2], nil, Meta{Start: time.Now()})
-	WriteJUnit(&b, hostile()[2:], nil, Meta{Start: time.Now()})
+	WriteJUnit(&a, hostile()[:2], nil, Meta{Start: time.Now()}, JUnitOptions{})
+	WriteJUnit(&b, hostile()[2:], nil, Meta{Start: time.Now()}, JUnitOptions{})
 	if err := MergeJUnit(&m, &a, &b); err != nil {
 		t.Fatal(err)
 	}
@@ -153,9 +160,9 @@ func TestMergeJUnit(t *testing.T) {
 func TestDiff(t *testing.T) {
 	mk := func(st map[string]scenario.Status) *bytes.Buffer {
 		var outs []scenario.Outcome
-		specs := map[string]*scenario.Spec{}
+		var specs []*scenario.Spec
 		for _, name := range []string{"a", "b", "c", "d", "e"} {
-			specs[name] = scenario.Define(name, "").Check("check", nil)
+			specs = append(specs, scenario.Define(name, "").Check("check", nil))
 			s, ok := st[name]
 			if !ok {
 				continue
@@ -167,7 +174,7 @@ func TestDiff(t *testing.T) {
 			outs = append(outs, o)
 		}
 		var b bytes.Buffer
-		WriteJUnit(&b, outs, specs, Meta{Start: time.Now()})
+		WriteJUnit(&b, outs, Plan(specs), Meta{Start: time.Now()}, JUnitOptions{})
 		return &b
 	}
 	old := mk(map[string]scenario.Status{"a": scenario.Pass, "b": scenario.Fail, "c": scenario.Pass, "d": scenario.Skip, "e": scenario.Pass})
@@ -183,5 +190,45 @@ func TestDiff(t *testing.T) {
 	want := "a:REGRESSION b:fixed c:run→skip d:skip→run"
 	if strings.Join(got, " ") != want {
 		t.Errorf("changes %v, want %s", got, want)
+	}
+}
+
+func TestDiffTellsFlakesFromRegressions(t *testing.T) {
+	mk := func(runs ...scenario.Status) *bytes.Buffer {
+		var outs []scenario.Outcome
+		for _, st := range runs {
+			outs = append(outs, scenario.Outcome{Scenario: "nat", Status: st,
+				Checks: []scenario.CheckOutcome{{Name: "reach", Status: st, Message: "m"}, {Name: "steady", Status: scenario.Pass}}})
+		}
+		var b bytes.Buffer
+		WriteJUnit(&b, outs, nil, Meta{Start: time.Now()}, JUnitOptions{})
+		return &b
+	}
+	pass3 := mk(scenario.Pass, scenario.Pass, scenario.Pass).Bytes()
+	for _, tc := range []struct {
+		new  []scenario.Status
+		kind string
+		show string
+	}{
+		{[]scenario.Status{scenario.Pass, scenario.Fail, scenario.Pass}, "FLAKY", "PASS (3/3 passed) → FLAKY (2/3 passed)"},
+		{[]scenario.Status{scenario.Fail, scenario.Fail, scenario.Fail}, "REGRESSION", "PASS (3/3 passed) → FAIL (0/3 passed)"},
+	} {
+		changes, err := Diff(bytes.NewReader(pass3), mk(tc.new...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(changes) != 1 || changes[0].Check != "reach" || changes[0].Kind() != tc.kind || changes[0].Regression() != (tc.kind == "REGRESSION") {
+			t.Fatalf("%v: changes %+v, want one %s", tc.new, changes, tc.kind)
+		}
+		var text, md bytes.Buffer
+		WriteDiff(&text, changes)
+		WriteDiffMarkdown(&md, changes)
+		if !strings.Contains(text.String(), tc.show) {
+			t.Errorf("text diff lacks %q:\n%s", tc.show, text.String())
+		}
+		wantRow := "| **" + tc.kind + "** | nat | reach | " + strings.ReplaceAll(tc.show, " → ", " | ") + " |"
+		if !strings.Contains(md.String(), "| change | scenario | check | old | new |\n|---|---|---|---|---|\n"+wantRow+"\n") {
+			t.Errorf("Markdown lacks the row %q:\n%s", wantRow, md.String())
+		}
 	}
 }

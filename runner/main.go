@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vtest-dev/vtest/internal/capture"
+	"github.com/vtest-dev/vtest/internal/invoker"
 	"github.com/vtest-dev/vtest/internal/nsx"
 	"github.com/vtest-dev/vtest/internal/vm"
 	"github.com/vtest-dev/vtest/reports"
@@ -45,7 +46,7 @@ func Main() {
 		os.Exit(vm.Modprobe(os.Args[1:]))
 	case vm.IsGuest():
 		vm.GuestMain(func(args []string, stdout, stderr io.Writer) int {
-			return Command(context.Background(), args, stdout, stderr, scenario.Registered())
+			return guestRun(append(args, "-kernel-log"), stdout, stderr)
 		})
 	}
 	os.Exit(Command(context.Background(), os.Args[1:], os.Stdout, os.Stderr, scenario.Registered()))
@@ -73,10 +74,22 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer, specs
 	if cfg.graph != "" {
 		for _, s := range specs {
 			if s.Name == cfg.graph {
-				if cfg.mermaid {
-					reports.WriteMermaid(stdout, s)
-				} else {
-					reports.WriteDOT(stdout, s)
+				l, err := s.Layout()
+				if err != nil {
+					fmt.Fprintf(stderr, "vtest: %v\n", err)
+					return ExitUsage
+				}
+				switch {
+				case cfg.graphJSON:
+					err = reports.WriteGraphJSON(stdout, l)
+				case cfg.mermaid:
+					err = reports.WriteMermaid(stdout, l)
+				default:
+					err = reports.WriteDOT(stdout, l)
+				}
+				if err != nil {
+					fmt.Fprintf(stderr, "vtest: %v\n", err)
+					return ExitUsage
 				}
 				return ExitPass
 			}
@@ -86,6 +99,13 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer, specs
 	}
 	if cfg.list {
 		return list(stdout, Select(specs, cfg.opt))
+	}
+	if cfg.kconfig {
+		if err := reports.WriteKconfig(stdout, Select(specs, Options{Run: cfg.opt.Run, ShardK: cfg.opt.ShardK, ShardN: cfg.opt.ShardN})); err != nil {
+			fmt.Fprintf(stderr, "vtest: %v\n", err)
+			return ExitUsage
+		}
+		return ExitPass
 	}
 	if err := nsx.CheckPrivileges(); err != nil {
 		fmt.Fprintf(stderr, "vtest: %v\n(run as root, e.g. sudo; nothing was created)\n", err)
@@ -109,11 +129,28 @@ type config struct {
 	keep      bool
 	capture   bool
 	capDir    string
-	clean     bool
-	merge     bool
+	junitOpt  reports.JUnitOptions
+	kconfig   bool
+	graphJSON bool
+	kernelLog bool
+	events    string
+	shuffle   string
+	deadline  time.Duration
+	// inconclusive is what an inconclusive timing check counts as.
+	inconclusive string
 }
 
-func parseFlags(args []string, stderr io.Writer) (*config, error) {
+// Flags returns a new flag set holding the run flags, with their defaults:
+// the one definition vtest's CLI looks flags up in (to tell which take a
+// value) and the suite parses.
+func Flags() *flag.FlagSet {
+	fs, _ := newFlagSet(io.Discard)
+	return fs
+}
+
+// newFlagSet defines the run flags on a new flag set and returns it with
+// the config they fill.
+func newFlagSet(stderr io.Writer) (*flag.FlagSet, *config) {
 	c := &config{}
 	fs := flag.NewFlagSet("vtest run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -124,21 +161,34 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.runPat, "run", "", "run only scenarios matching `regexp`; \"scenario/check\" also filters checks")
 	fs.IntVar(&c.opt.Parallel, "parallel", runtime.NumCPU(), "run up to `n` scenarios at once")
 	fs.DurationVar(&c.opt.Timeout, "timeout", 2*time.Minute, "fail a scenario that runs longer than `d`")
+	fs.StringVar(&c.inconclusive, "inconclusive", "skip", "an inconclusive timing check (machine too busy to measure): \"skip\" or \"fail\" (default from VTEST_INCONCLUSIVE)")
+	fs.DurationVar(&c.deadline, "deadline", 0, "stop the whole run after `d` (like go test -timeout): unfinished scenarios are reported as interrupted; 0 means none")
 	fs.IntVar(&c.opt.Count, "count", 1, "run each scenario `n` times")
-	shuffle := fs.String("shuffle", "off", "shuffle the order: \"on\" or a numeric `seed`")
+	fs.StringVar(&c.shuffle, "shuffle", "off", "shuffle the order: \"on\" or a numeric `seed`")
 	fs.StringVar(&c.junit, "junit", "", "write a JUnit XML report to `file`")
+	fs.BoolVar(&c.junitOpt.Strict, "junit-strict", false, "write JUnit in the form the strict Ant schema accepts (evidence in each testsuite's system-out, not each testcase's)")
+	fs.BoolVar(&c.junitOpt.Source, "junit-source", false, "add file and line of the Check call to each JUnit testcase (read by GitHub and GitLab; outside both schemas)")
+	fs.StringVar(&c.events, "events", "", "write the private event stream vtest run rebuilds reports from if the suite crashes, to `file` (set by vtest run)")
 	fs.StringVar(&c.jsonPath, "json", "", "write JSON events, one per line, to `file`")
 	fs.BoolVar(&c.ktap, "ktap", false, "print KTAP to stdout instead of console lines")
 	fs.BoolVar(&c.ktap, "tap", false, "same as -ktap (KTAP's top level is TAP)")
 	fs.BoolVar(&c.verbose, "v", false, "print the evidence of passed checks too")
 	fs.StringVar(&c.shard, "shard", "", "run shard `K/N` only (default from JOB_COMPLETION_INDEX or CI_NODE_INDEX/CI_NODE_TOTAL)")
 	fs.BoolVar(&c.list, "list", false, "list the scenarios and exit")
+	fs.BoolVar(&c.kernelLog, "kernel-log", false, "put what the kernel logs (/dev/kmsg) during each scenario into its report, and fail a scenario during which the kernel logged a warning (WARNING:, BUG:, Oops, …); vtest kernel sets it")
+	fs.BoolVar(&c.kconfig, "kconfig", false, "print the kernel config fragment the selected scenarios need and exit")
 	fs.BoolVar(&c.capture, "capture", false, "record a pcapng per link; keep those of failed scenarios (implied by -keep-on-failure)")
 	fs.StringVar(&c.capDir, "capture-dir", "vtest-captures", "write captures to `dir`")
 	fs.BoolVar(&c.keep, "keep-on-failure", false, "keep a failed scenario's namespaces under /run/netns (vtest-*) and print how to inspect them")
 	fs.StringVar(&c.graph, "graph", "", "print scenario `name`'s topology as Graphviz DOT and exit")
 	fs.BoolVar(&c.mermaid, "mermaid", false, "with -graph: print Mermaid instead of DOT")
+	fs.BoolVar(&c.graphJSON, "graph-json", false, "with -graph: print JSON (nodes, interfaces with their addresses, routes, links) instead of DOT")
 	fs.StringVar(&c.colorMode, "color", "auto", "colour: auto, always or never (NO_COLOR disables auto)")
+	return fs, c
+}
+
+func parseFlags(args []string, stderr io.Writer) (*config, error) {
+	fs, c := newFlagSet(stderr)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -163,15 +213,29 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, usageError{fmt.Errorf("-count %d: must be at least 1", c.opt.Count)}
 	case c.opt.Timeout <= 0:
 		return nil, usageError{fmt.Errorf("-timeout %s: must be positive", c.opt.Timeout)}
+	case c.deadline < 0:
+		return nil, usageError{fmt.Errorf("-deadline %s: must not be negative", c.deadline)}
 	}
-	switch *shuffle {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if v := os.Getenv("VTEST_INCONCLUSIVE"); v != "" && !set["inconclusive"] {
+		c.inconclusive = v
+	}
+	switch c.inconclusive {
+	case "skip":
+	case "fail":
+		c.opt.InconclusiveFails = true
+	default:
+		return nil, usageError{fmt.Errorf("-inconclusive %q (or VTEST_INCONCLUSIVE): want skip or fail", c.inconclusive)}
+	}
+	switch c.shuffle {
 	case "off":
 	case "on":
 		c.opt.Shuffle = uint64(time.Now().UnixNano())
 	default:
-		seed, err := strconv.ParseUint(*shuffle, 10, 64)
+		seed, err := strconv.ParseUint(c.shuffle, 10, 64)
 		if err != nil || seed == 0 {
-			return nil, usageError{fmt.Errorf("-shuffle %q: want on, off or a positive number", *shuffle)}
+			return nil, usageError{fmt.Errorf("-shuffle %q: want on, off or a positive number", c.shuffle)}
 		}
 		c.opt.Shuffle = seed
 	}
@@ -183,20 +247,29 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	return c, nil
 }
 
-// parseShard reads K/N from the flag, or from CI variables: Kubernetes
-// indexed jobs (JOB_COMPLETION_INDEX, 0-based, with VTEST_SHARDS) and GitLab
-// (CI_NODE_INDEX 1-based, CI_NODE_TOTAL).
+// ShardFromEnv returns the shard "K/N" that CI variables ask for, or "":
+// Kubernetes indexed jobs (JOB_COMPLETION_INDEX, 0-based, with
+// VTEST_SHARDS) and GitLab (CI_NODE_INDEX 1-based, CI_NODE_TOTAL).
+func ShardFromEnv() (string, error) {
+	if i, t := os.Getenv("CI_NODE_INDEX"), os.Getenv("CI_NODE_TOTAL"); i != "" && t != "" {
+		return i + "/" + t, nil
+	}
+	if i, t := os.Getenv("JOB_COMPLETION_INDEX"), os.Getenv("VTEST_SHARDS"); i != "" && t != "" {
+		idx, err := strconv.Atoi(i)
+		if err != nil {
+			return "", fmt.Errorf("JOB_COMPLETION_INDEX=%q is not a number", i)
+		}
+		return fmt.Sprintf("%d/%s", idx+1, t), nil
+	}
+	return "", nil
+}
+
+// parseShard reads K/N from the flag, or from CI variables (ShardFromEnv).
 func parseShard(flagVal string) (k, n int, err error) {
 	s := flagVal
 	if s == "" {
-		if i, t := os.Getenv("CI_NODE_INDEX"), os.Getenv("CI_NODE_TOTAL"); i != "" && t != "" {
-			s = i + "/" + t
-		} else if i, t := os.Getenv("JOB_COMPLETION_INDEX"), os.Getenv("VTEST_SHARDS"); i != "" && t != "" {
-			idx, err := strconv.Atoi(i)
-			if err != nil {
-				return 0, 0, fmt.Errorf("JOB_COMPLETION_INDEX=%q is not a number", i)
-			}
-			s = fmt.Sprintf("%d/%s", idx+1, t)
+		if s, err = ShardFromEnv(); err != nil {
+			return 0, 0, err
 		}
 	}
 	if s == "" {
@@ -247,8 +320,12 @@ func list(w io.Writer, specs []*scenario.Spec) int {
 				fmt.Fprintf(w, "    iface %s:%s: %s\n", n.Name(), i.Name(), i.Describe())
 			}
 		}
-		for _, ch := range s.Checks() {
-			fmt.Fprintf(w, "    - %s\n", ch.Name)
+		for _, ch := range s.Items() {
+			if ch.IsStep() {
+				fmt.Fprintf(w, "    > step: %s\n", ch.Name)
+			} else {
+				fmt.Fprintf(w, "    - %s\n", ch.Name)
+			}
 		}
 	}
 	return ExitPass
@@ -257,6 +334,12 @@ func list(w io.Writer, specs []*scenario.Spec) int {
 func (c *config) run(ctx context.Context, specs []*scenario.Spec, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	if c.deadline > 0 {
+		// A cancellation, not a timeout: what is unfinished is reported
+		// as interrupted, like after Ctrl-C.
+		t := time.AfterFunc(c.deadline, func() { cancel(fmt.Errorf("run deadline reached (-deadline %s)", c.deadline)) })
+		defer t.Stop()
+	}
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
@@ -273,36 +356,21 @@ func (c *config) run(ctx context.Context, specs []*scenario.Spec, stdout, stderr
 		}
 	}()
 
-	byName := map[string]*scenario.Spec{}
-	for _, s := range specs {
-		byName[s.Name] = s
-	}
 	meta := reports.Meta{Kernel: kernelRelease(), Version: Version, Start: time.Now()}
 	meta.Hostname, _ = os.Hostname()
 	tty := isTerminal(stdout)
-	console := &reports.Console{W: stdout, Verbose: c.verbose, Color: c.color(tty), Live: tty && !c.ktap,
-		Total: len(Select(specs, c.opt))}
-
+	sel := Select(specs, c.opt)
+	var runs []string
+	for _, s := range sel {
+		runs = append(runs, s.Name)
+	}
+	rep, closeAll, err := c.reporters(stdout, stderr, tty, reports.Plan(specs), runs, meta)
+	if err != nil {
+		fmt.Fprintf(stderr, "vtest: %v\n", err)
+		return ExitUsage
+	}
+	defer closeAll()
 	var mu sync.Mutex
-	var done []scenario.Outcome
-	var jsonFile *os.File
-	if c.jsonPath != "" {
-		f, err := os.Create(c.jsonPath)
-		if err != nil {
-			fmt.Fprintf(stderr, "vtest: %v\n", err)
-			return ExitUsage
-		}
-		defer f.Close()
-		jsonFile = f
-	}
-	writeJUnit := func() error {
-		if c.junit == "" {
-			return nil
-		}
-		return reports.WriteFileAtomic(c.junit, func(w io.Writer) error {
-			return reports.WriteJUnit(w, done, byName, meta)
-		})
-	}
 	opt := c.opt
 	opt.DumpState = true
 	if c.capture || c.keep {
@@ -329,40 +397,95 @@ func (c *config) run(ctx context.Context, specs []*scenario.Spec, stdout, stderr
 	opt.OnStart = func(s *scenario.Spec) {
 		mu.Lock()
 		defer mu.Unlock()
-		console.Start(s.Name)
-		if jsonFile != nil {
-			reports.WriteJSON(jsonFile, reports.Event{Time: time.Now(), Action: "start", Scenario: s.Name})
-		}
+		rep.Start(s.Name)
+	}
+	opt.OnCheck = func(s *scenario.Spec, co scenario.CheckOutcome) {
+		mu.Lock()
+		defer mu.Unlock()
+		rep.Check(s.Name, co)
 	}
 	opt.OnDone = func(o scenario.Outcome) {
 		mu.Lock()
 		defer mu.Unlock()
-		done = append(done, o)
-		if !c.ktap {
-			console.Done(o)
-		}
-		if jsonFile != nil {
-			reports.WriteJSON(jsonFile, reports.JSONEvents(o)...)
-		}
-		if err := writeJUnit(); err != nil {
+		rep.Done(o)
+	}
+	if c.kernelLog {
+		kl, err := openKernelLog()
+		if err != nil {
 			fmt.Fprintf(stderr, "vtest: %v\n", err)
+			return ExitUsage
 		}
+		defer kl.close()
+		onStart := opt.OnStart
+		opt.OnStart = func(s *scenario.Spec) {
+			kl.start(s.Name)
+			onStart(s)
+		}
+		opt.Amend = kl.amend
 	}
 	res := Run(ctx, specs, opt)
-	done = res.Outcomes
-	if c.ktap {
-		reports.WriteKTAP(stdout, res.Outcomes)
-	} else {
-		console.Summary(res.Outcomes, res.Duration)
-	}
-	if jsonFile != nil {
-		reports.WriteJSON(jsonFile, reports.Event{Time: time.Now(), Action: "summary", Counts: res.Counts(), Seconds: res.Duration.Seconds()})
-	}
-	if err := writeJUnit(); err != nil {
+	if err := rep.Finish(res.Outcomes, res.Duration); err != nil {
 		fmt.Fprintf(stderr, "vtest: %v\n", err)
 		return ExitUsage
 	}
 	return res.ExitCode()
+}
+
+// reporters returns the reports this run writes, through one seam: the
+// console (or KTAP on stdout), JUnit and JSON files, and last the private
+// event stream for crash reports. close closes the files.
+func (c *config) reporters(stdout, stderr io.Writer, tty bool, plans []reports.Planned, runs []string, meta reports.Meta) (rep reports.Multi, close func(), err error) {
+	var files []*os.File
+	close = func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}
+	defer func() {
+		if err != nil {
+			close()
+		}
+	}()
+	if c.ktap {
+		rep = append(rep, reports.KTAP{W: stdout})
+	} else {
+		rep = append(rep, &reports.Console{W: stdout, Verbose: c.verbose, Color: c.color(tty), Live: tty, Total: len(runs)})
+	}
+	if c.junit != "" {
+		rep = append(rep, c.junitFile(plans, meta, stderr))
+	}
+	if c.jsonPath != "" {
+		f, err := os.Create(c.jsonPath)
+		if err != nil {
+			return nil, close, err
+		}
+		files = append(files, f)
+		if err := invoker.Give(c.jsonPath); err != nil {
+			fmt.Fprintf(stderr, "vtest: %v\n", err)
+		}
+		rep = append(rep, reports.JSONLines{W: f})
+	}
+	if c.events != "" {
+		f, err := os.OpenFile(c.events, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, close, err
+		}
+		files = append(files, f)
+		r, err := reports.NewRecorder(f, plans, runs, meta)
+		if err != nil {
+			return nil, close, fmt.Errorf("event stream %s: %w", c.events, err)
+		}
+		rep = append(rep, r)
+	}
+	return rep, close, nil
+}
+
+// junitFile is the JUnit reporter of -junit.
+func (c *config) junitFile(plans []reports.Planned, meta reports.Meta, stderr io.Writer) *reports.JUnitFile {
+	return &reports.JUnitFile{Path: c.junit, Plans: plans, Meta: meta, Options: c.junitOpt,
+		Log: func(err error) { fmt.Fprintf(stderr, "vtest: %v\n", err) },
+		// A report belongs to whoever asked for it, also under sudo.
+		Written: func() error { return invoker.Give(c.junit) }}
 }
 
 // color says whether to colour the console: on a terminal, unless NO_COLOR

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vtest-dev/vtest/internal/stacks"
 	"github.com/vtest-dev/vtest/scenario"
 )
 
@@ -44,9 +45,17 @@ type Options struct {
 	OnFailure func(spec *scenario.Spec, n *scenario.Network) []string
 	// Capture is passed to scenario.RunOptions.Capture.
 	Capture func(spec *scenario.Spec, n *scenario.Network) (stop func(failed bool) []string)
-	// OnStart and OnDone, when set, see each scenario start and finish.
+	// InconclusiveFails makes inconclusive timing checks (a machine too busy
+	// to measure) failures instead of skips.
+	InconclusiveFails bool
+	// OnStart and OnDone, when set, see each scenario start and finish;
+	// OnCheck sees each check's outcome as soon as the check returns.
 	OnStart func(spec *scenario.Spec)
+	OnCheck func(spec *scenario.Spec, c scenario.CheckOutcome)
 	OnDone  func(o scenario.Outcome)
+	// Amend, when set, may change each outcome before it is reported, e.g.
+	// to fail a scenario during which the kernel logged a warning.
+	Amend func(spec *scenario.Spec, o scenario.Outcome) scenario.Outcome
 }
 
 // Result is the outcome of a run.
@@ -154,6 +163,7 @@ func Run(ctx context.Context, specs []*scenario.Spec, opt Options) *Result {
 	}
 	outcomes := make([]scenario.Outcome, len(sel))
 	started := make([]bool, len(sel))
+	mach := newMachine()
 	sem := make(chan struct{}, par)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -170,10 +180,25 @@ func Run(ctx context.Context, specs []*scenario.Spec, opt Options) *Result {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
+			sl, err := mach.start(ctx)
+			if err != nil {
+				outcomes[i] = scenario.Outcome{Scenario: s.Name, Status: scenario.Interrupted, Step: "not started",
+					Message: fmt.Sprintf("interrupted before it started: %v", context.Cause(ctx))}
+				if opt.OnDone != nil {
+					mu.Lock()
+					opt.OnDone(outcomes[i])
+					mu.Unlock()
+				}
+				return
+			}
+			defer sl.end()
 			if opt.OnStart != nil {
 				opt.OnStart(s)
 			}
-			o := runOne(ctx, s, timeout, checks, opt)
+			o := runOne(scenario.WithMachine(ctx, sl), s, timeout, checks, opt)
+			if opt.Amend != nil {
+				o = opt.Amend(s, o)
+			}
 			outcomes[i] = o
 			if opt.OnDone != nil {
 				mu.Lock()
@@ -200,25 +225,68 @@ func Run(ctx context.Context, specs []*scenario.Spec, opt Options) *Result {
 // ErrTimeout is the cause of a scenario's context when its timeout expires.
 var ErrTimeout = errors.New("scenario timed out")
 
-func runOne(ctx context.Context, s *scenario.Spec, timeout time.Duration, checks func(string) bool, opt Options) (out scenario.Outcome) {
+// abandonAfter is how long runOne waits for a scenario after its context
+// ended before abandoning it: the grace of a stuck check plus time for a
+// teardown. A scenario still running then (stuck in user code that is not
+// a check, e.g. a Capture or OnFailure hook, or in the kernel) is reported
+// with its goroutines' stacks and left behind, so the run goes on.
+const abandonAfter = scenario.DefaultGrace + 4*time.Second
+
+func runOne(ctx context.Context, s *scenario.Spec, timeout time.Duration, checks func(string) bool, opt Options) scenario.Outcome {
 	ctx, cancel := context.WithTimeoutCause(ctx, timeout, ErrTimeout)
 	defer cancel()
+	res := make(chan scenario.Outcome, 1)
+	gid := make(chan uint64, 1)
+	start := time.Now()
+	go func() {
+		gid <- stacks.ID()
+		res <- runScenario(ctx, s, timeout, checks, opt)
+	}()
+	id := <-gid
+	select {
+	case out := <-res:
+		return out
+	case <-ctx.Done():
+	}
+	select {
+	case out := <-res:
+		return out
+	case <-time.After(abandonAfter):
+	}
+	out := scenario.Outcome{Scenario: s.Name, Status: scenario.Interrupted, Step: "runner", Duration: time.Since(start),
+		Message: fmt.Sprintf("abandoned: still running %v after it was stopped (%v). Its goroutines:\n%s",
+			abandonAfter, context.Cause(ctx), stacks.Of(id))}
+	if errors.Is(context.Cause(ctx), ErrTimeout) {
+		out.Status = scenario.Fail
+		out.Message = fmt.Sprintf("timed out after %s; %s", timeout, out.Message)
+	}
+	return out
+}
+
+func runScenario(ctx context.Context, s *scenario.Spec, timeout time.Duration, checks func(string) bool, opt Options) (out scenario.Outcome) {
 	defer func() {
 		if r := recover(); r != nil {
 			out = scenario.Outcome{Scenario: s.Name, Status: scenario.Fail, Step: "runner", Message: fmt.Sprintf("panic: %v", r)}
 		}
 	}()
-	ro := scenario.RunOptions{Filter: checks, DumpState: opt.DumpState}
+	ro := scenario.RunOptions{Filter: checks, DumpState: opt.DumpState, InconclusiveFails: opt.InconclusiveFails}
 	if opt.OnFailure != nil {
 		ro.OnFailure = func(n *scenario.Network) []string { return opt.OnFailure(s, n) }
 	}
 	if opt.Capture != nil {
 		ro.Capture = func(n *scenario.Network) func(bool) []string { return opt.Capture(s, n) }
 	}
+	if opt.OnCheck != nil {
+		ro.OnCheck = func(c scenario.CheckOutcome) { opt.OnCheck(s, c) }
+	}
 	out = scenario.Run(ctx, s, ro)
 	if errors.Is(context.Cause(ctx), ErrTimeout) && out.Status != scenario.Pass && out.Status != scenario.Skip {
 		out.Status = scenario.Fail
-		out.Message = fmt.Sprintf("timed out after %s in step %s", timeout, out.Step)
+		msg := fmt.Sprintf("timed out after %s in step %s", timeout, out.Step)
+		if _, detail, ok := strings.Cut(out.Message, "\n"); ok {
+			msg += "\n" + detail // e.g. the stacks of an abandoned check
+		}
+		out.Message = msg
 	}
 	return out
 }

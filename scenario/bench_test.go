@@ -65,3 +65,66 @@ func BenchmarkSwitch50(b *testing.B) {
 	b.ReportMetric(float64(build.Milliseconds())/float64(b.N), "build-ms/op")
 	b.ReportMetric(float64(down.Microseconds())/1000/float64(b.N), "teardown-ms/op")
 }
+
+// BenchmarkStepLinkDownUp is two steps: a veth end down, then up again
+// (LinkUp returns once both ends are operationally up). Goal: ≤ 1 ms per
+// step, so ≤ 2 ms per iteration.
+func BenchmarkStepLinkDownUp(b *testing.B) {
+	hostcheck.RequireRoot(b)
+	n := scenario.New(b, pair("bench-steps"))
+	ctx := context.Background()
+	down, up := scenario.LinkDown("left:eth0"), scenario.LinkUp("left:eth0")
+	for b.Loop() {
+		if err := down.Run(ctx, n); err != nil {
+			b.Fatal(err)
+		}
+		if err := up.Run(ctx, n); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkStepRouteAdd is two steps: a route added, then deleted.
+// Goal: ≤ 1 ms per step.
+func BenchmarkStepRouteAdd(b *testing.B) {
+	hostcheck.RequireRoot(b)
+	n := scenario.New(b, pair("bench-route"))
+	ctx := context.Background()
+	add, del := scenario.AddRoute("left", "10.99.0.0/16", "right"), scenario.DelRoute("left", "10.99.0.0/16")
+	for b.Loop() {
+		if err := add.Run(ctx, n); err != nil {
+			b.Fatal(err)
+		}
+		if err := del.Run(ctx, n); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAbandonStuckCheck runs a scenario whose check ignores its
+// context, under a 50 ms timeout, and reports how long past the timeout
+// plus the grace the run took to come back. Goal: ≤ 100 ms over the grace.
+func BenchmarkAbandonStuckCheck(b *testing.B) {
+	hostcheck.RequireRoot(b)
+	if b.N > 5 {
+		b.Skip("each iteration waits out the 1 s grace: run with -benchtime 3x (make bench does)")
+	}
+	s := pair("bench-abandon")
+	s.Check("ignores its context", func(ctx context.Context, n *scenario.Network) scenario.Result {
+		time.Sleep(time.Hour)
+		return scenario.Result{}
+	})
+	const timeout = 50 * time.Millisecond
+	var over time.Duration
+	for b.Loop() {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		start := time.Now()
+		out := scenario.Run(ctx, s, scenario.RunOptions{})
+		over += time.Since(start) - timeout - scenario.DefaultGrace
+		cancel()
+		if out.Status != scenario.Fail {
+			b.Fatalf("%s: %s", out.Status, out.Message)
+		}
+	}
+	b.ReportMetric(float64(over.Microseconds())/float64(b.N)/1000, "ms-over-grace/op")
+}

@@ -69,6 +69,7 @@ func (nd *Node) dump(b *strings.Builder) {
 			fmt.Fprintf(b, "   neigh %s dev %s lladdr %s %s\n", ne.IP, names[ne.LinkIndex], ne.HardwareAddr, neighState(ne.State))
 		}
 	}
+	nd.dumpL3(b, names)
 	if v, err := nd.Sysctl("net.ipv4.ip_forward"); err == nil {
 		fmt.Fprintf(b, "   net.ipv4.ip_forward = %s\n", v)
 	}

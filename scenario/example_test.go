@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/vtest-dev/vtest/assert"
 	"github.com/vtest-dev/vtest/scenario"
@@ -62,4 +63,24 @@ func ExampleNode_Command() {
 		fmt.Println(err)
 	}
 	fmt.Print(daemon.Output())
+}
+
+// Steps change the network while the scenario runs; checks observe it.
+// A step is never filtered out by -run, and a failed step stops the
+// scenario (the checks after it are reported as not run).
+func ExampleSpec_Step() {
+	s := scenario.Define("failover", "the client loses and regains the server")
+	s.Host("client").Route("default", "router")
+	s.Router("router")
+	s.Host("server").Route("default", "router")
+	s.Link("client", "router")
+	s.Link("router", "server")
+	s.Check("reachable", assert.Reach("client", "server"))
+	s.Step("server link down", scenario.LinkDown("router:eth1"))
+	s.Check("unreachable", assert.NoReach("client", "server"))
+	s.Step("server link up", scenario.LinkUp("router:eth1"))
+	s.Check("reachable again", assert.Eventually(assert.Reach("client", "server", assert.Timeout(50*time.Millisecond)), 3*time.Second, 0))
+	fmt.Println(s.Validate())
+	// Output:
+	// <nil>
 }

@@ -30,12 +30,14 @@ const (
 	FeatureDummy      Feature = "dummy"      // dummy
 	FeatureMacvlan    Feature = "macvlan"    // macvlan
 	FeatureMasquerade Feature = "masquerade" // nf_tables NAT with masquerade
+	FeatureNAT        Feature = "nat"        // nf_tables SNAT/DNAT (nft_nat)
+	FeatureNFTables   Feature = "nftables"   // nf_tables inet filter with reject (firewall)
 	FeatureIPv6       Feature = "ipv6"
 )
 
 // AllFeatures lists every feature vtest can probe.
 var AllFeatures = []Feature{FeatureVeth, FeatureBridge, FeatureNetem, FeatureTBF, FeatureHTB,
-	FeatureVLAN, FeatureVXLAN, FeatureVRF, FeatureDummy, FeatureMacvlan, FeatureMasquerade, FeatureIPv6}
+	FeatureVLAN, FeatureVXLAN, FeatureVRF, FeatureDummy, FeatureMacvlan, FeatureMasquerade, FeatureNAT, FeatureNFTables, FeatureIPv6}
 
 // ErrNotSupported is wrapped by Probe's error when the kernel lacks a
 // feature. Any other error means the probe itself failed (for example no
@@ -136,6 +138,10 @@ func (f Feature) try(ns netns.NsHandle, h *netlink.Handle) (string, error) {
 		return "adding an htb qdisc (module sch_htb)", qdisc(netlink.NewHtb(root))
 	case FeatureMasquerade:
 		return "adding an nftables masquerade rule (nf_tables, nft_masq)", installMasquerade(ns, "probe0")
+	case FeatureNAT:
+		return "adding an nftables DNAT rule (nf_tables, nft_nat)", probeNAT(ns)
+	case FeatureNFTables:
+		return "adding an nftables filter rule with reject (nf_tables, nft_reject_inet)", probeFirewall(ns)
 	}
 	if p, ok := kindProbes[f]; ok {
 		return p.what, p.try(ns, h)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/vtest-dev/vtest/internal/stacks"
 	"runtime/debug"
 	"time"
 )
@@ -19,13 +20,22 @@ const (
 	Interrupted Status = "INTERRUPTED" // cancelled (Ctrl-C, SIGTERM) before it finished
 )
 
-// CheckOutcome is what one check of a run produced.
+// CheckOutcome is what one check or step of a run produced.
 type CheckOutcome struct {
-	Name     string
-	Status   Status
-	Message  string // why it failed or was skipped
+	Name string
+	// Kind is ItemCheck or ItemStep.
+	Kind   ItemKind
+	Status Status
+	// Message says why it failed or was skipped; items not run after a
+	// failed step are skipped with a message starting "not run:".
+	Message  string
 	Evidence string
 	Duration time.Duration
+	// File and Line locate the Check call that declared the check.
+	File string `json:",omitempty"`
+	Line int    `json:",omitempty"`
+
+	abandoned bool // the check did not return; its goroutine still runs
 }
 
 // Outcome is what one run of a scenario produced: validate, probe, build,
@@ -34,7 +44,8 @@ type Outcome struct {
 	Scenario string
 	Status   Status
 	// Step is where the run stopped when it did not pass: "validate",
-	// "probe", "build: <step>", "check <name>", "teardown".
+	// "probe", "build: <step>", "check <name>", "step <name>",
+	// "teardown".
 	Step    string
 	Message string
 	Checks  []CheckOutcome
@@ -48,6 +59,9 @@ type Outcome struct {
 	Attachments []string
 	// Notes are lines for the reader, e.g. how to inspect kept namespaces.
 	Notes []string
+	// KernelLog is what the kernel logged while the scenario ran, when the
+	// run records it (vtest kernel does).
+	KernelLog string `json:",omitempty"`
 }
 
 // RunOptions tune Run.
@@ -65,7 +79,21 @@ type RunOptions struct {
 	// it returns is called before teardown with whether the scenario failed,
 	// and returns files to attach (e.g. packet captures).
 	Capture func(*Network) (stop func(failed bool) []string)
+	// OnCheck, when set, sees each check's outcome as soon as the check
+	// returns, before the next one starts (live reports).
+	OnCheck func(CheckOutcome)
+	// Grace is how long a check may go on after its context ended (the
+	// scenario timed out or the run was interrupted) before it is abandoned;
+	// 0 means DefaultGrace.
+	Grace time.Duration
+	// InconclusiveFails makes an inconclusive timing check (see
+	// InconclusiveError) a failure instead of a skip.
+	InconclusiveFails bool
 }
+
+// DefaultGrace is how long a check that ignores its context may outlive
+// it before Run abandons it.
+const DefaultGrace = time.Second
 
 // Run runs one scenario's whole life cycle: validate, probe the kernel
 // features it needs (skipping it when one is missing), build, run the checks
@@ -118,20 +146,39 @@ func Run(ctx context.Context, s *Spec, opt RunOptions) (out Outcome) {
 		}
 	}
 	out.Status = Pass
-	for _, c := range s.checks {
-		if opt.Filter != nil && !opt.Filter(c.Name) {
+	for i, c := range s.checks {
+		// Steps are never filtered out: a check may depend on any step
+		// before it.
+		if !c.IsStep() && opt.Filter != nil && !opt.Filter(c.Name) {
 			continue
 		}
+		where := string(c.kind()) + " " + c.Name
 		if ctx.Err() != nil {
-			return out.cancelled(ctx, "check "+c.Name)
+			return out.cancelled(ctx, where)
 		}
-		co := runCheck(ctx, n, c)
+		co := runCheck(ctx, n, c, opt)
+		co.Kind = c.kind()
 		out.Checks = append(out.Checks, co)
+		if opt.OnCheck != nil {
+			opt.OnCheck(co)
+		}
+		if co.abandoned {
+			// The check's goroutine still runs; the teardown deferred
+			// above closes what it holds. Nothing else runs after it.
+			return out.cancelled(ctx, where, fmt.Sprintf("the %s was abandoned: it ignores its context (its goroutines are in its report)", c.kind()))
+		}
 		if co.Status == Fail && ctx.Err() != nil {
-			return out.cancelled(ctx, "check "+c.Name)
+			return out.cancelled(ctx, where)
+		}
+		if co.Status == Fail && c.IsStep() {
+			// A failed step leaves the network in a state no later item
+			// was written for: stop, and say what was not run and why.
+			out.Status, out.Step, out.Message = Fail, where, fmt.Sprintf("step %q failed: %s", c.Name, co.Message)
+			out.Checks = append(out.Checks, notRun(s.checks[i+1:], opt.Filter, c.Name)...)
+			break
 		}
 		if co.Status == Fail && out.Status == Pass {
-			out.Status, out.Step, out.Message = Fail, "check "+c.Name, co.Message
+			out.Status, out.Step, out.Message = Fail, where, co.Message
 		}
 	}
 	if out.Status == Fail {
@@ -145,11 +192,47 @@ func Run(ctx context.Context, s *Spec, opt RunOptions) (out Outcome) {
 	return out
 }
 
-func runCheck(ctx context.Context, n *Network, c CheckSpec) (co CheckOutcome) {
-	co.Name = c.Name
+func (o RunOptions) grace() time.Duration {
+	if o.Grace > 0 {
+		return o.Grace
+	}
+	return DefaultGrace
+}
+
+// runCheck runs one check on a goroutine of its own, so that a check that
+// ignores its context (a sleep, a blocking read, a busy loop) cannot hold
+// the scenario: grace after ctx ends, the check is abandoned and reported
+// with the stacks of its goroutines.
+func runCheck(ctx context.Context, n *Network, c CheckSpec, opt RunOptions) CheckOutcome {
+	grace := opt.grace()
 	start := time.Now()
+	done := make(chan CheckOutcome, 1)
+	gid := make(chan uint64, 1)
+	go func() {
+		gid <- stacks.ID()
+		done <- callCheck(ctx, n, c, opt.InconclusiveFails)
+	}()
+	id := <-gid
+	var co CheckOutcome
+	select {
+	case co = <-done:
+	case <-ctx.Done():
+		select {
+		case co = <-done:
+		case <-time.After(grace):
+			co = CheckOutcome{Name: c.Name, Status: Fail, abandoned: true,
+				Message: fmt.Sprintf("abandoned: still running %v after its context ended (%v); it ignores its context. Its goroutines:\n%s",
+					grace, context.Cause(ctx), stacks.Of(id))}
+		}
+	}
+	co.Duration = time.Since(start)
+	co.File, co.Line = c.File, c.Line
+	return co
+}
+
+func callCheck(ctx context.Context, n *Network, c CheckSpec, inconclusiveFails bool) (co CheckOutcome) {
+	co.Name = c.Name
 	defer func() {
-		co.Duration = time.Since(start)
 		if r := recover(); r != nil {
 			co.Status = Fail
 			co.Message = fmt.Sprintf("panic: %v\n%s", r, debug.Stack())
@@ -158,6 +241,8 @@ func runCheck(ctx context.Context, n *Network, c CheckSpec) (co CheckOutcome) {
 	r := c.Func(ctx, n)
 	co.Evidence = r.Evidence
 	switch {
+	case r.Skip != "" && inconclusiveFails && IsInconclusive(r.Err):
+		co.Status, co.Message = Fail, r.Skip+" (inconclusive counts as failure in this run)"
 	case r.Skip != "":
 		co.Status, co.Message = Skip, r.Skip
 	case r.Err != nil:
@@ -173,14 +258,48 @@ func (o Outcome) fail(step string, err error) Outcome {
 	return o
 }
 
-func (o Outcome) cancelled(ctx context.Context, step string) Outcome {
+// cancelled reports a scenario stopped by ctx: a timeout is a failure, an
+// interruption (Ctrl-C, SIGTERM, the run's deadline) is reported as such.
+// detail, when given, is added (e.g. why a check was abandoned).
+func (o Outcome) cancelled(ctx context.Context, step string, detail ...string) Outcome {
 	o.Step = step
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		o.Status = Fail
 		o.Message = fmt.Sprintf("timed out in step %s", step)
-		return o
+	} else {
+		o.Status = Interrupted
+		o.Message = fmt.Sprintf("interrupted in step %s: %v", step, context.Cause(ctx))
 	}
-	o.Status = Interrupted
-	o.Message = fmt.Sprintf("interrupted in step %s: %v", step, context.Cause(ctx))
+	for _, d := range detail {
+		o.Message += "\n" + d
+	}
 	return o
 }
+
+// NotRunPrefix starts the message of the items skipped after a failed
+// step.
+const NotRunPrefix = "not run: "
+
+// notRun reports the items after a failed step as skipped, with the reason.
+func notRun(rest []CheckSpec, filter func(string) bool, failed string) []CheckOutcome {
+	var out []CheckOutcome
+	for _, c := range rest {
+		if !c.IsStep() && filter != nil && !filter(c.Name) {
+			continue
+		}
+		out = append(out, CheckOutcome{Name: c.Name, Kind: c.kind(), Status: Skip,
+			Message: fmt.Sprintf("%sstep %q failed", NotRunPrefix, failed)})
+	}
+	return out
+}
+
+// kind returns the item's kind, ItemCheck when unset.
+func (c CheckSpec) kind() ItemKind {
+	if c.Kind == "" {
+		return ItemCheck
+	}
+	return c.Kind
+}
+
+// IsStep reports whether the outcome is a step's.
+func (c CheckOutcome) IsStep() bool { return c.Kind == ItemStep }

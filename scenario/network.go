@@ -30,6 +30,10 @@ type Network struct {
 	nodes map[string]*Node
 	order []*Node
 
+	procMu sync.Mutex
+	procs  map[string]*Cmd // started by StartProcess, by "node/name"
+	values sync.Map        // SetValue/Value: state steps leave for later checks
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -130,6 +134,8 @@ func build(ctx context.Context, p *plan) (*Network, error) {
 		{"set interface sysctls", n.ifaceSysctls},
 		{"add routes", n.addRoutes},
 		{"install NAT", n.installNAT},
+		{"install firewall", n.installFirewall},
+		{"add impairments", n.addImpairments},
 		{"wait for links", n.waitUp},
 	}
 	for _, st := range steps {
@@ -367,17 +373,8 @@ func (n *Network) ifaceSysctls(ctx context.Context) error {
 
 func (n *Network) addRoutes(ctx context.Context) error {
 	for _, pn := range n.plan.nodes {
-		nd := n.nodes[pn.spec.name]
-		for _, r := range pn.routes {
-			rt := &netlink.Route{Dst: ipNet(r.dst), Gw: r.via.AsSlice()}
-			if r.dst.Addr().Is6() {
-				rt.Family = netlink.FAMILY_V6
-			} else {
-				rt.Family = netlink.FAMILY_V4
-			}
-			if err := nd.nl.RouteAdd(rt); err != nil {
-				return fmt.Errorf("node %q: add route %s via %s: %w", nd.name, r.dst, r.via, err)
-			}
+		if err := n.nodes[pn.spec.name].addL3(pn); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -388,13 +385,14 @@ const NATTable = "vtest-nat"
 
 func (n *Network) installNAT(ctx context.Context) error {
 	for _, pn := range n.plan.nodes {
-		out, ok := pn.spec.MasqueradeInterface()
-		if !ok {
-			continue
-		}
 		nd := n.nodes[pn.spec.name]
-		if err := installMasquerade(nd.ns, out); err != nil {
-			return fmt.Errorf("node %q: masquerade out of %q: %w", nd.name, out, err)
+		if out, ok := pn.spec.MasqueradeInterface(); ok {
+			if err := installMasquerade(nd.ns, out); err != nil {
+				return fmt.Errorf("node %q: masquerade out of %q: %w", nd.name, out, err)
+			}
+		}
+		if err := installNATRules(nd.ns, pn.nat); err != nil {
+			return fmt.Errorf("node %q: %w", nd.name, err)
 		}
 	}
 	return nil
@@ -540,6 +538,18 @@ func (n *Network) Close() error {
 	return n.closeErr
 }
 
+// closeHandle closes a netlink handle so that it stays closed. A plain
+// Close leaves a handle that sends later requests on a socket of the calling
+// thread's namespace, the host's for an unlocked goroutine: code that keeps
+// the handle past teardown (a check abandoned because it hung) would then
+// change the host. Here the handle keeps its closed sockets, and every later
+// request fails with EBADF.
+func closeHandle(h *netlink.Handle) {
+	dead := *h // shares the sockets that Close closes
+	h.Close()
+	*h = dead
+}
+
 func (nd *Node) close() error {
 	nd.mu.Lock()
 	nd.closed = true
@@ -554,8 +564,7 @@ func (nd *Node) close() error {
 		thread.Close()
 	}
 	if nd.nl != nil {
-		nd.nl.Close()
-		nd.nl = nil
+		closeHandle(nd.nl)
 	}
 	if nd.ns.IsOpen() {
 		if err := nd.ns.Close(); err != nil {

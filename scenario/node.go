@@ -73,6 +73,13 @@ func (nd *Node) NamespaceFd() int { return int(nd.ns) }
 // Do runs fn on an OS thread inside the node's namespace and waits for it.
 // Sockets fn opens stay in the namespace; goroutines fn starts do not.
 // A panic in fn is returned as an error.
+//
+// Pitfall: code that dials from another goroutine runs in the host's
+// namespace, not the node's. net/http is such code: an http.Client.Get
+// called inside Do dials from a goroutine of the transport and may reach a
+// server outside the scenario. Use Dial, Listen, ListenPacket and
+// HTTPClient instead: their sockets are created inside the node and work
+// from any goroutine.
 func (nd *Node) Do(fn func() error) error {
 	if !nd.ns.IsOpen() {
 		return fmt.Errorf("node %q: network is closed", nd.name)

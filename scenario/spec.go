@@ -20,6 +20,7 @@ package scenario
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -108,8 +109,13 @@ func (s *Spec) Link(a, b string) *LinkSpec {
 }
 
 // Check adds a check, run inside the built network in definition order.
+// The file and line of the call are recorded for reports.
 func (s *Spec) Check(name string, fn CheckFunc) *Spec {
-	s.checks = append(s.checks, CheckSpec{Name: name, Func: fn})
+	c := CheckSpec{Name: name, Func: fn, Kind: ItemCheck}
+	if _, file, line, ok := runtime.Caller(1); ok {
+		c.File, c.Line = file, line
+	}
+	s.checks = append(s.checks, c)
 	return s
 }
 
@@ -126,8 +132,17 @@ func (s *Spec) Nodes() []*NodeSpec { return s.nodes }
 // Links returns the links in definition order.
 func (s *Spec) Links() []*LinkSpec { return s.links }
 
-// Checks returns the checks in definition order.
-func (s *Spec) Checks() []CheckSpec { return s.checks }
+// Checks returns the checks in definition order, without the steps (see
+// Items).
+func (s *Spec) Checks() []CheckSpec {
+	var out []CheckSpec
+	for _, c := range s.checks {
+		if !c.IsStep() {
+			out = append(out, c)
+		}
+	}
+	return out
+}
 
 // Features returns the kernel features the scenario needs: those declared
 // with Needs, and those its definition implies (veth for links, bridge for
@@ -169,7 +184,10 @@ func (s *Spec) Features() []Feature {
 			add(FeatureNetem)
 		}
 	}
-	if s.IPv6 {
+	for _, f := range s.l3Features() {
+		add(f)
+	}
+	if s.IPv6 || s.usesIPv6() {
 		add(FeatureIPv6)
 	}
 	return out
@@ -183,19 +201,13 @@ type NodeSpec struct {
 	sysctlKeys []string // definition order
 	routes     []RouteSpec
 	masquerade *string
-	addrs      []string // switch only: addresses of the bridge
-	subnets    []string // switch only: the segment's subnets
+	addrs      []string       // switch only: addresses of the bridge
+	subnets    []string       // switch only: the segment's subnets
+	l3         nodeL3         // policy rules, neighbours (route.go)
+	nat        []NATRule      // nat.go
+	firewall   []FirewallRule // firewall.go
 	ifaces     []*IfaceSpec
 	down       []string
-}
-
-// RouteSpec is a static route of a node.
-type RouteSpec struct {
-	// Dst is "default" or a CIDR.
-	Dst string
-	// Via is a gateway address, or the name of a node sharing a segment
-	// with this one (its address on that segment is used).
-	Via string
 }
 
 // Name returns the node's name.
@@ -215,7 +227,8 @@ func (n *NodeSpec) Sysctl(name, value string) *NodeSpec {
 }
 
 // Route adds a static route. dst is "default" or a CIDR; via is a gateway
-// address or the name of a neighbouring node.
+// address or the name of a neighbouring node. AddRoute takes every option
+// (multipath, device routes, blackholes, metrics, tables, source).
 func (n *NodeSpec) Route(dst, via string) *NodeSpec {
 	n.routes = append(n.routes, RouteSpec{Dst: dst, Via: via})
 	return n
@@ -294,6 +307,7 @@ type LinkSpec struct {
 	addrsB  []string
 	mtu     int
 	delay   time.Duration
+	impair  []DirectedImpairment // impair.go
 	l2      bool
 }
 
@@ -346,11 +360,21 @@ func (l *LinkSpec) MTU(mtu int) *LinkSpec {
 // result with evidence.
 type CheckFunc func(ctx context.Context, n *Network) Result
 
-// CheckSpec is a named check of a scenario.
+// CheckSpec is a named check or step of a scenario.
 type CheckSpec struct {
 	Name string
 	Func CheckFunc
+	// File and Line locate the Check call that declared it.
+	File string
+	Line int
+	// Kind is ItemCheck ("" counts as a check) or ItemStep.
+	Kind ItemKind
+	// Action is a step's action; nil for checks.
+	Action Action
 }
+
+// IsStep reports whether the item is a step.
+func (c CheckSpec) IsStep() bool { return c.Kind == ItemStep }
 
 // Result is the outcome of one check.
 type Result struct {
@@ -364,7 +388,15 @@ type Result struct {
 }
 
 // Verdict makes a Result from evidence and an error.
-func Verdict(evidence string, err error) Result { return Result{Err: err, Evidence: evidence} }
+//
+// An InconclusiveError makes the result a skip with its reason (and keeps
+// the error, so a run that treats inconclusive as failure can fail it).
+func Verdict(evidence string, err error) Result {
+	if IsInconclusive(err) {
+		return Result{Err: err, Skip: err.Error(), Evidence: evidence}
+	}
+	return Result{Err: err, Evidence: evidence}
+}
 
 // Subnets returns the link's subnets as defined.
 func (l *LinkSpec) Subnets() []string { return l.subnets }

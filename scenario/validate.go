@@ -58,6 +58,11 @@ type planNode struct {
 	bridgeAddrs []netip.Prefix // switch: the bridge's addresses
 	segments    []netip.Prefix // switch: the segment's subnets
 	routes      []planRoute
+	rules       []planRule
+	neighbours  []planNeighbour
+	nat         []planNAT
+	firewall    []planFirewall
+	impair      []planImpair
 	nextAuto    int // next automatic interface number
 }
 
@@ -83,11 +88,6 @@ type planLink struct {
 	a, b *planIface
 }
 
-type planRoute struct {
-	dst netip.Prefix
-	via netip.Addr
-}
-
 func (n *planNode) iface(name string) *planIface {
 	for _, i := range n.ifaces {
 		if i.name == name {
@@ -100,6 +100,9 @@ func (n *planNode) iface(name string) *planIface {
 type validator struct {
 	s    *Spec
 	errs []error
+	// direct is set when validating one action for Network.Apply, outside
+	// the scenario's list of steps.
+	direct bool
 }
 
 func (v *validator) add(object, problem, fix string, args ...any) {
@@ -163,15 +166,7 @@ func (s *Spec) plan() (*plan, error) {
 			v.add(obj, "Addr and Subnet apply to switches only", "put addresses on links with Link(...).Addrs or Subnet")
 		}
 		for _, kv := range ns.Sysctls() {
-			if !sysctlNameRE.MatchString(kv[0]) || strings.Contains(kv[0], "..") {
-				v.add(obj, "sysctl %q is not a network sysctl", "only net.* sysctls are per namespace; write it like net.ipv4.conf.all.rp_filter", kv[0])
-			}
-			if strings.ContainsAny(kv[1], "\n") || kv[1] == "" {
-				v.add(obj, "sysctl %s has an empty or multi-line value", "give a single-line value", kv[0])
-			}
-			if sysctlNameRE.MatchString(kv[0]) && !sysctlExists(kv[0]) {
-				v.add(obj, "sysctl %s does not exist on this kernel", "check the name (per-interface ones look like net.ipv4.conf.eth0.rp_filter)", kv[0])
-			}
+			v.sysctl(obj, kv[0], kv[1])
 		}
 	}
 
@@ -224,6 +219,10 @@ func (s *Spec) plan() (*plan, error) {
 	v.kindAddrs(p)
 	v.routes(p, byName)
 	v.nat(p)
+	v.natRules(p)
+	v.firewall(p)
+	v.impairments(p)
+	v.items(p)
 	if len(v.errs) > 0 {
 		return nil, errors.Join(v.errs...)
 	}
@@ -487,7 +486,7 @@ func (v *validator) addresses(p *plan, range4, range6 netip.Prefix) {
 	for _, sg := range live {
 		for _, m := range sg.members {
 			for _, a := range m.addrs {
-				if sub, ok := sameFamily(sg.subnets, a.Addr()); ok {
+				if sub, ok := containing(sg.subnets, a.Addr()); ok {
 					if !sub.Contains(a.Addr()) {
 						v.add(sg.name, "address %s of %s is outside the subnet %s", "use an address inside "+sub.String()+", or change the subnet", a, owner(m), sub)
 					} else if a.Bits() != sub.Bits() {
@@ -590,8 +589,8 @@ func (v *validator) addresses(p *plan, range4, range6 netip.Prefix) {
 			}
 			host := sub.Addr().Next() // skip the network address
 			for _, m := range sg.members {
-				if _, has := sameFamily(m.addrs, sub.Addr()); has {
-					continue
+				if inAny(masked(m.addrs), sub.Addr()) {
+					continue // has an address in this subnet
 				}
 				for taken[host] {
 					host = host.Next()
@@ -640,62 +639,6 @@ func lastAddr(p netip.Prefix) netip.Addr {
 	}
 	a, _ := netip.AddrFromSlice(b)
 	return a
-}
-
-func (v *validator) routes(p *plan, byName map[string]*planNode) {
-	for _, pn := range p.nodes {
-		obj := fmt.Sprintf("node %q", pn.spec.name)
-		connected := pn.connected()
-		for _, r := range pn.spec.routes {
-			robj := fmt.Sprintf("%s route %s via %s", obj, r.Dst, r.Via)
-			var dsts []netip.Prefix
-			if r.Dst == "default" {
-				dsts = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}
-			} else if d, ok := v.prefix(robj, r.Dst, true); ok {
-				dsts = []netip.Prefix{d}
-			} else {
-				continue
-			}
-			var gws []netip.Addr
-			if gw, err := netip.ParseAddr(r.Via); err == nil {
-				gws = []netip.Addr{gw}
-			} else if g := byName[r.Via]; g != nil {
-				if g == pn {
-					v.add(robj, "the gateway is the node itself", "route via a neighbouring node")
-					continue
-				}
-				gws = g.addrsOn(connected)
-				if len(gws) == 0 {
-					v.add(robj, "node %q shares no subnet with %q", "link the two nodes, or route via a node on a shared segment", r.Via, pn.spec.name)
-					continue
-				}
-			} else {
-				v.add(robj, "gateway %q is neither an IP address nor a node", "write an address like 10.0.0.1 or the name of a neighbouring node", r.Via)
-				continue
-			}
-			added := false
-			for _, d := range dsts {
-				for _, gw := range gws {
-					if d.Addr().Is4() != gw.Is4() {
-						continue
-					}
-					if !inAny(connected, gw) {
-						v.add(robj, "gateway %s is not on any subnet of %q (%s)", "use an address on one of the node's links", gw, pn.spec.name, prefixList(connected))
-						continue
-					}
-					if pn.hasAddr(gw) {
-						v.add(robj, "gateway %s is the node's own address", "route via a neighbour's address", gw)
-						continue
-					}
-					pn.routes = append(pn.routes, planRoute{dst: d, via: gw})
-					added = true
-				}
-			}
-			if !added && len(v.errs) == 0 {
-				v.add(robj, "no gateway of the destination's address family", "use a gateway of the same family as the destination")
-			}
-		}
-	}
 }
 
 func (n *planNode) connected() []netip.Prefix {

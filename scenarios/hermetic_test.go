@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/vtest-dev/vtest/internal/hostcheck"
 	"github.com/vtest-dev/vtest/scenario"
@@ -76,10 +77,20 @@ func TestNoLinkLeavesTheScenario(t *testing.T) {
 					}
 					allowed[a.Index] = true
 				}
-				routes, _ := h.RouteList(nil, netlink.FAMILY_ALL)
+				// Every table; a multipath route's links are its nexthops'.
+				routes, _ := h.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
 				for _, r := range routes {
-					if !allowed[r.LinkIndex] {
-						t.Errorf("%s: route %v via unknown link %d", nd.Name(), r.Dst, r.LinkIndex)
+					switch {
+					case r.Type == unix.RTN_BLACKHOLE || r.Type == unix.RTN_UNREACHABLE || r.Type == unix.RTN_PROHIBIT:
+						// No link: the packet goes nowhere.
+					case len(r.MultiPath) > 0:
+						for _, nh := range r.MultiPath {
+							if !allowed[nh.LinkIndex] {
+								t.Errorf("%s: route %v nexthop via unknown link %d", nd.Name(), r.Dst, nh.LinkIndex)
+							}
+						}
+					case !allowed[r.LinkIndex]:
+						t.Errorf("%s: route %v (table %d) via unknown link %d", nd.Name(), r.Dst, r.Table, r.LinkIndex)
 					}
 				}
 			}

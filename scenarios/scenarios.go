@@ -28,6 +28,12 @@ func All() []*scenario.Spec {
 		NAT(),
 		Routed(),
 		NetemDelay(),
+		ECMP(),
+		PolicyRouting(),
+		Firewall(),
+		PortForward(),
+		ImpairedLink(),
+		LossyLink(),
 		VLANTrunk(),
 		BridgeVLAN(),
 		Macvlan(),
@@ -36,6 +42,9 @@ func All() []*scenario.Spec {
 		BondFailover(),
 		VRF(),
 		WireGuard(),
+		LinkFlap(),
+		KselftestTraceroute6(),
+		PMTUException(),
 	}
 }
 
@@ -67,12 +76,11 @@ func SameNamespaceVeth() *scenario.Spec {
 	s.Link("solo:veth0", "solo:veth1").Addrs("10.198.0.1/24", "10.198.0.2/24")
 	via := assert.Via("veth0")
 	s.Check("default: ARP for veth1 is not answered", assert.ARPUnanswered("solo", "10.198.0.2", via))
-	s.Check("accept_local=1 with strict rp_filter: still not answered", then(
-		setSysctls("solo", "net.ipv4.conf.veth1.accept_local", "1"),
-		assert.ARPUnanswered("solo", "10.198.0.2", via)))
-	s.Check("accept_local=1 and rp_filter=2: answered with veth1's MAC", then(
-		setSysctls("solo", "net.ipv4.conf.all.rp_filter", "2", "net.ipv4.conf.veth1.rp_filter", "2"),
-		assert.ARPAnswered("solo", "10.198.0.2", via)))
+	s.Step("accept_local=1 on veth1", scenario.SetSysctl("solo", "net.ipv4.conf.veth1.accept_local", "1"))
+	s.Check("accept_local=1 with strict rp_filter: still not answered", assert.ARPUnanswered("solo", "10.198.0.2", via))
+	s.Step("loose rp_filter", scenario.SetSysctl("solo", "net.ipv4.conf.all.rp_filter", "2"))
+	s.Step("loose rp_filter on veth1", scenario.SetSysctl("solo", "net.ipv4.conf.veth1.rp_filter", "2"))
+	s.Check("accept_local=1 and rp_filter=2: answered with veth1's MAC", assert.ARPAnswered("solo", "10.198.0.2", via))
 	return s
 }
 
@@ -181,22 +189,6 @@ func then(steps ...scenario.CheckFunc) scenario.CheckFunc {
 		}
 		r.Evidence = ev
 		return r
-	}
-}
-
-// setSysctls is a check step that writes sysctls (name, value pairs) in a
-// node.
-func setSysctls(node string, kv ...string) scenario.CheckFunc {
-	return func(ctx context.Context, n *scenario.Network) scenario.Result {
-		nd := n.Node(node)
-		var ev string
-		for i := 0; i+1 < len(kv); i += 2 {
-			if err := nd.SetSysctl(kv[i], kv[i+1]); err != nil {
-				return scenario.Verdict(ev, err)
-			}
-			ev += fmt.Sprintf("set %s=%s in %s; ", kv[i], kv[i+1], node)
-		}
-		return scenario.Verdict(ev, nil)
 	}
 }
 

@@ -18,7 +18,8 @@ func TestBuiltinScenarios(t *testing.T) {
 	want := map[string]map[string][]string{
 		"same-namespace-veth": {
 			"default: ARP for veth1 is not answered":                    {"no reply"},
-			"accept_local=1 with strict rp_filter: still not answered":  {"set net.ipv4.conf.veth1.accept_local=1", "no reply"},
+			"accept_local=1 on veth1":                                   {"set net.ipv4.conf.veth1.accept_local=1"},
+			"accept_local=1 with strict rp_filter: still not answered":  {"no reply"},
 			"accept_local=1 and rp_filter=2: answered with veth1's MAC": {"is-at"},
 		},
 		"two-namespaces": {
@@ -45,6 +46,39 @@ func TestBuiltinScenarios(t *testing.T) {
 		},
 	}
 	want["netem-delay"] = map[string][]string{"round trip at least 20 ms": {"min"}}
+	want["ecmp"] = map[string][]string{"flows use both paths": {"UDP flows", "packets sent per interface: r1:a", ", r1:b"}}
+	want["policy-routing"] = map[string][]string{
+		"from 10.1.0.2: leaves through r1": {"(10.1.0.2:", "server saw source 192.0.2.1", "echo back to host: true"},
+		"from 10.2.0.2: leaves through r2": {"(10.2.0.2:", "server saw source 192.0.2.2", "echo back to host: true"},
+	}
+	want["firewall"] = map[string][]string{
+		"8080 is allowed":          {"connected (want connected)", "server accepted it", `rule "allow-8080" on fw counted +1 packets`},
+		"8081 is refused":          {"refused (want refused)", "connection refused", `rule "refuse-8081" on fw counted +1 packets`},
+		"8082 is dropped silently": {"timeout (want timeout)", `rule "drop-8082-8099" on fw counted +1 packets`},
+		"ping is not filtered":     {"1 received"},
+	}
+	want["port-forward"] = map[string][]string{
+		"IPv4: 8080 reaches the server, which sees the client": {"→ 203.0.113.1:8080", "server accepted it from 203.0.113.2:", `rule "web" on gw counted +1`},
+		"IPv6: 8080 reaches the server, which sees the client": {"→ [2001:db8:1::1]:8080", "server accepted it from [2001:db8:1::2]:", `rule "web6" on gw counted +1`},
+	}
+	want["impaired-link"] = map[string][]string{"a → b at most 8 Mbit/s": {"Mbit/s", "want 4.0..8.4 Mbit/s"}, "b → a not limited": {"want ≥ 24.0 Mbit/s"}}
+	want["lossy-link"] = map[string][]string{"some but not most probes are lost": {"loss"}}
+	want["link-flap"] = map[string][]string{
+		"router resolved the server":             {"router neighbour 10.40.2.2 dev eth1 lladdr"},
+		"client does not reach server":           {"rejected", "(net unreachable) from 10.40.1.2"},
+		"router's neighbour entry is gone":       {"no entry"},
+		"client reaches server again within 3 s": {"passed after"},
+		"router resolved the server again":       {"lladdr"},
+		"server link down":                       {"set router:eth1 down"},
+	}
+	want["kselftest-traceroute6"] = map[string][]string{
+		"hop 2 is r2's address on N2, where the probe came in": {"hop 2 answered from 2000:102::2"},
+	}
+	want["pmtu"] = map[string][]string{
+		"1400-byte DF probe: fragmentation needed, MTU 1280": {"fragmentation needed, MTU 1280, from 10.50.1.2"},
+		"client has a PMTU exception of 1280":                {"mtu 1280"},
+		"IPv6: client has a PMTU exception of 1280":          {"mtu 1280"},
+	}
 	for name, checks := range kindEvidence {
 		want[name] = checks
 	}
@@ -64,8 +98,8 @@ func TestBuiltinScenarios(t *testing.T) {
 			if out.Status != scenario.Pass {
 				t.Fatalf("%s: %s in %s: %s\n%+v\n%s", s.Name, out.Status, out.Step, out.Message, out.Checks, out.State)
 			}
-			if len(out.Checks) != len(s.Checks()) {
-				t.Errorf("ran %d checks of %d", len(out.Checks), len(s.Checks()))
+			if len(out.Checks) != len(s.Items()) {
+				t.Errorf("ran %d steps and checks of %d", len(out.Checks), len(s.Items()))
 			}
 			for _, c := range out.Checks {
 				for _, w := range want[s.Name][c.Name] {
@@ -89,8 +123,14 @@ func TestSameNamespaceVethARPMAC(t *testing.T) {
 	n := scenario.New(t, scenarios.SameNamespaceVeth())
 	s := scenarios.SameNamespaceVeth()
 	var ev []string
-	for _, c := range s.Checks() {
+	for _, c := range s.Items() {
 		r := c.Func(context.Background(), n)
+		if c.IsStep() {
+			if r.Err != nil {
+				t.Fatalf("step %s: %v", c.Name, r.Err)
+			}
+			continue
+		}
 		if r.Err != nil {
 			t.Fatalf("%s: %v", c.Name, r.Err)
 		}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/vtest-dev/vtest/internal/hostcheck"
+	"github.com/vtest-dev/vtest/scenarios"
 )
 
 var vtestBin string
@@ -29,7 +30,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	vtestBin = filepath.Join(dir, "vtest")
-	if out, err := exec.Command("go", "build", "-ldflags", "-X github.com/vtest-dev/vtest/runner.Version=v-test", "-o", vtestBin, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command(hostcheck.GoTool(), "build", "-ldflags", "-X github.com/vtest-dev/vtest/runner.Version=v-test", "-o", vtestBin, ".").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build vtest: %v\n%s", err, out)
 		os.Exit(1)
 	}
@@ -119,6 +120,33 @@ func TestListAndGraph(t *testing.T) {
 	vtest(t, ".", "graph", "-mermaid", "routed", builtin).must(t, 0, "flowchart LR", `(("router (router)"))`)
 	vtest(t, ".", "graph", "nosuch", builtin).must(t, 2, `no scenario "nosuch"`)
 	vtest(t, builtin, "graph", "bridge").must(t, 0, `graph "bridge"`) // PATH defaults to .
+	// The addresses that will be allocated, not "auto".
+	dot := vtest(t, ".", "graph", "nat", builtin)
+	dot.must(t, 0, `"gw" -- "outside" [label="wan 203.0.113.1/24 — eth0 203.0.113.2/24"]`, `a1 (host)\n0.0.0.0/0 via 10.0.1.1`)
+	if strings.Contains(dot.stdout, "auto") {
+		t.Errorf("DOT still says auto:\n%s", dot.stdout)
+	}
+	vtest(t, ".", "graph", "-mermaid", "routed", builtin).must(t, 0, `---|"eth1 10.0.2.1/24 — eth0 10.0.2.2/24"|`)
+	js := vtest(t, ".", "graph", "-json", "routed", builtin)
+	js.must(t, 0)
+	var l struct {
+		Nodes []struct {
+			Name       string
+			Interfaces []struct {
+				Name  string
+				Addrs []string `json:"addresses"`
+			}
+			Routes []struct{ Dst, Via string }
+		}
+		Links []struct{ A, B string }
+	}
+	if err := json.Unmarshal([]byte(js.stdout), &l); err != nil {
+		t.Fatalf("graph -json: %v\n%s", err, js.stdout)
+	}
+	if len(l.Nodes) != 3 || len(l.Links) != 2 || l.Links[1].A != "router:eth1" || l.Links[1].B != "server:eth0" ||
+		l.Nodes[0].Interfaces[0].Addrs[0] != "10.0.1.1/24" || l.Nodes[0].Routes[0].Via != "10.0.1.2" {
+		t.Errorf("graph -json routed = %+v", l)
+	}
 }
 
 func schemas(t *testing.T) string {
@@ -155,11 +183,14 @@ func TestReportsValidate(t *testing.T) {
 	for _, f := range []string{all, fails} {
 		xmllint(t, filepath.Join(xsd, "jenkins-junit-10.xsd"), f)
 	}
-	// Without skips the report must also satisfy the strict Ant schema.
-	noskip := filepath.Join(dir, "noskip.xml")
-	vtest(t, ".", "run", "-run", "^(nat|routed|bridge)$", "-junit", noskip, builtin).must(t, 0)
-	xmllint(t, filepath.Join(xsd, "windyroad-JUnit.xsd"), noskip)
-	xmllint(t, filepath.Join(xsd, "windyroad-JUnit.xsd"), fails)
+	// In its strict form the report also satisfies the strict Ant schema.
+	noskip, strictFails := filepath.Join(dir, "noskip.xml"), filepath.Join(dir, "strict-fails.xml")
+	vtest(t, ".", "run", "-junit-strict", "-run", "^(nat|routed|bridge)$", "-junit", noskip, builtin).must(t, 0)
+	vtest(t, ".", "run", "-junit-strict", "-run", "fails", "-junit", strictFails, "./testdata/failing").must(t, 1)
+	for _, f := range []string{noskip, strictFails} {
+		xmllint(t, filepath.Join(xsd, "windyroad-JUnit.xsd"), f)
+		xmllint(t, filepath.Join(xsd, "jenkins-junit-10.xsd"), f)
+	}
 
 	b, _ := os.ReadFile(fails)
 	for _, w := range []string{`type="CheckFailed"`, "evidence:", "node state at failure", `name="kernel"`, `name="vtest.version" value="v-test"`, `package="vtest"`} {
@@ -195,9 +226,9 @@ func TestKTAPThroughProve(t *testing.T) {
 	}
 	dir := t.TempDir()
 	ok := vtest(t, ".", "run", "-ktap", builtin)
-	ok.must(t, 0, "KTAP version 1", "1..8", "# SKIP netem")
+	ok.must(t, 0, "KTAP version 1", fmt.Sprintf("1..%d", len(scenarios.All())), "# SKIP netem")
 	bad := vtest(t, ".", "run", "-ktap", "-run", "fails", "./testdata/failing")
-	bad.must(t, 1, "not ok 1 fails", "    not ok 2 a does not reach b")
+	bad.must(t, 1, "not ok 1 fails", "\n  # Subtest: fails\n", "\n  not ok 2 a does not reach b", "# Totals: pass:0 fail:1 xfail:0 xpass:0 skip:0 error:0")
 	for name, tc := range map[string]struct {
 		text string
 		pass bool
@@ -354,7 +385,7 @@ func init() {
 	scenario.Register(s)
 }
 `), 0o644)
-	tidy := exec.Command("go", "mod", "tidy")
+	tidy := exec.Command(hostcheck.GoTool(), "mod", "tidy")
 	tidy.Dir = dir
 	if out, err := tidy.CombinedOutput(); err != nil {
 		t.Fatalf("go mod tidy: %v\n%s", err, out)
@@ -454,4 +485,214 @@ func TestCaptureOfFailedScenario(t *testing.T) {
 	if files, _ := filepath.Glob(filepath.Join(caps2, "*")); len(files) != 0 {
 		t.Errorf("captures kept for a passing scenario: %v", files)
 	}
+}
+
+// TestCrashReports kills the suite process in the ways user code can (a
+// panic in another goroutine, os.Exit(3), log.Fatal, SIGKILL) while the second of
+// three scenarios runs: vtest run still writes a valid JUnit report and
+// JSON events with every scenario (the first passed, the second an error
+// carrying the crash output, the third not started) and exits 1.
+func TestCrashReports(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	xsd := schemas(t)
+	before := hostcheck.Take(t)
+	for _, tc := range []struct{ crash, output string }{
+		{"gopanic", "panic: assignment to entry in nil map"},
+		{"exit", "exit status 3"},
+		{"fatal", "fatal: configuration is broken"},
+		{"sigkill", "killed by signal killed"},
+	} {
+		t.Run(tc.crash, func(t *testing.T) {
+			dir := t.TempDir()
+			junit, jsonl := filepath.Join(dir, "r.xml"), filepath.Join(dir, "e.jsonl")
+			r := vtest(t, ".", "run", "-parallel", "1", "-run", "^(good|"+tc.crash+"|after)$", "-junit", junit, "-json", jsonl, "./testdata/crashing")
+			r.must(t, 1, "PASS good", "FAIL "+tc.crash, "INTERRUPTED after", tc.output, "writing the reports from its event stream")
+			xmllint(t, filepath.Join(xsd, "jenkins-junit-10.xsd"), junit)
+			b, _ := os.ReadFile(junit)
+			want := []string{"good/a reaches b", tc.crash + "/a reaches b", tc.crash + "/crash", "after/setup"}
+			sort.Strings(want)
+			if got := caseSet(t, b); strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Errorf("testcases %v, want %v", got, want)
+			}
+			if !bytes.Contains(b, []byte(`<error message="the suite process died while this scenario ran:" type="Crash">`)) ||
+				!bytes.Contains(b, []byte(tc.output)) {
+				t.Errorf("no crash error with the crash output:\n%s", b)
+			}
+			ev, _ := os.ReadFile(jsonl)
+			// The events the suite wrote live stay; the crash's are added.
+			for _, line := range strings.Split(strings.TrimSpace(string(ev)), "\n") {
+				var e map[string]any
+				if err := json.Unmarshal([]byte(line), &e); err != nil {
+					t.Errorf("bad JSON event %q: %v", line, err)
+				}
+			}
+			for _, w := range []string{`"action":"check","scenario":"` + tc.crash + `","check":"a reaches b","status":"PASS"`, `"action":"done","scenario":"good","status":"PASS"`, `"action":"done","scenario":"` + tc.crash + `","status":"FAIL","step":"crash"`, `"action":"summary"`} {
+				if !bytes.Contains(ev, []byte(w)) {
+					t.Errorf("JSON events lack %s:\n%s", w, ev)
+				}
+			}
+		})
+	}
+	// KTAP on stdout is written by vtest run when the suite could not.
+	r := vtest(t, ".", "run", "-ktap", "-parallel", "1", "-run", "^(good|gopanic)$", "./testdata/crashing")
+	r.must(t, 1, "ok 1 good", "not ok 2 gopanic # ERROR the suite process died", "# Totals: pass:1 fail:0 xfail:0 xpass:0 skip:0 error:1")
+	hostcheck.Unchanged(t, before)
+}
+
+// TestLiveCheckEvents reads the JSON events while a scenario is still
+// running: the first check's event is there before the scenario is done.
+func TestLiveCheckEvents(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	dir := t.TempDir()
+	jsonl := filepath.Join(dir, "e.jsonl")
+	cmd := exec.Command(vtestBin, "run", "-run", "^slow$", "-timeout", "30s", "-json", jsonl, "./testdata/failing")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Signal(syscall.SIGTERM)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		b, _ := os.ReadFile(jsonl)
+		if bytes.Contains(b, []byte(`"action":"check","scenario":"slow","check":"ready"`)) {
+			if bytes.Contains(b, []byte(`"action":"done"`)) {
+				t.Fatalf("scenario already done: %s", b)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no live check event:\n%s", b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestStuckChecksAreAbandoned runs checks that ignore their context (a
+// sleep, a sleep inside a node, a busy loop) next to well-behaved
+// scenarios: the run ends in bounded time, the stuck checks are reported
+// with their goroutines' stacks, and the good scenarios pass.
+func TestStuckChecksAreAbandoned(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	before := hostcheck.Take(t)
+	for _, par := range []string{"1", "4"} {
+		t.Run("parallel "+par, func(t *testing.T) {
+			junit := filepath.Join(t.TempDir(), "r.xml")
+			start := time.Now()
+			r := vtest(t, ".", "run", "-parallel", par, "-timeout", "2s", "-junit", junit,
+				"-run", "^(good-1|hangs|hangs-in-node|spins|good-2)$", "./testdata/misbehaving")
+			took := time.Since(start)
+			r.must(t, 1, "abandoned", "time.Sleep", "misbehaving.init", "2 passed", "3 failed")
+			// 3 stuck scenarios × (2 s timeout + 1 s grace) one after another,
+			// plus the build and the good ones.
+			if limit := 25 * time.Second; took > limit {
+				t.Errorf("took %v, want ≤ %v", took, limit)
+			}
+			b, err := os.ReadFile(junit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []string{`name="good-1"`, `name="good-2"`, `name="hangs"`, `name="hangs-in-node"`, `name="spins"`, "abandoned"} {
+				if !strings.Contains(string(b), want) {
+					t.Errorf("JUnit lacks %s", want)
+				}
+			}
+			t.Logf("-parallel %s: %v", par, took.Round(time.Millisecond))
+		})
+	}
+	hostcheck.Unchanged(t, before)
+}
+
+// TestStuckCheckDoesNotHoldTheRun: the whole-run -deadline and SIGINT both
+// end a run whose check ignores its context within a few seconds.
+func TestStuckCheckDoesNotHoldTheRun(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	t.Run("deadline", func(t *testing.T) {
+		start := time.Now()
+		vtest(t, ".", "run", "-timeout", "1h", "-deadline", "3s", "-parallel", "1", "-run", "^(hangs|good-1)$", "./testdata/misbehaving").
+			must(t, 1, "INTERRUPTED", "run deadline reached (-deadline 3s)", "abandoned")
+		if took := time.Since(start); took > 15*time.Second {
+			t.Errorf("took %v", took)
+		}
+	})
+	t.Run("SIGINT", func(t *testing.T) {
+		mark := filepath.Join(t.TempDir(), "running")
+		cmd := exec.Command(vtestBin, "run", "-timeout", "1h", "-run", "^hangs$", "./testdata/misbehaving")
+		cmd.Env = append(os.Environ(), "MISBEHAVING_MARK="+mark)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Wait until the check runs (and sleeps).
+		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if fileExists(mark) {
+				break
+			}
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				t.Fatalf("the scenario did not start:\n%s", out.String())
+			}
+		}
+		start := time.Now()
+		cmd.Process.Signal(os.Interrupt)
+		err := cmd.Wait()
+		took := time.Since(start)
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(out.String(), "INTERRUPTED") || !strings.Contains(out.String(), "abandoned") {
+			t.Errorf("after SIGINT: %v\n%s", err, out.String())
+		}
+		if took > 5*time.Second {
+			t.Errorf("SIGINT took %v to end the run, want ≤ 5 s", took)
+		}
+		t.Logf("SIGINT to exit: %v", took.Round(time.Millisecond))
+	})
+}
+
+// TestInconclusive: an inconclusive timing check is a skip with its reason,
+// or a failure with -inconclusive fail or VTEST_INCONCLUSIVE=fail.
+func TestInconclusive(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	vtest(t, ".", "run", "-v", "-run", "^inconclusive$", "./testdata/failing").must(t, 0, "inconclusive: machine too busy", "SKIP")
+	vtest(t, ".", "run", "-inconclusive", "fail", "-run", "^inconclusive$", "./testdata/failing").must(t, 1, "inconclusive counts as failure")
+	cmd := exec.Command(vtestBin, "run", "-run", "^inconclusive$", "./testdata/failing")
+	cmd.Env = append(os.Environ(), "VTEST_INCONCLUSIVE=fail")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "inconclusive counts as failure") {
+		t.Errorf("VTEST_INCONCLUSIVE=fail: %v\n%s", err, out)
+	}
+	vtest(t, ".", "run", "-inconclusive", "maybe", "./testdata/failing").must(t, 2, "want skip or fail")
+}
+
+// TestMisbehavingUserCode runs the whole misbehaving fixture — a hang, a
+// hang inside a node, a busy loop, a goroutine panic, os.Exit(3) and
+// log.Fatal in checks, next to well-behaved scenarios — with -parallel 1
+// and 4: the run ends in bounded time with exit 1 and a valid JUnit report
+// that lists every scenario, and nothing is left behind.
+func TestMisbehavingUserCode(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	xsd := schemas(t)
+	before := hostcheck.Take(t)
+	all := []string{"good-1", "good-2", "hangs", "hangs-in-node", "spins", "goroutine-panics", "exits", "log-fatal"}
+	for _, par := range []string{"1", "4"} {
+		t.Run("parallel "+par, func(t *testing.T) {
+			junit := filepath.Join(t.TempDir(), "r.xml")
+			start := time.Now()
+			r := vtest(t, ".", "run", "-parallel", par, "-timeout", "2s", "-junit", junit, "./testdata/misbehaving")
+			took := time.Since(start)
+			if r.code != 1 {
+				t.Fatalf("exit %d, want 1\n%s\n%s", r.code, r.stdout, r.stderr)
+			}
+			if limit := 40 * time.Second; took > limit {
+				t.Errorf("took %v, want ≤ %v", took, limit)
+			}
+			xmllint(t, filepath.Join(xsd, "jenkins-junit-10.xsd"), junit)
+			b, _ := os.ReadFile(junit)
+			for _, name := range all {
+				if !bytes.Contains(b, []byte(`name="`+name+`"`)) {
+					t.Errorf("JUnit does not list scenario %s:\n%s", name, b)
+				}
+			}
+			t.Logf("-parallel %s: %v", par, took.Round(time.Millisecond))
+		})
+	}
+	hostcheck.Unchanged(t, before)
 }

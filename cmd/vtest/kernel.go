@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vtest-dev/vtest/internal/invoker"
 	"github.com/vtest-dev/vtest/internal/vm"
 	"github.com/vtest-dev/vtest/runner"
 )
@@ -109,7 +110,7 @@ func kernelCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg.Suite = work + "/suite"
 	cfg.Args = flags
-	if _, err := suiteBinary(paths, cfg.Suite, true, stderr); err != nil {
+	if _, _, err := suiteBinary(paths, cfg.Suite, true, stderr); err != nil {
 		fmt.Fprintf(stderr, "vtest kernel: %v\n", err)
 		return runner.ExitUsage
 	}
@@ -134,6 +135,9 @@ func kernelCmd(args []string, stdout, stderr io.Writer) int {
 		if err := os.WriteFile(junit, res.JUnit, 0o644); err != nil {
 			fmt.Fprintf(stderr, "vtest kernel: %v\n", err)
 			return runner.ExitUsage
+		}
+		if err := invoker.Give(junit); err != nil {
+			fmt.Fprintf(stderr, "vtest kernel: %v\n", err)
 		}
 	}
 	return res.Exit

@@ -40,12 +40,14 @@ func TestKernelInVM(t *testing.T) {
 	vmRun := vtest(t, ".", "kernel", "--kernel", kernel, "--timeout", "4m", "--junit", vmXML, builtin)
 	took := time.Since(start)
 	t.Logf("vtest kernel %s: %v\n%s", filepath.Base(kernel), took, vmRun.stdout)
-	vmRun.must(t, 0, "PASS netem-delay", "PASS vlan-trunk", "PASS bridge-vlan", "PASS ipvlan", "PASS bond-failover",
+	vmRun.must(t, 0, "PASS netem-delay", "PASS lossy-link", "PASS impaired-link", "PASS ecmp",
+		"PASS policy-routing", "PASS firewall", "PASS port-forward",
+		"PASS vlan-trunk", "PASS bridge-vlan", "PASS ipvlan", "PASS bond-failover",
 		"PASS vrf", "PASS wireguard", "PASS macvlan", "PASS vxlan-overlay", "under QEMU")
 	if took > 5*time.Minute {
 		t.Errorf("the VM run took %v, over 5 minutes", took)
 	}
-	for _, name := range []string{"netem-delay", "vlan-trunk"} {
+	for _, name := range []string{"netem-delay", "vlan-trunk", "lossy-link"} {
 		if hostSkips := strings.Contains(host.stdout, "SKIP "+name); !hostSkips {
 			t.Logf("the host kernel has what %s needs; it ran there", name)
 		}
@@ -61,7 +63,7 @@ func TestKernelInVM(t *testing.T) {
 	for _, c := range changes {
 		if c.Regression() {
 			t.Errorf("regression on %s: %+v", filepath.Base(kernel), c)
-		} else if c.Kind() != "skip→run" || c.New != "pass" {
+		} else if c.Kind() != "skip→run" || c.New.Status() != "pass" {
 			t.Errorf("host→VM change other than SKIP→PASS on %s: %s %+v", filepath.Base(kernel), c.Kind(), c)
 		}
 	}
@@ -94,7 +96,7 @@ func TestKernelInVM(t *testing.T) {
 			if ch.Name == c.Fails {
 				want = "fail"
 			}
-			if got := results[[2]string{c.Spec.Name, ch.Name}]; got != want {
+			if got := results[[2]string{c.Spec.Name, ch.Name}].Status(); got != want {
 				t.Errorf("VM: %s / %s: %q, want %q", c.Spec.Name, ch.Name, got, want)
 			}
 		}
@@ -108,4 +110,37 @@ func TestKernelUsage(t *testing.T) {
 	vtest(t, ".", "kernel", "--kernel", "/nonexistent", "--accel", "xen", builtin).must(t, 2, "--accel must be kvm or tcg")
 	vtest(t, ".", "kernel", "-h").must(t, 0, "usage: vtest kernel")
 	vtest(t, ".", "diff", "a.xml").must(t, 2, "usage: vtest diff")
+}
+
+// TestKernelWarningsAndCrashInVM runs, in a VM, two identical scenarios of
+// which one writes a fake WARNING splat to /dev/kmsg, and then one whose
+// check panics in a goroutine: the first passes with its kernel log in the
+// report, the second fails with the excerpt, the third is a crash error
+// with the panic message, and vtest kernel exits 1 (a failure, not an
+// infrastructure error).
+func TestKernelWarningsAndCrashInVM(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	if os.Getenv("VTEST_KERNEL_TEST") == "" {
+		t.Skip("boots a VM: run it with make kernel-check")
+	}
+	kernels, _ := filepath.Glob("/boot/vmlinuz-*-amd64")
+	if len(kernels) == 0 || !hasTool("qemu-system-x86_64") {
+		t.Skip("Debian's kernel or qemu-system-x86 is not installed and could not be")
+	}
+	junit := filepath.Join(t.TempDir(), "vm.xml")
+	r := vtest(t, ".", "kernel", "--kernel", kernels[len(kernels)-1], "--timeout", "3m", "--junit", junit, "-parallel", "1", "./testdata/kmsg")
+	r.must(t, 1, "PASS kmsg-quiet", "FAIL kmsg-warn", "the kernel logged a warning while the scenario ran:",
+		"WARNING: CPU: 0 PID: 1 at net/core/dev.c:10999 vtest_fake_warning", "FAIL kmsg-crash", "panic: vtest test: a goroutine panics in the VM")
+	b, err := os.ReadFile(junit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`type="KernelWarning"`, `message="[`, "vtest: an ordinary kernel log line", `type="Crash"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("VM report lacks %q:\n%s", want, b)
+		}
+	}
+	if got := caseSet(t, b); !strings.Contains(strings.Join(got, ","), "kmsg-warn/kernel log") || strings.Contains(strings.Join(got, ","), "kmsg-quiet/kernel log") {
+		t.Errorf("testcases %v: want a kernel log case for kmsg-warn only", got)
+	}
 }

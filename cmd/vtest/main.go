@@ -3,7 +3,8 @@
 //	vtest run [flags] PATH...    run the scenarios of the Go packages at PATH
 //	vtest build -o FILE PATH...  write those scenarios as one static suite binary
 //	vtest list PATH...           list scenarios, their checks and kernel needs
-//	vtest graph [-mermaid] NAME PATH...  print a scenario's topology (Graphviz DOT or Mermaid)
+//	vtest kconfig PATH...        print the kernel config fragment they need
+//	vtest graph [-mermaid|-json] NAME PATH...  print a scenario's topology (Graphviz DOT, Mermaid or JSON)
 //	vtest merge A.xml B.xml...   merge JUnit reports, e.g. of shards
 //	vtest clean                  remove namespaces kept by -keep-on-failure
 //	vtest version                print the version
@@ -25,6 +26,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -42,10 +44,11 @@ commands:
   run [flags] PATH...      run the scenarios of the Go packages at PATH (see vtest run -h)
   build -o FILE PATH...    write them as one static suite binary that runs like vtest run
   list PATH...             list scenarios, checks and required kernel features
-  graph [-mermaid] NAME [PATH...]  print a scenario's topology as Graphviz DOT or Mermaid (PATH: default .)
+  kconfig PATH...          print the kernel config fragment the scenarios need (declared and implied features)
+  graph [-mermaid|-json] NAME [PATH...]  print a scenario's topology, with its addresses, as Graphviz DOT, Mermaid or JSON (PATH: default .)
   merge A.xml B.xml...     merge JUnit reports (e.g. of shards) into one, on stdout
   clean                    remove namespaces kept by -keep-on-failure (/run/netns/vtest-*)
-  diff OLD.xml NEW.xml     what changed between two reports; exit 1 on a regression (pass → fail)
+  diff [-markdown] OLD.xml NEW.xml  what changed between two reports; exit 1 on a regression (pass → fail in every run; some runs only: flaky)
   kernel --kernel PATH [flags] PATH...  run the scenarios in a QEMU VM on that kernel (vtest kernel -h)
   version                  print vtest's version
 
@@ -66,7 +69,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "version", "-version", "--version":
 		fmt.Fprintf(stdout, "vtest %s\n", runner.Version)
 		return 0
-	case "run", "list":
+	case "run", "list", "kconfig":
 		flags, paths := splitArgs(rest)
 		if wantsHelp(flags) && len(paths) == 0 {
 			paths = []string{}
@@ -75,18 +78,41 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "vtest %s: no PATH given (e.g. vtest %s ./scenarios)\n", cmd, cmd)
 			return runner.ExitUsage
 		}
-		if cmd == "list" {
-			flags = append(flags, "-list")
+		if cmd != "run" {
+			flags = append(flags, "-"+cmd)
 		}
-		if wantsHelp(flags) && len(paths) == 0 {
-			return runner.Command(context.Background(), flags, stdout, stderr, nil)
-		}
-		bin, err := suiteBinary(paths, "", false, stderr)
+		flags, execCmd, err := takeExec(flags)
 		if err != nil {
 			fmt.Fprintf(stderr, "vtest %s: %v\n", cmd, err)
 			return runner.ExitUsage
 		}
-		return execSuite(bin, flags, stdout, stderr)
+		if wantsHelp(flags) && len(paths) == 0 {
+			code := runner.Command(context.Background(), flags, stdout, stderr, nil)
+			fmt.Fprintf(stdout, "  -exec command\n    \trun the suite through command, like go test -exec (default: sudo when not root and without CAP_NET_ADMIN; -exec= runs it directly)\n")
+			return code
+		}
+		var prefix []string
+		if cmd == "run" {
+			// Decided before the build, so a user without privileges
+			// learns it at once.
+			if prefix, err = privilegePrefix(execCmd); err != nil {
+				fmt.Fprintf(stderr, "vtest %s: %v\n", cmd, err)
+				return runner.ExitUsage
+			}
+		}
+		bin, cleanup, err := suiteBinary(paths, "", false, stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "vtest %s: %v\n", cmd, err)
+			return runner.ExitUsage
+		}
+		defer cleanup()
+		if len(prefix) > 0 {
+			flags = envFlags(flags)
+		}
+		if cmd == "run" {
+			return runSuite(append(prefix, bin), flags, stdout, stderr)
+		}
+		return execSuite(append(prefix, bin), flags, stdout, stderr)
 	case "build":
 		if wantsHelp(rest) {
 			fmt.Fprintln(stdout, "usage: vtest build -o FILE PATH...\n\nWrites the scenarios of the Go packages at PATH as one static binary (CGO_ENABLED=0)\nthat takes vtest run's flags and needs no Go toolchain.")
@@ -97,18 +123,29 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "vtest build: %v\nusage: vtest build -o FILE PATH...\n", err)
 			return runner.ExitUsage
 		}
-		if _, err := suiteBinary(paths, out, true, stderr); err != nil {
+		if _, _, err := suiteBinary(paths, out, true, stderr); err != nil {
 			fmt.Fprintf(stderr, "vtest build: %v\n", err)
 			return runner.ExitUsage
 		}
 		return 0
 	case "clean":
+		if len(rest) == 1 && (rest[0] == "-cache" || rest[0] == "--cache") {
+			removed, err := cleanCache()
+			for _, r := range removed {
+				fmt.Fprintf(stdout, "removed %s\n", r)
+			}
+			if err != nil {
+				fmt.Fprintf(stderr, "vtest clean -cache: %v\n", err)
+				return 1
+			}
+			return 0
+		}
 		if len(rest) > 0 {
 			if wantsHelp(rest) {
-				fmt.Fprintln(stdout, "usage: vtest clean\n\nRemoves the namespaces that -keep-on-failure kept (/run/netns/vtest-*), and nothing else.")
+				fmt.Fprintln(stdout, "usage: vtest clean [-cache]\n\nRemoves the namespaces that -keep-on-failure kept (/run/netns/vtest-*), and nothing else.\nWith -cache, empties the cache of built suites instead.")
 				return 0
 			}
-			fmt.Fprintln(stderr, "vtest clean: takes no arguments")
+			fmt.Fprintln(stderr, "vtest clean: takes no arguments but -cache")
 			return runner.ExitUsage
 		}
 		removed, err := runner.Clean()
@@ -147,18 +184,30 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return kernelCmd(rest, stdout, stderr)
 	case "diff":
 		if wantsHelp(rest) {
-			fmt.Fprintln(stdout, "usage: vtest diff OLD.xml NEW.xml\n\nCompares two JUnit reports per scenario and check; exits 1 if a check that passed now fails.")
+			fmt.Fprintln(stdout, "usage: vtest diff [-markdown] OLD.xml NEW.xml\n\nCompares two JUnit reports per scenario and check, folding repeated runs (-count):\na check that passed and now fails in every run is a REGRESSION (exit 1), one that\nfails in some runs only is FLAKY. -markdown prints a Markdown table (for a merge request).")
 			return 0
 		}
+		markdown := false
+		if len(rest) > 0 && (rest[0] == "-markdown" || rest[0] == "--markdown") {
+			markdown, rest = true, rest[1:]
+		}
 		if len(rest) != 2 {
-			fmt.Fprintln(stderr, "usage: vtest diff OLD.xml NEW.xml")
+			fmt.Fprintln(stderr, "usage: vtest diff [-markdown] OLD.xml NEW.xml")
 			return runner.ExitUsage
 		}
-		return diffCmd(rest[0], rest[1], stdout, stderr)
+		return diffCmd(rest[0], rest[1], markdown, stdout, stderr)
 	case "graph":
+		// vtest graph -json means the suite's -graph-json (its -json takes
+		// a file).
+		rest = slices.Clone(rest)
+		for i, a := range rest {
+			if a == "-json" || a == "--json" {
+				rest[i] = "-graph-json"
+			}
+		}
 		flags, paths := splitArgs(rest)
 		if wantsHelp(flags) {
-			fmt.Fprintln(stdout, "usage: vtest graph [-mermaid] NAME [PATH...]\n\nPrints scenario NAME's topology as Graphviz DOT (or Mermaid); PATH defaults to the current directory.")
+			fmt.Fprintln(stdout, "usage: vtest graph [-mermaid|-json] NAME [PATH...]\n\nPrints scenario NAME's topology, with the addresses that will be allocated, as Graphviz DOT, Mermaid or JSON; PATH defaults to the current directory.")
 			return 0
 		}
 		if len(paths) == 1 {
@@ -168,12 +217,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "vtest graph: usage: vtest graph [-mermaid] NAME [PATH...]\n")
 			return runner.ExitUsage
 		}
-		bin, err := suiteBinary(paths[1:], "", false, stderr)
+		bin, cleanup, err := suiteBinary(paths[1:], "", false, stderr)
 		if err != nil {
 			fmt.Fprintf(stderr, "vtest graph: %v\n", err)
 			return runner.ExitUsage
 		}
-		return execSuite(bin, append(flags, "-graph", paths[0]), stdout, stderr)
+		defer cleanup()
+		return execSuite([]string{bin}, append(flags, "-graph", paths[0]), stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "vtest: unknown command %q\n\n%s", cmd, usage)
 	return runner.ExitUsage
@@ -188,10 +238,23 @@ func wantsHelp(flags []string) bool {
 	return false
 }
 
-// valueFlags are the run flags that take a value; every other flag (the
-// boolean ones, and unknown ones, which the suite then reports) takes none.
-var valueFlags = map[string]bool{"run": true, "parallel": true, "timeout": true, "count": true, "shuffle": true,
-	"junit": true, "json": true, "shard": true, "color": true, "graph": true, "capture-dir": true}
+// runFlags are the suite's run flags, defined once in runner.
+var runFlags = runner.Flags()
+
+// takesValue says whether a flag of vtest run takes a value: -exec (the
+// CLI's own) and every run flag that is not boolean. Unknown flags take
+// none (the suite reports them).
+func takesValue(name string) bool {
+	if name == "exec" {
+		return true
+	}
+	f := runFlags.Lookup(name)
+	if f == nil {
+		return false
+	}
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return !ok || !b.IsBoolFlag()
+}
 
 // splitArgs separates flags (passed to the suite) from package paths.
 func splitArgs(args []string) (flags, paths []string) {
@@ -203,7 +266,7 @@ func splitArgs(args []string) (flags, paths []string) {
 		case strings.HasPrefix(a, "-"):
 			flags = append(flags, a)
 			name := strings.TrimLeft(a, "-")
-			if !strings.Contains(name, "=") && valueFlags[name] && i+1 < len(args) {
+			if !strings.Contains(name, "=") && takesValue(name) && i+1 < len(args) {
 				flags = append(flags, args[i+1])
 				i++
 			}
@@ -237,10 +300,11 @@ func parseBuild(args []string) (out string, paths []string, err error) {
 	return out, paths, nil
 }
 
-// execSuite runs the suite binary with the flags, passing signals through
-// (the suite handles SIGINT and SIGTERM itself), and returns its exit code.
-func execSuite(bin string, flags []string, stdout, stderr io.Writer) int {
-	c := exec.Command(bin, flags...)
+// execSuite runs the suite binary (the last element of command, after an
+// -exec prefix such as sudo) with the flags, passing signals through (the
+// suite handles SIGINT and SIGTERM itself), and returns its exit code.
+func execSuite(command []string, flags []string, stdout, stderr io.Writer) int {
+	c := exec.Command(command[0], append(command[1:], flags...)...)
 	// An *os.File is handed to the child as is, so a terminal stays a
 	// terminal for its colour and progress detection.
 	c.Stdin, c.Stdout, c.Stderr = os.Stdin, stdout, stderr
@@ -275,7 +339,7 @@ func execSuite(bin string, flags []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func diffCmd(oldPath, newPath string, stdout, stderr io.Writer) int {
+func diffCmd(oldPath, newPath string, markdown bool, stdout, stderr io.Writer) int {
 	o, err := os.Open(oldPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "vtest diff: %v\n", err)
@@ -293,7 +357,11 @@ func diffCmd(oldPath, newPath string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "vtest diff: %v\n", err)
 		return runner.ExitUsage
 	}
-	reports.WriteDiff(stdout, changes)
+	if markdown {
+		reports.WriteDiffMarkdown(stdout, changes)
+	} else {
+		reports.WriteDiff(stdout, changes)
+	}
 	for _, c := range changes {
 		if c.Regression() {
 			return 1

@@ -10,11 +10,13 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
+	"time"
 
+	"github.com/vtest-dev/vtest/internal/invoker"
 	"github.com/vtest-dev/vtest/runner"
 )
 
@@ -26,12 +28,22 @@ type goPackage struct {
 	Error      *struct{ Err string }
 }
 
+// maxCachedSuites bounds the suite cache: the least recently used suites
+// beyond it are removed after each build.
+const maxCachedSuites = 16
+
 // suiteBinary builds (or finds in the cache) the suite binary for the
-// packages at paths. With out set it writes a static binary there.
-func suiteBinary(paths []string, out string, static bool, stderr io.Writer) (string, error) {
-	pkgs, err := listPackages(paths)
+// packages at paths. With out set it writes a static binary there. The
+// returned cleanup removes a binary that could not be cached.
+func suiteBinary(paths []string, out string, static bool, stderr io.Writer) (bin string, cleanup func(), err error) {
+	cleanup = func() {}
+	gt, err := findGoTool()
 	if err != nil {
-		return "", err
+		return "", cleanup, err
+	}
+	pkgs, err := listPackages(gt, paths)
+	if err != nil {
+		return "", cleanup, err
 	}
 	modDir := pkgs[0].Module.Dir
 	var src bytes.Buffer
@@ -41,29 +53,50 @@ func suiteBinary(paths []string, out string, static bool, stderr io.Writer) (str
 	}
 	src.WriteString(")\n\nfunc main() { runner.Main() }\n")
 
-	key, err := cacheKey(modDir, src.Bytes(), static)
-	if err != nil {
-		return "", err
+	var pkgDirs []string
+	for _, p := range pkgs {
+		pkgDirs = append(pkgDirs, p.Dir)
 	}
-	cacheDir, err := os.UserCacheDir()
+	key, err := cacheKey(gt, modDir, pkgDirs, src.Bytes(), static)
 	if err != nil {
-		cacheDir = os.TempDir()
+		return "", cleanup, err
 	}
-	cacheDir = filepath.Join(cacheDir, "vtest", "suites")
+	cacheDir := suiteCacheDir(gt)
 	cached := filepath.Join(cacheDir, key)
-	if out == "" {
-		if fi, err := os.Stat(cached); err == nil && fi.Mode().IsRegular() {
-			return cached, nil
+	useCache := out == ""
+	if useCache {
+		if err := invoker.MkdirAll(cacheDir, 0o755); err != nil {
+			return "", cleanup, fmt.Errorf("suite cache: %w", err)
+		}
+		if why := untrusted(cacheDir); why != "" {
+			fmt.Fprintf(stderr, "vtest: not using the suite cache %s: %s; building a private copy\n", cacheDir, why)
+			useCache = false
+		} else if fi, err := os.Lstat(cached); err == nil {
+			if why := untrusted(cached); why != "" || !fi.Mode().IsRegular() {
+				fmt.Fprintf(stderr, "vtest: not running cached suite %s: %s; rebuilding it\n", cached, why)
+				os.Remove(cached)
+			} else {
+				now := time.Now()
+				os.Chtimes(cached, now, now) // least recently used goes first
+				return cached, cleanup, nil
+			}
 		}
 	}
 	tmp, err := os.MkdirTemp("", "vtest-gen-")
 	if err != nil {
-		return "", err
+		return "", cleanup, err
 	}
-	defer os.RemoveAll(tmp)
+	defer func() {
+		if err != nil {
+			os.RemoveAll(tmp)
+		}
+	}()
+	if err := gt.chownToUser(tmp); err != nil {
+		return "", cleanup, err
+	}
 	mainFile := filepath.Join(tmp, "main.go")
 	if err := os.WriteFile(mainFile, src.Bytes(), 0o644); err != nil {
-		return "", err
+		return "", cleanup, err
 	}
 	// The generated package must live inside the module to import its
 	// packages; an overlay puts it there without touching the tree.
@@ -71,25 +104,21 @@ func suiteBinary(paths []string, out string, static bool, stderr io.Writer) (str
 	ov, _ := json.Marshal(map[string]any{"Replace": map[string]string{filepath.Join(genDir, "main.go"): mainFile}})
 	ovFile := filepath.Join(tmp, "overlay.json")
 	if err := os.WriteFile(ovFile, ov, 0o644); err != nil {
-		return "", err
+		return "", cleanup, err
 	}
-	target := out
-	if target == "" {
-		if err := os.MkdirAll(cacheDir, 0o755); err != nil {
-			return "", err
-		}
-		target = filepath.Join(tmp, "suite")
-	}
+	// The go command writes into a directory of the user it runs as; the
+	// binary is moved to out (or into the cache) afterwards.
+	target := filepath.Join(tmp, "suite")
 	// The generated main imports vtest's runner, whose dependencies the
 	// user's go.sum may not list (go mod tidy only sees the user's own
 	// imports). Build against a copy of go.mod and go.sum that the go
 	// command may complete, so the user's files stay untouched.
 	modCopy := filepath.Join(tmp, "go.mod")
 	if err := copyFile(filepath.Join(modDir, "go.mod"), modCopy); err != nil {
-		return "", err
+		return "", cleanup, err
 	}
 	if err := copyFile(filepath.Join(modDir, "go.sum"), filepath.Join(tmp, "go.sum")); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return "", err
+		return "", cleanup, err
 	}
 	args := []string{"build", "-overlay", ovFile, "-modfile", modCopy, "-mod=mod", "-o", mustAbs(target)}
 	// The suite reports the version of the vtest that built it.
@@ -100,24 +129,139 @@ func suiteBinary(paths []string, out string, static bool, stderr io.Writer) (str
 	}
 	args = append(args, "-ldflags="+ldflags)
 	args = append(args, "./.vtest-gen/suite")
-	cmd := exec.Command("go", args...)
+	cmd := gt.command(args...)
 	cmd.Dir = modDir
-	cmd.Env = os.Environ()
 	if static {
 		cmd.Env = append(cmd.Env, "CGO_ENABLED=0")
 	}
 	var errBuf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &errBuf, &errBuf
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("building the suite failed:\n%s", strings.TrimSpace(errBuf.String()))
+		return "", cleanup, fmt.Errorf("building the suite failed: %w", toolError(cmd, err, errBuf.String()))
 	}
 	if out != "" {
-		return out, nil
+		if err := moveFile(target, out); err != nil {
+			return "", cleanup, err
+		}
+		os.RemoveAll(tmp)
+		return out, cleanup, nil
+	}
+	if !useCache {
+		return target, func() { os.RemoveAll(tmp) }, nil
 	}
 	if err := os.Rename(target, cached); err != nil {
-		return "", err
+		return "", cleanup, err
 	}
-	return cached, nil
+	os.RemoveAll(tmp)
+	pruneCache(cacheDir, maxCachedSuites)
+	return cached, cleanup, nil
+}
+
+// suiteCacheDir is where built suites are kept: the user cache directory
+// of whoever asked for the run (under sudo, the invoking user's).
+func suiteCacheDir(gt *goTool) string {
+	if gt.user != nil && gt.user.Home != "" {
+		return filepath.Join(gt.user.Home, ".cache", "vtest", "suites")
+	}
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = filepath.Join(os.TempDir(), fmt.Sprintf("vtest-cache-%d", os.Geteuid()))
+	}
+	return filepath.Join(dir, "vtest", "suites")
+}
+
+// untrusted says why a cached suite (or the cache directory) must not be
+// executed, or "" if it may: it must belong to the user running vtest (or,
+// under sudo, to the invoking user, who built it) and be writable by no one
+// else.
+func untrusted(path string) string {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return err.Error()
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return "cannot read its owner"
+	}
+	owner := int(st.Uid)
+	trusted := owner == os.Geteuid()
+	if u, ok := invoker.FromSudo(); ok && owner == u.UID {
+		trusted = true
+	}
+	switch {
+	case !trusted:
+		return fmt.Sprintf("owned by uid %d, not by you (uid %d)", owner, os.Geteuid())
+	case fi.Mode().Perm()&0o022 != 0:
+		return fmt.Sprintf("writable by group or others (mode %v)", fi.Mode().Perm())
+	}
+	return ""
+}
+
+// pruneCache keeps the keep most recently used suites in dir.
+func pruneCache(dir string, keep int) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	type entry struct {
+		name string
+		used time.Time
+	}
+	var es []entry
+	for _, e := range ents {
+		if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() {
+			es = append(es, entry{e.Name(), fi.ModTime()})
+		}
+	}
+	sort.Slice(es, func(i, j int) bool { return es[i].used.After(es[j].used) })
+	for _, e := range es[min(keep, len(es)):] {
+		os.Remove(filepath.Join(dir, e.name))
+	}
+}
+
+// cleanCache empties the suite cache and returns what it removed.
+func cleanCache() ([]string, error) {
+	gt := &goTool{}
+	if u, ok := invoker.FromSudo(); ok {
+		gt.user = &u
+	}
+	dir := suiteCacheDir(gt)
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	for _, e := range ents {
+		p := filepath.Join(dir, e.Name())
+		if err := os.RemoveAll(p); err != nil {
+			return removed, err
+		}
+		removed = append(removed, p)
+	}
+	return removed, nil
+}
+
+// moveFile renames from to to, or copies it (keeping its mode) across file
+// systems.
+func moveFile(from, to string) error {
+	if err := os.Rename(from, to); err == nil {
+		return nil
+	}
+	fi, err := os.Stat(from)
+	if err != nil {
+		return err
+	}
+	b, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(to, b, fi.Mode().Perm()); err != nil {
+		return err
+	}
+	return invoker.Give(to)
 }
 
 func copyFile(from, to string) error {
@@ -138,16 +282,17 @@ func mustAbs(p string) string {
 
 // listPackages resolves paths with go list and checks they are packages of
 // one module that can be imported.
-func listPackages(paths []string) ([]goPackage, error) {
-	args := append([]string{"list", "-e", "-json=ImportPath,Name,Dir,Module,Error"}, paths...)
-	cmd := exec.Command("go", args...)
-	var out, errBuf bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errBuf
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("go list %s: %s", strings.Join(paths, " "), strings.TrimSpace(errBuf.String()))
+func listPackages(gt *goTool, paths []string) ([]goPackage, error) {
+	dir, args, err := normalizePaths(paths)
+	if err != nil {
+		return nil, err
+	}
+	out, err := gt.output(dir, append([]string{"list", "-e", "-json=ImportPath,Name,Dir,Module,Error"}, args...)...)
+	if err != nil {
+		return nil, err
 	}
 	var pkgs []goPackage
-	dec := json.NewDecoder(&out)
+	dec := json.NewDecoder(bytes.NewReader(out))
 	for {
 		var p goPackage
 		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
@@ -156,6 +301,10 @@ func listPackages(paths []string) ([]goPackage, error) {
 			return nil, err
 		}
 		switch {
+		case p.Error != nil && !filepath.IsAbs(p.ImportPath) && !strings.Contains(p.ImportPath, "."):
+			// A name that is no directory here reads to go list as a
+			// package of the standard library.
+			return nil, fmt.Errorf("%s is neither a directory here nor an import path go list knows (tried ./%s and the import path %s: %s)", p.ImportPath, p.ImportPath, p.ImportPath, p.Error.Err)
 		case p.Error != nil:
 			return nil, fmt.Errorf("package %s: %s", p.ImportPath, p.Error.Err)
 		case p.Module == nil:
@@ -176,18 +325,58 @@ func listPackages(paths []string) ([]goPackage, error) {
 	return pkgs, nil
 }
 
+// normalizePaths turns PATH arguments as users write them into what go list
+// takes: a directory with or without "./" (scenarios, scenarios/, an
+// absolute path), a "dir/..." pattern, or an import path. Directories
+// become absolute, and go list runs in the first of them, so a module
+// elsewhere on disk works from any working directory.
+func normalizePaths(paths []string) (dir string, args []string, err error) {
+	for _, p := range paths {
+		base, pattern := strings.CutSuffix(p, "/...")
+		if base == "" {
+			base = "/"
+		}
+		if fi, err := os.Stat(base); err == nil {
+			if !fi.IsDir() {
+				return "", nil, fmt.Errorf("%s is a file; give the directory of a Go package (e.g. %s)", p, "./"+filepath.Dir(filepath.Clean(base)))
+			}
+			abs, err := filepath.Abs(base)
+			if err != nil {
+				return "", nil, err
+			}
+			if dir == "" {
+				dir = abs
+			}
+			if pattern {
+				abs += "/..."
+			}
+			args = append(args, abs)
+			continue
+		}
+		if filepath.IsAbs(p) || strings.HasPrefix(p, "./") || strings.HasPrefix(p, "../") || p == "." || p == ".." {
+			return "", nil, fmt.Errorf("no directory %s", base)
+		}
+		args = append(args, p)
+	}
+	return dir, args, nil
+}
+
 // cacheKey hashes what the binary depends on: the Go version, the generated
 // source, and every .go, go.mod and go.sum file of the module (a change to
 // a dependency shows in go.sum; a replace to a local directory is hashed
-// through that directory's files as well).
-func cacheKey(modDir string, src []byte, static bool) (string, error) {
+// through that directory's files as well), including the suite's own
+// packages where they live in directories Go otherwise ignores (testdata).
+func cacheKey(gt *goTool, modDir string, pkgDirs []string, src []byte, static bool) (string, error) {
 	h := sha256.New()
-	v, _ := exec.Command("go", "env", "GOVERSION", "GOFLAGS", "GOOS", "GOARCH").Output()
+	v, err := gt.output(modDir, "env", "GOVERSION", "GOFLAGS", "GOOS", "GOARCH")
+	if err != nil {
+		return "", err
+	}
 	h.Write(v)
 	h.Write(src)
 	fmt.Fprintf(h, "static=%v version=%s\n", static, runner.Version)
 	dirs := []string{modDir}
-	if out, err := exec.Command("go", "list", "-m", "-f", "{{if .Replace}}{{.Replace.Dir}}{{end}}", "all").Output(); err == nil {
+	if out, err := gt.output(modDir, "list", "-m", "-f", "{{if .Replace}}{{.Replace.Dir}}{{end}}", "all"); err == nil {
 		for _, d := range strings.Fields(string(out)) {
 			dirs = append(dirs, d)
 		}
@@ -199,7 +388,15 @@ func cacheKey(modDir string, src []byte, static bool) (string, error) {
 				return nil
 			}
 			if d.IsDir() && p != dir && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || d.Name() == "vendor") {
-				return filepath.SkipDir
+				// Not part of the build, unless a suite package lives
+				// there (vtest run ./testdata/x).
+				holdsPackage := false
+				for _, pd := range pkgDirs {
+					holdsPackage = holdsPackage || within(pd, p)
+				}
+				if !holdsPackage {
+					return filepath.SkipDir
+				}
 			}
 			if !d.IsDir() && (strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, "_test.go") || d.Name() == "go.mod" || d.Name() == "go.sum") {
 				files = append(files, p)

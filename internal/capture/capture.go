@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"github.com/vtest-dev/vtest/internal/invoker"
 	"net"
 	"os"
 	"path/filepath"
@@ -47,7 +48,7 @@ var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
 // dir/<prefix>-<node>-<iface>.pcapng. VLAN tags the kernel strips are put
 // back into the frames.
 func Start(n *scenario.Network, dir, prefix string) (*Capture, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := invoker.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("capture: %w", err)
 	}
 	c := &Capture{}
@@ -82,6 +83,11 @@ func open(nd *scenario.Node, ifc *scenario.Interface, path string) (*link, error
 	}
 	if l.f, err = os.Create(path); err != nil {
 		l.c.Close()
+		return nil, fmt.Errorf("capture: %w", err)
+	}
+	if err := invoker.Give(path); err != nil {
+		l.c.Close()
+		l.f.Close()
 		return nil, fmt.Errorf("capture: %w", err)
 	}
 	l.bw = bufio.NewWriter(l.f)

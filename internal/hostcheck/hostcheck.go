@@ -222,3 +222,19 @@ func RequireRoot(t testing.TB) {
 		t.Skip("integration test: needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN, CAP_NET_RAW)")
 	}
 }
+
+// GoTool returns the go command for tests that build things: from PATH, or
+// the toolchain the test binary was built with (go test -exec sudo resets
+// PATH), or where the Go installer puts it.
+func GoTool() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	//lint:ignore SA1019 the toolchain that built this test is the right one.
+	for _, p := range []string{filepath.Join(runtime.GOROOT(), "bin", "go"), "/usr/local/go/bin/go"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return "go"
+}

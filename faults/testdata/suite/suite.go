@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/vtest-dev/vtest/assert"
 	"github.com/vtest-dev/vtest/scenario"
@@ -48,6 +49,16 @@ func init() {
 	s.Check("waits", func(ctx context.Context, n *scenario.Network) scenario.Result {
 		<-ctx.Done()
 		return scenario.Verdict("", errors.New("cancelled"))
+	})
+	scenario.Register(s)
+
+	s = pair("hang", "a check ignores its context and sleeps for an hour, inside a node")
+	s.Check("daemon", daemon)
+	s.Check("hangs", func(ctx context.Context, n *scenario.Network) scenario.Result {
+		return scenario.Verdict("", n.Node("a").Do(func() error {
+			time.Sleep(time.Hour)
+			return nil
+		}))
 	})
 	scenario.Register(s)
 

@@ -11,6 +11,13 @@ import (
 )
 
 func init() {
+	inc := scenario.Define("inconclusive", "a timing check the machine was too busy to decide")
+	inc.Host("a")
+	inc.Check("measures", func(ctx context.Context, n *scenario.Network) scenario.Result {
+		return scenario.Verdict("baseline p90 9ms", &scenario.InconclusiveError{Reason: "machine too busy (baseline p90 9ms)"})
+	})
+	scenario.Register(inc)
+
 	s := scenario.Define("fails", "a check that fails with evidence")
 	s.Host("a")
 	s.Host("b")
@@ -23,6 +30,9 @@ func init() {
 	slow.Host("a")
 	slow.Host("b")
 	slow.Link("a", "b")
+	slow.Check("ready", func(ctx context.Context, n *scenario.Network) scenario.Result {
+		return scenario.Verdict("built", nil)
+	})
 	slow.Check("waits", func(ctx context.Context, n *scenario.Network) scenario.Result {
 		// Start a daemon, then wait: it must die with the run.
 		c := n.Node("a").Command("sleep", "1000")

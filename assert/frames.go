@@ -1,0 +1,560 @@
+package assert
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"golang.org/x/sys/unix"
+
+	"github.com/vtest-dev/vtest/scenario"
+)
+
+// Frame is a crafted Ethernet frame. Zero fields take defaults from the
+// sending interface: its MAC as source, its veth peer's MAC as destination,
+// its address of the destination's family as source, UDP, TTL 64.
+type Frame struct {
+	// SrcMAC and DstMAC are MACs, or "node:iface" for that interface's.
+	SrcMAC, DstMAC string
+	// VLAN, when non-zero, adds an 802.1Q tag with this VLAN ID.
+	VLAN int
+	// Src and Dst are IP addresses; Dst is required.
+	Src, Dst string
+	// Proto is "udp" (default), "tcp" (a SYN) or "icmp" (an echo request).
+	Proto            string
+	SrcPort, DstPort int
+	// TTL is the IPv4 TTL or IPv6 hop limit (default 64).
+	TTL int
+	// DF sets IPv4's don't-fragment bit.
+	DF bool
+	// FlowLabel is the IPv6 flow label.
+	FlowLabel uint32
+	// Size pads the frame to this many bytes (Ethernet header included).
+	Size int
+}
+
+// Match selects observed frames; zero fields match anything.
+type Match struct {
+	// SrcMAC and DstMAC are MACs or "node:iface".
+	SrcMAC, DstMAC string
+	// VLAN, when non-zero, requires this 802.1Q VLAN ID; Untagged requires
+	// no tag.
+	VLAN     int
+	Untagged bool
+	// Src and Dst are IP addresses.
+	Src, Dst string
+	// Proto is "udp", "tcp", "icmp" or "icmpv6".
+	Proto            string
+	SrcPort, DstPort int
+	// Func, when set, must also accept the packet.
+	Func func(gopacket.Packet) bool
+}
+
+// String renders the match like a capture filter.
+func (m Match) String() string {
+	var p []string
+	add := func(k, v string) {
+		if v != "" {
+			p = append(p, k+" "+v)
+		}
+	}
+	add("ether src", m.SrcMAC)
+	add("ether dst", m.DstMAC)
+	if m.VLAN > 0 {
+		add("vlan", fmt.Sprint(m.VLAN))
+	}
+	if m.Untagged {
+		p = append(p, "not vlan")
+	}
+	add("src", m.Src)
+	add("dst", m.Dst)
+	add("proto", m.Proto)
+	if m.SrcPort > 0 {
+		add("src port", fmt.Sprint(m.SrcPort))
+	}
+	if m.DstPort > 0 {
+		add("dst port", fmt.Sprint(m.DstPort))
+	}
+	if m.Func != nil {
+		p = append(p, "and a function")
+	}
+	if len(p) == 0 {
+		return "any frame"
+	}
+	return strings.Join(p, " and ")
+}
+
+// FramesResult is the evidence of a crafted-traffic check.
+type FramesResult struct {
+	From, At string
+	Sent     int
+	Match    string
+	Seen     int
+	// Other is how many frames arrived that did not match.
+	Other  int
+	Want   string
+	Window time.Duration
+	// Examples are the first frames that arrived, matching or not.
+	Examples []string
+	// SendErr is why the kernel refused to send a frame, if it did.
+	SendErr string
+}
+
+// Evidence renders the counts.
+func (r *FramesResult) Evidence() string {
+	s := fmt.Sprintf("%d frame(s) sent from %s; at %s within %v: %d matching (%s), %d other; want %s",
+		r.Sent, r.From, r.At, r.Window, r.Seen, r.Match, r.Other, r.Want)
+	if r.SendErr != "" {
+		s += "; send failed: " + r.SendErr
+	}
+	if len(r.Examples) > 0 {
+		s += "; seen: " + strings.Join(r.Examples, " | ")
+	}
+	return s
+}
+
+// The expectations of a crafted-traffic check, for Expect.
+const (
+	Exactly      = "exactly"
+	AtLeastCount = "at-least"
+	NoFrames     = "none"
+)
+
+var framesDefaults = Options{Count: 1, Timeout: 200 * time.Millisecond, Expect: Exactly}
+
+// FramesTo sends Count (default 1) crafted frames from one interface
+// ("node:iface") and counts the frames matching m that arrive at another
+// within Timeout (default 200 ms). Expect: "exactly" (default, Count
+// frames), "at-least" (Count or more) or "none". Exactly and none wait for
+// the whole window; at-least stops as soon as enough arrived.
+func FramesTo(ctx context.Context, n *scenario.Network, from string, f Frame, at string, m Match, opts ...Option) (*FramesResult, error) {
+	o, err := build(framesDefaults, opts)
+	if err != nil {
+		return nil, fmt.Errorf("frames: %w", err)
+	}
+	switch o.Expect {
+	case Exactly, AtLeastCount, NoFrames:
+	default:
+		return nil, fmt.Errorf("frames: expectation %q is not exactly, at-least or none", o.Expect)
+	}
+	r := &FramesResult{From: from, At: at, Match: m.String(), Window: o.Timeout}
+	r.Want = fmt.Sprintf("%s %d", o.Expect, o.Count)
+	if o.Expect == NoFrames {
+		r.Want = "none"
+	}
+	sendNode, sendIface, err := splitEnd(n, from)
+	if err != nil {
+		return r, err
+	}
+	atNode, atIface, err := splitEnd(n, at)
+	if err != nil {
+		return r, err
+	}
+	frame, err := craft(n, sendNode, sendIface, f)
+	if err != nil {
+		return r, err
+	}
+	matcher, err := compileMatch(n, m)
+	if err != nil {
+		return r, err
+	}
+	obs, err := openPacket(atNode, atIface)
+	if err != nil {
+		return r, err
+	}
+	defer obs.close()
+	tx, err := openPacket(sendNode, sendIface)
+	if err != nil {
+		return r, err
+	}
+	defer tx.close()
+	for range max(o.Count, 1) {
+		if err := tx.send(frame); err != nil {
+			// The kernel would not send it (e.g. no carrier): that is
+			// evidence, and the frame cannot arrive.
+			r.SendErr = err.Error()
+			continue
+		}
+		r.Sent++
+	}
+	deadline := earliest(ctx, time.Now().Add(o.Timeout))
+	for time.Now().Before(deadline) {
+		pkt, err := obs.read(deadline)
+		if err != nil {
+			break
+		}
+		if len(r.Examples) < 3 {
+			r.Examples = append(r.Examples, summarize(pkt))
+		}
+		if matcher(pkt) {
+			r.Seen++
+			if o.Expect == AtLeastCount && r.Seen >= o.Count {
+				break
+			}
+		} else {
+			r.Other++
+		}
+	}
+	ok := false
+	switch o.Expect {
+	case Exactly:
+		ok = r.Seen == o.Count
+	case AtLeastCount:
+		ok = r.Seen >= o.Count
+	case NoFrames:
+		ok = r.Seen == 0
+	}
+	if !ok {
+		return r, fmt.Errorf("%d matching frame(s) at %s, want %s: %s", r.Seen, at, r.Want, r.Evidence())
+	}
+	return r, nil
+}
+
+// Frames is a scenario check: see FramesTo.
+func Frames(from string, f Frame, at string, m Match, opts ...Option) scenario.CheckFunc {
+	return checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
+		return FramesTo(ctx, n, from, f, at, m, opts...)
+	})
+}
+
+// SeesFrames fails the test unless the frames arrive as expected; see
+// FramesTo.
+func SeesFrames(t testing.TB, n *scenario.Network, from string, f Frame, at string, m Match, opts ...Option) bool {
+	t.Helper()
+	r, err := FramesTo(nodeContext(t), n, from, f, at, m, opts...)
+	return report(t, r, err)
+}
+
+// craft builds the frame's bytes.
+func craft(n *scenario.Network, nd *scenario.Node, iface string, f Frame) ([]byte, error) {
+	ifc := nd.Interface(iface)
+	if ifc == nil {
+		return nil, fmt.Errorf("frames: %s has no interface %q", nd.Name(), iface)
+	}
+	dst, err := netip.ParseAddr(f.Dst)
+	if err != nil {
+		return nil, fmt.Errorf("frames: destination %q is not an address", f.Dst)
+	}
+	var src netip.Addr
+	if f.Src != "" {
+		if src, err = netip.ParseAddr(f.Src); err != nil {
+			return nil, fmt.Errorf("frames: source %q is not an address", f.Src)
+		}
+	} else if src = firstAddr(ifc, dst.Is4()); !src.IsValid() {
+		return nil, fmt.Errorf("frames: %s:%s has no %s address; set Frame.Src", nd.Name(), iface, family(dst.Is6()))
+	}
+	srcMAC, dstMAC := ifc.MAC, net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+	if peer, ok := n.Lookup(ifc.PeerNode); ok {
+		if pi := peer.Interface(ifc.PeerInterface); pi != nil && peer.Kind() != scenario.KindSwitch {
+			dstMAC = pi.MAC
+		}
+	}
+	if f.SrcMAC != "" {
+		if srcMAC, err = macOf(n, f.SrcMAC); err != nil {
+			return nil, err
+		}
+	}
+	if f.DstMAC != "" {
+		if dstMAC, err = macOf(n, f.DstMAC); err != nil {
+			return nil, err
+		}
+	}
+	ttl := f.TTL
+	if ttl == 0 {
+		ttl = 64
+	}
+	sport, dport := f.SrcPort, f.DstPort
+	if sport == 0 {
+		sport = 40000
+	}
+	if dport == 0 {
+		dport = 9
+	}
+	eth := &layers.Ethernet{SrcMAC: srcMAC, DstMAC: dstMAC, EthernetType: layers.EthernetTypeIPv4}
+	if dst.Is6() {
+		eth.EthernetType = layers.EthernetTypeIPv6
+	}
+	var ls []gopacket.SerializableLayer
+	if f.VLAN > 0 {
+		ls = append(ls, &layers.Ethernet{SrcMAC: srcMAC, DstMAC: dstMAC, EthernetType: layers.EthernetTypeDot1Q},
+			&layers.Dot1Q{VLANIdentifier: uint16(f.VLAN), Type: eth.EthernetType})
+	} else {
+		ls = append(ls, eth)
+	}
+	var netLayer gopacket.NetworkLayer
+	proto := strings.ToLower(f.Proto)
+	if proto == "" {
+		proto = "udp"
+	}
+	if dst.Is4() {
+		ip := &layers.IPv4{Version: 4, TTL: uint8(ttl), SrcIP: src.AsSlice(), DstIP: dst.AsSlice()}
+		if f.DF {
+			ip.Flags = layers.IPv4DontFragment
+		}
+		switch proto {
+		case "udp":
+			ip.Protocol = layers.IPProtocolUDP
+		case "tcp":
+			ip.Protocol = layers.IPProtocolTCP
+		case "icmp":
+			ip.Protocol = layers.IPProtocolICMPv4
+		default:
+			return nil, fmt.Errorf("frames: protocol %q is not udp, tcp or icmp", f.Proto)
+		}
+		netLayer = ip
+		ls = append(ls, ip)
+	} else {
+		ip := &layers.IPv6{Version: 6, HopLimit: uint8(ttl), FlowLabel: f.FlowLabel, SrcIP: src.AsSlice(), DstIP: dst.AsSlice()}
+		switch proto {
+		case "udp":
+			ip.NextHeader = layers.IPProtocolUDP
+		case "tcp":
+			ip.NextHeader = layers.IPProtocolTCP
+		case "icmp", "icmpv6":
+			ip.NextHeader = layers.IPProtocolICMPv6
+		default:
+			return nil, fmt.Errorf("frames: protocol %q is not udp, tcp or icmp", f.Proto)
+		}
+		netLayer = ip
+		ls = append(ls, ip)
+	}
+	payload := []byte("vtest crafted frame")
+	switch proto {
+	case "udp":
+		u := &layers.UDP{SrcPort: layers.UDPPort(sport), DstPort: layers.UDPPort(dport)}
+		_ = u.SetNetworkLayerForChecksum(netLayer)
+		ls = append(ls, u)
+	case "tcp":
+		tc := &layers.TCP{SrcPort: layers.TCPPort(sport), DstPort: layers.TCPPort(dport), SYN: true, Window: 64240, Seq: 1}
+		_ = tc.SetNetworkLayerForChecksum(netLayer)
+		ls = append(ls, tc)
+		payload = nil
+	default:
+		if dst.Is4() {
+			ls = append(ls, &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeEchoRequest, 0), Id: 0x7e57, Seq: 1})
+		} else {
+			ic := &layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(layers.ICMPv6TypeEchoRequest, 0)}
+			_ = ic.SetNetworkLayerForChecksum(netLayer)
+			ls = append(ls, ic, &layers.ICMPv6Echo{Identifier: 0x7e57, SeqNumber: 1})
+		}
+	}
+	header := 14 + 4*min(f.VLAN, 1) + 20 + 8
+	if dst.Is6() {
+		header += 20
+	}
+	if f.Size > header+len(payload) {
+		payload = append(payload, make([]byte, f.Size-header-len(payload))...)
+	}
+	ls = append(ls, gopacket.Payload(payload))
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
+		return nil, fmt.Errorf("frames: build: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// compileMatch resolves a Match's names once.
+func compileMatch(n *scenario.Network, m Match) (func(gopacket.Packet) bool, error) {
+	var srcMAC, dstMAC net.HardwareAddr
+	var err error
+	if srcMAC, err = macOf(n, m.SrcMAC); err != nil {
+		return nil, err
+	}
+	if dstMAC, err = macOf(n, m.DstMAC); err != nil {
+		return nil, err
+	}
+	var src, dst netip.Addr
+	if m.Src != "" {
+		if src, err = netip.ParseAddr(m.Src); err != nil {
+			return nil, fmt.Errorf("match: source %q is not an address", m.Src)
+		}
+	}
+	if m.Dst != "" {
+		if dst, err = netip.ParseAddr(m.Dst); err != nil {
+			return nil, fmt.Errorf("match: destination %q is not an address", m.Dst)
+		}
+	}
+	proto := strings.ToLower(m.Proto)
+	return func(p gopacket.Packet) bool {
+		eth, _ := p.Layer(layers.LayerTypeEthernet).(*layers.Ethernet)
+		if eth == nil {
+			return false
+		}
+		if srcMAC != nil && eth.SrcMAC.String() != srcMAC.String() || dstMAC != nil && eth.DstMAC.String() != dstMAC.String() {
+			return false
+		}
+		q, _ := p.Layer(layers.LayerTypeDot1Q).(*layers.Dot1Q)
+		if m.VLAN > 0 && (q == nil || int(q.VLANIdentifier) != m.VLAN) || m.Untagged && q != nil {
+			return false
+		}
+		var ps, pd netip.Addr
+		var l4 string
+		switch ip := p.NetworkLayer().(type) {
+		case *layers.IPv4:
+			ps, _ = netip.AddrFromSlice(ip.SrcIP.To4())
+			pd, _ = netip.AddrFromSlice(ip.DstIP.To4())
+		case *layers.IPv6:
+			ps, _ = netip.AddrFromSlice(ip.SrcIP)
+			pd, _ = netip.AddrFromSlice(ip.DstIP)
+		default:
+			if src.IsValid() || dst.IsValid() || proto != "" {
+				return false
+			}
+		}
+		if src.IsValid() && ps != src || dst.IsValid() && pd != dst {
+			return false
+		}
+		var sp, dp int
+		switch t := p.TransportLayer().(type) {
+		case *layers.UDP:
+			l4, sp, dp = "udp", int(t.SrcPort), int(t.DstPort)
+		case *layers.TCP:
+			l4, sp, dp = "tcp", int(t.SrcPort), int(t.DstPort)
+		default:
+			if p.Layer(layers.LayerTypeICMPv4) != nil {
+				l4 = "icmp"
+			} else if p.Layer(layers.LayerTypeICMPv6) != nil {
+				l4 = "icmpv6"
+			}
+		}
+		if proto != "" && proto != l4 || m.SrcPort > 0 && sp != m.SrcPort || m.DstPort > 0 && dp != m.DstPort {
+			return false
+		}
+		return m.Func == nil || m.Func(p)
+	}, nil
+}
+
+func summarize(p gopacket.Packet) string {
+	var parts []string
+	for _, l := range p.Layers() {
+		switch l := l.(type) {
+		case *layers.Ethernet:
+			parts = append(parts, fmt.Sprintf("%s > %s", l.SrcMAC, l.DstMAC))
+		case *layers.Dot1Q:
+			parts = append(parts, fmt.Sprintf("vlan %d", l.VLANIdentifier))
+		case *layers.IPv4:
+			parts = append(parts, fmt.Sprintf("%s > %s ttl %d", l.SrcIP, l.DstIP, l.TTL))
+		case *layers.IPv6:
+			parts = append(parts, fmt.Sprintf("%s > %s hlim %d", l.SrcIP, l.DstIP, l.HopLimit))
+		case *layers.UDP:
+			parts = append(parts, fmt.Sprintf("udp %d > %d", l.SrcPort, l.DstPort))
+		case *layers.TCP:
+			parts = append(parts, fmt.Sprintf("tcp %d > %d", l.SrcPort, l.DstPort))
+		case *layers.ARP:
+			parts = append(parts, "arp")
+		case *layers.ICMPv4, *layers.ICMPv6:
+			parts = append(parts, l.LayerType().String())
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// packetSock is an AF_PACKET socket bound to one interface of a node. It
+// asks for PACKET_AUXDATA: the kernel strips a received frame's VLAN tag
+// into metadata, which read puts back, as tcpdump does.
+type packetSock struct {
+	fd    int
+	index int
+}
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+func openPacket(nd *scenario.Node, iface string) (*packetSock, error) {
+	ifc := nd.Interface(iface)
+	if ifc == nil {
+		return nil, fmt.Errorf("%s has no interface %q", nd.Name(), iface)
+	}
+	s := &packetSock{fd: -1, index: ifc.Index}
+	err := nd.Do(func() error {
+		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ALL)))
+		if err != nil {
+			return err
+		}
+		s.fd = fd
+		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_AUXDATA, 1); err != nil {
+			return err
+		}
+		return unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifc.Index})
+	})
+	if err != nil {
+		s.close()
+		return nil, fmt.Errorf("packet socket on %s:%s: %w", nd.Name(), iface, err)
+	}
+	return s, nil
+}
+
+func (s *packetSock) close() {
+	if s.fd >= 0 {
+		unix.Close(s.fd)
+		s.fd = -1
+	}
+}
+
+func (s *packetSock) send(frame []byte) error {
+	return unix.Sendto(s.fd, frame, 0, &unix.SockaddrLinklayer{Ifindex: s.index, Halen: 6})
+}
+
+var errWindow = errors.New("window ended")
+
+// read returns the next frame received (not sent) on the interface before
+// the deadline, with its VLAN tag restored.
+func (s *packetSock) read(deadline time.Time) (gopacket.Packet, error) {
+	buf := make([]byte, 65536)
+	oob := make([]byte, 256)
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return nil, errWindow
+		}
+		tv := unix.NsecToTimeval(max(left.Nanoseconds(), int64(time.Microsecond)))
+		if err := unix.SetsockoptTimeval(s.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+			return nil, err
+		}
+		n, oobn, _, from, err := unix.Recvmsg(s.fd, buf, oob, 0)
+		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if ll, ok := from.(*unix.SockaddrLinklayer); ok && ll.Pkttype == unix.PACKET_OUTGOING {
+			continue
+		}
+		frame := buf[:n]
+		if tci, ok := vlanAux(oob[:oobn]); ok && n >= 12 {
+			tagged := make([]byte, 0, n+4)
+			tagged = append(tagged, frame[:12]...)
+			tagged = binary.BigEndian.AppendUint16(tagged, unix.ETH_P_8021Q)
+			tagged = binary.BigEndian.AppendUint16(tagged, tci)
+			frame = append(tagged, frame[12:]...)
+		}
+		return gopacket.NewPacket(append([]byte(nil), frame...), layers.LayerTypeEthernet, gopacket.Default), nil
+	}
+}
+
+// vlanAux returns the VLAN TCI from a PACKET_AUXDATA control message.
+func vlanAux(oob []byte) (uint16, bool) {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return 0, false
+	}
+	for _, m := range msgs {
+		if m.Header.Level != unix.SOL_PACKET || m.Header.Type != unix.PACKET_AUXDATA || len(m.Data) < int(unsafe.Sizeof(unix.TpacketAuxdata{})) {
+			continue
+		}
+		aux := (*unix.TpacketAuxdata)(unsafe.Pointer(&m.Data[0]))
+		if aux.Status&unix.TP_STATUS_VLAN_VALID != 0 {
+			return aux.Vlan_tci, true
+		}
+	}
+	return 0, false
+}

@@ -1,0 +1,123 @@
+package assert
+
+import (
+	"context"
+	"fmt"
+
+	"net/netip"
+
+	"time"
+
+	"github.com/vtest-dev/vtest/scenario"
+)
+
+// PortForwarded is a scenario check for DNAT: a TCP connection from client
+// to the router's address to:port reaches a listener the check opens in
+// server on serverPort, and the server sees the client's own address as
+// the peer (the forward rewrote the destination only).
+func PortForwarded(client string, to Target, port int, server string, serverPort int, opts ...Option) scenario.CheckFunc {
+	return checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
+		src, srv := n.Node(client), n.Node(server)
+		o, _ := build(Options{}, opts)
+		dst, err := resolve(n, src, to, o.IPv6)
+		if err != nil {
+			return nil, err
+		}
+		listen := netip.AddrPortFrom(netip.IPv4Unspecified(), uint16(serverPort))
+		if dst.Is6() {
+			listen = netip.AddrPortFrom(netip.IPv6Unspecified(), uint16(serverPort))
+		}
+		r, err := TCPAttempt(ctx, src, srv, netip.AddrPortFrom(dst, uint16(port)), listen, opts...)
+		if err != nil {
+			return r, err
+		}
+		switch {
+		case r.Outcome != Connected:
+			return r, fmt.Errorf("port forward %s → %s: %s", client, r.Dst, r.Evidence())
+		case !r.Accepted:
+			return r, fmt.Errorf("port forward %s → %s: connected, but not to %s: %s", client, r.Dst, server, r.Evidence())
+		case r.Peer.Addr() != r.Local.Addr():
+			return r, fmt.Errorf("port forward %s → %s: %s saw %s, not the client's %s: %s", client, r.Dst, server, r.Peer.Addr(), r.Local.Addr(), r.Evidence())
+		}
+		return r, nil
+	})
+}
+
+// SpreadOver is a scenario check: flows from → to are spread over every
+// one of the router's interfaces ifaces. It is Spread under the name the
+// routing scenarios use.
+func SpreadOver(from string, to Target, router string, ifaces []string, opts ...Option) scenario.CheckFunc {
+	return Spread(from, to, router, ifaces, opts...)
+}
+
+// ThroughputWithin is a scenario check: TCP goodput from → to lies between
+// lo and hi bit/s (0 for no bound). It is Rate with the bounds in bit/s.
+func ThroughputWithin(from string, to Target, lo, hi float64, opts ...Option) scenario.CheckFunc {
+	return Rate(from, to, append(opts, Mbps(lo/1e6, hi/1e6))...)
+}
+
+// lossResult is the evidence of LossWithin.
+type lossResult struct {
+	ping   *PingResult
+	lo, hi float64
+}
+
+func (r *lossResult) Evidence() string {
+	return fmt.Sprintf("%s; loss %.0f%% (want %.0f%%..%.0f%%)", r.ping.Evidence(), 100*r.ping.Loss(), 100*r.lo, 100*r.hi)
+}
+
+// LossWithin is a scenario check: of Count echo probes (default 100, 1 ms
+// apart, replies awaited up to Timeout, default 2 s), the fraction lost lies
+// between lo and hi (0..1). It proves a loss impairment acts, and is not
+// total.
+func LossWithin(from string, to Target, lo, hi float64, opts ...Option) scenario.CheckFunc {
+	return checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
+		src := n.Node(from)
+		o, err := build(Options{Count: 100, Interval: time.Millisecond, Timeout: 2 * time.Second}, opts)
+		if err != nil {
+			return nil, fmt.Errorf("loss: %w", err)
+		}
+		dst, err := resolve(n, src, to, o.IPv6)
+		if err != nil {
+			return nil, err
+		}
+		p, err := ping(ctx, src, dst, o)
+		if err != nil {
+			return nil, err
+		}
+		r := &lossResult{ping: p, lo: lo, hi: hi}
+		if l := p.Loss(); l < lo || l > hi {
+			return r, fmt.Errorf("loss %s → %s is %.0f%%, outside %.0f%%..%.0f%%: %s", from, dst, 100*l, 100*lo, 100*hi, r.Evidence())
+		}
+		return r, nil
+	})
+}
+
+// SeenAs is a scenario check: a UDP datagram from → to (sent from Source if
+// given) arrives at a listener in to with source address want, and the
+// echo comes back. With masquerading exits it tells which exit a source
+// address takes (policy routing).
+func SeenAs(from string, to Target, want string, opts ...Option) scenario.CheckFunc {
+	return checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
+		src := n.Node(from)
+		o, _ := build(Options{}, opts)
+		dst, err := resolve(n, src, to, o.IPv6)
+		if err != nil {
+			return nil, err
+		}
+		w, err := netip.ParseAddr(want)
+		if err != nil {
+			return nil, fmt.Errorf("seen-as: want %q is not an address", want)
+		}
+		owner := ownerNode(n, dst)
+		if owner == nil {
+			return nil, fmt.Errorf("seen-as: no node of scenario %q owns %s", n.Spec().Name, dst)
+		}
+		r, err := SeenSource(ctx, src, owner, dst, opts...)
+		if err != nil {
+			return r, err
+		}
+		r.Want = w
+		return r, judgeSource(r, w)
+	})
+}

@@ -1,0 +1,295 @@
+package assert
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vtest-dev/vtest/scenario"
+)
+
+// ThroughputResult is the evidence of a TCP throughput check.
+type ThroughputResult struct {
+	From string
+	Dst  netip.AddrPort
+	// Bytes is what the receiver read during the measured time.
+	Bytes    int64
+	Measured time.Duration
+	Mbps     float64
+	// Min and Max are the bounds in Mbit/s (0: none).
+	Min, Max float64
+	Elapsed  time.Duration
+	// Machine says whether the check had the machine to itself.
+	Machine string
+}
+
+// Evidence renders the rate.
+func (r *ThroughputResult) Evidence() string {
+	s := fmt.Sprintf("TCP %s → %s: %.1f Mbit/s (%d bytes in %s); want %s; took %s",
+		r.From, r.Dst, r.Mbps, r.Bytes, ms(r.Measured), mbpsBounds(r.Min, r.Max), ms(r.Elapsed))
+	if r.Machine != "" {
+		s += "; " + r.Machine
+	}
+	return s
+}
+
+func mbpsBounds(lo, hi float64) string {
+	switch {
+	case lo > 0 && hi > 0:
+		return fmt.Sprintf("%.1f..%.1f Mbit/s", lo, hi)
+	case lo > 0:
+		return fmt.Sprintf("≥ %.1f Mbit/s", lo)
+	case hi > 0:
+		return fmt.Sprintf("≤ %.1f Mbit/s", hi)
+	}
+	return "any rate"
+}
+
+// Mbps bounds a throughput check in Mbit/s; 0 leaves a side open.
+func Mbps(min, max float64) Option { return func(o *Options) { o.MinMbps, o.MaxMbps = min, max } }
+
+// For sets how long a throughput check sends.
+func For(d time.Duration) Option { return func(o *Options) { o.Duration = d } }
+
+var throughputDefaults = Options{Port: 5201, Duration: time.Second, Timeout: 2 * time.Second}
+
+// Throughput sends TCP as fast as it can from a node to dst:Port (default
+// 5201; the check listens there itself, in the node owning dst) for
+// Duration (default 1 s) and measures the rate at the receiver, from the
+// first byte to the last one read before the Duration ends. It passes when the rate is within Mbps(min, max).
+// The whole check is bounded by Timeout (default 2 s).
+func Throughput(ctx context.Context, from *scenario.Node, dst netip.Addr, opts ...Option) (*ThroughputResult, error) {
+	o, err := build(throughputDefaults, opts)
+	if err != nil {
+		return nil, fmt.Errorf("throughput: %w", err)
+	}
+	if o.Duration <= 0 || o.Duration >= o.Timeout || o.MinMbps < 0 || o.MaxMbps < 0 || o.MaxMbps > 0 && o.MaxMbps < o.MinMbps {
+		return nil, fmt.Errorf("throughput: duration %v must be positive and below the timeout %v, bounds %v..%v ordered", o.Duration, o.Timeout, o.MinMbps, o.MaxMbps)
+	}
+	// A rate is timing: measure with the machine to ourselves.
+	release, note, err := scenario.Exclusive(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("throughput: %w", err)
+	}
+	defer release()
+	start := time.Now()
+	r := &ThroughputResult{From: from.Name(), Dst: netip.AddrPortFrom(dst, uint16(o.Port)), Min: o.MinMbps, Max: o.MaxMbps, Machine: note}
+	defer func() { r.Elapsed = time.Since(start) }()
+	ctx, cancel := context.WithDeadline(ctx, earliest(ctx, start.Add(o.Timeout)))
+	defer cancel()
+
+	n := from.Network()
+	ifc := owner(n, dst)
+	if ifc == nil {
+		return r, fmt.Errorf("throughput: no node of the scenario owns %s", dst)
+	}
+	rcv, _ := n.Lookup(nodeOf(n, ifc))
+	var l net.Listener
+	if err := rcv.Do(func() (err error) { l, err = net.Listen("tcp", r.Dst.String()); return err }); err != nil {
+		return r, fmt.Errorf("throughput: listen in %s: %w", rcv.Name(), err)
+	}
+	defer l.Close()
+	type received struct {
+		bytes       int64
+		first, last time.Time
+		err         error
+	}
+	// Both ends stop at the same moment: what is still queued in socket
+	// buffers or a qdisc then is not waited for, so a check takes Duration
+	// (plus setup) whatever the rate.
+	stop := earliest(ctx, time.Now().Add(o.Duration))
+	got := make(chan received, 1)
+	go func() {
+		var rv received
+		defer func() { got <- rv }()
+		c, err := l.Accept()
+		if err != nil {
+			rv.err = err
+			return
+		}
+		defer c.Close()
+		_ = c.SetReadDeadline(stop)
+		buf := make([]byte, 256<<10)
+		for {
+			k, err := c.Read(buf)
+			if k > 0 {
+				now := time.Now()
+				if rv.first.IsZero() {
+					rv.first = now
+				}
+				rv.last = now
+				rv.bytes += int64(k)
+			}
+			if err != nil {
+				if !errors.Is(err, io.EOF) {
+					rv.err = err
+				}
+				return
+			}
+		}
+	}()
+	var c net.Conn
+	err = from.Do(func() (err error) {
+		c, err = (&net.Dialer{}).DialContext(ctx, "tcp", r.Dst.String())
+		return err
+	})
+	if err != nil {
+		return r, fmt.Errorf("throughput: connect %s → %s: %w", from.Name(), r.Dst, err)
+	}
+	buf := make([]byte, 128<<10)
+	_ = c.SetWriteDeadline(stop)
+	for {
+		if _, err := c.Write(buf); err != nil {
+			break // the sending time is over (or the path broke)
+		}
+	}
+	rv := <-got
+	c.Close()
+	r.Bytes, r.Measured = rv.bytes, rv.last.Sub(rv.first)
+	if r.Measured > 0 {
+		r.Mbps = float64(r.Bytes) * 8 / r.Measured.Seconds() / 1e6
+	}
+	if rv.err != nil && !isTimeout(rv.err) {
+		return r, fmt.Errorf("throughput: receive: %w: %s", rv.err, r.Evidence())
+	}
+	if r.Bytes == 0 {
+		return r, fmt.Errorf("throughput %s → %s: nothing arrived: %s", from.Name(), r.Dst, r.Evidence())
+	}
+	if o.MinMbps > 0 && r.Mbps < o.MinMbps || o.MaxMbps > 0 && r.Mbps > o.MaxMbps {
+		return r, fmt.Errorf("throughput %s → %s is %.1f Mbit/s, want %s: %s", from.Name(), r.Dst, r.Mbps, mbpsBounds(o.MinMbps, o.MaxMbps), r.Evidence())
+	}
+	return r, nil
+}
+
+// Rate is a scenario check: TCP throughput from → to lies within
+// Mbps(min, max); see Throughput.
+func Rate(from string, to Target, opts ...Option) scenario.CheckFunc {
+	return named(Throughput, from, to, opts)
+}
+
+// RateWithin fails the test unless the TCP throughput from → to lies
+// within Mbps(min, max); see Throughput.
+func RateWithin(t testing.TB, from *scenario.Node, to Target, opts ...Option) bool {
+	t.Helper()
+	return inTest(t, Throughput, from, to, opts)
+}
+
+// SpreadResult is the evidence of a flow-spread (ECMP) check.
+type SpreadResult struct {
+	From   string
+	Dst    netip.AddrPort
+	Flows  int
+	Router string
+	// Packets is how many packets each of the router's interfaces sent.
+	Packets map[string]uint64
+}
+
+// Evidence renders the spread.
+func (r *SpreadResult) Evidence() string {
+	var names []string
+	for k := range r.Packets {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var parts []string
+	for _, k := range names {
+		parts = append(parts, fmt.Sprintf("%s:%s %d", r.Router, k, r.Packets[k]))
+	}
+	return fmt.Sprintf("%d UDP flows %s → %s (source ports vary), packets sent per interface: %s", r.Flows, r.From, r.Dst, strings.Join(parts, ", "))
+}
+
+var spreadDefaults = Options{Count: 16, Port: 9}
+
+// FlowSpread sends Count (default 16) UDP flows — one datagram each from
+// a different source port — from a node to dst:Port (default 9; nothing
+// need listen) and counts the packets each of router's interfaces ifaces
+// sent meanwhile. It passes when every one of them carried some: the
+// flows are spread over the paths, as ECMP with an L4 hash should.
+func FlowSpread(ctx context.Context, from *scenario.Node, dst netip.Addr, router *scenario.Node, ifaces []string, opts ...Option) (*SpreadResult, error) {
+	o, err := build(spreadDefaults, opts)
+	if err != nil {
+		return nil, fmt.Errorf("spread: %w", err)
+	}
+	if len(ifaces) < 2 {
+		return nil, errors.New("spread: name at least two interfaces of the router")
+	}
+	r := &SpreadResult{From: from.Name(), Dst: netip.AddrPortFrom(dst, uint16(o.Port)), Flows: o.Count, Router: router.Name(), Packets: map[string]uint64{}}
+	before := map[string]CounterSnapshot{}
+	for _, i := range ifaces {
+		s, err := Counters(router, i)
+		if err != nil {
+			return r, err
+		}
+		before[i] = s
+	}
+	var mu sync.Mutex
+	var sendErrs []error
+	err = from.Do(func() error {
+		for range o.Count {
+			c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(r.Dst))
+			if err != nil {
+				return err
+			}
+			if _, err := c.Write([]byte("vtest flow")); err != nil {
+				mu.Lock()
+				sendErrs = append(sendErrs, err)
+				mu.Unlock()
+			}
+			c.Close()
+		}
+		return nil
+	})
+	if err != nil {
+		return r, fmt.Errorf("spread: sockets in %s: %w", from.Name(), err)
+	}
+	// The datagrams are forwarded asynchronously: wait (bounded) until the
+	// router has sent as many as were sent to it.
+	want := uint64(o.Count - len(sendErrs))
+	wait := earliest(ctx, time.Now().Add(time.Second))
+	for {
+		var total uint64
+		for _, i := range ifaces {
+			after, err := Counters(router, i)
+			if err != nil {
+				return r, err
+			}
+			r.Packets[i] = after[TxPackets] - before[i][TxPackets]
+			total += r.Packets[i]
+		}
+		if total >= want || !time.Now().Before(wait) {
+			break
+		}
+		time.Sleep(time.Millisecond) // polling the counters, up to the deadline
+	}
+	for _, i := range ifaces {
+		if r.Packets[i] == 0 {
+			return r, fmt.Errorf("flows from %s to %s are not spread: %s:%s carried none: %s", from.Name(), dst, router.Name(), i, r.Evidence())
+		}
+	}
+	return r, nil
+}
+
+// Spread is a scenario check: UDP flows from → to are spread over all of
+// router's interfaces ifaces; see FlowSpread.
+func Spread(from string, to Target, router string, ifaces []string, opts ...Option) scenario.CheckFunc {
+	return named(func(ctx context.Context, src *scenario.Node, dst netip.Addr, opts ...Option) (*SpreadResult, error) {
+		return FlowSpread(ctx, src, dst, src.Network().Node(router), ifaces, opts...)
+	}, from, to, opts)
+}
+
+// Spreads fails the test unless UDP flows from → to are spread over the
+// router's interfaces; see FlowSpread.
+func Spreads(t testing.TB, from *scenario.Node, to Target, router *scenario.Node, ifaces []string, opts ...Option) bool {
+	t.Helper()
+	return inTest(t, func(ctx context.Context, src *scenario.Node, dst netip.Addr, opts ...Option) (*SpreadResult, error) {
+		return FlowSpread(ctx, src, dst, router, ifaces, opts...)
+	}, from, to, opts)
+}

@@ -1,0 +1,128 @@
+package reports
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/vtest-dev/vtest/scenario"
+)
+
+// Console prints one line per finished scenario, with the evidence of
+// failures, and a summary. With Live (stdout is a terminal) it also keeps a
+// progress line at the bottom, rewritten in place.
+type Console struct {
+	W       io.Writer
+	Color   bool
+	Verbose bool // also print the evidence of passed checks
+	Live    bool
+	Total   int // scenarios to run, for the progress line
+
+	running []string
+	done    int
+}
+
+// Start notes a scenario that started, for the progress line.
+func (c *Console) Start(name string) {
+	c.running = append(c.running, name)
+	c.progress()
+}
+
+func (c *Console) clearProgress() {
+	if c.Live {
+		io.WriteString(c.W, "\r\x1b[K")
+	}
+}
+
+func (c *Console) progress() {
+	if !c.Live {
+		return
+	}
+	c.clearProgress()
+	line := fmt.Sprintf("[%d/%d] running: %s", c.done, c.Total, strings.Join(c.running, ", "))
+	if len(line) > 100 {
+		line = line[:97] + "..."
+	}
+	io.WriteString(c.W, line)
+}
+
+func (c *Console) paint(st scenario.Status) string {
+	s := string(st)
+	if !c.Color {
+		return s
+	}
+	code := map[scenario.Status]string{scenario.Pass: "32", scenario.Fail: "31", scenario.Skip: "33", scenario.Interrupted: "35"}[st]
+	return "\x1b[" + code + "m" + s + "\x1b[0m"
+}
+
+// Done prints a finished scenario.
+func (c *Console) Done(o scenario.Outcome) {
+	c.clearProgress()
+	defer c.progress()
+	c.done++
+	for i, r := range c.running {
+		if r == o.Scenario {
+			c.running = append(c.running[:i], c.running[i+1:]...)
+			break
+		}
+	}
+	fmt.Fprintf(c.W, "%-4s %s (%.3fs)\n", c.paint(o.Status), o.Scenario, o.Duration.Seconds())
+	for _, ch := range o.Checks {
+		if ch.Status == scenario.Fail || ch.Status == scenario.Skip || c.Verbose {
+			name := ch.Name
+			if ch.IsStep() {
+				name = "step: " + name
+			}
+			fmt.Fprintf(c.W, "     %-4s %s (%.3fs)\n", c.paint(ch.Status), name, ch.Duration.Seconds())
+			msg := ch.Message
+			switch {
+			case ch.Status == scenario.Skip && c.Verbose:
+				msg = ch.Message + "\n" + ch.Evidence
+			case ch.Status == scenario.Pass:
+				msg = ch.Evidence
+			}
+			for _, l := range strings.Split(strings.TrimSpace(msg), "\n") {
+				if l != "" {
+					fmt.Fprintf(c.W, "          %s\n", l)
+				}
+			}
+		}
+	}
+	// The scenario's own message, unless it only repeats a check's.
+	repeats := false
+	for _, ch := range o.Checks {
+		if ch.Status == scenario.Fail && (ch.Message == o.Message || ch.IsStep()) {
+			repeats = true
+		}
+	}
+	if o.Status != scenario.Pass && o.Message != "" && !repeats {
+		fmt.Fprintf(c.W, "     %s\n", strings.ReplaceAll(strings.TrimSpace(o.Message), "\n", "\n     "))
+	}
+	for _, a := range o.Attachments {
+		fmt.Fprintf(c.W, "     attachment: %s\n", a)
+	}
+	for _, n := range o.Notes {
+		fmt.Fprintf(c.W, "     %s\n", n)
+	}
+}
+
+// Check implements Reporter; the console shows checks with their scenario.
+func (c *Console) Check(string, scenario.CheckOutcome) {}
+
+// Finish implements Reporter: it prints the totals.
+func (c *Console) Finish(outcomes []scenario.Outcome, d time.Duration) error {
+	c.Summary(outcomes, d)
+	return nil
+}
+
+// Summary prints the totals.
+func (c *Console) Summary(outcomes []scenario.Outcome, d time.Duration) {
+	c.clearProgress()
+	n := map[scenario.Status]int{}
+	for _, o := range outcomes {
+		n[o.Status]++
+	}
+	fmt.Fprintf(c.W, "\n%d scenarios: %d passed, %d failed, %d skipped, %d interrupted in %.3fs\n",
+		len(outcomes), n[scenario.Pass], n[scenario.Fail], n[scenario.Skip], n[scenario.Interrupted], d.Seconds())
+}

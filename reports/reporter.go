@@ -1,0 +1,140 @@
+package reports
+
+import (
+	"errors"
+	"time"
+
+	"github.com/vtest-dev/vtest/scenario"
+)
+
+// Reporter receives a run as it happens. The runner calls Start when a
+// scenario run starts, Check as each of its checks returns, Done when the
+// run is over (also for runs that never started), and Finish once at the
+// end with every outcome in run order. Calls never overlap.
+//
+// The console, JUnit, KTAP and JSON lines are Reporters; a new format is
+// one more.
+type Reporter interface {
+	Start(scenario string)
+	Check(scenario string, c scenario.CheckOutcome)
+	Done(o scenario.Outcome)
+	Finish(outcomes []scenario.Outcome, d time.Duration) error
+}
+
+// Multi is a Reporter that passes every call to each of its reporters in
+// order.
+type Multi []Reporter
+
+// Start implements Reporter.
+func (m Multi) Start(name string) {
+	for _, r := range m {
+		r.Start(name)
+	}
+}
+
+// Check implements Reporter.
+func (m Multi) Check(name string, c scenario.CheckOutcome) {
+	for _, r := range m {
+		r.Check(name, c)
+	}
+}
+
+// Done implements Reporter.
+func (m Multi) Done(o scenario.Outcome) {
+	for _, r := range m {
+		r.Done(o)
+	}
+}
+
+// Finish implements Reporter; it finishes every reporter and returns their
+// errors joined.
+func (m Multi) Finish(outcomes []scenario.Outcome, d time.Duration) error {
+	var errs []error
+	for _, r := range m {
+		errs = append(errs, r.Finish(outcomes, d))
+	}
+	return errors.Join(errs...)
+}
+
+// Planned is what reports know of a scenario before it runs: enough to list
+// the checks of a skipped scenario and where they were declared.
+type Planned struct {
+	Name        string
+	Description string         `json:",omitempty"`
+	Checks      []PlannedCheck `json:",omitempty"`
+}
+
+// PlannedCheck is one declared check.
+type PlannedCheck struct {
+	Name string
+	File string `json:",omitempty"`
+	Line int    `json:",omitempty"`
+}
+
+// Plan describes specs for reports.
+func Plan(specs []*scenario.Spec) []Planned {
+	var out []Planned
+	for _, s := range specs {
+		p := Planned{Name: s.Name, Description: s.Description}
+		for _, c := range s.Checks() {
+			p.Checks = append(p.Checks, PlannedCheck{Name: c.Name, File: c.File, Line: c.Line})
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// byName indexes plans by scenario name.
+func byName(plans []Planned) map[string]Planned {
+	m := map[string]Planned{}
+	for _, p := range plans {
+		m[p.Name] = p
+	}
+	return m
+}
+
+// StepCrash is the Step of a scenario that was running when the suite
+// process died (see vtest run's crash reports).
+const StepCrash = "crash"
+
+// kind classifies how a scenario that did not pass ended: "timeout",
+// "crash", "interrupted", "invalid", "teardown", "setup" or "fail".
+func kind(o scenario.Outcome) string {
+	switch {
+	case o.Status == scenario.Pass || o.Status == scenario.Skip:
+		return ""
+	case o.Step == StepCrash:
+		return "crash"
+	case o.Status == scenario.Interrupted:
+		return "interrupted"
+	case len(o.Message) >= 9 && o.Message[:9] == "timed out":
+		return "timeout"
+	case o.Step == "validate":
+		return "invalid"
+	case o.Step == "teardown":
+		return "teardown"
+	case len(o.Checks) == 0:
+		return "setup"
+	}
+	return "fail"
+}
+
+// runNumbers returns, for each outcome, which run of its scenario it is
+// (1 for the first), so repeated runs (-count) get distinct names.
+func runNumbers(outcomes []scenario.Outcome) []int {
+	seen := map[string]int{}
+	out := make([]int, len(outcomes))
+	for i, o := range outcomes {
+		seen[o.Scenario]++
+		out[i] = seen[o.Scenario]
+	}
+	return out
+}
+
+// Elapsed is the time since the run started.
+func (m Meta) Elapsed() time.Duration {
+	if m.Start.IsZero() {
+		return 0
+	}
+	return time.Since(m.Start)
+}

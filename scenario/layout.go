@@ -1,0 +1,181 @@
+package scenario
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Layout is a scenario's topology as Build will create it: every interface
+// with its kernel name and allocated addresses, every route with its
+// gateway resolved. It is what vtest graph shows (DOT, Mermaid, JSON).
+type Layout struct {
+	Name        string       `json:"name"`
+	Description string       `json:"description,omitempty"`
+	Nodes       []LayoutNode `json:"nodes"`
+	Links       []LayoutLink `json:"links"`
+	// Relations are what joins nodes besides links: a macvlan or ipvlan
+	// on another node's interface, a WireGuard tunnel (each once).
+	Relations []LayoutRelation `json:"relations,omitempty"`
+}
+
+// LayoutRelation joins two nodes otherwise than by a link.
+type LayoutRelation struct {
+	A     string `json:"a"` // node names
+	B     string `json:"b"`
+	Label string `json:"label"`
+}
+
+// LayoutNode is a node of a Layout.
+type LayoutNode struct {
+	Name       string            `json:"name"`
+	Kind       string            `json:"kind"` // host, router or switch
+	Interfaces []LayoutInterface `json:"interfaces"`
+	// Bridge and BridgeAddrs: a switch's bridge and its addresses.
+	Bridge      string        `json:"bridge,omitempty"`
+	BridgeAddrs []string      `json:"bridge_addresses,omitempty"`
+	Routes      []LayoutRoute `json:"routes,omitempty"`
+	// Masquerade is the interface a NAT router masquerades out of.
+	Masquerade string `json:"masquerade,omitempty"`
+	// NAT and Firewall summarise the node's NAT and firewall rules.
+	NAT      []string `json:"nat,omitempty"`
+	Firewall []string `json:"firewall,omitempty"`
+}
+
+// LayoutInterface is an interface with its addresses (CIDR notation).
+type LayoutInterface struct {
+	Name  string   `json:"name"`
+	Addrs []string `json:"addresses,omitempty"`
+	// Kind is "veth" or the kind declared with Iface ("vlan", "bond", …);
+	// Detail describes a declared interface ("vlan 10 (802.1q) on eth0").
+	Kind   string `json:"kind"`
+	Detail string `json:"detail,omitempty"`
+	// Master is the bridge, bond or VRF the interface is enslaved to.
+	Master string `json:"master,omitempty"`
+}
+
+// LayoutLink is a veth pair between two node:interface ends.
+type LayoutLink struct {
+	A     string `json:"a"` // "node:interface"
+	B     string `json:"b"`
+	Delay string `json:"delay,omitempty"`
+	MTU   int    `json:"mtu,omitempty"`
+	// Impairments are the link's impairments, "from a: rate 8mbit" or
+	// "both ways: delay 10ms".
+	Impairments []string `json:"impairments,omitempty"`
+}
+
+// LayoutRoute is a static route.
+type LayoutRoute struct {
+	Dst string `json:"dst"`
+	Via string `json:"via"`
+}
+
+// Layout validates the scenario and returns its resolved topology.
+func (s *Spec) Layout() (*Layout, error) {
+	p, err := s.plan()
+	if err != nil {
+		return nil, err
+	}
+	l := &Layout{Name: s.Name, Description: s.Description}
+	for _, n := range p.nodes {
+		ln := LayoutNode{Name: n.spec.name, Kind: n.spec.kind.String(), Interfaces: []LayoutInterface{}}
+		if n.spec.kind == KindSwitch {
+			ln.Bridge = n.bridge
+			for _, a := range n.bridgeAddrs {
+				ln.BridgeAddrs = append(ln.BridgeAddrs, a.String())
+			}
+		}
+		for _, i := range n.ifaces {
+			li := LayoutInterface{Name: i.name, Kind: "veth"}
+			if i.spec != nil {
+				li.Kind, li.Detail = i.kind.kindName(), i.kind.describe(i.spec)
+			}
+			if i.master != nil {
+				li.Master = i.master.name
+			}
+			for _, a := range i.addrs {
+				li.Addrs = append(li.Addrs, a.String())
+			}
+			ln.Interfaces = append(ln.Interfaces, li)
+		}
+		for _, r := range n.routes {
+			ln.Routes = append(ln.Routes, LayoutRoute{Dst: r.dst.String(), Via: r.via.String()})
+		}
+		if out, ok := n.spec.MasqueradeInterface(); ok {
+			ln.Masquerade = out
+		}
+		for _, r := range n.spec.NATRules() {
+			ln.NAT = append(ln.NAT, natSummary(r))
+		}
+		for _, r := range n.spec.FirewallRules() {
+			ln.Firewall = append(ln.Firewall, strings.TrimSpace(fmt.Sprintf("%s %v %v", r.Name, r.Hook, r.Action)))
+		}
+		l.Nodes = append(l.Nodes, ln)
+	}
+	for _, k := range p.links {
+		ll := LayoutLink{A: end(k.a), B: end(k.b), MTU: k.spec.mtu}
+		if k.spec.delay > 0 {
+			ll.Delay = k.spec.delay.Round(time.Microsecond).String()
+		}
+		for _, im := range k.spec.Impairments() {
+			from := "both ways"
+			if im.From != "" {
+				from = "from " + im.From
+			}
+			ll.Impairments = append(ll.Impairments, fmt.Sprintf("%s: %v", from, im.Impairment))
+		}
+		l.Links = append(l.Links, ll)
+	}
+	l.Relations = relations(s)
+	return l, nil
+}
+
+// relations returns the relations between nodes that are not links: an
+// interface built on another node's interface, and tunnel peers (each
+// pair once).
+func relations(s *Spec) []LayoutRelation {
+	var out []LayoutRelation
+	seen := map[[2]string]bool{}
+	for _, n := range s.nodes {
+		for _, i := range n.ifaces {
+			for _, r := range i.Related() {
+				if node, iface, ok := strings.Cut(r, ":"); ok && node != n.name {
+					out = append(out, LayoutRelation{n.name, node, fmt.Sprintf("%s on %s:%s", i.Kind(), node, iface)})
+				}
+			}
+			if p := i.Peer(); p != "" {
+				node, _, _ := strings.Cut(p, ":")
+				self := n.name + ":" + i.name
+				if !seen[[2]string{p, self}] {
+					seen[[2]string{self, p}] = true
+					out = append(out, LayoutRelation{n.name, node, fmt.Sprintf("%s %s — %s", i.Kind(), self, p)})
+				}
+			}
+		}
+	}
+	return out
+}
+
+func end(i *planIface) string { return fmt.Sprintf("%s:%s", i.node.spec.name, i.name) }
+
+// natSummary is one line for a NAT rule, e.g. "dnat in wan tcp/8080 → 10.0.0.2:80".
+func natSummary(r NATRule) string {
+	s := fmt.Sprint(r.Action)
+	if r.In != "" {
+		s += " in " + r.In
+	}
+	if r.Out != "" {
+		s += " out " + r.Out
+	}
+	if r.Proto != "" {
+		s += " " + r.Proto
+	}
+	if r.DPort != "" {
+		s += "/" + r.DPort
+	}
+	if r.To != "" {
+		s += " → " + r.To
+	}
+	return s
+}
