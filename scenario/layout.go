@@ -17,6 +17,16 @@ type Layout struct {
 	Description string       `json:"description,omitempty"`
 	Nodes       []LayoutNode `json:"nodes"`
 	Links       []LayoutLink `json:"links"`
+	// Relations are what joins nodes besides links: a macvlan or ipvlan
+	// on another node's interface, a WireGuard tunnel (each once).
+	Relations []LayoutRelation `json:"relations,omitempty"`
+}
+
+// LayoutRelation joins two nodes otherwise than by a link.
+type LayoutRelation struct {
+	A     string `json:"a"` // node names
+	B     string `json:"b"`
+	Label string `json:"label"`
 }
 
 // LayoutNode is a node of a Layout.
@@ -41,6 +51,12 @@ type LayoutNode struct {
 type LayoutInterface struct {
 	Name  string   `json:"name"`
 	Addrs []string `json:"addresses,omitempty"`
+	// Kind is "veth" or the kind declared with Iface ("vlan", "bond", …);
+	// Detail describes a declared interface ("vlan 10 (802.1q) on eth0").
+	Kind   string `json:"kind"`
+	Detail string `json:"detail,omitempty"`
+	// Master is the bridge, bond or VRF the interface is enslaved to.
+	Master string `json:"master,omitempty"`
 }
 
 // LayoutLink is a veth pair between two node:interface ends.
@@ -124,7 +140,13 @@ func (s *Spec) Layout() (*Layout, error) {
 			}
 		}
 		for _, i := range n.ifaces {
-			li := LayoutInterface{Name: i.name}
+			li := LayoutInterface{Name: i.name, Kind: "veth"}
+			if i.spec != nil {
+				li.Kind, li.Detail = i.kind.kindName(), i.kind.describe(i.spec)
+			}
+			if i.master != nil {
+				li.Master = i.master.name
+			}
 			for _, a := range i.addrs {
 				li.Addrs = append(li.Addrs, a.String())
 			}
@@ -159,6 +181,7 @@ func (s *Spec) Layout() (*Layout, error) {
 		}
 		l.Links = append(l.Links, ll)
 	}
+	l.Relations = relations(s)
 	return l, nil
 }
 
@@ -180,6 +203,32 @@ func layoutRoute(r planRoute) LayoutRoute {
 		lr.Nexthops = append(lr.Nexthops, LayoutHop{Via: addr(h.via), Dev: h.dev, Weight: h.weight})
 	}
 	return lr
+}
+
+// relations returns the relations between nodes that are not links: an
+// interface built on another node's interface, and tunnel peers (each
+// pair once).
+func relations(s *Spec) []LayoutRelation {
+	var out []LayoutRelation
+	seen := map[[2]string]bool{}
+	for _, n := range s.nodes {
+		for _, i := range n.ifaces {
+			for _, r := range i.Related() {
+				if node, iface, ok := strings.Cut(r, ":"); ok && node != n.name {
+					out = append(out, LayoutRelation{n.name, node, fmt.Sprintf("%s on %s:%s", i.Kind(), node, iface)})
+				}
+			}
+			if p := i.Peer(); p != "" {
+				node, _, _ := strings.Cut(p, ":")
+				self := n.name + ":" + i.name
+				if !seen[[2]string{p, self}] {
+					seen[[2]string{self, p}] = true
+					out = append(out, LayoutRelation{n.name, node, fmt.Sprintf("%s %s — %s", i.Kind(), self, p)})
+				}
+			}
+		}
+	}
+	return out
 }
 
 func end(i *planIface) string { return fmt.Sprintf("%s:%s", i.node.spec.name, i.name) }

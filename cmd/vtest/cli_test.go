@@ -113,7 +113,9 @@ func TestUsageErrors(t *testing.T) {
 }
 
 func TestListAndGraph(t *testing.T) {
-	vtest(t, ".", "list", builtin).must(t, 0, "netem-delay", "needs: veth, netem", "- left reaches right")
+	vtest(t, ".", "list", builtin).must(t, 0, "netem-delay", "needs: veth, netem", "- left reaches right",
+		"needs: veth, vlan\n", "iface left:trunk.10: vlan 10 (802.1q) on trunk", "needs: veth, wireguard", "needs: veth, bridge-vlan")
+	vtest(t, ".", "graph", "vxlan-overlay", builtin).must(t, 0, `vx0: vxlan vni 42 port 4789 dev eth0 remotes 10.50.2.1`, `br0: bridge`)
 	vtest(t, ".", "graph", "nat", builtin).must(t, 0, `graph "nat" {`, `"gw" -- "outside"`)
 	vtest(t, ".", "graph", "-mermaid", "routed", builtin).must(t, 0, "flowchart LR", `(("router (router)"))`)
 	vtest(t, ".", "graph", "nosuch", builtin).must(t, 2, `no scenario "nosuch"`)
