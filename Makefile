@@ -75,7 +75,8 @@ unit:
 	$(GO) test -count=1 -short ./...
 
 bench:
-	$(GO) test $(TEST_EXEC) -run '^$$' -bench 'TwoNamespaces$$|Switch50|Step|NodeD' -benchtime 100x -count 3 ./scenario/
+	$(GO) test $(TEST_EXEC) -run '^$$' -bench 'TwoNamespaces$$|Switch50|Step|VXLAN|SkipMissing|NodeD' -benchtime 100x -count 3 ./scenario/
+	$(GO) test $(TEST_EXEC) -run '^$$' -bench AbandonStuckCheck -benchtime 3x -count 3 ./scenario/
 	$(GO) test $(TEST_EXEC) -run '^$$' -bench 'TwoNamespacesGone' -benchtime 100x -count 3 ./scenario/
 	$(GO) test $(TEST_EXEC) -run '^$$' -bench 'TwoNamespacesDrift' -benchtime 1x -count 3 ./scenario/
 	$(GO) test $(TEST_EXEC) -run '^$$' -bench 'Star' -benchtime 1x -count 3 -timeout 30m ./scenario/
