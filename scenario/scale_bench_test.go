@@ -46,7 +46,7 @@ type phases struct {
 // runStar runs starReach(hosts) through scenario.Run and splits its time:
 // build, checks, teardown (Close returning) and gone (Close returning until
 // the kernel has really freed every namespace, seen by a witness).
-func runStar(b *testing.B, hosts int) phases {
+func runStar(b *testing.B, hosts int, parallel bool) phases {
 	b.Helper()
 	var w *nsWitness
 	var checksStart, checksEnd time.Time
@@ -55,7 +55,11 @@ func runStar(b *testing.B, hosts int) phases {
 		checksStart = time.Now()
 		return func(bool) []string { checksEnd = time.Now(); return nil }
 	}}
-	out := scenario.Run(context.Background(), starReach(hosts), opt)
+	s := starReach(hosts)
+	if parallel {
+		s.Parallel()
+	}
+	out := scenario.Run(context.Background(), s, opt)
 	closed := time.Now()
 	if out.Status != scenario.Pass {
 		var failed int
@@ -171,14 +175,17 @@ func largeStar(b *testing.B) int {
 // every iteration, so that their ratio is measured in one run. Goal:
 // linear, i.e. "per-host-ratio" = (large/small time) / (N/50) ≤ 1. Each
 // phase is reported for both: build, checks, teardown (Close returns) and
-// gone (until the kernel has freed every namespace).
+// gone (until the kernel has freed every namespace); and the large star's
+// checks once more with the scenario declared Parallel.
 func BenchmarkStarScale(b *testing.B) {
 	hostcheck.RequireRoot(b)
 	big := largeStar(b)
 	var small, large phases
+	var par time.Duration // the large star's checks, declared Parallel
 	runs := 0
 	for b.Loop() {
-		s, l := runStar(b, 50), runStar(b, big)
+		s, l := runStar(b, 50, false), runStar(b, big, false)
+		par += runStar(b, big, true).checks
 		small.build += s.build
 		small.checks += s.checks
 		small.teardown += s.teardown
@@ -202,6 +209,7 @@ func BenchmarkStarScale(b *testing.B) {
 		b.ReportMetric(ms(x.p.teardown)/r, x.name+"-teardown-ms")
 		b.ReportMetric(ms(x.p.gone)/r, x.name+"-gone-ms")
 	}
+	b.ReportMetric(ms(par)/r, "large-parallel-checks-ms")
 	b.ReportMetric(float64(big), "large-hosts")
 	ratio := float64(large.total) / float64(small.total)
 	b.ReportMetric(ratio, "ratio")
@@ -224,7 +232,7 @@ func TestStarProcess(t *testing.T) {
 // BenchmarkStarProcess runs the issue-13 shape as a whole process (this
 // test binary, started anew: Go runtime start, build, checks, teardown,
 // exit) for N=50 and N=1000 in every iteration, and reports their wall
-// times, ratio and peak RSS.
+// times, ratio and peak RSS (the large N as in BenchmarkStarScale).
 func BenchmarkStarProcess(b *testing.B) {
 	hostcheck.RequireRoot(b)
 	run := func(hosts int) (time.Duration, int64) {
@@ -237,20 +245,22 @@ func BenchmarkStarProcess(b *testing.B) {
 		d := time.Since(t)
 		return d, cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss // KiB
 	}
+	big := largeStar(b)
 	var small, large time.Duration
 	var rss []int64
 	for b.Loop() {
 		s, _ := run(50)
-		l, r := run(1000)
+		l, r := run(big)
 		small += s
 		large += l
 		rss = append(rss, r)
 	}
 	n := float64(len(rss))
 	b.ReportMetric(ms(small)/n, "star50-ms")
-	b.ReportMetric(ms(large)/n, "star1000-ms")
+	b.ReportMetric(ms(large)/n, "large-ms")
+	b.ReportMetric(float64(big), "large-hosts")
 	b.ReportMetric(float64(large)/float64(small), "ratio")
-	b.ReportMetric(float64(slices.Max(rss))/1024, "star1000-peak-rss-MiB")
+	b.ReportMetric(float64(slices.Max(rss))/1024, "large-peak-rss-MiB")
 }
 
 // twoNamespacesOnce builds the two-namespace scenario, pings once and
