@@ -113,7 +113,9 @@ func TestUsageErrors(t *testing.T) {
 }
 
 func TestListAndGraph(t *testing.T) {
-	vtest(t, ".", "list", builtin).must(t, 0, "netem-delay", "needs: veth, netem", "- left reaches right")
+	vtest(t, ".", "list", builtin).must(t, 0, "netem-delay", "needs: veth, netem", "- left reaches right",
+		"needs: veth, vlan\n", "iface left:trunk.10: vlan 10 (802.1q) on trunk", "needs: veth, wireguard", "needs: veth, bridge-vlan")
+	vtest(t, ".", "graph", "vxlan-overlay", builtin).must(t, 0, `vx0: vxlan vni 42 port 4789 dev eth0 remotes 10.50.2.1`, `br0: bridge`)
 	vtest(t, ".", "graph", "nat", builtin).must(t, 0, `graph "nat" {`, `"gw" -- "outside"`)
 	vtest(t, ".", "graph", "-mermaid", "routed", builtin).must(t, 0, "flowchart LR", `(("router (router)"))`)
 	vtest(t, ".", "graph", "nosuch", builtin).must(t, 2, `no scenario "nosuch"`)
@@ -188,6 +190,14 @@ func TestReportsValidate(t *testing.T) {
 	for _, f := range []string{noskip, strictFails} {
 		xmllint(t, filepath.Join(xsd, "windyroad-JUnit.xsd"), f)
 		xmllint(t, filepath.Join(xsd, "jenkins-junit-10.xsd"), f)
+	}
+	// A failed step: an error case "step: NAME", the check after it skipped.
+	steps := filepath.Join(dir, "steps.xml")
+	vtest(t, ".", "run", "-run", "broken-step", "-junit", steps, "./testdata/failing").must(t, 1,
+		"FAIL broken-step", "step: cannot be done", "the step is broken on purpose")
+	xmllint(t, filepath.Join(xsd, "jenkins-junit-10.xsd"), steps)
+	if b, _ := os.ReadFile(steps); !bytes.Contains(b, []byte(`type="StepFailed"`)) || !bytes.Contains(b, []byte(`not run: step &#34;cannot be done&#34; failed`)) {
+		t.Errorf("step report:\n%s", b)
 	}
 
 	b, _ := os.ReadFile(fails)
