@@ -60,16 +60,18 @@ func ThroughputWithin(from string, to Target, lo, hi float64, opts ...Option) sc
 type lossResult struct {
 	ping   *PingResult
 	lo, hi float64
+	warm   int // warm-up probes until the first echo
 }
 
 func (r *lossResult) Evidence() string {
-	return fmt.Sprintf("%s; loss %.0f%% (want %.0f%%..%.0f%%)", r.ping.Evidence(), 100*r.ping.Loss(), 100*r.lo, 100*r.hi)
+	return fmt.Sprintf("%s; loss %.0f%% (want %.0f%%..%.0f%%) after %d warm-up probe(s)", r.ping.Evidence(), 100*r.ping.Loss(), 100*r.lo, 100*r.hi, r.warm)
 }
 
 // LossWithin is a scenario check: of Count echo probes (default 100, 1 ms
 // apart, replies awaited up to Timeout, default 2 s), the fraction lost lies
 // between lo and hi (0..1). It proves a loss impairment acts, and is not
-// total.
+// total. Single warm-up probes go first until one echo comes back (at most
+// 3 s), so neighbour resolution is not measured.
 func LossWithin(from string, to Target, lo, hi float64, opts ...Option) scenario.CheckFunc {
 	return checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
 		src := n.Node(from)
@@ -81,11 +83,30 @@ func LossWithin(from string, to Target, lo, hi float64, opts ...Option) scenario
 		if err != nil {
 			return nil, err
 		}
+		// Warm up until one echo comes back, so that neighbour
+		// resolution (whose own packets the impairment may lose) is not
+		// counted as loss.
+		warm := 0
+		for deadline := time.Now().Add(3 * time.Second); ; {
+			w := o
+			w.Count, w.Warmup, w.Loss, w.Timeout = 1, 0, 1, 250*time.Millisecond
+			warm++
+			wp, err := ping(ctx, src, dst, w)
+			if err != nil {
+				return nil, err
+			}
+			if wp.Received > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				return wp, fmt.Errorf("loss %s → %s: no echo came back in %d warm-up probes over 3 s: %s", from, dst, warm, wp.Evidence())
+			}
+		}
 		p, err := ping(ctx, src, dst, o)
 		if err != nil {
 			return nil, err
 		}
-		r := &lossResult{ping: p, lo: lo, hi: hi}
+		r := &lossResult{ping: p, lo: lo, hi: hi, warm: warm}
 		if l := p.Loss(); l < lo || l > hi {
 			return r, fmt.Errorf("loss %s → %s is %.0f%%, outside %.0f%%..%.0f%%: %s", from, dst, 100*l, 100*lo, 100*hi, r.Evidence())
 		}
