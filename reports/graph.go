@@ -88,8 +88,11 @@ func nodeLines(n scenario.LayoutNode) []string {
 	if len(n.Firewall) > 0 {
 		lines = append(lines, fmt.Sprintf("firewall: %d rule(s)", len(n.Firewall)))
 	}
+	if n.PolicyRules > 0 {
+		lines = append(lines, fmt.Sprintf("policy rules: %d", n.PolicyRules))
+	}
 	for _, r := range n.Routes {
-		lines = append(lines, r.Dst+" via "+r.Via)
+		lines = append(lines, r.String())
 	}
 	return lines
 }

@@ -116,7 +116,7 @@ func BenchmarkAbandonStuckCheck(b *testing.B) {
 	})
 	const timeout = 50 * time.Millisecond
 	var over time.Duration
-	for b.Loop() {
+	for range b.N {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		start := time.Now()
 		out := scenario.Run(ctx, s, scenario.RunOptions{})

@@ -2,8 +2,11 @@ package scenario
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Layout is a scenario's topology as Build will create it: every interface
@@ -40,6 +43,8 @@ type LayoutNode struct {
 	// NAT and Firewall summarise the node's NAT and firewall rules.
 	NAT      []string `json:"nat,omitempty"`
 	Firewall []string `json:"firewall,omitempty"`
+	// PolicyRules counts the node's policy-routing rules.
+	PolicyRules int `json:"policy_rules,omitempty"`
 }
 
 // LayoutInterface is an interface with its addresses (CIDR notation).
@@ -65,10 +70,58 @@ type LayoutLink struct {
 	Impairments []string `json:"impairments,omitempty"`
 }
 
-// LayoutRoute is a static route.
+// LayoutRoute is a static route with its gateway resolved.
 type LayoutRoute struct {
-	Dst string `json:"dst"`
-	Via string `json:"via"`
+	Dst      string      `json:"dst"`
+	Type     string      `json:"type,omitempty"` // blackhole, unreachable, prohibit; empty for unicast
+	Via      string      `json:"via,omitempty"`
+	Dev      string      `json:"dev,omitempty"`
+	Nexthops []LayoutHop `json:"nexthops,omitempty"` // multipath
+	Metric   int         `json:"metric,omitempty"`
+	Table    int         `json:"table,omitempty"` // 0: the main table
+	Src      string      `json:"src,omitempty"`
+}
+
+// LayoutHop is one path of a multipath route.
+type LayoutHop struct {
+	Via    string `json:"via,omitempty"`
+	Dev    string `json:"dev,omitempty"`
+	Weight int    `json:"weight,omitempty"`
+}
+
+// String describes the route as ip route would, briefly.
+func (r LayoutRoute) String() string {
+	var b strings.Builder
+	if r.Type != "" {
+		b.WriteString(r.Type + " ")
+	}
+	b.WriteString(r.Dst)
+	hop := func(via, dev string) {
+		if via != "" {
+			b.WriteString(" via " + via)
+		}
+		if dev != "" {
+			b.WriteString(" dev " + dev)
+		}
+	}
+	hop(r.Via, r.Dev)
+	for _, h := range r.Nexthops {
+		b.WriteString(" nexthop")
+		hop(h.Via, h.Dev)
+		if h.Weight > 0 {
+			fmt.Fprintf(&b, " weight %d", h.Weight)
+		}
+	}
+	if r.Src != "" {
+		b.WriteString(" src " + r.Src)
+	}
+	if r.Metric != 0 {
+		fmt.Fprintf(&b, " metric %d", r.Metric)
+	}
+	if r.Table != 0 {
+		fmt.Fprintf(&b, " table %d", r.Table)
+	}
+	return b.String()
 }
 
 // Layout validates the scenario and returns its resolved topology.
@@ -100,7 +153,7 @@ func (s *Spec) Layout() (*Layout, error) {
 			ln.Interfaces = append(ln.Interfaces, li)
 		}
 		for _, r := range n.routes {
-			ln.Routes = append(ln.Routes, LayoutRoute{Dst: r.dst.String(), Via: r.via.String()})
+			ln.Routes = append(ln.Routes, layoutRoute(r))
 		}
 		if out, ok := n.spec.MasqueradeInterface(); ok {
 			ln.Masquerade = out
@@ -111,6 +164,7 @@ func (s *Spec) Layout() (*Layout, error) {
 		for _, r := range n.spec.FirewallRules() {
 			ln.Firewall = append(ln.Firewall, strings.TrimSpace(fmt.Sprintf("%s %v %v", r.Name, r.Hook, r.Action)))
 		}
+		ln.PolicyRules = len(n.spec.Rules())
 		l.Nodes = append(l.Nodes, ln)
 	}
 	for _, k := range p.links {
@@ -129,6 +183,26 @@ func (s *Spec) Layout() (*Layout, error) {
 	}
 	l.Relations = relations(s)
 	return l, nil
+}
+
+func layoutRoute(r planRoute) LayoutRoute {
+	addr := func(a netip.Addr) string {
+		if !a.IsValid() {
+			return ""
+		}
+		return a.String()
+	}
+	lr := LayoutRoute{Dst: r.dst.String(), Via: addr(r.via), Dev: r.dev, Metric: r.metric, Src: addr(r.src)}
+	if r.table != unix.RT_TABLE_MAIN {
+		lr.Table = r.table
+	}
+	if r.typ != RouteUnicast {
+		lr.Type = r.typ.String()
+	}
+	for _, h := range r.hops {
+		lr.Nexthops = append(lr.Nexthops, LayoutHop{Via: addr(h.via), Dev: h.dev, Weight: h.weight})
+	}
+	return lr
 }
 
 // relations returns the relations between nodes that are not links: an

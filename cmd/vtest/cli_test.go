@@ -191,6 +191,14 @@ func TestReportsValidate(t *testing.T) {
 		xmllint(t, filepath.Join(xsd, "windyroad-JUnit.xsd"), f)
 		xmllint(t, filepath.Join(xsd, "jenkins-junit-10.xsd"), f)
 	}
+	// A failed step: an error case "step: NAME", the check after it skipped.
+	steps := filepath.Join(dir, "steps.xml")
+	vtest(t, ".", "run", "-run", "broken-step", "-junit", steps, "./testdata/failing").must(t, 1,
+		"FAIL broken-step", "step: cannot be done", "the step is broken on purpose")
+	xmllint(t, filepath.Join(xsd, "jenkins-junit-10.xsd"), steps)
+	if b, _ := os.ReadFile(steps); !bytes.Contains(b, []byte(`type="StepFailed"`)) || !bytes.Contains(b, []byte(`not run: step &#34;cannot be done&#34; failed`)) {
+		t.Errorf("step report:\n%s", b)
+	}
 
 	b, _ := os.ReadFile(fails)
 	for _, w := range []string{`type="CheckFailed"`, "evidence:", "node state at failure", `name="kernel"`, `name="vtest.version" value="v-test"`, `package="vtest"`} {

@@ -43,4 +43,15 @@ func init() {
 		return scenario.Verdict("", errors.New("cancelled"))
 	})
 	scenario.Register(slow)
+
+	broken := scenario.Define("broken-step", "a step that fails: the check after it is not run")
+	broken.Host("a")
+	broken.Host("b")
+	broken.Link("a", "b")
+	broken.Check("a reaches b", assert.Reach("a", "b"))
+	broken.StepFunc("cannot be done", func(ctx context.Context, n *scenario.Network) error {
+		return errors.New("the step is broken on purpose")
+	})
+	broken.Check("after the step", assert.Reach("a", "b"))
+	scenario.Register(broken)
 }
