@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"errors"
 	"net"
 	"os"
 	"time"
@@ -62,22 +63,23 @@ func (s *Sniffer) Read(deadline time.Time) ([]byte, error) {
 	}
 	var n, oobn int
 	var rerr error
-	// A queued frame is taken first, whatever the deadline: the poller
-	// reports an expired deadline without looking at the socket, which
-	// would drop the frames Drain is meant to write.
-	if err := rc.Control(func(fd uintptr) {
-		n, oobn, _, _, rerr = unix.Recvmsg(int(fd), s.buf, s.oob, unix.MSG_DONTWAIT)
-	}); err != nil {
-		return nil, err
+	recv := func(fd uintptr) bool {
+		n, oobn, _, _, rerr = unix.Recvmsg(int(fd), s.buf, s.oob, 0)
+		return rerr != unix.EAGAIN
 	}
-	if rerr == unix.EAGAIN {
-		err = rc.Read(func(fd uintptr) bool {
-			n, oobn, _, _, rerr = unix.Recvmsg(int(fd), s.buf, s.oob, 0)
-			return rerr != unix.EAGAIN
-		})
-		if err != nil {
+	err = rc.Read(recv)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		// Past the deadline the poller does not even try: take what is
+		// still queued (the socket does not block), then report the
+		// deadline.
+		if cerr := rc.Control(func(fd uintptr) { recv(fd) }); cerr != nil {
+			return nil, cerr
+		}
+		if rerr == unix.EAGAIN {
 			return nil, err
 		}
+	} else if err != nil {
+		return nil, err
 	}
 	if rerr != nil {
 		return nil, rerr
