@@ -76,6 +76,7 @@ unit:
 
 bench:
 	$(GO) test $(TEST_EXEC) -run '^$$' -bench . -benchtime 100x -count 3 ./scenario/
+	$(GO) test $(TEST_EXEC) -run '^$$' -bench AbandonStuckCheck -benchtime 3x -count 3 ./scenario/
 	$(GO) test $(TEST_EXEC) -run '^$$' -bench 'Reach|PathWalk' -benchtime 200x -count 3 ./assert/
 	$(GO) test $(TEST_EXEC) -run '^$$' -bench Isolated -benchtime 10x -count 3 ./assert/
 	$(GO) test $(TEST_EXEC) -run '^$$' -bench Throughput -benchtime 3x -count 1 ./assert/

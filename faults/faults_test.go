@@ -78,6 +78,14 @@ func count(end string, leaked bool) {
 // verify checks what a run must leave: nothing of it alive, the host as
 // before, no kept namespace, and well-formed reports.
 func verify(t *testing.T, before hostcheck.Snapshot, junit, events string, wantInterrupted bool) {
+	verifyKilled(t, before, junit, events, wantInterrupted, false)
+}
+
+// verifyKilled is verify for a run that may have been SIGKILLed: then a
+// report replaced at the moment of the kill may stay under its temporary
+// name, complete (no system call replaces a file by an unnamed one in one
+// step; see reports.WriteFileAtomic), and nothing else may.
+func verifyKilled(t *testing.T, before hostcheck.Snapshot, junit, events string, wantInterrupted, killed bool) {
 	t.Helper()
 	failedBefore := t.Failed()
 	hostcheck.Unchanged(t, before)
@@ -118,9 +126,16 @@ func verify(t *testing.T, before hostcheck.Snapshot, junit, events string, wantI
 		}
 		f.Close()
 	}
-	// Temporary report files never stay behind.
-	if tmp, _ := filepath.Glob(filepath.Join(filepath.Dir(junit), ".*.tmp-*")); len(tmp) > 0 {
-		t.Errorf("temporary report files left: %v", tmp)
+	// Temporary report files never stay behind, but for the one case above.
+	tmp, _ := filepath.Glob(filepath.Join(filepath.Dir(junit), ".*.tmp-*"))
+	for _, f := range tmp {
+		b, _ := os.ReadFile(f)
+		var doc struct{ XMLName xml.Name }
+		if killed && len(tmp) == 1 && xml.Unmarshal(b, &doc) == nil && doc.XMLName.Local == "testsuites" {
+			t.Logf("SIGKILL between link and rename: complete report left as %s", filepath.Base(f))
+			continue
+		}
+		t.Errorf("temporary report file left: %s (%d bytes)", f, len(b))
 	}
 	count(t.Name(), t.Failed() && !failedBefore)
 }
@@ -216,7 +231,7 @@ func TestSignals(t *testing.T) {
 					// signal must report an interruption and exit 1.
 					t.Errorf("exit %v after %v, want 1:\n%s", err, sig, out.String())
 				}
-				verify(t, before, junit, events, sig != syscall.SIGKILL && fileHas(junit))
+				verifyKilled(t, before, junit, events, sig != syscall.SIGKILL && fileHas(junit), sig == syscall.SIGKILL)
 			})
 		}
 	}
@@ -247,15 +262,11 @@ func TestTwoRunsAtOnce(t *testing.T) {
 	verify(t, before, "/nonexistent", "/nonexistent", false)
 }
 
-// TestBuiltinSuiteRepeated runs the built-in suite 50 times in a row and
-// reports the slowest scenario's p99.
-func TestBuiltinSuiteRepeated(t *testing.T) {
-	builtinRepeated(t, 50)
-}
-
 // TestBuiltinSuiteUnderParallelLoad runs the built-in suite 60 times with
-// -parallel 16 on this machine (2 cores): timing checks get the machine to
-// themselves (or are inconclusive), so nothing fails because of the load.
+// -parallel 16 on this machine (2 cores) and reports the slowest
+// scenario's p99: timing checks get the machine to themselves (or are
+// inconclusive), so nothing fails because of the load. (It replaces the
+// sequential 50 runs the matrix had: it is the same repetition, harder.)
 func TestBuiltinSuiteUnderParallelLoad(t *testing.T) {
 	builtinRepeated(t, 60, "-parallel", "16")
 }
@@ -353,5 +364,33 @@ func TestVerifierSeesALeak(t *testing.T) {
 			t.Fatalf("a leaked daemon went unnoticed; diff: %q", d)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestCrashes ends runs of vtest run by crashing the suite process from a
+// check (a panic in a goroutine, os.Exit, log.Fatal) while other scenarios
+// with daemons run beside it, 5 times each: vtest run still writes
+// well-formed reports naming the crash, exits 1, and nothing survives.
+func TestCrashes(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	for _, crash := range []string{"gopanic", "exit", "fatal"} {
+		for i := range 5 {
+			t.Run(fmt.Sprintf("%s-%d", crash, i), func(t *testing.T) {
+				dir := t.TempDir()
+				junit, events := filepath.Join(dir, "r.xml"), filepath.Join(dir, "e.jsonl")
+				before := hostcheck.Take(t)
+				cmd := exec.Command(vtestBin, "run", "-parallel", "3", "-count", "2", "-run", "^(ok|"+crash+")$",
+					"-junit", junit, "-json", events, "./testdata/crash")
+				out, err := cmd.CombinedOutput()
+				var ee *exec.ExitError
+				if !errors.As(err, &ee) || ee.ExitCode() != 1 || !bytes.Contains(out, []byte("the suite process died")) {
+					t.Errorf("exit %v, want 1 with the crash reported:\n%s", err, out)
+				}
+				if b := readFile(junit); !bytes.Contains(b, []byte(`type="Crash"`)) {
+					t.Errorf("no crash in the JUnit report:\n%s", b)
+				}
+				verify(t, before, junit, events, false)
+			})
+		}
 	}
 }

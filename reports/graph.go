@@ -10,8 +10,10 @@ import (
 )
 
 // WriteDOT writes a scenario's topology as a Graphviz graph: nodes shaped by
-// kind, one edge per link labelled with its interfaces and the addresses
-// they will have.
+// kind and listing their declared interfaces (bridges, VLANs, tunnels…),
+// one edge per link labelled with its interfaces and the addresses they
+// will have, and dashed edges for the other relations between nodes (a
+// macvlan on another node's interface, a WireGuard tunnel).
 func WriteDOT(w io.Writer, l *scenario.Layout) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "graph %q {\n  label=%q;\n", l.Name, l.Description)
@@ -22,6 +24,9 @@ func WriteDOT(w io.Writer, l *scenario.Layout) error {
 	for _, k := range l.Links {
 		a, z := splitEnd(k.A), splitEnd(k.B)
 		fmt.Fprintf(&b, "  %q -- %q [label=%q];\n", a[0], z[0], linkLabel(l, k))
+	}
+	for _, r := range l.Relations {
+		fmt.Fprintf(&b, "  %q -- %q [style=dashed, label=%q];\n", r.A, r.B, r.Label)
 	}
 	b.WriteString("}\n")
 	_, err := io.WriteString(w, b.String())
@@ -48,6 +53,9 @@ func WriteMermaid(w io.Writer, l *scenario.Layout) error {
 		a, z := splitEnd(k.A), splitEnd(k.B)
 		fmt.Fprintf(&b, "  %s ---|\"%s\"| %s\n", id[a[0]], mermaidText(linkLabel(l, k)), id[z[0]])
 	}
+	for _, r := range l.Relations {
+		fmt.Fprintf(&b, "  %s -.-|\"%s\"| %s\n", id[r.A], mermaidText(r.Label), id[r.B])
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -68,6 +76,11 @@ func nodeLines(n scenario.LayoutNode) []string {
 	if len(n.BridgeAddrs) > 0 {
 		lines = append(lines, n.Bridge+" "+strings.Join(n.BridgeAddrs, " "))
 	}
+	for _, i := range n.Interfaces {
+		if i.Detail != "" {
+			lines = append(lines, i.Name+": "+i.Detail)
+		}
+	}
 	if n.Masquerade != "" {
 		lines = append(lines, "NAT out "+n.Masquerade)
 	}
@@ -75,8 +88,11 @@ func nodeLines(n scenario.LayoutNode) []string {
 	if len(n.Firewall) > 0 {
 		lines = append(lines, fmt.Sprintf("firewall: %d rule(s)", len(n.Firewall)))
 	}
+	if n.PolicyRules > 0 {
+		lines = append(lines, fmt.Sprintf("policy rules: %d", n.PolicyRules))
+	}
 	for _, r := range n.Routes {
-		lines = append(lines, r.Dst+" via "+r.Via)
+		lines = append(lines, r.String())
 	}
 	return lines
 }

@@ -315,6 +315,11 @@ func list(w io.Writer, specs []*scenario.Spec) int {
 			}
 			fmt.Fprintf(w, "    needs: %s\n", strings.Join(names, ", "))
 		}
+		for _, n := range s.Nodes() {
+			for _, i := range n.Ifaces() {
+				fmt.Fprintf(w, "    iface %s:%s: %s\n", n.Name(), i.Name(), i.Describe())
+			}
+		}
 		for _, ch := range s.Items() {
 			if ch.IsStep() {
 				fmt.Fprintf(w, "    > step: %s\n", ch.Name)

@@ -100,3 +100,31 @@ func BenchmarkStepRouteAdd(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAbandonStuckCheck runs a scenario whose check ignores its
+// context, under a 50 ms timeout, and reports how long past the timeout
+// plus the grace the run took to come back. Goal: ≤ 100 ms over the grace.
+func BenchmarkAbandonStuckCheck(b *testing.B) {
+	hostcheck.RequireRoot(b)
+	if b.N > 5 {
+		b.Skip("each iteration waits out the 1 s grace: run with -benchtime 3x (make bench does)")
+	}
+	s := pair("bench-abandon")
+	s.Check("ignores its context", func(ctx context.Context, n *scenario.Network) scenario.Result {
+		time.Sleep(time.Hour)
+		return scenario.Result{}
+	})
+	const timeout = 50 * time.Millisecond
+	var over time.Duration
+	for range b.N {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		start := time.Now()
+		out := scenario.Run(ctx, s, scenario.RunOptions{})
+		over += time.Since(start) - timeout - scenario.DefaultGrace
+		cancel()
+		if out.Status != scenario.Fail {
+			b.Fatalf("%s: %s", out.Status, out.Message)
+		}
+	}
+	b.ReportMetric(float64(over.Microseconds())/float64(b.N)/1000, "ms-over-grace/op")
+}

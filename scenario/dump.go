@@ -47,6 +47,7 @@ func (nd *Node) dump(b *strings.Builder) {
 			fmt.Fprintf(b, "      inet %s\n", ad.IPNet)
 		}
 	}
+	dumpL2(b, nd, names)
 	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
 		routes, _ := nd.nl.RouteListFiltered(fam, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
 		for _, r := range routes {
@@ -73,6 +74,47 @@ func (nd *Node) dump(b *strings.Builder) {
 		fmt.Fprintf(b, "   net.ipv4.ip_forward = %s\n", v)
 	}
 	b.WriteString(nftDump(nd.NamespaceFd()))
+}
+
+// dumpL2 writes the bridge VLANs of every port and the forwarding
+// entries of bridges and VXLANs (without multicast and the ports' own
+// addresses).
+func dumpL2(b *strings.Builder, nd *Node, names map[int]string) {
+	if vlans, err := nd.nl.BridgeVlanList(); err == nil {
+		idx := make([]int, 0, len(vlans))
+		for i := range vlans {
+			idx = append(idx, int(i))
+		}
+		sort.Ints(idx)
+		for _, i := range idx {
+			var parts []string
+			for _, v := range vlans[int32(i)] {
+				s := fmt.Sprint(v.Vid)
+				if v.PortVID() {
+					s += " pvid"
+				}
+				if v.EngressUntag() {
+					s += " untagged"
+				}
+				parts = append(parts, s)
+			}
+			fmt.Fprintf(b, "   bridge vlan %s: %s\n", names[i], strings.Join(parts, ", "))
+		}
+	}
+	fdb, _ := nd.nl.NeighList(0, unix.AF_BRIDGE)
+	for _, e := range fdb {
+		if len(e.HardwareAddr) == 6 && e.HardwareAddr[0]&1 != 0 || e.State&netlink.NUD_PERMANENT != 0 && e.IP == nil && e.Flags&netlink.NTF_MASTER == 0 {
+			continue
+		}
+		line := fmt.Sprintf("   fdb %s dev %s", e.HardwareAddr, names[e.LinkIndex])
+		if e.IP != nil {
+			line += " dst " + e.IP.String()
+		}
+		if e.Vlan != 0 {
+			line += fmt.Sprintf(" vlan %d", e.Vlan)
+		}
+		fmt.Fprintf(b, "%s %s\n", line, neighState(e.State))
+	}
 }
 
 func stat(a *netlink.LinkAttrs, rx bool) uint64 {

@@ -20,11 +20,14 @@ var kconfig = map[Feature][]string{
 	// An inet-family nftables table with a nat chain and masquerade.
 	FeatureMasquerade: {"CONFIG_NETFILTER", "CONFIG_NF_CONNTRACK", "CONFIG_NF_NAT", "CONFIG_NF_TABLES",
 		"CONFIG_NF_TABLES_INET", "CONFIG_NFT_NAT", "CONFIG_NFT_MASQ"},
-	FeatureIPv6: {"CONFIG_IPV6"},
+	// SNAT and DNAT rules in an inet-family table.
 	FeatureNAT: {"CONFIG_NETFILTER", "CONFIG_NF_CONNTRACK", "CONFIG_NF_NAT", "CONFIG_NF_TABLES",
-		"CONFIG_NF_TABLES_INET", "CONFIG_NFT_NAT"},
+		"CONFIG_NF_TABLES_INET", "CONFIG_NFT_NAT", "CONFIG_NFT_CT"},
+	// The firewall: an inet filter table with counters, conntrack state
+	// matches and reject.
 	FeatureNFTables: {"CONFIG_NETFILTER", "CONFIG_NF_CONNTRACK", "CONFIG_NF_TABLES", "CONFIG_NF_TABLES_INET",
 		"CONFIG_NFT_CT", "CONFIG_NFT_REJECT", "CONFIG_NFT_REJECT_INET"},
+	FeatureIPv6:       {"CONFIG_IPV6"},
 	FeatureBond:       {"CONFIG_BONDING"},
 	FeatureBridgeVLAN: {"CONFIG_BRIDGE", "CONFIG_BRIDGE_VLAN_FILTERING"},
 	FeatureIPVlan:     {"CONFIG_IPVLAN"},
@@ -35,8 +38,9 @@ var kconfig = map[Feature][]string{
 func (f Feature) Kconfig() []string { return kconfig[f] }
 
 // Kconfig returns the kernel config options the scenario needs beyond
-// BaseKconfig: those of its features, and CONFIG_BRIDGE_VLAN_FILTERING
-// when it has both a bridge and VLANs.
+// BaseKconfig: those of its features, CONFIG_BRIDGE_VLAN_FILTERING when it
+// has both a bridge and VLANs, and the routing options its routes and
+// policy rules take (multipath, multiple tables).
 func (s *Spec) Kconfig() []string {
 	var out []string
 	seen := map[string]bool{}
@@ -55,6 +59,27 @@ func (s *Spec) Kconfig() []string {
 	}
 	if has[FeatureBridge] && has[FeatureVLAN] {
 		add("CONFIG_BRIDGE_VLAN_FILTERING")
+	}
+	// Routing the kernel must be built for (not probed: a kernel without
+	// it refuses the route when the scenario is built).
+	for _, n := range s.nodes {
+		if n == nil {
+			continue
+		}
+		for _, r := range n.routes {
+			if len(r.Nexthops) > 0 {
+				add("CONFIG_IP_ROUTE_MULTIPATH")
+			}
+			if r.Table != 0 {
+				add("CONFIG_IP_MULTIPLE_TABLES")
+			}
+		}
+		if len(n.Rules()) > 0 {
+			add("CONFIG_IP_MULTIPLE_TABLES")
+		}
+	}
+	if has[FeatureIPv6] && seen["CONFIG_IP_MULTIPLE_TABLES"] {
+		add("CONFIG_IPV6_MULTIPLE_TABLES")
 	}
 	return out
 }

@@ -141,6 +141,15 @@ func (i *IfaceSpec) Related() []string {
 	return out
 }
 
+// Peer returns the "node:iface" at the other end of a tunnel declared with
+// a peer (WireGuard), or "".
+func (i *IfaceSpec) Peer() string {
+	if p, ok := i.kind.(interface{ peerName() string }); ok {
+		return p.peerName()
+	}
+	return ""
+}
+
 // Addrs gives the interface addresses in CIDR form.
 func (i *IfaceSpec) Addrs(cidrs ...string) *IfaceSpec {
 	i.addrs = append(i.addrs, cidrs...)
@@ -599,8 +608,10 @@ func (n *Network) createIface(i *planIface) error {
 func (nd *Node) finish(n *Network, i *planIface, l netlink.Link) (*Interface, error) {
 	if m := i.master; m != nil {
 		mi := nd.Interface(m.name)
-		if err := nd.nl.LinkSetMasterByIndex(l, mi.Index); err != nil {
-			return nil, fmt.Errorf("node %q: enslave %q to %s %q: %w", nd.name, i.name, m.kind.kindName(), m.name, err)
+		if l.Attrs().MasterIndex != mi.Index {
+			if err := nd.nl.LinkSetMasterByIndex(l, mi.Index); err != nil {
+				return nil, fmt.Errorf("node %q: enslave %q to %s %q: %w", nd.name, i.name, m.kind.kindName(), m.name, err)
+			}
 		}
 		if pc, ok := m.kind.(portConfigurer); ok {
 			if err := pc.configurePort(&kindBuild{n: n, node: nd, on: nd, iface: m}, i, l); err != nil {

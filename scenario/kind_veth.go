@@ -25,14 +25,22 @@ func (veth) newLink(b *kindBuild) (netlink.Link, error) {
 	attrs := b.attrs
 	attrs.MTU = pl.spec.mtu
 	v := &netlink.Veth{LinkAttrs: attrs, PeerName: z.name}
-	if na.bridge != nil {
-		v.MasterIndex = na.bridge.Index
-		if a.expectUp() {
-			v.Flags = net.FlagUp // a switch port: up at once, as before
-		}
-	}
 	if na != nz {
 		v.PeerNamespace = netlink.NsFd(int(nz.ns))
+	}
+	// Enslaved to a bridge and up in the same request when possible; a
+	// bond wants its members down when they join, and a VRF gets them in
+	// finish too.
+	switch {
+	case na.bridge != nil:
+		v.MasterIndex = na.bridge.Index
+	case a.master != nil && isBridge(a.master.kind):
+		v.MasterIndex = na.Interface(a.master.name).Index
+	case a.master != nil:
+		return v, nil
+	}
+	if a.expectUp() {
+		v.Flags = net.FlagUp
 	}
 	return v, nil
 }
@@ -41,8 +49,8 @@ func (veth) newLink(b *kindBuild) (netlink.Link, error) {
 // port of a switch, master inside the node, addresses, up, delay.
 func (n *Network) createLink(pl *planLink) error {
 	a, z := pl.a, pl.b
-	// Create from the switch side so that the port is enslaved at once.
-	if z.node.spec.kind == KindSwitch && a.node.spec.kind != KindSwitch {
+	// Create from the bridge side so that the port is enslaved at once.
+	if bridged(z) && !bridged(a) {
 		a, z = z, a
 	}
 	na, nz := n.nodes[a.node.spec.name], n.nodes[z.node.spec.name]
@@ -82,4 +90,15 @@ func (n *Network) createLink(pl *planLink) error {
 		}
 	}
 	return nil
+}
+
+// bridged reports whether a link end is a bridge port: of a switch, or of
+// a bridge inside its node.
+func bridged(i *planIface) bool {
+	return i.node.spec.kind == KindSwitch || i.master != nil && isBridge(i.master.kind)
+}
+
+func isBridge(k LinkKind) bool {
+	_, ok := k.(Bridge)
+	return ok
 }

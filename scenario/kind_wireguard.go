@@ -42,8 +42,9 @@ type wgPlan struct {
 	endpoint netip.Addr
 }
 
-func (WireGuard) kindName() string { return "wireguard" }
-func (WireGuard) feature() Feature { return FeatureWireGuard }
+func (WireGuard) kindName() string   { return "wireguard" }
+func (w WireGuard) peerName() string { return w.Peer }
+func (WireGuard) feature() Feature   { return FeatureWireGuard }
 
 func (w WireGuard) port() int {
 	if w.Port == 0 {

@@ -3,6 +3,7 @@ package scenario_test
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"strings"
@@ -152,7 +153,7 @@ func TestDumpShowsKinds(t *testing.T) {
 	s.Link("a:eth0", "b:eth0").Subnet("10.5.0.0/24")
 	n := scenario.New(t, s)
 	d := n.DumpState()
-	for _, w := range []string{"vx0 vxlan", "master br0", "br0 bridge", "mv0 macvlan", "inet 10.5.0.9/24"} {
+	for _, w := range []string{"vx0 vxlan", "master br0", "br0 bridge", "mv0 macvlan", "inet 10.5.0.9/24", "fdb 00:00:00:00:00:00 dev vx0 dst 10.5.0.2"} {
 		if !strings.Contains(d, w) {
 			t.Errorf("dump lacks %q:\n%s", w, d)
 		}
@@ -172,4 +173,35 @@ func ipLink(t *testing.T, nd *scenario.Node, dev string) string {
 		t.Fatalf("ip -d link show %s: %v\n%s", dev, err, out)
 	}
 	return string(out)
+}
+
+// TestVXLANGroupPortFDB: VTEPs on one segment find each other through a
+// multicast group on a non-default port, with learning off and a static
+// FDB entry; the entry is read back from the kernel.
+func TestVXLANGroupPortFDB(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	s := scenario.Define("vxlan-group", "")
+	for _, side := range []struct{ node, addr string }{{"a", "10.8.1.1/24"}, {"b", "10.8.1.2/24"}} {
+		s.Host(side.node).Iface("vx0", scenario.VXLAN{VNI: 77, Underlay: "eth0", Group: "239.1.1.77", Port: 8472, NoLearning: side.node == "a",
+			FDB: []scenario.VXLANFDB{{MAC: "02:00:00:00:77:77", Remote: "10.8.0.99"}}}).Addrs(side.addr)
+	}
+	s.Link("a", "b").Subnet("10.8.0.0/24")
+	n := scenario.New(t, s)
+	assert.Reachable(t, n.Node("a"), netip.MustParseAddr("10.8.1.2"))
+	l, err := n.Node("a").Netlink().LinkByName("vx0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vx := l.(*netlink.Vxlan)
+	if vx.Port != 8472 || vx.Learning || vx.Group.String() != "239.1.1.77" || vx.VxlanId != 77 {
+		t.Errorf("vx0 = port %d learning %v group %s vni %d", vx.Port, vx.Learning, vx.Group, vx.VxlanId)
+	}
+	fdb, _ := n.Node("a").Netlink().NeighList(l.Attrs().Index, unix.AF_BRIDGE)
+	found := false
+	for _, e := range fdb {
+		found = found || e.HardwareAddr.String() == "02:00:00:00:77:77" && e.IP.String() == "10.8.0.99"
+	}
+	if !found {
+		t.Errorf("static VXLAN FDB entry missing: %+v", fdb)
+	}
 }

@@ -213,3 +213,49 @@ func TestNATAndFirewallBuild(t *testing.T) {
 	n.Close()
 	hostcheck.Unchanged(t, before)
 }
+
+// TestL3OnDeclaredInterfaceBuild: a device route and a policy rule on a
+// declared (macvlan) interface reach the kernel.
+func TestL3OnDeclaredInterfaceBuild(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	s := scenario.Define("l3-kinds", "")
+	h := s.Host("h")
+	h.Iface("mv0", scenario.Macvlan{Parent: "eth0"}).Addrs("10.0.7.1/24")
+	h.AddRoute(scenario.RouteSpec{Dst: "10.8.0.0/16", Dev: "mv0"}).
+		AddRoute(scenario.RouteSpec{Dst: "default", Via: "10.0.7.2", Table: 7}).
+		Rule(scenario.RuleSpec{Priority: 50, IIF: "lo", To: "10.9.0.0/16", Table: 7})
+	s.Host("b")
+	s.Link("h", "b").Subnet("10.0.0.0/24")
+	n := scenario.New(t, s)
+	nl := n.Node("h").Netlink()
+	mv := n.Node("h").Interface("mv0")
+	if mv == nil {
+		t.Fatal("no mv0")
+	}
+	for dst, want := range map[string]int{"10.8.1.1": mv.Index, "10.9.1.1": mv.Index} {
+		rs, err := nl.RouteGet(net.ParseIP(dst))
+		if err != nil || len(rs) == 0 || rs[0].LinkIndex != want {
+			t.Errorf("route to %s: %v, %v; want dev mv0", dst, rs, err)
+		}
+	}
+}
+
+// TestMasqueradeWithNATRules: Masquerade and NAT rules share table inet
+// vtest-nat; the masquerade rule comes first in postrouting.
+func TestMasqueradeWithNATRules(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	s := scenario.Define("masq-and-rules", "")
+	s.Host("in").Route("default", "gw")
+	s.Router("gw").Masquerade("wan").
+		NAT(scenario.NATRule{Name: "snat", Action: scenario.SNAT, Match: scenario.Match{Out: "wan"}, To: "203.0.113.9"}).
+		NAT(scenario.NATRule{Name: "dnat", Action: scenario.DNAT, Match: scenario.Match{In: "wan", Proto: "udp", DPort: "53"}, To: "10.0.1.1"})
+	s.Host("out")
+	s.Link("in", "gw:lan").Subnet("10.0.1.0/24")
+	s.Link("gw:wan", "out").Addrs("203.0.113.1/24", "203.0.113.2/24")
+	n := scenario.New(t, s)
+	in, out := n.Node("in"), n.Node("out")
+	assert.SourceIs(t, in, out, netip.MustParseAddr("203.0.113.2"), netip.MustParseAddr("203.0.113.1"))
+	if c, err := n.Node("gw").RuleCounter("snat"); err != nil || c.Packets != 0 {
+		t.Errorf("snat after the masquerade rule counted %v, %v; want 0 packets", c, err)
+	}
+}

@@ -48,8 +48,10 @@ type NATRule struct {
 	Random, FullyRandom, Persistent bool
 }
 
-// NAT adds a NAT rule to a router. Masquerade("wan") is shorthand for
-// NAT(NATRule{Action: Masquerade, Match: Match{Out: "wan"}}).
+// NAT adds a NAT rule to a router. Rules apply in definition order, the
+// first match wins. Masquerade("wan") is like
+// NAT(NATRule{Action: Masquerade, Match: Match{Out: "wan"}}) placed before
+// every NAT rule.
 func (n *NodeSpec) NAT(r NATRule) *NodeSpec {
 	n.nat = append(n.nat, r)
 	return n

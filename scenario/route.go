@@ -207,6 +207,11 @@ func (s *Spec) usesIPv6() bool {
 		if any6(n.addrs...) || any6(n.subnets...) {
 			return true
 		}
+		for _, i := range n.ifaces {
+			if i != nil && any6(i.addrs...) {
+				return true
+			}
+		}
 		for _, r := range n.routes {
 			if any6(r.Dst, r.Via, r.Src) {
 				return true

@@ -333,6 +333,9 @@ func TestExplicitIPv6NeedsFeature(t *testing.T) {
 		"link address": func(s *Spec) { s.Link("a", "b").Addrs("fd00::1/64", "fd00::2/64") },
 		"link subnet":  func(s *Spec) { s.Link("a", "b").Subnet("fd00:1::/64") },
 		"route":        func(s *Spec) { s.Nodes()[0].Route("fd00:9::/64", "b") },
+		"declared interface": func(s *Spec) {
+			s.Nodes()[0].Iface("mv0", Macvlan{Parent: "eth0"}).Addrs("fd00:5::1/64")
+		},
 	} {
 		s := Define("t", "")
 		s.Host("a")
@@ -414,5 +417,23 @@ func TestL3Features(t *testing.T) {
 		if !got[f] {
 			t.Errorf("features %v lack %s", s.Features(), f)
 		}
+	}
+}
+
+// TestL3OnDeclaredInterfaces: routes, rules, neighbours and firewall rules
+// may name interfaces declared with Iface, not only veth ends.
+func TestL3OnDeclaredInterfaces(t *testing.T) {
+	s := Define("t", "")
+	h := s.Host("h")
+	h.Iface("mv0", Macvlan{Parent: "eth0"}).Addrs("10.0.7.1/24")
+	h.AddRoute(RouteSpec{Dst: "10.8.0.0/16", Dev: "mv0"}).
+		AddRoute(RouteSpec{Dst: "10.9.0.0/16", Via: "10.0.7.2", Table: 7}).
+		Rule(RuleSpec{IIF: "mv0", Table: 7}).
+		Neighbor("mv0", "10.0.7.2", "02:00:00:00:00:02").
+		Firewall(FirewallRule{Hook: HookInput, Match: Match{In: "mv0"}, Action: Drop})
+	s.Host("b")
+	s.Link("h", "b").Subnet("10.0.0.0/24")
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -67,9 +67,10 @@ func VXLANOverlay() *scenario.Spec {
 	return s
 }
 
-// VLANTrunk carries VLANs 10 and 20 tagged over one trunk: sub-interfaces
-// on each end reach their counterpart in the same VLAN, and frames on the
-// trunk carry the tag. Replaces the older "vlan" scenario, which built its
+// VLANTrunk carries VLANs 10 and 20 tagged over one trunk, and VLAN 10
+// again inside 802.1ad service VLAN 100 (QinQ): sub-interfaces on each end
+// reach their counterpart in the same VLAN, and frames on the trunk carry
+// the tags. Replaces the older "vlan" scenario, which built its
 // VLAN inside a check.
 func VLANTrunk() *scenario.Spec {
 	s := scenario.Define("vlan-trunk", "802.1Q VLANs 10 and 20 tagged over one trunk: sub-interfaces reach their counterpart")
@@ -77,11 +78,14 @@ func VLANTrunk() *scenario.Spec {
 		n := s.Host(side.node)
 		n.Iface("trunk.10", scenario.VLAN{Parent: "trunk", ID: 10}).Addrs("10.31.0." + side.last + "/24")
 		n.Iface("trunk.20", scenario.VLAN{Parent: "trunk", ID: 20}).Addrs("10.32.0." + side.last + "/24")
+		n.Iface("svc100", scenario.VLAN{Parent: "trunk", ID: 100, QinQ: true})
+		n.Iface("svc100.10", scenario.VLAN{Parent: "svc100", ID: 10}).Addrs("10.33.0." + side.last + "/24")
 	}
 	s.Link("left:trunk", "right:trunk").L2()
 	s.Check("left reaches right over VLAN 10, tagged", onWire("right", "trunk", "tagged 10", taggedFrame(10, "10.31.0.1", "10.31.0.2"), assert.Reach("left", "10.31.0.2")))
 	s.Check("left reaches right over VLAN 20, tagged", onWire("right", "trunk", "tagged 20", taggedFrame(20, "10.32.0.1", "10.32.0.2"), assert.Reach("left", "10.32.0.2")))
 	s.Check("right reaches left over VLAN 10", assert.Reach("right", "10.31.0.1"))
+	s.Check("left reaches right over VLAN 10 in 802.1ad service VLAN 100", onWire("right", "trunk", "with service tag 100", taggedFrame(100, "10.33.0.1", "10.33.0.2"), assert.Reach("left", "10.33.0.2")))
 	return s
 }
 
@@ -106,13 +110,15 @@ func BridgeVLAN() *scenario.Spec {
 
 // BondFailover joins two nodes with two active-backup bonds of two links
 // each. On the second bond one member is administratively down: the bond
-// still carries traffic over the other.
+// still carries traffic over the other. The first bond also carries VLAN
+// 100.
 func BondFailover() *scenario.Spec {
 	s := scenario.Define("bond-failover", "active-backup bonds of two links: a bond with one member down still reaches its peer")
 	for _, side := range []struct{ node, last string }{{"a", "1"}, {"b", "2"}} {
 		n := s.Host(side.node)
 		n.Iface("bond0", scenario.Bond{Mode: "active-backup"}).Members("e0", "e1").Addrs("10.70.0." + side.last + "/24")
 		n.Iface("bond1", scenario.Bond{Mode: "active-backup"}).Members("f0", "f1").Addrs("10.71.0." + side.last + "/24")
+		n.Iface("bond0.100", scenario.VLAN{Parent: "bond0", ID: 100}).Addrs("10.72.0." + side.last + "/24")
 		if side.node == "a" {
 			n.Down("f0")
 		}
@@ -122,17 +128,20 @@ func BondFailover() *scenario.Spec {
 	}
 	s.Check("a reaches b over bond0 (both members up)", assert.Reach("a", "10.70.0.2"))
 	s.Check("a reaches b over bond1 with f0 down", then(memberDown("a", "f0"), assert.Reach("a", "10.71.0.2")))
+	s.Check("a reaches b over VLAN 100 on bond0", assert.Reach("a", "10.72.0.2"))
 	return s
 }
 
 // VRF puts a router's two customer interfaces into VRFs red and blue
 // with the same addresses (10.80.0.1/24 on both). Each customer reaches
-// the router; red's customer reaches red's server behind the router,
-// blue's does not: the tables are isolated.
+// the router; red's customer reaches red's server behind the router and
+// red's router ID (a dummy interface in red), blue's reaches neither: the
+// tables are isolated.
 func VRF() *scenario.Spec {
 	s := scenario.Define("vrf", "two VRFs with overlapping addresses on one router stay isolated")
 	r := s.Router("r")
-	r.Iface("red", scenario.VRF{Table: 10}).Members("red0", "red1")
+	r.Iface("red", scenario.VRF{Table: 10}).Members("red0", "red1", "rid")
+	r.Iface("rid", scenario.Dummy{}).Addrs("192.0.2.1/32") // red's router ID
 	r.Iface("blue", scenario.VRF{Table: 20}).Members("blue0")
 	s.Host("ha").Route("default", "10.80.0.1")
 	s.Host("hb").Route("default", "10.80.0.1")
@@ -143,6 +152,8 @@ func VRF() *scenario.Spec {
 	s.Check("ha reaches its gateway in red", assert.Reach("ha", "10.80.0.1"))
 	s.Check("hb reaches its gateway in blue", assert.Reach("hb", "10.80.0.1"))
 	s.Check("ha reaches the server through red", assert.Reach("ha", "server"))
+	s.Check("ha reaches red's router ID (a dummy in red)", assert.Reach("ha", "192.0.2.1"))
+	s.Check("hb does not reach red's router ID", assert.NoReach("hb", "192.0.2.1"))
 	s.Check("hb does not reach the server (blue has no route)", assert.NoReach("hb", "server"))
 	return s
 }

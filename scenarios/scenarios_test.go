@@ -160,8 +160,9 @@ func TestSameNamespaceVethARPMAC(t *testing.T) {
 // kindEvidence is what the checks of the link-kind scenarios must show.
 var kindEvidence = map[string]map[string][]string{
 	"vlan-trunk": {
-		"left reaches right over VLAN 10, tagged": {"1 received", "802.1Q tag 10 carrying 10.31.0.1 → 10.31.0.2"},
-		"left reaches right over VLAN 20, tagged": {"802.1Q tag 20 carrying 10.32.0.1 → 10.32.0.2"},
+		"left reaches right over VLAN 10, tagged":                     {"1 received", "802.1Q tag 10 carrying 10.31.0.1 → 10.31.0.2"},
+		"left reaches right over VLAN 20, tagged":                     {"802.1Q tag 20 carrying 10.32.0.1 → 10.32.0.2"},
+		"left reaches right over VLAN 10 in 802.1ad service VLAN 100": {"802.1ad service tag 100 around 802.1Q tag 10 carrying 10.33.0.1 → 10.33.0.2"},
 	},
 	"bridge-vlan": {
 		"a reaches b in VLAN 10":        {"1 received"},
@@ -182,10 +183,12 @@ var kindEvidence = map[string]map[string][]string{
 	},
 	"bond-failover": {
 		"a reaches b over bond1 with f0 down": {"a:f0 is down, master bond1 (up)", "1 received"},
+		"a reaches b over VLAN 100 on bond0":  {"1 received"},
 	},
 	"vrf": {
 		"ha reaches the server through red":                {"1 received", "ttl 63"},
 		"hb does not reach the server (blue has no route)": {"10.81.0.2"},
+		"ha reaches red's router ID (a dummy in red)":      {"1 received"},
 	},
 	"wireguard": {
 		"a reaches b through the tunnel": {"1 received", "WireGuard data message", ":51820"},

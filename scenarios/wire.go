@@ -4,16 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"strings"
 	"time"
-	"unsafe"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"golang.org/x/sys/unix"
 
+	"github.com/vtest-dev/vtest/internal/capture"
 	"github.com/vtest-dev/vtest/scenario"
 )
 
@@ -27,15 +25,15 @@ const wireWait = time.Second
 func onWire(node, iface, want string, match func(gopacket.Packet) (string, bool), act scenario.CheckFunc) scenario.CheckFunc {
 	return func(ctx context.Context, n *scenario.Network) scenario.Result {
 		nd := n.Node(node)
-		var c *sniffer
+		var c *capture.Sniffer
 		err := nd.Do(func() (err error) {
-			c, err = sniff(iface)
+			c, err = capture.Sniff(iface)
 			return err
 		})
 		if err != nil {
 			return scenario.Verdict("", fmt.Errorf("capture on %s:%s: %w", node, iface, err))
 		}
-		defer c.close()
+		defer c.Close()
 		r := act(ctx, n)
 		deadline := time.Now().Add(wireWait)
 		if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
@@ -44,7 +42,7 @@ func onWire(node, iface, want string, match func(gopacket.Packet) (string, bool)
 		frames := 0
 		found := ""
 		for found == "" {
-			frame, err := c.read(deadline)
+			frame, err := c.Read(deadline)
 			if err != nil {
 				if !errors.Is(err, os.ErrDeadlineExceeded) {
 					return scenario.Verdict(r.Evidence, fmt.Errorf("capture on %s:%s: %w", node, iface, err))
@@ -71,83 +69,6 @@ func onWire(node, iface, want string, match func(gopacket.Packet) (string, bool)
 		return scenario.Verdict(ev, r.Err)
 	}
 }
-
-// sniffer is an AF_PACKET socket bound to one interface that puts VLAN
-// tags back into the frames: the kernel strips them into metadata
-// (PACKET_AUXDATA) before a packet socket sees them.
-type sniffer struct {
-	f   *os.File
-	buf []byte
-	oob []byte
-}
-
-// sniff opens a sniffer on iface of the calling thread's namespace.
-func sniff(iface string) (*sniffer, error) {
-	ifi, err := net.InterfaceByName(iface)
-	if err != nil {
-		return nil, err
-	}
-	proto := int(htons(unix.ETH_P_ALL))
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, proto)
-	if err != nil {
-		return nil, err
-	}
-	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_AUXDATA, 1); err != nil {
-		unix.Close(fd)
-		return nil, err
-	}
-	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifi.Index}); err != nil {
-		unix.Close(fd)
-		return nil, err
-	}
-	return &sniffer{f: os.NewFile(uintptr(fd), "packet:"+iface), buf: make([]byte, 65536), oob: make([]byte, 256)}, nil
-}
-
-func (s *sniffer) close() { s.f.Close() }
-
-// read returns the next frame, with its VLAN tag reinserted, or
-// os.ErrDeadlineExceeded.
-func (s *sniffer) read(deadline time.Time) ([]byte, error) {
-	if err := s.f.SetReadDeadline(deadline); err != nil {
-		return nil, err
-	}
-	rc, err := s.f.SyscallConn()
-	if err != nil {
-		return nil, err
-	}
-	var n, oobn int
-	var rerr error
-	err = rc.Read(func(fd uintptr) bool {
-		n, oobn, _, _, rerr = unix.Recvmsg(int(fd), s.buf, s.oob, 0)
-		return rerr != unix.EAGAIN
-	})
-	if err != nil {
-		return nil, err
-	}
-	if rerr != nil {
-		return nil, rerr
-	}
-	frame := append([]byte(nil), s.buf[:n]...)
-	msgs, _ := unix.ParseSocketControlMessage(s.oob[:oobn])
-	for _, m := range msgs {
-		if m.Header.Level != unix.SOL_PACKET || m.Header.Type != unix.PACKET_AUXDATA || len(m.Data) < int(unsafe.Sizeof(unix.TpacketAuxdata{})) {
-			continue
-		}
-		aux := (*unix.TpacketAuxdata)(unsafe.Pointer(&m.Data[0]))
-		if aux.Status&unix.TP_STATUS_VLAN_VALID == 0 || len(frame) < 12 {
-			continue
-		}
-		tpid := uint16(unix.ETH_P_8021Q)
-		if aux.Status&unix.TP_STATUS_VLAN_TPID_VALID != 0 {
-			tpid = aux.Vlan_tpid
-		}
-		tag := []byte{byte(tpid >> 8), byte(tpid), byte(aux.Vlan_tci >> 8), byte(aux.Vlan_tci)}
-		frame = append(frame[:12], append(tag, frame[12:]...)...)
-	}
-	return frame, nil
-}
-
-func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
 // inner describes the innermost IPv4 packet of a frame, the n-th IPv4
 // header or deeper (1 for a plain or tagged frame, 2 inside a tunnel).
@@ -196,7 +117,16 @@ func taggedFrame(vid uint16, src, dst string) func(gopacket.Packet) (string, boo
 		if !ok || !strings.HasPrefix(in, src+" → "+dst+" ") {
 			return "", false
 		}
-		return fmt.Sprintf("802.1Q tag %d carrying %s", tag.VLANIdentifier, in), true
+		desc := fmt.Sprintf("802.1Q tag %d", tag.VLANIdentifier)
+		if eth, _ := p.Layer(layers.LayerTypeEthernet).(*layers.Ethernet); eth != nil && eth.EthernetType == layers.EthernetTypeQinQ {
+			desc = fmt.Sprintf("802.1ad service tag %d", tag.VLANIdentifier)
+			for _, l := range p.Layers() {
+				if t, ok := l.(*layers.Dot1Q); ok && t != tag {
+					desc += fmt.Sprintf(" around 802.1Q tag %d", t.VLANIdentifier)
+				}
+			}
+		}
+		return desc + " carrying " + in, true
 	}
 }
 

@@ -113,7 +113,9 @@ func TestUsageErrors(t *testing.T) {
 }
 
 func TestListAndGraph(t *testing.T) {
-	vtest(t, ".", "list", builtin).must(t, 0, "netem-delay", "needs: veth, netem", "- left reaches right")
+	vtest(t, ".", "list", builtin).must(t, 0, "netem-delay", "needs: veth, netem", "- left reaches right",
+		"needs: veth, vlan\n", "iface left:trunk.10: vlan 10 (802.1q) on trunk", "needs: veth, wireguard", "needs: veth, bridge-vlan")
+	vtest(t, ".", "graph", "vxlan-overlay", builtin).must(t, 0, `vx0: vxlan vni 42 port 4789 dev eth0 remotes 10.50.2.1`, `br0: bridge`)
 	vtest(t, ".", "graph", "nat", builtin).must(t, 0, `graph "nat" {`, `"gw" -- "outside"`)
 	vtest(t, ".", "graph", "-mermaid", "routed", builtin).must(t, 0, "flowchart LR", `(("router (router)"))`)
 	vtest(t, ".", "graph", "nosuch", builtin).must(t, 2, `no scenario "nosuch"`)
@@ -666,4 +668,39 @@ func TestInconclusive(t *testing.T) {
 		t.Errorf("VTEST_INCONCLUSIVE=fail: %v\n%s", err, out)
 	}
 	vtest(t, ".", "run", "-inconclusive", "maybe", "./testdata/failing").must(t, 2, "want skip or fail")
+}
+
+// TestMisbehavingUserCode runs the whole misbehaving fixture — a hang, a
+// hang inside a node, a busy loop, a goroutine panic, os.Exit(3) and
+// log.Fatal in checks, next to well-behaved scenarios — with -parallel 1
+// and 4: the run ends in bounded time with exit 1 and a valid JUnit report
+// that lists every scenario, and nothing is left behind.
+func TestMisbehavingUserCode(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	xsd := schemas(t)
+	before := hostcheck.Take(t)
+	all := []string{"good-1", "good-2", "hangs", "hangs-in-node", "spins", "goroutine-panics", "exits", "log-fatal"}
+	for _, par := range []string{"1", "4"} {
+		t.Run("parallel "+par, func(t *testing.T) {
+			junit := filepath.Join(t.TempDir(), "r.xml")
+			start := time.Now()
+			r := vtest(t, ".", "run", "-parallel", par, "-timeout", "2s", "-junit", junit, "./testdata/misbehaving")
+			took := time.Since(start)
+			if r.code != 1 {
+				t.Fatalf("exit %d, want 1\n%s\n%s", r.code, r.stdout, r.stderr)
+			}
+			if limit := 40 * time.Second; took > limit {
+				t.Errorf("took %v, want ≤ %v", took, limit)
+			}
+			xmllint(t, filepath.Join(xsd, "jenkins-junit-10.xsd"), junit)
+			b, _ := os.ReadFile(junit)
+			for _, name := range all {
+				if !bytes.Contains(b, []byte(`name="`+name+`"`)) {
+					t.Errorf("JUnit does not list scenario %s:\n%s", name, b)
+				}
+			}
+			t.Logf("-parallel %s: %v", par, took.Round(time.Millisecond))
+		})
+	}
+	hostcheck.Unchanged(t, before)
 }

@@ -17,8 +17,6 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
-	"github.com/mdlayher/packet"
-	"golang.org/x/sys/unix"
 
 	"github.com/vtest-dev/vtest/scenario"
 )
@@ -34,14 +32,21 @@ type link struct {
 	f    *os.File
 	bw   *bufio.Writer
 	w    *pcapgo.NgWriter
-	c    *packet.Conn
+	c    *Sniffer
 	err  error
 }
 
-var unsafe = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
+// captured are the kinds of interface captured.
+var captured = map[string]bool{"veth": true, "vlan": true, "macvlan": true, "ipvlan": true, "vxlan": true, "bond": true, "wireguard": true}
+
+var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
 
 // Start captures every link of n, at one end of each veth pair (a switch's
-// port, or the first end defined), into dir/<prefix>-<node>-<iface>.pcapng.
+// port, or the first end defined), and every declared interface that
+// carries traffic of its own (VLAN, macvlan, ipvlan, VXLAN, bond,
+// WireGuard; not bridges, VRFs or dummies), into
+// dir/<prefix>-<node>-<iface>.pcapng. VLAN tags the kernel strips are put
+// back into the frames.
 func Start(n *scenario.Network, dir, prefix string) (*Capture, error) {
 	if err := invoker.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("capture: %w", err)
@@ -50,11 +55,11 @@ func Start(n *scenario.Network, dir, prefix string) (*Capture, error) {
 	seen := map[string]bool{}
 	for _, nd := range n.Nodes() {
 		for _, ifc := range nd.Interfaces() {
-			if ifc.PeerNode == "" || seen[ifc.PeerNode+"/"+ifc.PeerInterface] {
+			if !captured[ifc.Kind] || ifc.Kind == "veth" && seen[ifc.PeerNode+"/"+ifc.PeerInterface] {
 				continue // a bridge, or the other end of a pair already captured
 			}
 			seen[nd.Name()+"/"+ifc.Name] = true
-			l, err := open(nd, ifc, filepath.Join(dir, unsafe.ReplaceAllString(prefix+"-"+nd.Name()+"-"+ifc.Name, "_")+".pcapng"))
+			l, err := open(nd, ifc, filepath.Join(dir, unsafeChars.ReplaceAllString(prefix+"-"+nd.Name()+"-"+ifc.Name, "_")+".pcapng"))
 			if err != nil {
 				c.Stop(false)
 				return nil, err
@@ -69,12 +74,8 @@ func Start(n *scenario.Network, dir, prefix string) (*Capture, error) {
 
 func open(nd *scenario.Node, ifc *scenario.Interface, path string) (*link, error) {
 	l := &link{path: path}
-	err := nd.Do(func() error {
-		ifi, err := net.InterfaceByName(ifc.Name)
-		if err != nil {
-			return err
-		}
-		l.c, err = packet.Listen(ifi, packet.Raw, unix.ETH_P_ALL, nil)
+	err := nd.Do(func() (err error) {
+		l.c, err = Sniff(ifc.Name)
 		return err
 	})
 	if err != nil {
@@ -93,7 +94,13 @@ func open(nd *scenario.Node, ifc *scenario.Interface, path string) (*link, error
 	intf := pcapgo.DefaultNgInterface
 	intf.Name = nd.Name() + ":" + ifc.Name
 	intf.LinkType = layers.LinkTypeEthernet
-	intf.Description = fmt.Sprintf("veth %s:%s — %s:%s", nd.Name(), ifc.Name, ifc.PeerNode, ifc.PeerInterface)
+	if ifc.Kind == "wireguard" {
+		intf.LinkType = layers.LinkTypeRaw // IP packets, no link-layer header
+	}
+	intf.Description = fmt.Sprintf("%s %s:%s", ifc.Kind, nd.Name(), ifc.Name)
+	if ifc.PeerNode != "" {
+		intf.Description += fmt.Sprintf(" — %s:%s", ifc.PeerNode, ifc.PeerInterface)
+	}
 	if l.w, err = pcapgo.NewNgWriterInterface(l.bw, intf, pcapgo.DefaultNgWriterOptions); err != nil {
 		l.c.Close()
 		l.f.Close()
@@ -103,31 +110,34 @@ func open(nd *scenario.Node, ifc *scenario.Interface, path string) (*link, error
 }
 
 func (l *link) run() {
-	buf := make([]byte, 65536)
 	for {
-		n, _, err := l.c.ReadFrom(buf)
+		frame, err := l.c.Read(time.Time{})
 		if err != nil {
-			if !errors.Is(err, net.ErrClosed) && !errors.Is(err, os.ErrClosed) {
+			if !errors.Is(err, net.ErrClosed) && !errors.Is(err, os.ErrClosed) && !errors.Is(err, os.ErrDeadlineExceeded) {
 				l.err = err
 			}
 			return
 		}
+		n := len(frame)
 		ci := gopacket.CaptureInfo{Timestamp: time.Now(), CaptureLength: n, Length: n}
-		if err := l.w.WritePacket(ci, buf[:n]); err != nil {
+		if err := l.w.WritePacket(ci, frame); err != nil {
 			l.err = err
 			return
 		}
 	}
 }
 
-// Stop ends the capture, closing every socket (they would keep the
-// namespaces alive). With keep it returns the files written; without, it
-// deletes them.
+// Stop ends the capture, writing the frames already queued, then closing
+// every socket (they would keep the namespaces alive). With keep it
+// returns the files written; without, it deletes them.
 func (c *Capture) Stop(keep bool) []string {
+	for _, l := range c.links {
+		l.c.Drain() // write what is queued, then stop
+	}
+	c.wg.Wait()
 	for _, l := range c.links {
 		l.c.Close()
 	}
-	c.wg.Wait()
 	var files []string
 	for _, l := range c.links {
 		l.w.Flush()

@@ -22,7 +22,7 @@ type Case struct {
 func Cases() []Case {
 	return []Case{
 		wrongVLAN(), wrongVNI(), macvlanPrivate(), ipvlanOtherLAN(), bondAllDown(), vrfLeak(),
-		wireguardWrongPeer(), bridgeWrongPVID(), bridgeIsolated(), bridgeNoFlood(),
+		wireguardWrongPeer(), bridgeWrongPVID(), bridgeIsolated(), bridgeNoFlood(), dummyDown(), qinqWrongOuter(),
 	}
 }
 
@@ -178,4 +178,37 @@ func bridgeNoFlood() Case {
 	s.Link("b", "sw:p2").Addrs("10.62.0.2/24", "")
 	s.Check("a reaches b", assert.Reach("a", "b"))
 	return Case{s, "a reaches b"}
+}
+
+// dummyDown: the router ID's dummy interface is in blue, not in red
+// with the host's interface. (Leaving the dummy down would not do: an
+// address added to a down interface keeps its local route.)
+func dummyDown() Case {
+	s := scenario.Define("misconfigured-dummy", "a router ID on a dummy interface in the wrong VRF")
+	r := s.Router("r")
+	r.Iface("red", scenario.VRF{Table: 10}).Members("eth0")
+	r.Iface("blue", scenario.VRF{Table: 20}).Members("rid")
+	r.Iface("rid", scenario.Dummy{}).Addrs("192.0.2.1/32")
+	s.Host("h").Route("default", "r")
+	s.Link("h", "r").Subnet("10.80.0.0/24")
+	s.Check("h reaches the router", assert.Reach("h", "r"))
+	s.Check("h reaches the router ID", assert.Reach("h", "192.0.2.1"))
+	return Case{s, "h reaches the router ID"}
+}
+
+// qinqWrongOuter: the service VLAN is 802.1Q on one end, 802.1ad on the
+// other.
+func qinqWrongOuter() Case {
+	s := scenario.Define("misconfigured-qinq", "service VLAN 100 as 802.1ad on one end, 802.1Q on the other")
+	for _, side := range []struct {
+		node, last string
+		qinq       bool
+	}{{"left", "1", true}, {"right", "2", false}} {
+		n := s.Host(side.node)
+		n.Iface("svc100", scenario.VLAN{Parent: "trunk", ID: 100, QinQ: side.qinq})
+		n.Iface("svc100.10", scenario.VLAN{Parent: "svc100", ID: 10}).Addrs("10.33.0." + side.last + "/24")
+	}
+	s.Link("left:trunk", "right:trunk").L2()
+	s.Check("left reaches right in QinQ", assert.Reach("left", "10.33.0.2"))
+	return Case{s, "left reaches right in QinQ"}
 }
