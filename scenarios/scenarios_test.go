@@ -91,8 +91,9 @@ func TestBuiltinScenarios(t *testing.T) {
 		"flooding: unregistered multicast is flooded to h2":           {"1 matching"},
 	}
 	want["throughput"] = map[string][]string{
-		"a → b at 20 Mbit/s ±15 %": {"Mbit/s"},
-		"a → b at 10 Mbit/s ±15 %": {"Mbit/s"},
+		"a → b at 20 Mbit/s ±15 %":                   {"Mbit/s"},
+		"remove the limit":                           {"clear the impairment of a:eth0"},
+		"a → b unlimited now: faster than 24 Mbit/s": {"Mbit/s"},
 	}
 	for name, checks := range kindEvidence {
 		want[name] = checks
