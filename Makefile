@@ -75,8 +75,11 @@ unit:
 	$(GO) test -count=1 -short ./...
 
 bench:
-	$(GO) test $(TEST_EXEC) -run '^$$' -bench . -benchtime 100x -count 3 ./scenario/
+	$(GO) test $(TEST_EXEC) -run '^$$' -bench 'TwoNamespaces$$|Switch50|Step|VXLAN|SkipMissing|NodeD' -benchtime 100x -count 3 ./scenario/
 	$(GO) test $(TEST_EXEC) -run '^$$' -bench AbandonStuckCheck -benchtime 3x -count 3 ./scenario/
+	$(GO) test $(TEST_EXEC) -run '^$$' -bench 'TwoNamespacesGone' -benchtime 100x -count 3 ./scenario/
+	$(GO) test $(TEST_EXEC) -run '^$$' -bench 'TwoNamespacesDrift' -benchtime 1x -count 3 ./scenario/
+	$(GO) test $(TEST_EXEC) -run '^$$' -bench 'Star' -benchtime 1x -count 3 -timeout 30m ./scenario/
 	$(GO) test $(TEST_EXEC) -run '^$$' -bench 'Reach|PathWalk' -benchtime 200x -count 3 ./assert/
 	$(GO) test $(TEST_EXEC) -run '^$$' -bench Isolated -benchtime 10x -count 3 ./assert/
 	$(GO) test $(TEST_EXEC) -run '^$$' -bench Throughput -benchtime 3x -count 1 ./assert/

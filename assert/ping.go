@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -31,6 +34,9 @@ type PingResult struct {
 	// Walk is the path walk done when the check failed: where the packet
 	// died, from the scenario's kernel state.
 	Walk *Walk
+	// NeighbourTable, set when the check failed while the kernel's
+	// neighbour table was nearly full, says so (see neighbourTableFull).
+	NeighbourTable string
 }
 
 // Loss returns the fraction of probes lost.
@@ -59,6 +65,9 @@ func (r *PingResult) Evidence() string {
 	if r.Walk != nil {
 		b.WriteString("\n" + r.Walk.Evidence())
 	}
+	if r.NeighbourTable != "" {
+		b.WriteString("\n" + r.NeighbourTable)
+	}
 	return b.String()
 }
 
@@ -81,6 +90,7 @@ func Ping(ctx context.Context, from *scenario.Node, to netip.Addr, opts ...Optio
 	need := o.Count - int(float64(o.Count)*o.Loss)
 	if r.Received < need || r.Received == 0 {
 		r.Walk = WalkPath(from, to)
+		r.NeighbourTable = neighbourTableFull(to)
 		return r, fmt.Errorf("%s is not reachable from %s: %s", to, from.Name(), r.Evidence())
 	}
 	return r, nil
@@ -181,4 +191,63 @@ func Reach(from string, to Target, opts ...Option) scenario.CheckFunc {
 func Reachable(t TestingT, from *scenario.Node, to Target, opts ...Option) bool {
 	helper(t)
 	return inTest(t, Ping, from, to, opts)
+}
+
+// neighbourTableFull explains a failure that may be the kernel's and not
+// the network's: the kernel keeps one ARP (and one NDP) table for every
+// namespace of the host, capped at net.ipv{4,6}.neigh.default.gc_thresh3
+// entries, and evicts no entry younger than 5 s, so a run that resolves
+// many neighbours at once (h1 reaching 999 hosts on one switch needs about
+// 2000) makes the kernel drop resolutions ("neighbor table overflow",
+// table_fulls in /proc/net/stat/arp_cache). It returns "" unless the table
+// is within 10% of the cap.
+func neighbourTableFull(to netip.Addr) string {
+	stat, sysctl := "/proc/net/stat/arp_cache", "/proc/sys/net/ipv4/neigh/default/gc_thresh3"
+	if to.Is6() {
+		stat, sysctl = "/proc/net/stat/ndisc_cache", "/proc/sys/net/ipv6/neigh/default/gc_thresh3"
+	}
+	raw, err := os.ReadFile(sysctl)
+	if err != nil {
+		return ""
+	}
+	limit, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+	if err != nil {
+		return ""
+	}
+	st, err := os.ReadFile(stat)
+	if err != nil {
+		return ""
+	}
+	return neighbourTableNote(string(st), limit)
+}
+
+// neighbourTableNote reads a /proc/net/stat/{arp,ndisc}_cache text against
+// the table's cap.
+func neighbourTableNote(st string, limit int) string {
+	// A header line, then one line per CPU; entries (first column) is the
+	// table's, the same on every line; table_fulls is per CPU.
+	lines := strings.Split(strings.TrimSpace(st), "\n")
+	if len(lines) < 2 {
+		return ""
+	}
+	cols := strings.Fields(lines[0])
+	fulls := slices.Index(cols, "table_fulls")
+	var entries, refused uint64
+	for i, l := range lines[1:] {
+		f := strings.Fields(l)
+		if len(f) != len(cols) {
+			return ""
+		}
+		if i == 0 {
+			entries, _ = strconv.ParseUint(f[0], 16, 64)
+		}
+		if fulls >= 0 {
+			n, _ := strconv.ParseUint(f[fulls], 16, 64)
+			refused += n
+		}
+	}
+	if entries*10 < uint64(limit)*9 {
+		return ""
+	}
+	return fmt.Sprintf("note: the kernel's neighbour table, shared by every namespace of the host, holds %d entries of at most %d (gc_thresh3) and has refused %d since boot: with this many neighbours resolved at once the kernel drops new ones; raise gc_thresh3 on the host or resolve fewer neighbours per scenario", entries, limit, refused)
 }

@@ -67,7 +67,7 @@ func (c *Console) Done(o scenario.Outcome) {
 			break
 		}
 	}
-	fmt.Fprintf(c.W, "%-4s %s (%.3fs)\n", c.paint(o.Status), o.Scenario, o.Duration.Seconds())
+	fmt.Fprintf(c.W, "%-4s %s (%.3fs)%s\n", c.paint(o.Status), o.Scenario, o.Duration.Seconds(), checkCounts(o.Checks))
 	for _, ch := range o.Checks {
 		if ch.Status == scenario.Fail || ch.Status == scenario.Skip || c.Verbose {
 			name := ch.Name
@@ -105,6 +105,30 @@ func (c *Console) Done(o scenario.Outcome) {
 	for _, n := range o.Notes {
 		fmt.Fprintf(c.W, "     %s\n", n)
 	}
+}
+
+// checkCounts summarises a scenario's checks on its line, so that a
+// scenario of many checks reads as one line of passes and every failure in
+// full below it: ", 999 checks: 998 passed, 1 failed".
+func checkCounts(cs []scenario.CheckOutcome) string {
+	n := map[scenario.Status]int{}
+	total := 0
+	for _, c := range cs {
+		if !c.IsStep() {
+			n[c.Status]++
+			total++
+		}
+	}
+	if total < 2 {
+		return ""
+	}
+	parts := []string{fmt.Sprintf("%d passed", n[scenario.Pass])}
+	for _, st := range []scenario.Status{scenario.Fail, scenario.Skip, scenario.Interrupted} {
+		if n[st] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n[st], map[scenario.Status]string{scenario.Fail: "failed", scenario.Skip: "skipped", scenario.Interrupted: "interrupted"}[st]))
+		}
+	}
+	return fmt.Sprintf(", %d checks: %s", total, strings.Join(parts, ", "))
 }
 
 // Check implements Reporter; the console shows checks with their scenario.

@@ -4,6 +4,7 @@
 package reports
 
 import (
+	"bytes"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -144,138 +145,143 @@ func WriteJUnit(w io.Writer, outcomes []scenario.Outcome, plans []Planned, m Met
 	plan := byName(plans)
 	runs := runNumbers(outcomes)
 	for i, o := range outcomes {
-		p := plan[o.Scenario]
-		s := junitSuite{
-			Name: runName(token(o.Scenario), runs[i]), Package: Package, ID: i, Hostname: token(m.Hostname),
-			Timestamp: m.Start.UTC().Format("2006-01-02T15:04:05"), Time: seconds(o.Duration),
-			Properties: []junitProperty{{"kernel", m.Kernel}, {"vtest.version", m.Version}, {"hostname", m.Hostname}},
-		}
-		if p.Description != "" {
-			s.Properties = append(s.Properties, junitProperty{"description", Clean(p.Description)})
-		}
-		cls := Classname(o.Scenario)
-		source := map[string]PlannedCheck{}
-		for _, c := range p.Checks {
-			source[c.Name] = c
-		}
-		add := func(c junitCase, file string, line int) {
-			c.Classname = cls
-			c.Name = token(c.Name)
-			if c.Name == "" {
-				c.Name = "unnamed"
-			}
-			c.Name = runName(c.Name, runs[i])
-			if opt.Source && file != "" {
-				c.File, c.Line = relPath(file), line
-			}
-			s.Cases = append(s.Cases, c)
-		}
-		var out strings.Builder // the suite's system-out
-		msg := func(typ string) *junitMessage {
-			return &junitMessage{Message: firstLine(o.Message), Type: typ, Body: Clean(o.Message)}
-		}
-		switch k := kind(o); {
-		case o.Status == scenario.Skip:
-			checks := p.Checks
-			if len(checks) == 0 {
-				checks = []PlannedCheck{{Name: "scenario"}}
-			}
-			for _, c := range checks {
-				add(junitCase{Name: c.Name, Time: "0.000", Skipped: &junitMessage{Message: firstLine(o.Message), Body: Clean(o.Message)}}, c.File, c.Line)
-			}
-		case len(o.Checks) == 0 && k == "crash":
-			add(junitCase{Name: "crash", Time: seconds(o.Duration), Error: msg("Crash")}, "", 0)
-		case len(o.Checks) == 0 && k == "interrupted":
-			add(junitCase{Name: "setup", Time: seconds(o.Duration), Error: msg("Interrupted")}, "", 0)
-		case len(o.Checks) == 0 && o.Status == scenario.Fail:
-			add(junitCase{Name: "setup", Time: seconds(o.Build), Failure: msg(failType(k))}, "", 0)
-		}
-		for _, c := range o.Checks {
-			if c.IsStep() {
-				// Steps are not tests: a passed or skipped one is a line
-				// of system-out, a failed one an error case "step: NAME".
-				fmt.Fprintf(&out, "[STEP %s] %s: %s\n", c.Status, c.Name, firstNonEmpty(c.Evidence, c.Message))
-				if c.Status == scenario.Fail {
-					add(junitCase{Name: "step: " + c.Name, Time: seconds(c.Duration), Error: &junitMessage{Message: firstLine(c.Message), Type: "StepFailed", Body: Clean(c.Message + "\n\nstep: " + c.Evidence)}}, "", 0)
-				}
-				continue
-			}
-			jc := junitCase{Name: c.Name, Time: seconds(c.Duration)}
-			switch c.Status {
-			case scenario.Fail:
-				body := c.Message
-				if c.Evidence != "" {
-					body += "\n\nevidence:\n" + c.Evidence
-				}
-				jc.Failure = &junitMessage{Message: firstLine(c.Message), Type: "CheckFailed", Body: Clean(body)}
-			case scenario.Skip:
-				jc.Skipped = &junitMessage{Message: firstLine(c.Message), Body: Clean(c.Message)}
-			}
-			if opt.Strict {
-				if c.Evidence != "" {
-					fmt.Fprintf(&out, "[%s] %s: %s\n", c.Status, c.Name, c.Evidence)
-				}
-			} else {
-				jc.SystemOut = Clean(c.Evidence)
-			}
-			file, line := c.File, c.Line
-			if file == "" {
-				file, line = source[c.Name].File, source[c.Name].Line
-			}
-			add(jc, file, line)
-		}
-		if len(o.Checks) > 0 {
-			switch k := kind(o); k {
-			case "crash":
-				add(junitCase{Name: "crash", Time: "0.000", Error: msg("Crash")}, "", 0)
-			case "interrupted":
-				add(junitCase{Name: "interrupted", Time: "0.000", Error: msg("Interrupted")}, "", 0)
-			case "timeout", "teardown":
-				add(junitCase{Name: o.Step, Time: seconds(o.Teardown), Failure: msg(failType(k))}, "", 0)
-			}
-		}
-		if excerpt, ok := KernelWarning(o.KernelLog); ok {
-			add(junitCase{Name: "kernel log", Time: "0.000", Failure: &junitMessage{Message: firstLine(excerpt), Type: "KernelWarning",
-				Body: Clean("the kernel logged a warning while the scenario ran:\n" + excerpt)}}, "", 0)
-		}
-		var extra strings.Builder // node state and attachments of a failed run
-		if o.State != "" {
-			extra.WriteString("\nnode state at failure:\n" + o.State)
-		}
-		for _, a := range o.Attachments {
-			// Relative to the working directory (GitLab resolves them
-			// against the project directory, Jenkins' attachments plugin
-			// against the workspace); absolute when outside it.
-			fmt.Fprintf(&extra, "\n[[ATTACHMENT|%s]]\n", relPath(a))
-		}
-		attached := false
-		if !opt.Strict && extra.Len() > 0 {
-			for j := range s.Cases {
-				if c := &s.Cases[j]; c.Failure != nil || c.Error != nil {
-					c.SystemOut = Clean(strings.TrimLeft(c.SystemOut+"\n"+extra.String(), "\n"))
-					attached = true
-				}
-			}
-		}
-		if !attached {
-			out.WriteString(extra.String())
-		}
-		s.SystemOut = Clean(out.String())
-		s.SystemErr = Clean(o.KernelLog) // what the kernel logged meanwhile
-		for _, c := range s.Cases {
-			s.Tests++
-			switch c.status() {
-			case "fail":
-				s.Failures++
-			case "error":
-				s.Errors++
-			case "skip":
-				s.Skipped++
-			}
-		}
-		doc.Suites = append(doc.Suites, s)
+		doc.Suites = append(doc.Suites, junitSuiteOf(o, i, runs[i], plan[o.Scenario], m, opt))
 	}
 	return encodeJUnit(w, doc)
+}
+
+// junitSuiteOf is the testsuite of one scenario run: the id-th of the
+// report and the run-th run of its scenario.
+func junitSuiteOf(o scenario.Outcome, id, run int, p Planned, m Meta, opt JUnitOptions) junitSuite {
+	s := junitSuite{
+		Name: runName(token(o.Scenario), run), Package: Package, ID: id, Hostname: token(m.Hostname),
+		Timestamp: m.Start.UTC().Format("2006-01-02T15:04:05"), Time: seconds(o.Duration),
+		Properties: []junitProperty{{"kernel", m.Kernel}, {"vtest.version", m.Version}, {"hostname", m.Hostname}},
+	}
+	if p.Description != "" {
+		s.Properties = append(s.Properties, junitProperty{"description", Clean(p.Description)})
+	}
+	cls := Classname(o.Scenario)
+	source := map[string]PlannedCheck{}
+	for _, c := range p.Checks {
+		source[c.Name] = c
+	}
+	add := func(c junitCase, file string, line int) {
+		c.Classname = cls
+		c.Name = token(c.Name)
+		if c.Name == "" {
+			c.Name = "unnamed"
+		}
+		c.Name = runName(c.Name, run)
+		if opt.Source && file != "" {
+			c.File, c.Line = relPath(file), line
+		}
+		s.Cases = append(s.Cases, c)
+	}
+	var out strings.Builder // the suite's system-out
+	msg := func(typ string) *junitMessage {
+		return &junitMessage{Message: firstLine(o.Message), Type: typ, Body: Clean(o.Message)}
+	}
+	switch k := kind(o); {
+	case o.Status == scenario.Skip:
+		checks := p.Checks
+		if len(checks) == 0 {
+			checks = []PlannedCheck{{Name: "scenario"}}
+		}
+		for _, c := range checks {
+			add(junitCase{Name: c.Name, Time: "0.000", Skipped: &junitMessage{Message: firstLine(o.Message), Body: Clean(o.Message)}}, c.File, c.Line)
+		}
+	case len(o.Checks) == 0 && k == "crash":
+		add(junitCase{Name: "crash", Time: seconds(o.Duration), Error: msg("Crash")}, "", 0)
+	case len(o.Checks) == 0 && k == "interrupted":
+		add(junitCase{Name: "setup", Time: seconds(o.Duration), Error: msg("Interrupted")}, "", 0)
+	case len(o.Checks) == 0 && o.Status == scenario.Fail:
+		add(junitCase{Name: "setup", Time: seconds(o.Build), Failure: msg(failType(k))}, "", 0)
+	}
+	for _, c := range o.Checks {
+		if c.IsStep() {
+			// Steps are not tests: a passed or skipped one is a line
+			// of system-out, a failed one an error case "step: NAME".
+			fmt.Fprintf(&out, "[STEP %s] %s: %s\n", c.Status, c.Name, firstNonEmpty(c.Evidence, c.Message))
+			if c.Status == scenario.Fail {
+				add(junitCase{Name: "step: " + c.Name, Time: seconds(c.Duration), Error: &junitMessage{Message: firstLine(c.Message), Type: "StepFailed", Body: Clean(c.Message + "\n\nstep: " + c.Evidence)}}, "", 0)
+			}
+			continue
+		}
+		jc := junitCase{Name: c.Name, Time: seconds(c.Duration)}
+		switch c.Status {
+		case scenario.Fail:
+			body := c.Message
+			if c.Evidence != "" {
+				body += "\n\nevidence:\n" + c.Evidence
+			}
+			jc.Failure = &junitMessage{Message: firstLine(c.Message), Type: "CheckFailed", Body: Clean(body)}
+		case scenario.Skip:
+			jc.Skipped = &junitMessage{Message: firstLine(c.Message), Body: Clean(c.Message)}
+		}
+		if opt.Strict {
+			if c.Evidence != "" {
+				fmt.Fprintf(&out, "[%s] %s: %s\n", c.Status, c.Name, c.Evidence)
+			}
+		} else {
+			jc.SystemOut = Clean(c.Evidence)
+		}
+		file, line := c.File, c.Line
+		if file == "" {
+			file, line = source[c.Name].File, source[c.Name].Line
+		}
+		add(jc, file, line)
+	}
+	if len(o.Checks) > 0 {
+		switch k := kind(o); k {
+		case "crash":
+			add(junitCase{Name: "crash", Time: "0.000", Error: msg("Crash")}, "", 0)
+		case "interrupted":
+			add(junitCase{Name: "interrupted", Time: "0.000", Error: msg("Interrupted")}, "", 0)
+		case "timeout", "teardown":
+			add(junitCase{Name: o.Step, Time: seconds(o.Teardown), Failure: msg(failType(k))}, "", 0)
+		}
+	}
+	if excerpt, ok := KernelWarning(o.KernelLog); ok {
+		add(junitCase{Name: "kernel log", Time: "0.000", Failure: &junitMessage{Message: firstLine(excerpt), Type: "KernelWarning",
+			Body: Clean("the kernel logged a warning while the scenario ran:\n" + excerpt)}}, "", 0)
+	}
+	var extra strings.Builder // node state and attachments of a failed run
+	if o.State != "" {
+		extra.WriteString("\nnode state at failure:\n" + o.State)
+	}
+	for _, a := range o.Attachments {
+		// Relative to the working directory (GitLab resolves them
+		// against the project directory, Jenkins' attachments plugin
+		// against the workspace); absolute when outside it.
+		fmt.Fprintf(&extra, "\n[[ATTACHMENT|%s]]\n", relPath(a))
+	}
+	attached := false
+	if !opt.Strict && extra.Len() > 0 {
+		for j := range s.Cases {
+			if c := &s.Cases[j]; c.Failure != nil || c.Error != nil {
+				c.SystemOut = Clean(strings.TrimLeft(c.SystemOut+"\n"+extra.String(), "\n"))
+				attached = true
+			}
+		}
+	}
+	if !attached {
+		out.WriteString(extra.String())
+	}
+	s.SystemOut = Clean(out.String())
+	s.SystemErr = Clean(o.KernelLog) // what the kernel logged meanwhile
+	for _, c := range s.Cases {
+		s.Tests++
+		switch c.status() {
+		case "fail":
+			s.Failures++
+		case "error":
+			s.Errors++
+		case "skip":
+			s.Skipped++
+		}
+	}
+	return s
 }
 
 func encodeJUnit(w io.Writer, doc junitSuites) error {
@@ -346,7 +352,10 @@ func failType(kind string) string {
 
 // JUnitFile is a Reporter that keeps a JUnit report at Path up to date: it
 // is rewritten (atomically) after every scenario, so a run killed midway
-// leaves the finished scenarios, and once more at the end.
+// leaves the finished scenarios, and once more at the end. It streams: each
+// finished scenario is encoded once into a spool (an unlinked temporary
+// file) and dropped, so it never holds more than one scenario's results,
+// however many scenarios and checks the run has.
 type JUnitFile struct {
 	Path    string
 	Plans   []Planned
@@ -358,7 +367,11 @@ type JUnitFile struct {
 	// file to the user behind sudo).
 	Written func() error
 
-	done []scenario.Outcome
+	spool  *os.File       // the encoded testsuites so far
+	size   int64          // bytes in spool
+	suites int            // testsuites in spool
+	runs   map[string]int // runs so far, by scenario
+	plan   map[string]Planned
 }
 
 // Start implements Reporter.
@@ -369,25 +382,87 @@ func (j *JUnitFile) Check(string, scenario.CheckOutcome) {}
 
 // Done implements Reporter.
 func (j *JUnitFile) Done(o scenario.Outcome) {
-	j.done = append(j.done, o)
-	if err := j.write(j.done); err != nil && j.Log != nil {
+	err := j.add(o)
+	if err == nil {
+		err = j.write()
+	}
+	if err != nil && j.Log != nil {
 		j.Log(err)
 	}
 }
 
-// Finish implements Reporter.
+// Finish implements Reporter. The report holds the scenarios seen by Done;
+// outcomes are encoded anew only when they are not those (a caller that
+// never called Done).
 func (j *JUnitFile) Finish(outcomes []scenario.Outcome, _ time.Duration) error {
-	return j.write(outcomes)
+	defer j.reset()
+	if len(outcomes) != j.suites {
+		j.reset()
+		for _, o := range outcomes {
+			if err := j.add(o); err != nil {
+				return err
+			}
+		}
+	}
+	return j.write()
 }
 
-func (j *JUnitFile) write(outcomes []scenario.Outcome) error {
+// add encodes one scenario run into the spool.
+func (j *JUnitFile) add(o scenario.Outcome) error {
+	if j.spool == nil {
+		f, err := os.CreateTemp("", "vtest-junit-*")
+		if err != nil {
+			return fmt.Errorf("JUnit report: %w", err)
+		}
+		os.Remove(f.Name()) // unlinked: gone with the process, whatever happens
+		j.spool, j.size, j.suites, j.runs, j.plan = f, 0, 0, map[string]int{}, byName(j.Plans)
+	}
+	j.runs[o.Scenario]++
+	suite := junitSuiteOf(o, j.suites, j.runs[o.Scenario], j.plan[o.Scenario], j.Meta, j.Options)
+	// As encodeJUnit lays a testsuite out inside testsuites.
+	var b bytes.Buffer
+	b.WriteString("\n")
+	enc := xml.NewEncoder(&b)
+	enc.Indent("  ", "  ")
+	if err := enc.EncodeElement(suite, xml.StartElement{Name: xml.Name{Local: "testsuite"}}); err != nil {
+		return fmt.Errorf("encode JUnit XML: %w", err)
+	}
+	n, err := j.spool.WriteAt(b.Bytes(), j.size)
+	j.size += int64(n)
+	if err != nil {
+		return fmt.Errorf("JUnit report: spool: %w", err)
+	}
+	j.suites++
+	return nil
+}
+
+// write writes the report from the spool, atomically.
+func (j *JUnitFile) write() error {
 	err := WriteFileAtomic(j.Path, func(w io.Writer) error {
-		return WriteJUnit(w, outcomes, j.Plans, j.Meta, j.Options)
+		if j.suites == 0 {
+			return encodeJUnit(w, junitSuites{})
+		}
+		if _, err := io.WriteString(w, xml.Header+"<testsuites>"); err != nil {
+			return err
+		}
+		if _, err := io.Copy(w, io.NewSectionReader(j.spool, 0, j.size)); err != nil {
+			return err
+		}
+		_, err := io.WriteString(w, "\n</testsuites>\n")
+		return err
 	})
 	if err == nil && j.Written != nil {
 		err = j.Written()
 	}
 	return err
+}
+
+// reset drops the spool.
+func (j *JUnitFile) reset() {
+	if j.spool != nil {
+		j.spool.Close()
+	}
+	j.spool, j.size, j.suites, j.runs = nil, 0, 0, nil
 }
 
 // MergeJUnit merges JUnit reports (for example one per shard) into one:

@@ -41,7 +41,11 @@ func Exclusive(ctx context.Context) (release func(), note string, err error) {
 	if err != nil {
 		return func() {}, "", fmt.Errorf("waiting for the machine to itself: %w", err)
 	}
-	return release, fmt.Sprintf("ran alone: no other scenario in flight (waited %s for the machine)", time.Since(start).Round(time.Millisecond)), nil
+	waited := time.Since(start).Round(time.Millisecond)
+	if sc, ok := m.(interface{ scope() string }); ok && sc.scope() != "" {
+		return release, fmt.Sprintf("%s (waited %s)", sc.scope(), waited), nil
+	}
+	return release, fmt.Sprintf("ran alone: no other scenario in flight and no other check of its scenario running (waited %s for the machine)", waited), nil
 }
 
 // InconclusiveError is a timing check's verdict when the machine, not the

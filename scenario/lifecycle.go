@@ -86,6 +86,9 @@ type RunOptions struct {
 	// scenario timed out or the run was interrupted) before it is abandoned;
 	// 0 means DefaultGrace.
 	Grace time.Duration
+	// CheckParallelism bounds the checks of a Parallel scenario running at
+	// once; 0 means DefaultCheckParallelism, 1 runs them one at a time.
+	CheckParallelism int
 	// InconclusiveFails makes an inconclusive timing check (see
 	// InconclusiveError) a failure instead of a skip.
 	InconclusiveFails bool
@@ -146,40 +149,93 @@ func Run(ctx context.Context, s *Spec, opt RunOptions) (out Outcome) {
 		}
 	}
 	out.Status = Pass
+	// The items to run, by index into s.checks. Steps are never filtered
+	// out: a check may depend on any step before it.
+	var run []int
 	for i, c := range s.checks {
-		// Steps are never filtered out: a check may depend on any step
-		// before it.
-		if !c.IsStep() && opt.Filter != nil && !opt.Filter(c.Name) {
-			continue
+		if c.IsStep() || opt.Filter == nil || opt.Filter(c.Name) {
+			run = append(run, i)
 		}
+	}
+	// record adds one item's outcome; it returns whether the scenario
+	// stops there: returned (abandoned, cancelled) or, after a failed
+	// step, ended with the rest not run.
+	const (
+		goOn = iota
+		returned
+		stepFailed
+	)
+	record := func(i int, co CheckOutcome) int {
+		c := s.checks[i]
 		where := string(c.kind()) + " " + c.Name
-		if ctx.Err() != nil {
-			return out.cancelled(ctx, where)
-		}
-		co := runCheck(ctx, n, c, opt)
-		co.Kind = c.kind()
 		out.Checks = append(out.Checks, co)
-		if opt.OnCheck != nil {
-			opt.OnCheck(co)
-		}
 		if co.abandoned {
 			// The check's goroutine still runs; the teardown deferred
 			// above closes what it holds. Nothing else runs after it.
-			return out.cancelled(ctx, where, fmt.Sprintf("the %s was abandoned: it ignores its context (its goroutines are in its report)", c.kind()))
+			out = out.cancelled(ctx, where, fmt.Sprintf("the %s was abandoned: it ignores its context (its goroutines are in its report)", c.kind()))
+			return returned
 		}
 		if co.Status == Fail && ctx.Err() != nil {
-			return out.cancelled(ctx, where)
+			out = out.cancelled(ctx, where)
+			return returned
 		}
 		if co.Status == Fail && c.IsStep() {
 			// A failed step leaves the network in a state no later item
 			// was written for: stop, and say what was not run and why.
 			out.Status, out.Step, out.Message = Fail, where, fmt.Sprintf("step %q failed: %s", c.Name, co.Message)
 			out.Checks = append(out.Checks, notRun(s.checks[i+1:], opt.Filter, c.Name)...)
-			break
+			return stepFailed
 		}
 		if co.Status == Fail && out.Status == Pass {
 			out.Status, out.Step, out.Message = Fail, where, co.Message
 		}
+		return goOn
+	}
+items:
+	for k := 0; k < len(run); {
+		i := run[k]
+		c := s.checks[i]
+		if ctx.Err() != nil {
+			return out.cancelled(ctx, string(c.kind())+" "+c.Name)
+		}
+		// A batch: the checks up to the next step, when independent.
+		end := k + 1
+		if s.parallel && !c.IsStep() {
+			for end < len(run) && !s.checks[run[end]].IsStep() {
+				end++
+			}
+		}
+		if end-k == 1 {
+			co := runCheck(ctx, n, c, opt)
+			co.Kind = c.kind()
+			if opt.OnCheck != nil {
+				opt.OnCheck(co)
+			}
+			switch record(i, co) {
+			case returned:
+				return out
+			case stepFailed:
+				break items
+			}
+			k++
+			continue
+		}
+		batch := make([]CheckSpec, 0, end-k)
+		for _, j := range run[k:end] {
+			batch = append(batch, s.checks[j])
+		}
+		outs := runBatch(ctx, n, batch, opt, opt.checkParallelism(), opt.OnCheck)
+		for b, co := range outs {
+			if record(run[k+b], co) == returned {
+				// The rest of the batch ran too: report it.
+				out.Checks = append(out.Checks, outs[b+1:]...)
+				return out
+			}
+		}
+		if len(outs) < len(batch) {
+			return out.cancelled(ctx, string(ItemCheck)+" "+batch[len(outs)].Name)
+		}
+		k = end
 	}
 	if out.Status == Fail {
 		if opt.DumpState {

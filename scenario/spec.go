@@ -77,6 +77,8 @@ type Spec struct {
 	links  []*LinkSpec
 	checks []CheckSpec
 	needs  []Feature
+
+	parallel bool // Parallel: checks between steps run concurrently
 }
 
 // Define starts the definition of a scenario.
@@ -108,7 +110,9 @@ func (s *Spec) Link(a, b string) *LinkSpec {
 	return l
 }
 
-// Check adds a check, run inside the built network in definition order.
+// Check adds a check, run inside the built network in definition order
+// (concurrently with its neighbours between steps when the scenario is
+// Parallel).
 // The file and line of the call are recorded for reports.
 func (s *Spec) Check(name string, fn CheckFunc) *Spec {
 	c := CheckSpec{Name: name, Func: fn, Kind: ItemCheck}

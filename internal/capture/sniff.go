@@ -62,12 +62,22 @@ func (s *Sniffer) Read(deadline time.Time) ([]byte, error) {
 	}
 	var n, oobn int
 	var rerr error
-	err = rc.Read(func(fd uintptr) bool {
-		n, oobn, _, _, rerr = unix.Recvmsg(int(fd), s.buf, s.oob, 0)
-		return rerr != unix.EAGAIN
-	})
-	if err != nil {
+	// A queued frame is taken first, whatever the deadline: the poller
+	// reports an expired deadline without looking at the socket, which
+	// would drop the frames Drain is meant to write.
+	if err := rc.Control(func(fd uintptr) {
+		n, oobn, _, _, rerr = unix.Recvmsg(int(fd), s.buf, s.oob, unix.MSG_DONTWAIT)
+	}); err != nil {
 		return nil, err
+	}
+	if rerr == unix.EAGAIN {
+		err = rc.Read(func(fd uintptr) bool {
+			n, oobn, _, _, rerr = unix.Recvmsg(int(fd), s.buf, s.oob, 0)
+			return rerr != unix.EAGAIN
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
 	if rerr != nil {
 		return nil, rerr
