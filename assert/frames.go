@@ -558,3 +558,34 @@ func vlanAux(oob []byte) (uint16, bool) {
 	}
 	return 0, false
 }
+
+// Deliver is a step that sends one crafted frame from an interface
+// ("node:iface") and waits (up to Timeout, default 200 ms) until it
+// arrives, matching m, at another: the frame changed the network (a
+// bridge learned its source, say) by the time the step returns.
+func Deliver(from string, f Frame, at string, m Match, opts ...Option) scenario.Action {
+	return deliver{from: from, f: f, at: at, m: m, opts: opts}
+}
+
+type deliver struct {
+	from, at string
+	f        Frame
+	m        Match
+	opts     []Option
+}
+
+func (d deliver) String() string {
+	return fmt.Sprintf("send a frame %s → %s from %s and see it at %s", orAny(d.f.SrcMAC), orAny(d.f.DstMAC), d.from, d.at)
+}
+
+func orAny(s string) string {
+	if s == "" {
+		return "(default)"
+	}
+	return s
+}
+
+func (d deliver) Run(ctx context.Context, n *scenario.Network) error {
+	_, err := FramesTo(ctx, n, d.from, d.f, d.at, d.m, append(d.opts, Count(1), Expect(AtLeastCount))...)
+	return err
+}

@@ -20,9 +20,11 @@ import (
 type ThroughputResult struct {
 	From string
 	Dst  netip.AddrPort
-	// Bytes is what the receiver read during the measured time.
+	// Bytes is what the receiver read during the measured time, after
+	// the warm-up.
 	Bytes    int64
 	Measured time.Duration
+	Warmup   time.Duration
 	Mbps     float64
 	// Min and Max are the bounds in Mbit/s (0: none).
 	Min, Max float64
@@ -33,8 +35,8 @@ type ThroughputResult struct {
 
 // Evidence renders the rate.
 func (r *ThroughputResult) Evidence() string {
-	s := fmt.Sprintf("TCP %s → %s: %.1f Mbit/s (%d bytes in %s); want %s; took %s",
-		r.From, r.Dst, r.Mbps, r.Bytes, ms(r.Measured), mbpsBounds(r.Min, r.Max), ms(r.Elapsed))
+	s := fmt.Sprintf("TCP %s → %s: %.1f Mbit/s (%d bytes in %s after a %s warm-up); want %s; took %s",
+		r.From, r.Dst, r.Mbps, r.Bytes, ms(r.Measured), ms(r.Warmup), mbpsBounds(r.Min, r.Max), ms(r.Elapsed))
 	if r.Machine != "" {
 		s += "; " + r.Machine
 	}
@@ -63,8 +65,9 @@ var throughputDefaults = Options{Port: 5201, Duration: time.Second, Timeout: 2 *
 
 // Throughput sends TCP as fast as it can from a node to dst:Port (default
 // 5201; the check listens there itself, in the node owning dst) for
-// Duration (default 1 s) and measures the rate at the receiver, from the
-// first byte to the last one read before the Duration ends. It passes when the rate is within Mbps(min, max).
+// Duration (default 1 s) and measures the rate at the receiver over the
+// last three quarters of it (the first is slow start, like iperf's
+// --omit). It passes when the rate is within Mbps(min, max).
 // The whole check is bounded by Timeout (default 2 s).
 func Throughput(ctx context.Context, from *scenario.Node, dst netip.Addr, opts ...Option) (*ThroughputResult, error) {
 	o, err := build(throughputDefaults, opts)
@@ -105,7 +108,12 @@ func Throughput(ctx context.Context, from *scenario.Node, dst netip.Addr, opts .
 	// Both ends stop at the same moment: what is still queued in socket
 	// buffers or a qdisc then is not waited for, so a check takes Duration
 	// (plus setup) whatever the rate.
-	stop := earliest(ctx, time.Now().Add(o.Duration))
+	// The first quarter is TCP's slow start (and its first losses against
+	// a shallow queue): not counted, as iperf's --omit.
+	begin := time.Now()
+	stop := earliest(ctx, begin.Add(o.Duration))
+	warm := begin.Add(o.Duration / 4)
+	r.Warmup = o.Duration / 4
 	got := make(chan received, 1)
 	go func() {
 		var rv received
@@ -120,10 +128,9 @@ func Throughput(ctx context.Context, from *scenario.Node, dst netip.Addr, opts .
 		buf := make([]byte, 256<<10)
 		for {
 			k, err := c.Read(buf)
-			if k > 0 {
-				now := time.Now()
+			if now := time.Now(); k > 0 && now.After(warm) {
 				if rv.first.IsZero() {
-					rv.first = now
+					rv.first = warm
 				}
 				rv.last = now
 				rv.bytes += int64(k)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 )
 
@@ -624,4 +625,167 @@ func (v *validator) sysctl(obj, name, value string) {
 	if strings.ContainsAny(value, "\n") || value == "" {
 		v.add(obj, "sysctl %s has an empty or multi-line value", "give a single-line value", name)
 	}
+}
+
+// SetImpairment replaces the impairment of the traffic leaving an
+// interface ("node:iface") with im (netem, or tbf for a Rate alone), or
+// adds one.
+func SetImpairment(end string, im Impairment) Action {
+	return impairAction{end: end, im: im, set: true}
+}
+
+// ClearImpairment removes the impairment of the traffic leaving an
+// interface.
+func ClearImpairment(end string) Action { return impairAction{end: end} }
+
+type impairAction struct {
+	end string
+	im  Impairment
+	set bool
+}
+
+func (a impairAction) String() string {
+	if a.set {
+		return fmt.Sprintf("impair %s: %s", a.end, a.im)
+	}
+	return "clear the impairment of " + a.end
+}
+
+func (a impairAction) features() []Feature {
+	switch {
+	case !a.set:
+		return nil
+	case a.im.netem():
+		return []Feature{FeatureNetem}
+	}
+	return []Feature{FeatureTBF}
+}
+
+func (a impairAction) validate(v *validator, p *plan, obj string) {
+	v.end(p, obj, a.end)
+	if !a.set {
+		return
+	}
+	im := a.im
+	switch {
+	case im.Delay < 0 || im.Delay > time.Minute || im.Jitter < 0 || im.Jitter > im.Delay:
+		v.add(obj, "delay %v or jitter %v is out of range", "use a delay up to 1m and a jitter up to the delay", im.Delay, im.Jitter)
+	case im.Loss < 0 || im.Loss > 100 || im.Duplicate < 0 || im.Duplicate > 100 || im.Reorder < 0 || im.Reorder > 100 || im.Corrupt < 0 || im.Corrupt > 100:
+		v.add(obj, "a percentage is outside 0..100", "use percentages between 0 and 100")
+	case im.Rate > 0 && im.Rate < 8000:
+		v.add(obj, "rate %d bit/s is too low", "use at least 8000 bit/s", im.Rate)
+	case !im.netem() && im.Rate == 0:
+		v.add(obj, "the impairment is empty", "set at least one field, or use ClearImpairment")
+	}
+}
+
+func (a impairAction) Run(ctx context.Context, n *Network) error {
+	nd, ifc, _, err := n.end(a.end)
+	if err != nil {
+		return err
+	}
+	if !a.set {
+		l, err := nd.nl.LinkByIndex(ifc.Index)
+		if err != nil {
+			return fmt.Errorf("%s: %w", a, err)
+		}
+		qs, err := nd.nl.QdiscList(l)
+		if err != nil {
+			return fmt.Errorf("%s: %w", a, err)
+		}
+		for _, q := range qs {
+			if q.Attrs().Parent == netlink.HANDLE_ROOT && q.Attrs().Handle == netlink.MakeHandle(1, 0) {
+				if err := nd.nl.QdiscDel(q); err != nil {
+					return fmt.Errorf("%s: %w", a, err)
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("%s: %s has no impairment", a, a.end)
+	}
+	if err := nd.nl.QdiscReplace(impairQdisc(ifc.Index, a.im)); err != nil {
+		return fmt.Errorf("%s: %w", a, err)
+	}
+	return nil
+}
+
+// PortFlag is a per-port bridge flag that a step can turn on or off.
+type PortFlag string
+
+// The bridge port flags.
+const (
+	// PortLearning is address learning (IFLA_BRPORT_LEARNING).
+	PortLearning PortFlag = "learning"
+	// PortFlood is unknown-unicast flooding (IFLA_BRPORT_UNICAST_FLOOD).
+	PortFlood PortFlag = "flood"
+	// PortMulticastFlood is flooding of unregistered multicast
+	// (IFLA_BRPORT_MCAST_FLOOD).
+	PortMulticastFlood PortFlag = "mcast_flood"
+)
+
+// SetPortFlag turns a flag of a bridge port ("node:iface") on or off, like
+// bridge link set dev IFACE learning|flood|mcast_flood on|off.
+func SetPortFlag(end string, flag PortFlag, on bool) Action {
+	return portFlag{end: end, flag: flag, on: on}
+}
+
+type portFlag struct {
+	end  string
+	flag PortFlag
+	on   bool
+}
+
+func (a portFlag) String() string {
+	state := "off"
+	if a.on {
+		state = "on"
+	}
+	return fmt.Sprintf("bridge port %s %s %s", a.end, a.flag, state)
+}
+
+func (a portFlag) validate(v *validator, p *plan, obj string) {
+	v.end(p, obj, a.end)
+	switch a.flag {
+	case PortLearning, PortFlood, PortMulticastFlood:
+	default:
+		v.add(obj, "bridge port flag %q is unknown", "use PortLearning, PortFlood or PortMulticastFlood", a.flag)
+	}
+}
+
+func (a portFlag) Run(ctx context.Context, n *Network) error {
+	nd, _, l, err := n.end(a.end)
+	if err != nil {
+		return err
+	}
+	if l.Attrs().MasterIndex == 0 {
+		return fmt.Errorf("%s: %s is not a bridge port", a, a.end)
+	}
+	switch a.flag {
+	case PortLearning:
+		err = nd.nl.LinkSetLearning(l, a.on)
+	case PortFlood:
+		err = nd.nl.LinkSetFlood(l, a.on)
+	case PortMulticastFlood:
+		err = nd.Do(func() error {
+			req := nl.NewNetlinkRequest(unix.RTM_SETLINK, unix.NLM_F_ACK)
+			msg := nl.NewIfInfomsg(unix.AF_BRIDGE)
+			msg.Index = int32(l.Attrs().Index)
+			req.AddData(msg)
+			pi := nl.NewRtAttr(unix.IFLA_PROTINFO|unix.NLA_F_NESTED, nil)
+			v := byte(0)
+			if a.on {
+				v = 1
+			}
+			pi.AddRtAttr(nl.IFLA_BRPORT_MCAST_FLOOD, []byte{v})
+			req.AddData(pi)
+			_, err := req.Execute(unix.NETLINK_ROUTE, 0)
+			return err
+		})
+	default:
+		err = fmt.Errorf("unknown flag %q", a.flag)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", a, err)
+	}
+	return nil
 }

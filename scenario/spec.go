@@ -191,6 +191,13 @@ func (s *Spec) Features() []Feature {
 	for _, f := range s.l3Features() {
 		add(f)
 	}
+	for _, c := range s.checks {
+		if a, ok := c.Action.(interface{ features() []Feature }); ok {
+			for _, f := range a.features() {
+				add(f)
+			}
+		}
+	}
 	if s.IPv6 || s.usesIPv6() {
 		add(FeatureIPv6)
 	}

@@ -79,6 +79,11 @@ func TestActionsValidated(t *testing.T) {
 		{"bad sysctl", func(s *scenario.Spec) { s.Step("x", scenario.SetSysctl("left", "kernel.panic", "1")) }, []string{"not a network sysctl"}},
 		{"stop unstarted", func(s *scenario.Spec) { s.Step("x", scenario.StopProcess("left", "daemon")) }, []string{`no step starts a process "daemon"`}},
 		{"flap count", func(s *scenario.Spec) { s.Step("x", scenario.Flap("left:eth0", 0, time.Second)) }, []string{"flap count 0"}},
+		{"unknown port flag", func(s *scenario.Spec) { s.Step("x", scenario.SetPortFlag("left:eth0", "stp", true)) }, []string{`bridge port flag "stp" is unknown`}},
+		{"empty impairment", func(s *scenario.Spec) { s.Step("x", scenario.SetImpairment("left:eth0", scenario.Impairment{})) }, []string{"the impairment is empty"}},
+		{"impairment rate", func(s *scenario.Spec) {
+			s.Step("x", scenario.SetImpairment("left:eth0", scenario.Impairment{Rate: 100}))
+		}, []string{"rate 100 bit/s is too low"}},
 		{"duplicate names", func(s *scenario.Spec) {
 			s.Step("x", scenario.LinkDown("left:eth0"))
 			s.Check("x", assert.Reach("left", "right"))
@@ -151,6 +156,30 @@ func TestActions(t *testing.T) {
 	apply(scenario.DelAddr("server:eth0", "10.0.2.77/24"))
 	apply(scenario.StartProcess("server", "sleeper", "sleep", "1000"))
 	apply(scenario.StopProcess("server", "sleeper"))
+	apply(scenario.SetImpairment("client:eth0", scenario.Impairment{Rate: 1_000_000}))
+	qdisc := func() string {
+		l, _ := client.Netlink().LinkByName("eth0")
+		qs, _ := client.Netlink().QdiscList(l)
+		for _, q := range qs {
+			if q.Attrs().Parent == netlink.HANDLE_ROOT {
+				return q.Type()
+			}
+		}
+		return ""
+	}
+	if q := qdisc(); q != "tbf" {
+		t.Errorf("root qdisc after SetImpairment: %q", q)
+	}
+	apply(scenario.ClearImpairment("client:eth0"))
+	if q := qdisc(); q == "tbf" {
+		t.Errorf("root qdisc after ClearImpairment: %q", q)
+	}
+	if err := n.Apply(ctx, scenario.ClearImpairment("client:eth0")); err == nil || !strings.Contains(err.Error(), "has no impairment") {
+		t.Errorf("clearing twice: %v", err)
+	}
+	if err := n.Apply(ctx, scenario.SetPortFlag("client:eth0", scenario.PortFlood, false)); err == nil || !strings.Contains(err.Error(), "not a bridge port") {
+		t.Errorf("port flag on a non-port: %v", err)
+	}
 	apply(scenario.LinkDelete("router:eth1"))
 	if _, err := n.Node("server").Netlink().LinkByName("eth0"); err == nil {
 		t.Error("the veth peer survived LinkDelete")

@@ -94,3 +94,96 @@ func PMTUException() *scenario.Spec {
 	s.Check("IPv6: client has a PMTU exception of 1280", assert.Routes("client", "server", assert.IPv6(), assert.PathMTU(1280)))
 	return s
 }
+
+// testMAC is the MAC of lib.sh's learning and flooding tests.
+const testMAC = "de:ad:be:ef:13:37"
+
+// KselftestBridgeLearning ports the learning and flooding tests of the
+// kernel's tools/testing/selftests/net/forwarding/bridge_vlan_unaware.sh
+// (learning_test and flood_test of forwarding/lib.sh): h1 and h2 on a
+// VLAN-unaware bridge br0 with ports swp1 and swp2.
+//
+// Ported: the topology and addresses (192.0.2.1-2/24, 2001:db8:1::1-2/64),
+// multicast snooping off, ping_ipv4 and ping_ipv6, learning_test (no entry
+// for de:ad:be:ef:13:37 at first; with flooding off on swp1 unknown
+// unicast to it does not reach h1; a frame from it is learned on swp1;
+// unicast to it then reaches h1; the entry ages out; with learning off a
+// frame from it is not learned; learning and flooding back on) and
+// flood_test (unknown unicast to de:ad:be:ef:13:37 / 192.0.2.100 and
+// multicast to 01:00:5e:00:00:01 / 239.0.0.1 reach h2 only while
+// flooding, respectively multicast flooding, is on on swp2).
+//
+// Differences: mausezahn is replaced by vtest's crafted frames and tc
+// flower drop counters by counting matching frames on the hosts' own
+// interfaces; the one-second sleeps by waits for the condition with a
+// bound; the ageing time is 1 s instead of 10 s (the original sleeps for
+// ageing time + 10 s). Not ported: the VRFs the original puts its host
+// interfaces in (here each host is a namespace of its own) and the
+// hardware-offload variants.
+func KselftestBridgeLearning() *scenario.Spec {
+	s := scenario.Define("kselftest-bridge-learning",
+		"port of selftests/net/forwarding/bridge_vlan_unaware.sh: FDB learning, ageing, learning off, unknown-unicast and multicast flooding")
+	s.Host("sw").Iface("br0", scenario.Bridge{AgeingTime: time.Second, NoMulticastSnooping: true}).
+		Port("swp1", scenario.BridgePort{}).
+		Port("swp2", scenario.BridgePort{})
+	s.Host("h1")
+	s.Host("h2")
+	s.Link("h1", "sw:swp1").Addrs("192.0.2.1/24", "").Addrs("2001:db8:1::1/64", "")
+	s.Link("h2", "sw:swp2").Addrs("192.0.2.2/24", "").Addrs("2001:db8:1::2/64", "")
+
+	toTestMAC := assert.Match{DstMAC: testMAC}
+	fromTestMAC := assert.Frame{SrcMAC: testMAC, DstMAC: "h2:eth0", Dst: "192.0.2.2"}
+	s.Check("ping_ipv4", assert.Reach("h1", "192.0.2.2"))
+	s.Check("ping_ipv6", assert.Reach("h1", "2001:db8:1::2"))
+
+	// learning_test br0 swp1 h1 h2
+	s.Check("learning: no FDB entry for the test MAC", assert.FDBEntry("sw", testMAC, assert.Absent()))
+	s.Step("learning: flooding off on swp1", scenario.SetPortFlag("sw:swp1", scenario.PortFlood, false))
+	s.Check("learning: unknown unicast to the test MAC does not reach h1", assert.Frames("h2:eth0",
+		assert.Frame{DstMAC: testMAC, Dst: "192.0.2.1"}, "h1:eth0", toTestMAC, assert.Expect(assert.NoFrames)))
+	s.Step("learning: h1 sends from the test MAC", assert.Deliver("h1:eth0", fromTestMAC, "h2:eth0", assert.Match{SrcMAC: testMAC}))
+	s.Check("learning: the test MAC is learned on swp1", assert.Eventually(
+		assert.FDBEntry("sw", testMAC, assert.Via("swp1")), time.Second, 0))
+	s.Check("learning: unicast to the test MAC now reaches h1", assert.Frames("h2:eth0",
+		assert.Frame{DstMAC: testMAC, Dst: "192.0.2.1"}, "h1:eth0", toTestMAC))
+	s.Check("learning: the entry ages out", assert.Eventually(
+		assert.FDBEntry("sw", testMAC, assert.Absent()), 5*time.Second, 100*time.Millisecond))
+	s.Step("learning: learning off on swp1", scenario.SetPortFlag("sw:swp1", scenario.PortLearning, false))
+	s.Step("learning: h1 sends from the test MAC again", assert.Deliver("h1:eth0", fromTestMAC, "h2:eth0", assert.Match{SrcMAC: testMAC}))
+	s.Check("learning: not learned with learning off", assert.FDBEntry("sw", testMAC, assert.Absent()))
+	s.Step("learning: learning back on on swp1", scenario.SetPortFlag("sw:swp1", scenario.PortLearning, true))
+	s.Step("learning: flooding back on on swp1", scenario.SetPortFlag("sw:swp1", scenario.PortFlood, true))
+
+	// flood_test swp2 h1 h2
+	unknown := assert.Frame{DstMAC: testMAC, Dst: "192.0.2.100"}
+	group := assert.Frame{DstMAC: "01:00:5e:00:00:01", Dst: "239.0.0.1"}
+	s.Step("flooding: unicast flooding off on swp2", scenario.SetPortFlag("sw:swp2", scenario.PortFlood, false))
+	s.Check("flooding: unknown unicast is not flooded to h2", assert.Frames("h1:eth0", unknown, "h2:eth0", toTestMAC, assert.Expect(assert.NoFrames)))
+	s.Step("flooding: unicast flooding on on swp2", scenario.SetPortFlag("sw:swp2", scenario.PortFlood, true))
+	s.Check("flooding: unknown unicast is flooded to h2", assert.Frames("h1:eth0", unknown, "h2:eth0", toTestMAC))
+	s.Step("flooding: multicast flooding off on swp2", scenario.SetPortFlag("sw:swp2", scenario.PortMulticastFlood, false))
+	s.Check("flooding: unregistered multicast is not flooded to h2", assert.Frames("h1:eth0", group, "h2:eth0",
+		assert.Match{DstMAC: "01:00:5e:00:00:01"}, assert.Expect(assert.NoFrames)))
+	s.Step("flooding: multicast flooding on on swp2", scenario.SetPortFlag("sw:swp2", scenario.PortMulticastFlood, true))
+	s.Check("flooding: unregistered multicast is flooded to h2", assert.Frames("h1:eth0", group, "h2:eth0",
+		assert.Match{DstMAC: "01:00:5e:00:00:01"}))
+	return s
+}
+
+// Throughput limits one direction of a link to 20 Mbit/s with a token
+// bucket filter: the TCP rate measured that way is within ±15 % of it and
+// the other way, unlimited, is faster; then a step removes the limit and
+// the limited way is faster too. (Below about 9 Mbit/s the impairment's
+// 50 ms queue is shorter than one 64 KB GSO packet of the sender, TCP
+// loses whole windows to it and its rate is no longer within ±15 %.)
+func Throughput() *scenario.Spec {
+	s := scenario.Define("throughput", "a tbf-limited link: TCP rate within ±15 % of the limit, the unlimited way faster, and after a step removes the limit")
+	s.Host("a")
+	s.Host("b")
+	s.Link("a", "b").Subnet("10.60.0.0/24").ImpairFrom("a", scenario.Impairment{Rate: 20_000_000})
+	s.Check("a → b at 20 Mbit/s ±15 %", assert.Rate("a", "b", assert.Mbps(17, 23)))
+	s.Check("b → a unlimited: faster than 24 Mbit/s", assert.Rate("b", "a", assert.Mbps(24, 0)))
+	s.Step("remove the limit", scenario.ClearImpairment("a:eth0"))
+	s.Check("a → b unlimited now: faster than 24 Mbit/s", assert.Rate("a", "b", assert.Mbps(24, 0)))
+	return s
+}

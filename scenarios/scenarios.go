@@ -45,6 +45,8 @@ func All() []*scenario.Spec {
 		LinkFlap(),
 		KselftestTraceroute6(),
 		PMTUException(),
+		KselftestBridgeLearning(),
+		Throughput(),
 	}
 }
 

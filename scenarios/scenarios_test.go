@@ -79,6 +79,22 @@ func TestBuiltinScenarios(t *testing.T) {
 		"client has a PMTU exception of 1280":                {"mtu 1280"},
 		"IPv6: client has a PMTU exception of 1280":          {"mtu 1280"},
 	}
+	want["kselftest-bridge-learning"] = map[string][]string{
+		"learning: unknown unicast to the test MAC does not reach h1": {"0 matching"},
+		"learning: the test MAC is learned on swp1":                   {"passed after", "dev swp1 learned"},
+		"learning: unicast to the test MAC now reaches h1":            {"1 matching"},
+		"learning: the entry ages out":                                {"passed after", "no entry"},
+		"learning: not learned with learning off":                     {"no entry"},
+		"flooding: unknown unicast is not flooded to h2":              {"0 matching"},
+		"flooding: unknown unicast is flooded to h2":                  {"1 matching"},
+		"flooding: unregistered multicast is not flooded to h2":       {"0 matching"},
+		"flooding: unregistered multicast is flooded to h2":           {"1 matching"},
+	}
+	want["throughput"] = map[string][]string{
+		"a → b at 20 Mbit/s ±15 %":                   {"Mbit/s"},
+		"remove the limit":                           {"clear the impairment of a:eth0"},
+		"a → b unlimited now: faster than 24 Mbit/s": {"Mbit/s"},
+	}
 	for name, checks := range kindEvidence {
 		want[name] = checks
 	}
