@@ -52,6 +52,8 @@ type Node struct {
 	thread *nsx.Thread // lazily, for processes
 	cmds   []*Cmd
 	closed bool
+	// ruleActs holds what DisableRule took out of a rule, by rule name.
+	ruleActs map[string][]expr.Any
 }
 
 // Interface is an interface of a built node.
