@@ -162,7 +162,7 @@ func resolve(n *scenario.Network, from *scenario.Node, t Target, v6 bool) (netip
 	case netip.Addr:
 		return t, nil
 	case *scenario.Node:
-		return nodeAddr(from, t, v6)
+		return from.AddrFor(t, v6)
 	case string:
 		if a, err := netip.ParseAddr(t); err == nil {
 			return a, nil
@@ -174,32 +174,9 @@ func resolve(n *scenario.Network, from *scenario.Node, t Target, v6 bool) (netip
 		if !ok {
 			return netip.Addr{}, fmt.Errorf("target %q is neither an address nor a node of scenario %q", t, n.Spec().Name)
 		}
-		return nodeAddr(from, nd, v6)
+		return from.AddrFor(nd, v6)
 	}
 	return netip.Addr{}, fmt.Errorf("target %v (%T) is not a node or an address", t, t)
-}
-
-// nodeAddr picks to's address in the family: the one on a segment shared
-// with from if there is one, else its first.
-func nodeAddr(from, to *scenario.Node, v6 bool) (netip.Addr, error) {
-	for _, ifc := range from.Interfaces() {
-		for _, a := range ifc.Addrs {
-			if a.Addr().Is6() != v6 {
-				continue
-			}
-			if shared := to.AddrOn(a.Addr()); shared.IsValid() && shared != a.Addr() {
-				return shared, nil
-			}
-		}
-	}
-	a := to.IPv4()
-	if v6 {
-		a = to.IPv6()
-	}
-	if !a.IsValid() {
-		return a, fmt.Errorf("node %q has no %s address", to.Name(), family(v6))
-	}
-	return a, nil
 }
 
 func family(v6 bool) string {

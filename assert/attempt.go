@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/netip"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/vtest-dev/vtest/scenario"
@@ -153,8 +152,8 @@ func ConnectOutcome(from string, to Target, port int, want string, opts ...Optio
 
 // ConnectEndsAs fails the test unless a TCP connection from → to:port (a
 // listener opened in to) ends with want.
-func ConnectEndsAs(t testing.TB, from, to *scenario.Node, dst netip.Addr, port int, want string, opts ...Option) bool {
-	t.Helper()
+func ConnectEndsAs(t TestingT, from, to *scenario.Node, dst netip.Addr, port int, want string, opts ...Option) bool {
+	helper(t)
 	ap := netip.AddrPortFrom(dst, uint16(port))
 	r, err := TCPAttempt(nodeContext(t), from, to, ap, ap, opts...)
 	if err == nil {

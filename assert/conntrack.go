@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
-	"testing"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -111,7 +110,7 @@ func ConntrackEntry(node string, target Target, opts ...Option) scenario.CheckFu
 
 // Tracks fails the test unless the node's conntrack table is as expected
 // for target; see Conntrack.
-func Tracks(t testing.TB, nd *scenario.Node, target Target, opts ...Option) bool {
-	t.Helper()
+func Tracks(t TestingT, nd *scenario.Node, target Target, opts ...Option) bool {
+	helper(t)
 	return inTest(t, Conntrack, nd, target, opts)
 }

@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"os"
 	"syscall"
-	"testing"
 	"time"
 
 	"golang.org/x/net/icmp"
@@ -379,7 +378,7 @@ func Firewall(from string, to Target, port int, opts ...Option) scenario.CheckFu
 
 // VerdictIs fails the test unless from → to:port gets the expected
 // verdict; see PortVerdict.
-func VerdictIs(t testing.TB, from *scenario.Node, to Target, port int, opts ...Option) bool {
-	t.Helper()
+func VerdictIs(t TestingT, from *scenario.Node, to Target, port int, opts ...Option) bool {
+	helper(t)
 	return inTest(t, PortVerdict, from, to, append(opts, Port(port)))
 }

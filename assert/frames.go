@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"strings"
-	"testing"
 	"time"
 	"unsafe"
 
@@ -228,8 +227,8 @@ func Frames(from string, f Frame, at string, m Match, opts ...Option) scenario.C
 
 // SeesFrames fails the test unless the frames arrive as expected; see
 // FramesTo.
-func SeesFrames(t testing.TB, n *scenario.Network, from string, f Frame, at string, m Match, opts ...Option) bool {
-	t.Helper()
+func SeesFrames(t TestingT, n *scenario.Network, from string, f Frame, at string, m Match, opts ...Option) bool {
+	helper(t)
 	r, err := FramesTo(nodeContext(t), n, from, f, at, m, opts...)
 	return report(t, r, err)
 }

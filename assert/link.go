@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"strings"
-	"testing"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -85,8 +84,8 @@ func LinkIs(end string, opts ...Option) scenario.CheckFunc {
 }
 
 // LinkStateIs fails the test unless the interface's state is as expected.
-func LinkStateIs(t testing.TB, nd *scenario.Node, iface string, opts ...Option) bool {
-	t.Helper()
+func LinkStateIs(t TestingT, nd *scenario.Node, iface string, opts ...Option) bool {
+	helper(t)
 	r, err := LinkStatus(nodeContext(t), nd, iface, opts...)
 	return report(t, r, err)
 }
@@ -135,8 +134,8 @@ func SysctlIs(node, name, want string) scenario.CheckFunc {
 }
 
 // HasSysctl fails the test unless the sysctl has the value.
-func HasSysctl(t testing.TB, nd *scenario.Node, name, want string) bool {
-	t.Helper()
+func HasSysctl(t TestingT, nd *scenario.Node, name, want string) bool {
+	helper(t)
 	r, err := SysctlValue(nodeContext(t), nd, name, want)
 	return report(t, r, err)
 }
@@ -266,8 +265,8 @@ func CountersRose(end string, c Counter, lo, hi uint64) scenario.CheckFunc {
 
 // CountersRoseDuring fails the test unless counter c of the interface rose
 // by between lo and hi while fn ran.
-func CountersRoseDuring(t testing.TB, nd *scenario.Node, iface string, c Counter, lo, hi uint64, fn func()) bool {
-	t.Helper()
+func CountersRoseDuring(t TestingT, nd *scenario.Node, iface string, c Counter, lo, hi uint64, fn func()) bool {
+	helper(t)
 	before, err := Counters(nd, iface)
 	if err != nil {
 		t.Errorf("%v", err)

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/netip"
 	"strings"
-	"testing"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -111,8 +110,8 @@ func NeighbourEntry(node string, target Target, opts ...Option) scenario.CheckFu
 
 // HasNeighbour fails the test unless the node's neighbour entry for target
 // is as expected; see Neighbour.
-func HasNeighbour(t testing.TB, nd *scenario.Node, target Target, opts ...Option) bool {
-	t.Helper()
+func HasNeighbour(t TestingT, nd *scenario.Node, target Target, opts ...Option) bool {
+	helper(t)
 	return inTest(t, Neighbour, nd, target, opts)
 }
 
@@ -233,8 +232,8 @@ func FDBEntry(sw, mac string, opts ...Option) scenario.CheckFunc {
 
 // HasFDB fails the test unless the switch's FDB entry for mac is as
 // expected; see FDBLookup.
-func HasFDB(t testing.TB, sw *scenario.Node, mac string, opts ...Option) bool {
-	t.Helper()
+func HasFDB(t TestingT, sw *scenario.Node, mac string, opts ...Option) bool {
+	helper(t)
 	m, err := macOf(sw.Network(), mac)
 	if err != nil {
 		t.Errorf("%v", err)

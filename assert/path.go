@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"os"
 	"syscall"
-	"testing"
 	"time"
 
 	"golang.org/x/net/icmp"
@@ -203,8 +202,8 @@ func PMTU(from string, to Target, opts ...Option) scenario.CheckFunc {
 
 // PathMTUIs fails the test unless the DF probe's outcome is as expected;
 // see PMTUProbe.
-func PathMTUIs(t testing.TB, from *scenario.Node, to Target, opts ...Option) bool {
-	t.Helper()
+func PathMTUIs(t TestingT, from *scenario.Node, to Target, opts ...Option) bool {
+	helper(t)
 	return inTest(t, PMTUProbe, from, to, opts)
 }
 
@@ -266,8 +265,8 @@ func HopIs(from string, to Target, n int, want Target, opts ...Option) scenario.
 
 // HopAnswers fails the test unless hop n of a trace from → to answers
 // from want.
-func HopAnswers(t testing.TB, from *scenario.Node, to Target, n int, want netip.Addr, opts ...Option) bool {
-	t.Helper()
+func HopAnswers(t TestingT, from *scenario.Node, to Target, n int, want netip.Addr, opts ...Option) bool {
+	helper(t)
 	o, _ := build(Options{}, opts)
 	dst, err := resolve(nil, from, to, o.IPv6)
 	if err != nil {

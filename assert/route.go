@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"strings"
 	"syscall"
-	"testing"
 
 	"github.com/vtest-dev/vtest/scenario"
 )
@@ -151,7 +150,7 @@ func Routes(node string, target Target, opts ...Option) scenario.CheckFunc {
 
 // RoutesAs fails the test unless the node's route to target is as
 // expected; see RouteLookup.
-func RoutesAs(t testing.TB, nd *scenario.Node, target Target, opts ...Option) bool {
-	t.Helper()
+func RoutesAs(t TestingT, nd *scenario.Node, target Target, opts ...Option) bool {
+	helper(t)
 	return inTest(t, RouteLookup, nd, target, opts)
 }

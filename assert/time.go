@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/vtest-dev/vtest/scenario"
@@ -185,16 +184,16 @@ func Consistently(check scenario.CheckFunc, window, every time.Duration) scenari
 }
 
 // Converges fails the test unless probe passes within the bound.
-func Converges(t testing.TB, within, every time.Duration, probe Probe) bool {
-	t.Helper()
+func Converges(t TestingT, within, every time.Duration, probe Probe) bool {
+	helper(t)
 	r, err := Converge(nodeContext(t), within, every, probe)
 	return report(t, r, err)
 }
 
 // Holds fails the test unless probe passes at every attempt for the whole
 // window.
-func Holds(t testing.TB, window, every time.Duration, probe Probe) bool {
-	t.Helper()
+func Holds(t TestingT, window, every time.Duration, probe Probe) bool {
+	helper(t)
 	r, err := Hold(nodeContext(t), window, every, probe)
 	return report(t, r, err)
 }

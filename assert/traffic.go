@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/vtest-dev/vtest/scenario"
@@ -184,8 +183,8 @@ func Rate(from string, to Target, opts ...Option) scenario.CheckFunc {
 
 // RateWithin fails the test unless the TCP throughput from → to lies
 // within Mbps(min, max); see Throughput.
-func RateWithin(t testing.TB, from *scenario.Node, to Target, opts ...Option) bool {
-	t.Helper()
+func RateWithin(t TestingT, from *scenario.Node, to Target, opts ...Option) bool {
+	helper(t)
 	return inTest(t, Throughput, from, to, opts)
 }
 
@@ -294,8 +293,8 @@ func Spread(from string, to Target, router string, ifaces []string, opts ...Opti
 
 // Spreads fails the test unless UDP flows from → to are spread over the
 // router's interfaces; see FlowSpread.
-func Spreads(t testing.TB, from *scenario.Node, to Target, router *scenario.Node, ifaces []string, opts ...Option) bool {
-	t.Helper()
+func Spreads(t TestingT, from *scenario.Node, to Target, router *scenario.Node, ifaces []string, opts ...Option) bool {
+	helper(t)
 	return inTest(t, func(ctx context.Context, src *scenario.Node, dst netip.Addr, opts ...Option) (*SpreadResult, error) {
 		return FlowSpread(ctx, src, dst, router, ifaces, opts...)
 	}, from, to, opts)

@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"strings"
 	"syscall"
-	"testing"
 	"time"
 
 	"github.com/google/nftables"
@@ -527,8 +526,8 @@ func walkCheck(src *scenario.Node, dst netip.Addr) (*Walk, error) {
 }
 
 // PathClear fails the test when the path walk from → to finds a break.
-func PathClear(t testing.TB, from *scenario.Node, to Target, opts ...Option) bool {
-	t.Helper()
+func PathClear(t TestingT, from *scenario.Node, to Target, opts ...Option) bool {
+	helper(t)
 	return inTest(t, func(ctx context.Context, src *scenario.Node, dst netip.Addr, opts ...Option) (*Walk, error) {
 		return walkCheck(src, dst)
 	}, from, to, opts)

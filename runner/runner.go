@@ -236,13 +236,8 @@ func runOne(ctx context.Context, s *scenario.Spec, timeout time.Duration, checks
 	ctx, cancel := context.WithTimeoutCause(ctx, timeout, ErrTimeout)
 	defer cancel()
 	res := make(chan scenario.Outcome, 1)
-	gid := make(chan uint64, 1)
 	start := time.Now()
-	go func() {
-		gid <- stacks.ID()
-		res <- runScenario(ctx, s, timeout, checks, opt)
-	}()
-	id := <-gid
+	id := stacks.Go(func() { res <- runScenario(ctx, s, timeout, checks, opt) })
 	select {
 	case out := <-res:
 		return out

@@ -263,12 +263,7 @@ func runCheck(ctx context.Context, n *Network, c CheckSpec, opt RunOptions) Chec
 	grace := opt.grace()
 	start := time.Now()
 	done := make(chan CheckOutcome, 1)
-	gid := make(chan uint64, 1)
-	go func() {
-		gid <- stacks.ID()
-		done <- callCheck(ctx, n, c, opt.InconclusiveFails)
-	}()
-	id := <-gid
+	id := stacks.Go(func() { done <- callCheck(ctx, n, c, opt.InconclusiveFails) })
 	var co CheckOutcome
 	select {
 	case co = <-done:

@@ -290,16 +290,31 @@ func (nd *Node) RuleCounter(name string) (Counter, error) {
 	if name == "" {
 		return Counter{}, fmt.Errorf("node %q: RuleCounter needs a rule name", nd.name)
 	}
+	_, r, err := nd.findRule(name)
+	if err != nil {
+		return Counter{}, err
+	}
+	for _, x := range r.Exprs {
+		if cnt, ok := x.(*expr.Counter); ok {
+			return Counter{Packets: cnt.Packets, Bytes: cnt.Bytes}, nil
+		}
+	}
+	return Counter{}, fmt.Errorf("node %q: rule %q has no counter", nd.name, name)
+}
+
+// findRule finds the rule called name in vtest's NAT and firewall tables of
+// the node, with a connection to the node's nftables.
+func (nd *Node) findRule(name string) (*nftables.Conn, *nftables.Rule, error) {
 	if !nd.ns.IsOpen() {
-		return Counter{}, fmt.Errorf("node %q: network is closed", nd.name)
+		return nil, nil, fmt.Errorf("node %q: network is closed", nd.name)
 	}
 	c, err := nftables.New(nftables.WithNetNSFd(int(nd.ns)))
 	if err != nil {
-		return Counter{}, fmt.Errorf("node %q: open nftables: %w", nd.name, err)
+		return nil, nil, fmt.Errorf("node %q: open nftables: %w", nd.name, err)
 	}
 	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyINet)
 	if err != nil {
-		return Counter{}, fmt.Errorf("node %q: list nftables chains: %w", nd.name, err)
+		return nil, nil, fmt.Errorf("node %q: list nftables chains: %w", nd.name, err)
 	}
 	for _, ch := range chains {
 		if ch.Table.Name != FirewallTable && ch.Table.Name != NATTable {
@@ -307,21 +322,16 @@ func (nd *Node) RuleCounter(name string) (Counter, error) {
 		}
 		rules, err := c.GetRules(ch.Table, ch)
 		if err != nil {
-			return Counter{}, fmt.Errorf("node %q: list rules of %s %s: %w", nd.name, ch.Table.Name, ch.Name, err)
+			return nil, nil, fmt.Errorf("node %q: list rules of %s %s: %w", nd.name, ch.Table.Name, ch.Name, err)
 		}
 		for _, r := range rules {
-			if got, _ := userdata.GetString(r.UserData, userdata.TypeComment); got != name {
-				continue
+			if got, _ := userdata.GetString(r.UserData, userdata.TypeComment); got == name {
+				r.Table, r.Chain = ch.Table, ch
+				return c, r, nil
 			}
-			for _, x := range r.Exprs {
-				if cnt, ok := x.(*expr.Counter); ok {
-					return Counter{Packets: cnt.Packets, Bytes: cnt.Bytes}, nil
-				}
-			}
-			return Counter{}, fmt.Errorf("node %q: rule %q has no counter", nd.name, name)
 		}
 	}
-	return Counter{}, fmt.Errorf("node %q: no nftables rule called %q (rules: %s)", nd.name, name, strings.Join(nd.ruleNames(), ", "))
+	return nil, nil, fmt.Errorf("node %q: no nftables rule called %q (rules: %s)", nd.name, name, strings.Join(nd.ruleNames(), ", "))
 }
 
 func (nd *Node) ruleNames() []string {

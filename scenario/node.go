@@ -48,6 +48,31 @@ func (nd *Node) firstAddr(v4 bool) netip.Addr {
 	return netip.Addr{}
 }
 
+// AddrFor returns the address nd reaches node to by, in the family asked
+// for (IPv6 when v6): to's address on a segment the two share, else to's
+// first address of that family.
+func (nd *Node) AddrFor(to *Node, v6 bool) (netip.Addr, error) {
+	for _, ifc := range nd.ifaces {
+		for _, a := range ifc.Addrs {
+			if a.Addr().Is6() != v6 {
+				continue
+			}
+			if shared := to.AddrOn(a.Addr()); shared.IsValid() && shared != a.Addr() {
+				return shared, nil
+			}
+		}
+	}
+	a := to.IPv4()
+	family := "IPv4"
+	if v6 {
+		a, family = to.IPv6(), "IPv6"
+	}
+	if !a.IsValid() {
+		return a, fmt.Errorf("node %q has no %s address", to.name, family)
+	}
+	return a, nil
+}
+
 // AddrOn returns the node's address of the same family as peer on the
 // segment it shares with peer, or the zero Addr. Use it to find which of a
 // multi-homed node's addresses a neighbour talks to.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/netip"
 	"time"
 )
 
@@ -91,31 +90,11 @@ func (nd *Node) resolveNodeName(network, address string) (string, error) {
 	if target == nil {
 		return address, nil
 	}
-	want6 := network == "tcp6" || network == "udp6"
-	want4 := network == "tcp4" || network == "udp4"
-	var addr netip.Addr
-	for _, i := range nd.ifaces {
-		for _, a := range i.Addrs {
-			if (want6 && a.Addr().Is4()) || (want4 && !a.Addr().Is4()) {
-				continue
-			}
-			if peer := target.AddrOn(a.Addr()); peer.IsValid() && !peer.IsLinkLocalUnicast() {
-				addr = peer
-				break
-			}
-		}
-		if addr.IsValid() {
-			break
-		}
-	}
-	if !addr.IsValid() && !want6 {
-		addr = target.IPv4()
-	}
-	if !addr.IsValid() && !want4 {
-		addr = target.IPv6()
-	}
-	if !addr.IsValid() {
-		return "", fmt.Errorf("dial %s %s from node %q: node %q has no address for %s", network, address, nd.name, host, network)
+	// IPv4 unless the network asks for IPv6 or the node has no IPv4.
+	v6 := network == "tcp6" || network == "udp6" || !target.IPv4().IsValid() && network != "tcp4" && network != "udp4"
+	addr, err := nd.AddrFor(target, v6)
+	if err != nil {
+		return "", fmt.Errorf("dial %s %s from node %q: %w", network, address, nd.name, err)
 	}
 	return net.JoinHostPort(addr.String(), port), nil
 }

@@ -6,7 +6,6 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
-	"github.com/google/nftables/userdata"
 )
 
 // DisableRule turns a named NAT or firewall rule of a node off while the
@@ -75,62 +74,37 @@ func acts(x expr.Any) bool {
 // keeps the rule's match and counter without the expressions that act;
 // on, it restores them, carrying the counter over.
 func (nd *Node) setRuleEnabled(name string, on bool) error {
-	if !nd.ns.IsOpen() {
-		return fmt.Errorf("node %q: network is closed", nd.name)
-	}
-	c, err := nftables.New(nftables.WithNetNSFd(int(nd.ns)))
+	c, r, err := nd.findRule(name)
 	if err != nil {
-		return fmt.Errorf("open nftables: %w", err)
+		return err
 	}
-	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyINet)
-	if err != nil {
-		return fmt.Errorf("list nftables chains: %w", err)
+	nd.mu.Lock()
+	defer nd.mu.Unlock()
+	saved, off := nd.ruleActs[name]
+	if on == !off {
+		return nil // already as asked
 	}
-	for _, ch := range chains {
-		if ch.Table.Name != FirewallTable && ch.Table.Name != NATTable {
-			continue
-		}
-		rules, err := c.GetRules(ch.Table, ch)
-		if err != nil {
-			return fmt.Errorf("list rules of %s %s: %w", ch.Table.Name, ch.Name, err)
-		}
-		for _, r := range rules {
-			if got, _ := userdata.GetString(r.UserData, userdata.TypeComment); got != name {
-				continue
-			}
-			nd.mu.Lock()
-			defer nd.mu.Unlock()
-			if nd.ruleActs == nil {
-				nd.ruleActs = map[string][]expr.Any{}
-			}
-			var exprs []expr.Any
-			if on {
-				saved, off := nd.ruleActs[name]
-				if !off {
-					return nil // never disabled: nothing to do
-				}
-				delete(nd.ruleActs, name)
-				exprs = append(r.Exprs, saved...) // the match and the running counter, then the action
+	var exprs []expr.Any
+	if on {
+		delete(nd.ruleActs, name)
+		exprs = append(r.Exprs, saved...) // the match and the running counter, then the action
+	} else {
+		var actions []expr.Any
+		for _, x := range r.Exprs {
+			if acts(x) {
+				actions = append(actions, x)
 			} else {
-				if _, off := nd.ruleActs[name]; off {
-					return nil
-				}
-				var actions []expr.Any
-				for _, x := range r.Exprs {
-					if acts(x) {
-						actions = append(actions, x)
-					} else {
-						exprs = append(exprs, x)
-					}
-				}
-				nd.ruleActs[name] = actions
+				exprs = append(exprs, x)
 			}
-			c.ReplaceRule(&nftables.Rule{Table: ch.Table, Chain: ch, Handle: r.Handle, Exprs: exprs, UserData: r.UserData})
-			if err := c.Flush(); err != nil {
-				return fmt.Errorf("replace rule %q: %w", name, err)
-			}
-			return nil
 		}
+		if nd.ruleActs == nil {
+			nd.ruleActs = map[string][]expr.Any{}
+		}
+		nd.ruleActs[name] = actions
 	}
-	return fmt.Errorf("no nftables rule called %q (rules: %v)", name, nd.ruleNames())
+	c.ReplaceRule(&nftables.Rule{Table: r.Table, Chain: r.Chain, Handle: r.Handle, Exprs: exprs, UserData: r.UserData})
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("replace rule %q: %w", name, err)
+	}
+	return nil
 }

@@ -26,12 +26,8 @@ type User struct {
 // runs as root and sudo's SUDO_UID names a user other than root. ok is false
 // otherwise (not root, not under sudo, or sudo from root).
 func FromSudo() (u User, ok bool) {
-	if os.Geteuid() != 0 {
-		return User{}, false
-	}
-	uid, err1 := strconv.Atoi(os.Getenv("SUDO_UID"))
-	gid, err2 := strconv.Atoi(os.Getenv("SUDO_GID"))
-	if err1 != nil || err2 != nil || uid <= 0 {
+	uid, gid, ok := sudoIDs()
+	if !ok {
 		return User{}, false
 	}
 	u = User{UID: uid, GID: gid, Name: os.Getenv("SUDO_USER")}
@@ -48,16 +44,28 @@ func FromSudo() (u User, ok bool) {
 	return u, true
 }
 
+// sudoIDs reads the IDs of the user behind sudo from the environment sudo
+// sets, when this process runs as root for a user other than root.
+func sudoIDs() (uid, gid int, ok bool) {
+	if os.Geteuid() != 0 {
+		return 0, 0, false
+	}
+	uid, err1 := strconv.Atoi(os.Getenv("SUDO_UID"))
+	gid, err2 := strconv.Atoi(os.Getenv("SUDO_GID"))
+	return uid, gid, err1 == nil && err2 == nil && uid > 0
+}
+
 // Give hands path to the user behind sudo, if there is one; without sudo it
 // does nothing. Reports and captures written by a privileged run belong to
-// whoever asked for them.
+// whoever asked for them. (It reads the environment only: reports are
+// rewritten after every scenario.)
 func Give(path string) error {
-	u, ok := FromSudo()
+	uid, gid, ok := sudoIDs()
 	if !ok {
 		return nil
 	}
-	if err := os.Lchown(path, u.UID, u.GID); err != nil {
-		return fmt.Errorf("give %s to %s: %w", path, u.Name, err)
+	if err := os.Lchown(path, uid, gid); err != nil {
+		return fmt.Errorf("give %s to uid %d: %w", path, uid, err)
 	}
 	return nil
 }

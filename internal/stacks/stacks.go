@@ -20,6 +20,17 @@ func ID() uint64 {
 	return id
 }
 
+// Go runs fn on a new goroutine and returns that goroutine's ID, for Of
+// should fn never return.
+func Go(fn func()) uint64 {
+	id := make(chan uint64, 1)
+	go func() {
+		id <- ID()
+		fn()
+	}()
+	return <-id
+}
+
 // Of returns the traceback of goroutine id and of every
 // goroutine it started, directly or not ("created by … in goroutine N"):
 // where a stuck check is stuck, also when it waits on work of its own
