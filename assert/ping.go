@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
+
 	"net/netip"
 	"os"
 	"slices"
@@ -12,8 +12,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	probing "github.com/prometheus-community/pro-bing"
 
 	"github.com/vtest-dev/vtest/scenario"
 )
@@ -73,11 +71,16 @@ func (r *PingResult) Evidence() string {
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.3fms", float64(d)/float64(time.Millisecond)) }
 
-var pingDefaults = Options{Count: 1, Interval: 10 * time.Millisecond, Timeout: time.Second}
+var pingDefaults = Options{Count: 1, Interval: 10 * time.Millisecond, Timeout: time.Second, Size: 24}
 
 // Ping sends ICMP echo requests (IPv4 or IPv6, by the address) from a node
-// and fails unless enough replies come back: by default 1 probe, 0 loss,
-// within 1 s. It uses privileged raw ICMP sockets opened in the node.
+// and fails unless enough replies come back: by default 1 probe of 24
+// bytes of payload, 0 loss, within 1 s. It returns as soon as the last
+// reply is in. It uses an ICMP datagram ("ping") socket opened in the
+// node, so concurrent pings never count each other's replies; only replies
+// from the target carrying the payload sent count, each once. Warm-up
+// probes go first and are not counted; the counted ones start when every
+// warm-up reply is in, or when half of Timeout is gone.
 func Ping(ctx context.Context, from *scenario.Node, to netip.Addr, opts ...Option) (*PingResult, error) {
 	o, err := build(pingDefaults, opts)
 	if err != nil {
@@ -96,48 +99,39 @@ func Ping(ctx context.Context, from *scenario.Node, to netip.Addr, opts ...Optio
 	return r, nil
 }
 
+// ping sends the echo requests of o from node from to address to through
+// an ICMP datagram socket opened in the node (see echoSocket) and returns
+// what came back; the error is only for a check that could not run (bad
+// options, a socket the kernel refused, a request it would not send, ctx
+// done). Timeout bounds the whole run, warm-up included.
 func ping(ctx context.Context, from *scenario.Node, to netip.Addr, o Options) (*PingResult, error) {
 	start := time.Now()
 	r := &PingResult{From: from.Name(), To: to, Route: routeTo(from, to)}
-	if o.Warmup > 0 {
-		w := o
-		w.Count, w.Warmup, w.Loss = o.Warmup, 0, 1
-		if _, err := ping(ctx, from, to, w); err != nil {
-			return r, err
-		}
-	}
-	var stats *probing.Statistics
-	err := from.Do(func() error {
-		p := probing.New(to.String())
-		p.SetIPAddr(&net.IPAddr{IP: to.AsSlice()})
-		if to.Is6() {
-			p.SetNetwork("ip6")
-		} else {
-			p.SetNetwork("ip4")
-		}
-		p.SetPrivileged(true)
-		p.Count, p.Interval, p.Timeout = o.Count, o.Interval, o.Timeout
-		p.RecordRtts, p.RecordTTLs = true, true
-		if o.Source.IsValid() {
-			p.Source = o.Source.String()
-		}
-		p.InterfaceName = o.Interface
-		if o.Size > 0 {
-			p.Size = o.Size
-		}
-		err := p.RunWithContext(ctx)
-		stats = p.Statistics()
-		return err
-	})
-	r.Elapsed = time.Since(start)
-	if stats != nil {
-		r.Sent, r.Received, r.RTTs, r.TTLs = stats.PacketsSent, stats.PacketsRecv, stats.Rtts, stats.TTLs
-	}
-	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+	fail := func(err error) (*PingResult, error) {
+		r.Elapsed = time.Since(start)
 		return r, fmt.Errorf("ping %s from %s: %w", to, from.Name(), err)
 	}
-	if ctx.Err() != nil {
-		return r, fmt.Errorf("ping %s from %s: %w", to, from.Name(), ctx.Err())
+	if o.Count < 1 {
+		return fail(fmt.Errorf("count %d: at least one probe is needed", o.Count))
+	}
+	if o.Count+o.Warmup > 1<<16 {
+		return fail(fmt.Errorf("count %d and warm-up %d: at most %d probes", o.Count, o.Warmup, 1<<16))
+	}
+	if o.Timeout == 0 {
+		o.Timeout = pingDefaults.Timeout
+	}
+	if o.Size == 0 {
+		o.Size = pingDefaults.Size
+	}
+	sock, err := openEcho(from, to, o.Source, o.Interface, o.Size)
+	if err != nil {
+		return fail(err)
+	}
+	defer sock.Close()
+	err = sock.run(ctx, echoPlan{warmup: o.Warmup, count: o.Count, interval: o.Interval, timeout: o.Timeout}, start, r)
+	r.Elapsed = time.Since(start)
+	if err != nil {
+		return fail(err)
 	}
 	return r, nil
 }
