@@ -106,7 +106,12 @@ func Ping(ctx context.Context, from *scenario.Node, to netip.Addr, opts ...Optio
 // done). Timeout bounds the whole run, warm-up included.
 func ping(ctx context.Context, from *scenario.Node, to netip.Addr, o Options) (*PingResult, error) {
 	start := time.Now()
-	r := &PingResult{From: from.Name(), To: to, Route: routeTo(from, to)}
+	r := &PingResult{From: from.Name(), To: to}
+	// The route lookup (two netlink round trips) runs while the probes
+	// are on the wire.
+	route := make(chan string, 1)
+	go func() { route <- routeTo(from, to) }()
+	defer func() { r.Route = <-route }()
 	fail := func(err error) (*PingResult, error) {
 		r.Elapsed = time.Since(start)
 		return r, fmt.Errorf("ping %s from %s: %w", to, from.Name(), err)
