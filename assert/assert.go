@@ -98,7 +98,7 @@ func IPv6() Option { return func(o *Options) { o.IPv6 = true } }
 // Port sets the TCP or UDP port.
 func Port(p int) Option { return func(o *Options) { o.Port = p } }
 
-// Size sets the ICMP payload size in bytes (pro-bing needs at least 24).
+// Size sets the ICMP payload size in bytes (the echo checks default to 24).
 func Size(n int) Option { return func(o *Options) { o.Size = n } }
 
 // Warmup sends n uncounted probes first (the first packet pays for ARP).

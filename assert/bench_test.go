@@ -9,8 +9,8 @@ import (
 	"github.com/vtest-dev/vtest/scenario"
 )
 
-// BenchmarkReach is one reachability check (one ICMP echo, pro-bing) on a
-// veth. Goal: ≤ 10 ms.
+// BenchmarkReach is one reachability check (one ICMP echo through a ping
+// socket) on a veth. Goal: ≤ 10 ms.
 func BenchmarkReach(b *testing.B) {
 	hostcheck.RequireRoot(b)
 	n := scenario.New(b, pair())

@@ -18,8 +18,8 @@ import (
 // prober sends ICMP echo requests with chosen TTLs from a raw socket opened
 // in a node and reads every ICMP message that answers them: echo replies,
 // time-exceeded and destination-unreachable errors (with who sent them).
-// pro-bing only reports echo replies, which is not enough to tell "no route"
-// from "rejected" from "no reply", nor to trace hops.
+// Ping's echo socket (echo.go) only sees echo replies, which is not enough
+// to tell "no route" from "rejected" from "no reply", nor to trace hops.
 type prober struct {
 	c  *icmp.PacketConn
 	v6 bool
