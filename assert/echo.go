@@ -42,6 +42,7 @@ const echoHeader = 8
 // is IPv6), bound to source and to the device iface when they are set,
 // asking the kernel for each reply's TTL or hop limit.
 func openEcho(nd *scenario.Node, to, source netip.Addr, iface string, size int) (*echoSocket, error) {
+	to, source = to.Unmap(), source.Unmap()
 	s := &echoSocket{v6: to.Is6(), to: to.WithZone("")}
 	if source.IsValid() && source.Is6() != s.v6 {
 		return nil, fmt.Errorf("source %s and target %s are of different IP versions", source, to)
@@ -56,8 +57,8 @@ func openEcho(nd *scenario.Node, to, source netip.Addr, iface string, size int) 
 			return nil, err
 		}
 	}
-	// The filler follows iputils ping; the nonce tells this ping's replies
-	// from late ones to an earlier socket that had the same identifier.
+	// The nonce tells this ping's replies from late ones to an earlier
+	// socket that had the same identifier; counting bytes fill the rest.
 	s.payload = make([]byte, max(size, 8))
 	binary.NativeEndian.PutUint64(s.payload, rand.Uint64())
 	for i := 8; i < len(s.payload); i++ {
@@ -235,7 +236,7 @@ func (s *echoSocket) isReply(b []byte, from unix.Sockaddr) (uint16, bool) {
 	case *unix.SockaddrInet6:
 		src = netip.AddrFrom16(sa.Addr)
 	}
-	if src.Unmap() != s.to.Unmap() {
+	if src.Unmap() != s.to {
 		return 0, false
 	}
 	return binary.BigEndian.Uint16(b[6:]), true

@@ -113,6 +113,30 @@ func TestPingIPv6(t *testing.T) {
 	if r, err := assert.Ping(ctx, client, server, assert.Count(2), assert.Interval(time.Millisecond)); err != nil || r.Received != 2 {
 		t.Fatalf("IPv6 ping on a working network: %v %v", err, r)
 	}
+	// A link-local address is pinged through the interface its zone names
+	// in the client, not in the host.
+	eth0, err := n.Node("router").Netlink().LinkByName("eth0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs, err := n.Node("router").Netlink().AddrList(eth0, netlink.FAMILY_V6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var linkLocal netip.Addr
+	for _, a := range addrs {
+		if ip, ok := netip.AddrFromSlice(a.IP); ok && ip.IsLinkLocalUnicast() {
+			linkLocal = ip
+		}
+	}
+	if !linkLocal.IsValid() {
+		t.Fatalf("router:eth0 has no link-local address: %v", addrs)
+	}
+	if r, err := assert.Ping(ctx, client, linkLocal.WithZone("eth0")); err != nil || r.Received != 1 {
+		t.Errorf("link-local %s%%eth0: %v %v", linkLocal, err, r)
+	}
+	_, err = assert.Ping(ctx, client, linkLocal.WithZone("nosuch0"))
+	mustContain(t, "zone", err, nil, `zone "nosuch0"`, `no such interface in node "client"`)
 	l4 := func(proto byte) []expr.Any {
 		return []expr.Any{
 			&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
@@ -228,6 +252,11 @@ func TestPingOptions(t *testing.T) {
 		r, err := assert.Ping(ctx, n.Node("client"), server, assert.Warmup(3), assert.Count(2), assert.Interval(time.Millisecond))
 		if err != nil || r.Sent != 2 || r.Received != 2 {
 			t.Errorf("warm-up probes counted or lost: %v %v", err, r)
+		}
+	})
+	t.Run("IPv4-mapped target", func(t *testing.T) {
+		if _, err := assert.Ping(ctx, n.Node("client"), netip.AddrFrom16(server.As16())); err != nil {
+			t.Error(err)
 		}
 	})
 	t.Run("count zero", func(t *testing.T) {
