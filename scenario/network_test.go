@@ -101,6 +101,28 @@ func TestBuildPingsBothWays(t *testing.T) {
 	}
 }
 
+// TestIPv4OnlyHasNoIPv6 shows that an IPv4-only scenario's interfaces carry
+// no IPv6 at all (no link-local address, hence no router solicitations or
+// MLD reports on the wire); only lo keeps ::1.
+func TestIPv4OnlyHasNoIPv6(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	n := scenario.New(t, pair("v4only"))
+	for _, nd := range n.Nodes() {
+		addrs, err := nd.Netlink().AddrList(nil, netlink.FAMILY_V6)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range addrs {
+			if a.LinkIndex != 1 {
+				t.Errorf("%s: IPv6 address %s on interface %d of an IPv4-only scenario", nd.Name(), a.IPNet, a.LinkIndex)
+			}
+		}
+		if v, _ := nd.Sysctl("net.ipv6.conf.eth0.disable_ipv6"); v != "1" {
+			t.Errorf("%s: eth0 disable_ipv6 = %q, want 1", nd.Name(), v)
+		}
+	}
+}
+
 func TestIPv6WithoutDADStall(t *testing.T) {
 	hostcheck.RequireRoot(t)
 	s := pair("v6")
