@@ -529,6 +529,7 @@ func ifname(s string) []byte {
 // from a workqueue a little after link-up.
 func (n *Network) waitUp(ctx context.Context) error {
 	for _, nd := range n.order {
+		var want []*Interface
 		for _, ifc := range nd.ifaces {
 			if ifc == nd.bridge && len(nd.ifaces) == 1 {
 				continue // a bridge without ports never comes up
@@ -536,9 +537,12 @@ func (n *Network) waitUp(ctx context.Context) error {
 			if ifc.plan != nil && !ifc.plan.expectUp() {
 				continue // down, or built on something down
 			}
-			if err := nd.waitOperUp(ctx, ifc); err != nil {
-				return err
-			}
+			want = append(want, ifc)
+		}
+		if err := nd.waitAllUp(ctx, want); err != nil {
+			return err
+		}
+		for _, ifc := range want {
 			if rw, ok := ifc.plan.kindOf().(readyWaiter); ok {
 				if err := rw.waitReady(ctx, &kindBuild{n: n, node: nd, on: nd, iface: ifc.plan}); err != nil {
 					return err
@@ -552,6 +556,49 @@ func (n *Network) waitUp(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// waitAllUp returns when every interface of ifcs is operationally up,
+// reading all of the node's links in one request per round (a switch has
+// one per port), and records their MACs.
+func (nd *Node) waitAllUp(ctx context.Context, ifcs []*Interface) error {
+	if len(ifcs) == 0 {
+		return nil
+	}
+	if len(ifcs) == 1 {
+		return nd.waitOperUp(ctx, ifcs[0])
+	}
+	pending := slices.Clone(ifcs)
+	return poll(ctx, func() (bool, error) {
+		links, err := nd.nl.LinkList()
+		if err != nil {
+			return false, fmt.Errorf("node %q: list links: %w", nd.name, err)
+		}
+		byIndex := make(map[int]netlink.Link, len(links))
+		for _, l := range links {
+			byIndex[l.Attrs().Index] = l
+		}
+		pending = slices.DeleteFunc(pending, func(ifc *Interface) bool {
+			l, ok := byIndex[ifc.Index]
+			if ok && lowerUp(l) {
+				ifc.MAC = l.Attrs().HardwareAddr
+				return true
+			}
+			return false
+		})
+		if len(pending) == 0 {
+			return true, nil
+		}
+		if ctx.Err() != nil {
+			ifc := pending[0]
+			state := "gone"
+			if l, ok := byIndex[ifc.Index]; ok {
+				state = l.Attrs().OperState.String()
+			}
+			return false, fmt.Errorf("node %q: %q still %s: %w", nd.name, ifc.Name, state, ctx.Err())
+		}
+		return false, nil
+	})
 }
 
 func (nd *Node) waitNotTentative(ctx context.Context) error {

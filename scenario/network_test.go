@@ -123,6 +123,31 @@ func TestIPv4OnlyHasNoIPv6(t *testing.T) {
 	}
 }
 
+// TestLinkQueues: veth ends get one queue each unless the link asks for
+// more (the kernel's default would be one per possible CPU).
+func TestLinkQueues(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	s := scenario.Define("queues", "")
+	s.Host("a")
+	s.Host("b")
+	s.Host("c")
+	s.Link("a", "b")
+	s.Link("a", "c").Queues(4)
+	n := scenario.New(t, s)
+	for _, c := range []struct {
+		node, iface string
+		want        int
+	}{{"a", "eth0", 1}, {"b", "eth0", 1}, {"a", "eth1", 4}, {"c", "eth0", 4}} {
+		l, err := n.Node(c.node).Netlink().LinkByName(c.iface)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tx, rx := l.Attrs().NumTxQueues, l.Attrs().NumRxQueues; tx != c.want || rx != c.want {
+			t.Errorf("%s:%s has %d tx and %d rx queues, want %d", c.node, c.iface, tx, rx, c.want)
+		}
+	}
+}
+
 func TestIPv6WithoutDADStall(t *testing.T) {
 	hostcheck.RequireRoot(t)
 	s := pair("v6")
