@@ -61,7 +61,7 @@ func (r *Recorder) Done(o scenario.Outcome) { r.write(record{Kind: "done", Outco
 
 // Finish implements Reporter: it writes the end record. Put the Recorder
 // last, so the end record follows every other report.
-func (r *Recorder) Finish([]scenario.Outcome, time.Duration) error {
+func (r *Recorder) Finish(Summary) error {
 	return r.write(record{Kind: "end"})
 }
 

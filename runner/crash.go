@@ -23,7 +23,8 @@ import (
 // panic and its stack, a fatal error, the signal). Finished scenarios are
 // reported as they were, running ones as failed with the crash output
 // (JUnit: an error case "crash"; KTAP: # ERROR), and scenarios not
-// started as interrupted, through the same reporters as a run. It returns
+// started as interrupted, through the same reporters as a run. KTAP on
+// stdout is continued where the suite's stream stopped. It returns
 // the exit code (1) and true; or false when the stream shows no run
 // started or a run that ended, when there is nothing to rebuild.
 func CrashReports(args []string, events io.Reader, crash string, stdout, stderr io.Writer) (int, bool) {
@@ -37,15 +38,19 @@ func CrashReports(args []string, events io.Reader, crash string, stdout, stderr 
 	}
 	finished, running, notStarted := rec.Crashed(crash)
 	// What the suite printed and wrote as it ran stays: its console lines
-	// and its JSON events (a reader may be following the file with tail -f)
-	// get the crashed and never-started scenarios and the totals added. The
-	// JUnit report and KTAP are written whole.
+	// or KTAP and its JSON events (a reader may be following the file
+	// with tail -f) get the crashed and never-started scenarios and the
+	// totals added. The JUnit report is written whole.
 	var whole, added reports.Multi
 	if c.junit != "" {
 		whole = append(whole, c.junitFile(rec.Plans, rec.Meta, stderr))
 	}
 	if c.ktap {
-		whole = append(whole, reports.KTAP{W: stdout})
+		var written []string
+		for _, o := range finished {
+			written = append(written, o.Scenario)
+		}
+		added = append(added, reports.ResumeKTAP(stdout, written))
 	} else {
 		added = append(added, &reports.Console{W: stdout, Verbose: c.verbose, Color: c.color(false), Total: len(rec.Runs)})
 	}
@@ -59,7 +64,7 @@ func CrashReports(args []string, events io.Reader, crash string, stdout, stderr 
 		}
 	}
 	fmt.Fprintf(stderr, "vtest: the suite process died before its run ended; writing the reports from its event stream\n")
-	var all []scenario.Outcome
+	sum := reports.Summary{Duration: rec.Meta.Elapsed()}
 	replay := func(o scenario.Outcome, started bool) {
 		if started {
 			whole.Start(o.Scenario)
@@ -68,7 +73,7 @@ func CrashReports(args []string, events io.Reader, crash string, stdout, stderr 
 			}
 		}
 		whole.Done(o)
-		all = append(all, o)
+		sum.Add(o)
 	}
 	for _, o := range finished {
 		replay(o, true)
@@ -81,8 +86,7 @@ func CrashReports(args []string, events io.Reader, crash string, stdout, stderr 
 		replay(o, false)
 		added.Done(o)
 	}
-	d := rec.Meta.Elapsed()
-	if err := errors.Join(whole.Finish(all, d), added.Finish(all, d)); err != nil {
+	if err := errors.Join(whole.Finish(sum), added.Finish(sum)); err != nil {
 		fmt.Fprintf(stderr, "vtest: %v\n", err)
 	}
 	return ExitFail, true
