@@ -8,8 +8,9 @@ import (
 	"github.com/vtest-dev/vtest/scenario"
 )
 
-// Console prints one line per finished scenario, with the evidence of
-// failures, and a summary. With Live (stdout is a terminal) it also keeps a
+// Console prints one line per finished scenario with the counts of its
+// checks, every failed check in full (its message and evidence), and a
+// summary. With Live (stdout is a terminal) it also keeps a
 // progress line at the bottom, rewritten in place.
 type Console struct {
 	W       io.Writer
@@ -76,7 +77,7 @@ func (c *Console) Done(o scenario.Outcome) {
 			fmt.Fprintf(c.W, "     %-4s %s (%.3fs)\n", c.paint(ch.Status), name, ch.Duration.Seconds())
 			msg := ch.Message
 			switch {
-			case ch.Status == scenario.Skip && c.Verbose:
+			case ch.Status == scenario.Fail, ch.Status == scenario.Skip && c.Verbose:
 				msg = ch.Message + "\n" + ch.Evidence
 			case ch.Status == scenario.Pass:
 				msg = ch.Evidence

@@ -114,7 +114,8 @@ func TestReportsHoldOneScenario(t *testing.T) {
 }
 
 // TestConsoleAtScale: a scenario of 1000 checks is one line with the counts
-// and every failure in full, not 1000 lines of passes.
+// and every failure in full (message and evidence), not 1000 lines of
+// passes.
 func TestConsoleAtScale(t *testing.T) {
 	var b bytes.Buffer
 	c := &Console{W: &b}
@@ -126,7 +127,10 @@ func TestConsoleAtScale(t *testing.T) {
 	if n := strings.Count(out, "is not reachable"); n != 10 {
 		t.Errorf("%d failures shown, want all 10", n)
 	}
-	if strings.Contains(out, "PASS") || strings.Count(out, "\n") > 1+10*2+1 {
+	if n := strings.Count(out, "ping 10.0.0.2 from h1"); n != 10*20 {
+		t.Errorf("evidence of the failures shown %d times, want 10 (20 pings each)", n/20)
+	}
+	if strings.Contains(out, "PASS") || strings.Count(out, "\n") > 1+10*3+1 {
 		t.Errorf("passes listed:\n%s", out)
 	}
 }
