@@ -2,7 +2,9 @@ package reports
 
 import (
 	"bytes"
+	"encoding/xml"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -272,4 +274,104 @@ func TestConsoleRecap(t *testing.T) {
 	if strings.Contains(b.String(), "not passed") {
 		t.Errorf("recap of a single run:\n%s", b.String())
 	}
+}
+
+// encodeJUnit encodes a whole document at once: the layout the streamed
+// reports must match byte for byte.
+func encodeJUnit(w io.Writer, doc junitSuites) error {
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return fmt.Errorf("encode JUnit XML: %w", err)
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+
+// TestJUnitStreamIsTheWholeDocument: WriteJUnit, which writes one
+// testsuite at a time, writes the bytes xml.Encoder gives the whole
+// document, also for no testsuites.
+func TestJUnitStreamIsTheWholeDocument(t *testing.T) {
+	rules, plans := rulesRun()
+	m := Meta{Kernel: "6.x", Version: "test", Hostname: "h", Start: time.Now()}
+	for _, outcomes := range [][]scenario.Outcome{nil, hostile(), rules, {bigScenario("star", 300), stepped()}} {
+		for _, opt := range []JUnitOptions{{}, {Strict: true}} {
+			var doc junitSuites
+			runs := runNumbers(outcomes)
+			for i, o := range outcomes {
+				doc.Suites = append(doc.Suites, junitSuiteOf(o, i, runs[i], byName(plans)[o.Scenario], m, opt))
+			}
+			var whole, streamed bytes.Buffer
+			if err := encodeJUnit(&whole, doc); err != nil {
+				t.Fatal(err)
+			}
+			if err := WriteJUnit(&streamed, outcomes, plans, m, opt); err != nil {
+				t.Fatal(err)
+			}
+			if whole.String() != streamed.String() {
+				t.Errorf("%d outcomes %+v: streamed JUnit differs from the whole document:\n%s\nwant:\n%s", len(outcomes), opt, streamed.String(), whole.String())
+			}
+		}
+	}
+}
+
+// heapWriter discards what is written and records the most heap in use
+// after a collection, measured at every write.
+type heapWriter struct{ max uint64 }
+
+func (h *heapWriter) Write(p []byte) (int, error) {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	h.max = max(h.max, m.HeapInuse)
+	return len(p), nil
+}
+
+// TestMergeStreams merges three reports of 8 scenarios of 1000 checks
+// (≈10 MiB each) and checks that the heap never holds more than a few
+// testsuites: each is read, renamed, written and dropped.
+func TestMergeStreams(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "shard.xml")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var outcomes []scenario.Outcome
+	for i := range 8 {
+		outcomes = append(outcomes, bigScenario(fmt.Sprintf("star%d", i), 1000))
+	}
+	if err := WriteJUnit(f, outcomes, nil, Meta{Start: time.Now()}, JUnitOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	outcomes = nil
+	info, _ := os.Stat(path)
+	var ins []io.Reader
+	for range 3 {
+		in, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer in.Close()
+		ins = append(ins, in)
+	}
+	base := (&heapWriter{}).measure()
+	h := &heapWriter{}
+	if err := MergeJUnit(h, ins...); err != nil {
+		t.Fatal(err)
+	}
+	grown := int64(h.max) - int64(base)
+	t.Logf("inputs 3 × %d MiB; heap in use at most %d MiB above the start", info.Size()>>20, grown>>20)
+	if grown > 3*info.Size()/8+(4<<20) {
+		t.Errorf("merging 3 reports of %d MiB held %d MiB: more than a testsuite at a time", info.Size()>>20, grown>>20)
+	}
+}
+
+func (h *heapWriter) measure() uint64 {
+	h.Write(nil)
+	return h.max
 }
