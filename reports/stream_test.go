@@ -291,7 +291,6 @@ func encodeJUnit(w io.Writer, doc junitSuites) error {
 	return err
 }
 
-
 // TestJUnitStreamIsTheWholeDocument: WriteJUnit, which writes one
 // testsuite at a time, writes the bytes xml.Encoder gives the whole
 // document, also for no testsuites.
