@@ -343,12 +343,17 @@ func failType(kind string) string {
 	return "SetupFailed"
 }
 
-// JUnitFile is a Reporter that keeps a JUnit report at Path up to date: it
-// is rewritten (atomically) after every scenario, so a run killed midway
-// leaves the finished scenarios, and once more at the end. It streams: each
-// finished scenario is encoded once into a spool (an unlinked temporary
-// file) and dropped, so it never holds more than one scenario's results,
-// however many scenarios and checks the run has.
+// JUnitFile is a Reporter that keeps a JUnit report at Path up to date,
+// so a run killed midway leaves a valid report of the scenarios finished
+// by then: it is rewritten (atomically) after every scenario while it is
+// under 1 MiB, after that whenever it has grown by a quarter since it was
+// last written, and once more at the end. (So the bytes written stay under
+// about six times the report's size instead of growing with its square;
+// vtest run rebuilds every finished scenario of a suite that died from its
+// event stream anyway.) It streams: each finished scenario is encoded once
+// into a spool (an unlinked temporary file) and dropped, so it never holds
+// more than one scenario's results, however many scenarios and checks the
+// run has.
 type JUnitFile struct {
 	Path    string
 	Plans   []Planned
@@ -360,11 +365,12 @@ type JUnitFile struct {
 	// file to the user behind sudo).
 	Written func() error
 
-	spool  *os.File       // the encoded testsuites so far
-	size   int64          // bytes in spool
-	suites int            // testsuites in spool
-	runs   map[string]int // runs so far, by scenario
-	plan   map[string]Planned
+	spool   *os.File       // the encoded testsuites so far
+	size    int64          // bytes in spool
+	written int64          // bytes of spool in the report at Path
+	suites  int            // testsuites in spool
+	runs    map[string]int // runs so far, by scenario
+	plan    map[string]Planned
 }
 
 // Start implements Reporter.
@@ -376,7 +382,7 @@ func (j *JUnitFile) Check(string, scenario.CheckOutcome) {}
 // Done implements Reporter.
 func (j *JUnitFile) Done(o scenario.Outcome) {
 	err := j.add(o)
-	if err == nil {
+	if err == nil && (j.written < rewriteAlways || j.size-j.written >= j.written/4) {
 		err = j.write()
 	}
 	if err != nil && j.Log != nil {
@@ -399,7 +405,7 @@ func (j *JUnitFile) add(o scenario.Outcome) error {
 			return fmt.Errorf("JUnit report: %w", err)
 		}
 		os.Remove(f.Name()) // unlinked: gone with the process, whatever happens
-		j.spool, j.size, j.suites, j.runs, j.plan = f, 0, 0, map[string]int{}, byName(j.Plans)
+		j.spool, j.size, j.written, j.suites, j.runs, j.plan = f, 0, 0, 0, map[string]int{}, byName(j.Plans)
 	}
 	j.runs[o.Scenario]++
 	b, err := encodeSuite(junitSuiteOf(o, j.suites, j.runs[o.Scenario], j.plan[o.Scenario], j.Meta, j.Options))
@@ -415,8 +421,13 @@ func (j *JUnitFile) add(o scenario.Outcome) error {
 	return nil
 }
 
+// rewriteAlways is the report size under which JUnitFile rewrites the
+// report after every scenario.
+const rewriteAlways = 1 << 20
+
 // write writes the report from the spool, atomically.
 func (j *JUnitFile) write() error {
+	j.written = j.size
 	err := WriteFileAtomic(j.Path, func(w io.Writer) error {
 		out := junitStream{w: w}
 		if err := out.begin(); err != nil {
@@ -441,7 +452,7 @@ func (j *JUnitFile) reset() {
 	if j.spool != nil {
 		j.spool.Close()
 	}
-	j.spool, j.size, j.suites, j.runs = nil, 0, 0, nil
+	j.spool, j.size, j.written, j.suites, j.runs = nil, 0, 0, 0, nil
 }
 
 // MergeJUnit merges JUnit reports (for example one per shard) into one:

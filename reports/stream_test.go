@@ -42,11 +42,15 @@ func TestJUnitFileStreamsTheSameReport(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "junit.xml")
 		j := &JUnitFile{Path: path, Meta: m, Options: opt}
 		for i, o := range outcomes {
+			before, _ := os.ReadFile(path)
 			j.Done(o)
-			// After each scenario the file is a whole report of those so far.
+			// After each scenario the file is a whole report of those so
+			// far, or (once over 1 MiB, until it has grown by a quarter)
+			// still the one before.
 			var sofar bytes.Buffer
 			WriteJUnit(&sofar, outcomes[:i+1], nil, m, opt)
-			if got, _ := os.ReadFile(path); !bytes.Equal(got, sofar.Bytes()) {
+			got, _ := os.ReadFile(path)
+			if !bytes.Equal(got, sofar.Bytes()) && (len(before) < rewriteAlways || !bytes.Equal(got, before)) {
 				t.Fatalf("%+v: report after scenario %d differs from WriteJUnit's", opt, i+1)
 			}
 		}
@@ -373,4 +377,34 @@ func TestMergeStreams(t *testing.T) {
 func (h *heapWriter) measure() uint64 {
 	h.Write(nil)
 	return h.max
+}
+
+// TestJUnitFileWritesInLinearTime: over 40 scenarios of 1000 checks the
+// report is rewritten often, yet the bytes written stay within six times
+// its final size (rewriting it after every scenario writes 20 times it).
+// The bound: 1/(1-0.8) for growth by quarters, and the small start.
+func TestJUnitFileWritesInLinearTime(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "junit.xml")
+	var writes int
+	var written int64
+	j := &JUnitFile{Path: path, Written: func() error {
+		info, err := os.Stat(path)
+		if err == nil {
+			writes++
+			written += info.Size()
+		}
+		return err
+	}}
+	const scenarios = 40
+	for i := range scenarios {
+		j.Done(bigScenario(fmt.Sprintf("star%d", i), 1000))
+	}
+	if err := j.Finish(Summary{}); err != nil {
+		t.Fatal(err)
+	}
+	info, _ := os.Stat(path)
+	t.Logf("%d writes, %d MiB written for a report of %d MiB", writes, written>>20, info.Size()>>20)
+	if written > 6*info.Size() || writes < 10 {
+		t.Errorf("%d writes of %d MiB in all for a report of %d MiB: want at least 10, and at most 6 times the report", writes, written>>20, info.Size()>>20)
+	}
 }
