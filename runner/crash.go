@@ -24,7 +24,10 @@ import (
 // reported as they were, running ones as failed with the crash output
 // (JUnit: an error case "crash"; KTAP: # ERROR), and scenarios not
 // started as interrupted, through the same reporters as a run. KTAP on
-// stdout is continued where the suite's stream stopped. It returns
+// stdout is continued where the suite's stream stopped. When events is
+// also an io.Seeker (the event file), it is read twice so that the
+// finished runs pass through one at a time; else they are all read into
+// memory first. It returns
 // the exit code (1) and true; or false when the stream shows no run
 // started or a run that ended, when there is nothing to rebuild.
 func CrashReports(args []string, events io.Reader, crash string, stdout, stderr io.Writer) (int, bool) {
@@ -32,11 +35,19 @@ func CrashReports(args []string, events io.Reader, crash string, stdout, stderr 
 	if err != nil {
 		return 0, false
 	}
-	rec, err := reports.ReadRecording(events)
+	// A first reading finds whether the run crashed; a second passes the
+	// finished runs on one at a time as it reads them (when events can be
+	// read again, as the event file can).
+	seeker, again := events.(io.Seeker)
+	var skip func(scenario.Outcome)
+	if again {
+		skip = func(scenario.Outcome) {}
+	}
+	rec, err := reports.ReadRecordingFunc(events, skip)
 	if err != nil || !rec.Planned() || rec.Ended {
 		return 0, false
 	}
-	finished, running, notStarted := rec.Crashed(crash)
+	_, running, notStarted := rec.Crashed(crash)
 	// What the suite printed and wrote as it ran stays: its console lines
 	// or KTAP and its JSON events (a reader may be following the file
 	// with tail -f) get the crashed and never-started scenarios and the
@@ -46,11 +57,7 @@ func CrashReports(args []string, events io.Reader, crash string, stdout, stderr 
 		whole = append(whole, c.junitFile(rec.Plans, rec.Meta, stderr))
 	}
 	if c.ktap {
-		var written []string
-		for _, o := range finished {
-			written = append(written, o.Scenario)
-		}
-		added = append(added, reports.ResumeKTAP(stdout, written))
+		added = append(added, reports.ResumeKTAP(stdout, rec.Finished))
 	} else {
 		added = append(added, &reports.Console{W: stdout, Verbose: c.verbose, Color: c.color(false), Total: len(rec.Runs)})
 	}
@@ -75,8 +82,18 @@ func CrashReports(args []string, events io.Reader, crash string, stdout, stderr 
 		whole.Done(o)
 		sum.Add(o)
 	}
-	for _, o := range finished {
-		replay(o, true)
+	if again {
+		if _, err := seeker.Seek(0, io.SeekStart); err != nil {
+			fmt.Fprintf(stderr, "vtest: crash reports: %v\n", err)
+			return ExitFail, true
+		}
+		if _, err := reports.ReadRecordingFunc(events, func(o scenario.Outcome) { replay(o, true) }); err != nil {
+			fmt.Fprintf(stderr, "vtest: crash reports: %v\n", err)
+		}
+	} else {
+		for _, o := range rec.Done {
+			replay(o, true)
+		}
 	}
 	for _, o := range running {
 		replay(o, true)
