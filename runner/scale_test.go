@@ -57,15 +57,15 @@ func bigRun(big, checks, evidence int, heap []uint64) []*scenario.Spec {
 }
 
 // TestRunHoldsOnlyScenariosInFlight runs 20 scenarios of 1000 checks with
-// 4 KiB of evidence each (4 MiB a scenario, 80 MiB in all) through the
+// 2 KiB of evidence each (2 MiB a scenario, 40 MiB in all) through the
 // suite command with every report (console, JUnit, JSON, the crash event
 // stream; then KTAP) and checks that the heap in use after 20 scenarios is
 // that after 5: the run holds the scenario in flight and small summaries,
 // not every check's evidence. Retaining the outcomes grows it by about
-// 60 MiB.
+// 30 MiB.
 func TestRunHoldsOnlyScenariosInFlight(t *testing.T) {
 	hostcheck.RequireRoot(t)
-	const big, checks, evidence = 20, 1000, 4 << 10
+	const big, checks, evidence = 20, 1000, 2 << 10
 	for _, format := range []string{"-color=never", "-ktap"} {
 		dir := t.TempDir()
 		heap := make([]uint64, big+1)
@@ -84,10 +84,10 @@ func TestRunHoldsOnlyScenariosInFlight(t *testing.T) {
 		if after5 == 0 || after20 == 0 {
 			t.Fatalf("%s: heap not measured: %v", format, heap)
 		}
-		// One scenario's evidence is 4 MiB; the run holds none of the
+		// One scenario's evidence is 2 MiB; the run holds none of the
 		// finished ones.
 		if grown > 8<<20 {
-			t.Errorf("%s: heap grew by %d MiB from scenario 5 to %d (4 MiB of evidence each): finished scenarios are held", format, grown>>20, big)
+			t.Errorf("%s: heap grew by %d MiB from scenario 5 to %d (2 MiB of evidence each): finished scenarios are held", format, grown>>20, big)
 		}
 		for _, f := range []string{"junit.xml", "events.json"} {
 			if info, err := os.Stat(filepath.Join(dir, f)); err != nil || info.Size() < big*checks*evidence/2 {
