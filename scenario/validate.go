@@ -192,6 +192,9 @@ func (s *Spec) plan() (*plan, error) {
 		if ls.mtu < 0 || (ls.mtu > 0 && ls.mtu < 68) || ls.mtu > 65535 {
 			v.add(obj, "MTU %d is out of range", "use 0 (default) or 68..65535", ls.mtu)
 		}
+		if ls.queues < 0 || ls.queues > 256 {
+			v.add(obj, "%d queues is out of range", "use 0 (default: one) or 1..256", ls.queues)
+		}
 		if na == nb && na.spec.kind == KindSwitch {
 			v.add(obj, "links a switch to itself (a loop on one bridge)", "link the switch to another node")
 			continue
