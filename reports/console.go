@@ -159,8 +159,8 @@ func (c *Console) Summary(s Summary) {
 			if f.Message != "" {
 				line += ": " + f.Message
 			}
-			if len(f.Checks) > 1 {
-				line += fmt.Sprintf(" (%d checks failed)", len(f.Checks))
+			if f.Failed > 1 {
+				line += fmt.Sprintf(" (%d checks failed)", f.Failed)
 			}
 			fmt.Fprintln(c.W, line)
 		}

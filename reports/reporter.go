@@ -83,7 +83,7 @@ type Summary struct {
 
 // Failure is a scenario run that failed or was interrupted, as a summary
 // lists it: its name, how it ended and the first line of why, and its
-// failed checks — no evidence.
+// failed checks — no evidence, and a bounded size.
 type Failure struct {
 	Scenario string
 	// Run is which run of the scenario it was: 1 for the first, more
@@ -93,10 +93,14 @@ type Failure struct {
 	Step   string
 	// Message is the first line of the outcome's message.
 	Message string
-	// Checks are the failed checks and steps, each "name: first line of
-	// its message".
+	// Failed is the number of failed checks and steps; Checks are the
+	// first ten of them, each "name: first line of its message".
+	Failed int      `json:",omitempty"`
 	Checks []string `json:",omitempty"`
 }
+
+// failureChecks bounds the failed checks a Failure names.
+const failureChecks = 10
 
 // Add counts one finished scenario run.
 func (s *Summary) Add(o scenario.Outcome) {
@@ -116,7 +120,10 @@ func (s *Summary) Add(o scenario.Outcome) {
 	}
 	f := Failure{Scenario: o.Scenario, Run: s.runs[o.Scenario], Status: o.Status, Step: o.Step, Message: firstLine(o.Message)}
 	for _, c := range o.Checks {
-		if c.Status == scenario.Fail {
+		if c.Status != scenario.Fail {
+			continue
+		}
+		if f.Failed++; f.Failed <= failureChecks {
 			f.Checks = append(f.Checks, firstLine(c.Name+": "+c.Message))
 		}
 	}

@@ -240,8 +240,13 @@ func TestSummary(t *testing.T) {
 		t.Errorf("failed[0] = %+v", f)
 	}
 	star := s.Failed[3]
-	if len(star.Checks) != 10 || star.Checks[0] != "h1 reaches h101: h101 is not reachable" {
+	if star.Failed != 10 || len(star.Checks) != 10 || star.Checks[0] != "h1 reaches h101: h101 is not reachable" {
 		t.Errorf("star: %d failed checks, first %q", len(star.Checks), star.Checks[0])
+	}
+	// A run of many failed checks names the first ten.
+	many := Summarize([]scenario.Outcome{bigScenario("big", 5000)}, 0).Failed[0]
+	if many.Failed != 50 || len(many.Checks) != 10 {
+		t.Errorf("5000 checks, 50 failed: Failed %d, %d named", many.Failed, len(many.Checks))
 	}
 	for _, f := range s.Failed {
 		for _, c := range append(f.Checks, f.Message) {
