@@ -51,6 +51,8 @@ type Options struct {
 	InconclusiveFails bool
 	// OnStart and OnDone, when set, see each scenario start and finish;
 	// OnCheck sees each check's outcome as soon as the check returns.
+	// OnDone calls never overlap, and OnDone is the last to see an
+	// outcome: Run keeps only its Summary (see Result).
 	OnStart func(spec *scenario.Spec)
 	OnCheck func(spec *scenario.Spec, c scenario.CheckOutcome)
 	OnDone  func(o scenario.Outcome)
