@@ -83,6 +83,7 @@ bench:
 	$(GO) test $(TEST_EXEC) -run '^$$' -bench 'Reach|PathWalk' -benchtime 200x -count 3 ./assert/
 	$(GO) test $(TEST_EXEC) -run '^$$' -bench Isolated -benchtime 10x -count 3 ./assert/
 	$(GO) test $(TEST_EXEC) -run '^$$' -bench Throughput -benchtime 3x -count 1 ./assert/
+	$(GO) test -run '^$$' -bench ReportsAtScale -benchtime 1x -count 3 ./reports/
 
 lint:
 	$(GO) vet ./...

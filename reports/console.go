@@ -4,13 +4,13 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/vtest-dev/vtest/scenario"
 )
 
-// Console prints one line per finished scenario, with the evidence of
-// failures, and a summary. With Live (stdout is a terminal) it also keeps a
+// Console prints one line per finished scenario with the counts of its
+// checks, every failed check in full (its message and evidence), and a
+// summary. With Live (stdout is a terminal) it also keeps a
 // progress line at the bottom, rewritten in place.
 type Console struct {
 	W       io.Writer
@@ -77,7 +77,7 @@ func (c *Console) Done(o scenario.Outcome) {
 			fmt.Fprintf(c.W, "     %-4s %s (%.3fs)\n", c.paint(ch.Status), name, ch.Duration.Seconds())
 			msg := ch.Message
 			switch {
-			case ch.Status == scenario.Skip && c.Verbose:
+			case ch.Status == scenario.Fail, ch.Status == scenario.Skip && c.Verbose:
 				msg = ch.Message + "\n" + ch.Evidence
 			case ch.Status == scenario.Pass:
 				msg = ch.Evidence
@@ -135,18 +135,37 @@ func checkCounts(cs []scenario.CheckOutcome) string {
 func (c *Console) Check(string, scenario.CheckOutcome) {}
 
 // Finish implements Reporter: it prints the totals.
-func (c *Console) Finish(outcomes []scenario.Outcome, d time.Duration) error {
-	c.Summary(outcomes, d)
+func (c *Console) Finish(s Summary) error {
+	c.Summary(s)
 	return nil
 }
 
-// Summary prints the totals.
-func (c *Console) Summary(outcomes []scenario.Outcome, d time.Duration) {
+// recapMax bounds the failed runs the summary lists by name.
+const recapMax = 20
+
+// Summary prints the totals, after a recap of the failed runs (one line
+// each, at most 20) when the run had more than one: their evidence was
+// printed in full as each finished, and a long run has scrolled it away.
+func (c *Console) Summary(s Summary) {
 	c.clearProgress()
-	n := map[scenario.Status]int{}
-	for _, o := range outcomes {
-		n[o.Status]++
+	if s.Runs() > 1 && len(s.Failed) > 0 {
+		fmt.Fprintf(c.W, "\nnot passed:\n")
+		for i, f := range s.Failed {
+			if i == recapMax {
+				fmt.Fprintf(c.W, "     … and %d more\n", len(s.Failed)-recapMax)
+				break
+			}
+			line := fmt.Sprintf("%-4s %s", c.paint(f.Status), runName(f.Scenario, f.Run))
+			if f.Message != "" {
+				line += ": " + f.Message
+			}
+			if f.Failed > 1 {
+				line += fmt.Sprintf(" (%d checks failed)", f.Failed)
+			}
+			fmt.Fprintln(c.W, line)
+		}
 	}
+	n := s.Counts
 	fmt.Fprintf(c.W, "\n%d scenarios: %d passed, %d failed, %d skipped, %d interrupted in %.3fs\n",
-		len(outcomes), n[scenario.Pass], n[scenario.Fail], n[scenario.Skip], n[scenario.Interrupted], d.Seconds())
+		s.Runs(), n[scenario.Pass], n[scenario.Fail], n[scenario.Skip], n[scenario.Interrupted], s.Duration.Seconds())
 }

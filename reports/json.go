@@ -37,8 +37,9 @@ func WriteJSON(w io.Writer, evs ...Event) error {
 }
 
 // JSONLines is a Reporter writing JSON events to W as they happen: "start"
-// when a scenario starts, "step" or "check" as each step or check returns (so tail -f shows
-// progress), "done" when it finished, and a "summary" at the end.
+// when a scenario starts, "step" or "check" as each step or check returns
+// (so tail -f shows progress), "done" when it finished, and a "summary" at
+// the end. Each event is written when it happens and nothing is kept.
 type JSONLines struct {
 	W io.Writer
 	// Now, when set, replaces time.Now (tests).
@@ -73,11 +74,12 @@ func (j JSONLines) Done(o scenario.Outcome) {
 		Message: o.Message, Seconds: o.Duration.Seconds()})
 }
 
-// Finish implements Reporter.
-func (j JSONLines) Finish(outcomes []scenario.Outcome, d time.Duration) error {
-	counts := map[scenario.Status]int{}
-	for _, o := range outcomes {
-		counts[o.Status]++
+// Finish implements Reporter: the "summary" event with the counts per
+// status.
+func (j JSONLines) Finish(s Summary) error {
+	counts := s.Counts
+	if counts == nil {
+		counts = map[scenario.Status]int{}
 	}
-	return WriteJSON(j.W, Event{Time: j.now(), Action: "summary", Counts: counts, Seconds: d.Seconds()})
+	return WriteJSON(j.W, Event{Time: j.now(), Action: "summary", Counts: counts, Seconds: s.Duration.Seconds()})
 }

@@ -6,6 +6,7 @@ package reports
 import (
 	"bytes"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -141,13 +142,18 @@ type JUnitOptions struct {
 // "vtest.<scenario>" with dots in the scenario name replaced by "_", so
 // Jenkins does not split them into packages.
 func WriteJUnit(w io.Writer, outcomes []scenario.Outcome, plans []Planned, m Meta, opt JUnitOptions) error {
-	var doc junitSuites
+	out := junitStream{w: w}
+	if err := out.begin(); err != nil {
+		return err
+	}
 	plan := byName(plans)
 	runs := runNumbers(outcomes)
 	for i, o := range outcomes {
-		doc.Suites = append(doc.Suites, junitSuiteOf(o, i, runs[i], plan[o.Scenario], m, opt))
+		if err := out.suite(junitSuiteOf(o, i, runs[i], plan[o.Scenario], m, opt)); err != nil {
+			return err
+		}
 	}
-	return encodeJUnit(w, doc)
+	return out.end()
 }
 
 // junitSuiteOf is the testsuite of one scenario run: the id-th of the
@@ -284,19 +290,6 @@ func junitSuiteOf(o scenario.Outcome, id, run int, p Planned, m Meta, opt JUnitO
 	return s
 }
 
-func encodeJUnit(w io.Writer, doc junitSuites) error {
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return err
-	}
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(doc); err != nil {
-		return fmt.Errorf("encode JUnit XML: %w", err)
-	}
-	_, err := io.WriteString(w, "\n")
-	return err
-}
-
 // Classname is the JUnit classname of a scenario's testcases:
 // "vtest.<scenario>", with dots in the scenario name replaced by "_",
 // since Jenkins splits a classname at its last dot into package and class.
@@ -350,12 +343,17 @@ func failType(kind string) string {
 	return "SetupFailed"
 }
 
-// JUnitFile is a Reporter that keeps a JUnit report at Path up to date: it
-// is rewritten (atomically) after every scenario, so a run killed midway
-// leaves the finished scenarios, and once more at the end. It streams: each
-// finished scenario is encoded once into a spool (an unlinked temporary
-// file) and dropped, so it never holds more than one scenario's results,
-// however many scenarios and checks the run has.
+// JUnitFile is a Reporter that keeps a JUnit report at Path up to date,
+// so a run killed midway leaves a valid report of the scenarios finished
+// by then: it is rewritten (atomically) after every scenario while it is
+// under 1 MiB, after that whenever it has grown by a quarter since it was
+// last written, and once more at the end. (So the bytes written stay under
+// about six times the report's size instead of growing with its square;
+// vtest run rebuilds every finished scenario of a suite that died from its
+// event stream anyway.) It streams: each finished scenario is encoded once
+// into a spool (an unlinked temporary file) and dropped, so it never holds
+// more than one scenario's results, however many scenarios and checks the
+// run has.
 type JUnitFile struct {
 	Path    string
 	Plans   []Planned
@@ -367,11 +365,12 @@ type JUnitFile struct {
 	// file to the user behind sudo).
 	Written func() error
 
-	spool  *os.File       // the encoded testsuites so far
-	size   int64          // bytes in spool
-	suites int            // testsuites in spool
-	runs   map[string]int // runs so far, by scenario
-	plan   map[string]Planned
+	spool   *os.File       // the encoded testsuites so far
+	size    int64          // bytes in spool
+	written int64          // bytes of spool in the report at Path
+	suites  int            // testsuites in spool
+	runs    map[string]int // runs so far, by scenario
+	plan    map[string]Planned
 }
 
 // Start implements Reporter.
@@ -383,7 +382,7 @@ func (j *JUnitFile) Check(string, scenario.CheckOutcome) {}
 // Done implements Reporter.
 func (j *JUnitFile) Done(o scenario.Outcome) {
 	err := j.add(o)
-	if err == nil {
+	if err == nil && (j.written < rewriteAlways || j.size-j.written >= j.written/4) {
 		err = j.write()
 	}
 	if err != nil && j.Log != nil {
@@ -391,19 +390,10 @@ func (j *JUnitFile) Done(o scenario.Outcome) {
 	}
 }
 
-// Finish implements Reporter. The report holds the scenarios seen by Done;
-// outcomes are encoded anew only when they are not those (a caller that
-// never called Done).
-func (j *JUnitFile) Finish(outcomes []scenario.Outcome, _ time.Duration) error {
+// Finish implements Reporter: it writes the report of the scenario runs
+// seen by Done once more (also when there were none) and drops the spool.
+func (j *JUnitFile) Finish(Summary) error {
 	defer j.reset()
-	if len(outcomes) != j.suites {
-		j.reset()
-		for _, o := range outcomes {
-			if err := j.add(o); err != nil {
-				return err
-			}
-		}
-	}
 	return j.write()
 }
 
@@ -415,19 +405,14 @@ func (j *JUnitFile) add(o scenario.Outcome) error {
 			return fmt.Errorf("JUnit report: %w", err)
 		}
 		os.Remove(f.Name()) // unlinked: gone with the process, whatever happens
-		j.spool, j.size, j.suites, j.runs, j.plan = f, 0, 0, map[string]int{}, byName(j.Plans)
+		j.spool, j.size, j.written, j.suites, j.runs, j.plan = f, 0, 0, 0, map[string]int{}, byName(j.Plans)
 	}
 	j.runs[o.Scenario]++
-	suite := junitSuiteOf(o, j.suites, j.runs[o.Scenario], j.plan[o.Scenario], j.Meta, j.Options)
-	// As encodeJUnit lays a testsuite out inside testsuites.
-	var b bytes.Buffer
-	b.WriteString("\n")
-	enc := xml.NewEncoder(&b)
-	enc.Indent("  ", "  ")
-	if err := enc.EncodeElement(suite, xml.StartElement{Name: xml.Name{Local: "testsuite"}}); err != nil {
-		return fmt.Errorf("encode JUnit XML: %w", err)
+	b, err := encodeSuite(junitSuiteOf(o, j.suites, j.runs[o.Scenario], j.plan[o.Scenario], j.Meta, j.Options))
+	if err != nil {
+		return err
 	}
-	n, err := j.spool.WriteAt(b.Bytes(), j.size)
+	n, err := j.spool.WriteAt(b, j.size)
 	j.size += int64(n)
 	if err != nil {
 		return fmt.Errorf("JUnit report: spool: %w", err)
@@ -436,20 +421,25 @@ func (j *JUnitFile) add(o scenario.Outcome) error {
 	return nil
 }
 
+// rewriteAlways is the report size under which JUnitFile rewrites the
+// report after every scenario.
+const rewriteAlways = 1 << 20
+
 // write writes the report from the spool, atomically.
 func (j *JUnitFile) write() error {
+	j.written = j.size
 	err := WriteFileAtomic(j.Path, func(w io.Writer) error {
-		if j.suites == 0 {
-			return encodeJUnit(w, junitSuites{})
-		}
-		if _, err := io.WriteString(w, xml.Header+"<testsuites>"); err != nil {
+		out := junitStream{w: w}
+		if err := out.begin(); err != nil {
 			return err
 		}
-		if _, err := io.Copy(w, io.NewSectionReader(j.spool, 0, j.size)); err != nil {
-			return err
+		if j.suites > 0 {
+			if _, err := io.Copy(w, io.NewSectionReader(j.spool, 0, j.size)); err != nil {
+				return err
+			}
+			out.suites = j.suites
 		}
-		_, err := io.WriteString(w, "\n</testsuites>\n")
-		return err
+		return out.end()
 	})
 	if err == nil && j.Written != nil {
 		err = j.Written()
@@ -462,23 +452,25 @@ func (j *JUnitFile) reset() {
 	if j.spool != nil {
 		j.spool.Close()
 	}
-	j.spool, j.size, j.suites, j.runs = nil, 0, 0, nil
+	j.spool, j.size, j.written, j.suites, j.runs = nil, 0, 0, 0, nil
 }
 
 // MergeJUnit merges JUnit reports (for example one per shard) into one:
 // every testsuite of every input, renumbered, with the totals summed.
 // Repeated runs keep distinct names across inputs: the k-th testsuite or
-// testcase of one name is called "name (run k)".
+// testcase of one name is called "name (run k)". It streams: one testsuite
+// at a time is read, renamed and written, so reports of any size merge in
+// little memory; on a bad input the output stops there and the error says
+// which input.
 func MergeJUnit(w io.Writer, inputs ...io.Reader) error {
-	var all junitSuites
+	out := junitStream{w: w}
+	if err := out.begin(); err != nil {
+		return err
+	}
 	suiteRuns, caseRuns := map[string]int{}, map[[2]string]int{}
 	for i, in := range inputs {
-		var doc junitSuites
-		if err := xml.NewDecoder(in).Decode(&doc); err != nil {
-			return fmt.Errorf("input %d: not a JUnit testsuites document: %w", i+1, err)
-		}
-		for _, s := range doc.Suites {
-			s.ID = len(all.Suites)
+		err := eachSuite(in, func(s junitSuite) error {
+			s.ID = out.suites
 			base := baseName(s.Name)
 			suiteRuns[base]++
 			s.Name = runName(base, suiteRuns[base])
@@ -488,10 +480,101 @@ func MergeJUnit(w io.Writer, inputs ...io.Reader) error {
 				caseRuns[k]++
 				c.Name = runName(k[1], caseRuns[k])
 			}
-			all.Suites = append(all.Suites, s)
+			return out.suite(s)
+		})
+		if err != nil {
+			return fmt.Errorf("input %d: not a JUnit testsuites document: %w", i+1, err)
 		}
 	}
-	return encodeJUnit(w, all)
+	return out.end()
+}
+
+// eachSuite reads a testsuites document and calls fn with each testsuite
+// in turn.
+func eachSuite(in io.Reader, fn func(junitSuite) error) error {
+	dec := xml.NewDecoder(in)
+	root := false
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = errors.New("no testsuites element")
+			}
+			return err
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if !root {
+				if t.Name.Local != "testsuites" {
+					return fmt.Errorf("expected element type <testsuites> but have <%s>", t.Name.Local)
+				}
+				root = true
+				continue
+			}
+			if t.Name.Local != "testsuite" {
+				if err := dec.Skip(); err != nil {
+					return err
+				}
+				continue
+			}
+			var s junitSuite
+			if err := dec.DecodeElement(&s, &t); err != nil {
+				return err
+			}
+			if err := fn(s); err != nil {
+				return err
+			}
+		case xml.EndElement: // of testsuites
+			return nil
+		}
+	}
+}
+
+// junitStream writes a testsuites document one testsuite at a time, laid
+// out exactly as xml.Encoder with two-space indentation lays out the
+// whole document (junitSuites).
+type junitStream struct {
+	w      io.Writer
+	suites int // written so far
+}
+
+func (j *junitStream) begin() error {
+	_, err := io.WriteString(j.w, xml.Header+"<testsuites>")
+	return err
+}
+
+func (j *junitStream) suite(s junitSuite) error {
+	b, err := encodeSuite(s)
+	if err != nil {
+		return err
+	}
+	if _, err := j.w.Write(b); err != nil {
+		return err
+	}
+	j.suites++
+	return nil
+}
+
+func (j *junitStream) end() error {
+	end := "\n</testsuites>\n"
+	if j.suites == 0 {
+		end = "</testsuites>\n"
+	}
+	_, err := io.WriteString(j.w, end)
+	return err
+}
+
+// encodeSuite encodes one testsuite as xml.Encoder lays it out inside
+// an indented testsuites document.
+func encodeSuite(s junitSuite) ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteString("\n")
+	enc := xml.NewEncoder(&b)
+	enc.Indent("  ", "  ")
+	if err := enc.EncodeElement(s, xml.StartElement{Name: xml.Name{Local: "testsuite"}}); err != nil {
+		return nil, fmt.Errorf("encode JUnit XML: %w", err)
+	}
+	return b.Bytes(), nil
 }
 
 func firstNonEmpty(a, b string) string {

@@ -264,7 +264,7 @@ func TestRecordingRebuildsACrashedRun(t *testing.T) {
 	if len(not) != 1 || not[0].Scenario != "later" || not[0].Status != scenario.Interrupted {
 		t.Errorf("not started: %+v", not)
 	}
-	r.Finish(nil, 0)
+	r.Finish(Summary{})
 	rec, _ = ReadRecording(bytes.NewReader(stream.Bytes()))
 	if !rec.Ended {
 		t.Error("end record not read")

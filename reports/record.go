@@ -61,7 +61,7 @@ func (r *Recorder) Done(o scenario.Outcome) { r.write(record{Kind: "done", Outco
 
 // Finish implements Reporter: it writes the end record. Put the Recorder
 // last, so the end record follows every other report.
-func (r *Recorder) Finish([]scenario.Outcome, time.Duration) error {
+func (r *Recorder) Finish(Summary) error {
 	return r.write(record{Kind: "end"})
 }
 
@@ -70,8 +70,12 @@ type Recording struct {
 	Plans []Planned
 	Runs  []string // the scenario of each planned run, in order
 	Meta  Meta
-	// Done are the finished runs, in the order they finished.
+	// Done are the finished runs, in the order they finished (unless
+	// ReadRecordingFunc passed them on instead).
 	Done []scenario.Outcome
+	// Finished are the scenarios of the finished runs, in the order they
+	// finished.
+	Finished []string
 	// Running are the runs started and not finished, in the order they
 	// started, with the checks that returned.
 	Running []scenario.Outcome
@@ -87,6 +91,14 @@ func (r *Recording) Planned() bool { return r.Plans != nil || r.Runs != nil }
 // ReadRecording reads a Recorder's stream. A last line cut short (the
 // process died while writing it) is ignored.
 func ReadRecording(rd io.Reader) (*Recording, error) {
+	return ReadRecordingFunc(rd, nil)
+}
+
+// ReadRecordingFunc reads a Recorder's stream like ReadRecording, but when
+// done is set it passes each finished run to done as it is read instead of
+// keeping it in Done, so that a recording of any size is read holding only
+// the runs that were in flight.
+func ReadRecordingFunc(rd io.Reader, done func(scenario.Outcome)) (*Recording, error) {
 	rec := &Recording{}
 	sc := bufio.NewScanner(rd)
 	sc.Buffer(make([]byte, 64<<10), 64<<20)
@@ -119,7 +131,12 @@ func ReadRecording(rd io.Reader) (*Recording, error) {
 				rec.Running = append(rec.Running[:i], rec.Running[i+1:]...)
 				rec.started = append(rec.started[:i], rec.started[i+1:]...)
 			}
-			rec.Done = append(rec.Done, *r.Outcome)
+			rec.Finished = append(rec.Finished, r.Outcome.Scenario)
+			if done != nil {
+				done(*r.Outcome)
+			} else {
+				rec.Done = append(rec.Done, *r.Outcome)
+			}
 		case "end":
 			rec.Ended = true
 		}
@@ -140,7 +157,7 @@ func (r *Recording) running(name string) int {
 }
 
 // Crashed returns the outcomes of a run whose process died: the finished
-// runs as they were, the running ones failed with step StepCrash and the
+// runs as they were (Done), the running ones failed with step StepCrash and the
 // crash output as their message (keeping the checks that returned), and
 // the runs never started interrupted.
 func (r *Recording) Crashed(crash string) (finished, running, notStarted []scenario.Outcome) {
@@ -148,8 +165,8 @@ func (r *Recording) Crashed(crash string) (finished, running, notStarted []scena
 	for _, name := range r.Runs {
 		left[name]++
 	}
-	for _, o := range r.Done {
-		left[o.Scenario]--
+	for _, name := range r.Finished {
+		left[name]--
 	}
 	for i, o := range r.Running {
 		left[o.Scenario]--

@@ -10,7 +10,12 @@ import (
 // Reporter receives a run as it happens. The runner calls Start when a
 // scenario run starts, Check as each of its checks returns, Done when the
 // run is over (also for runs that never started), and Finish once at the
-// end with every outcome in run order. Calls never overlap.
+// end with the run's Summary. Calls never overlap.
+//
+// A run is streamed through its reporters: each writes or drops what a
+// scenario run gave it by the time Done returns, so a run of any size holds
+// only the scenarios in flight and the Summary, never every check's
+// evidence.
 //
 // The console, JUnit, KTAP and JSON lines are Reporters; a new format is
 // one more.
@@ -18,7 +23,7 @@ type Reporter interface {
 	Start(scenario string)
 	Check(scenario string, c scenario.CheckOutcome)
 	Done(o scenario.Outcome)
-	Finish(outcomes []scenario.Outcome, d time.Duration) error
+	Finish(s Summary) error
 }
 
 // Multi is a Reporter that passes every call to each of its reporters in
@@ -48,12 +53,99 @@ func (m Multi) Done(o scenario.Outcome) {
 
 // Finish implements Reporter; it finishes every reporter and returns their
 // errors joined.
-func (m Multi) Finish(outcomes []scenario.Outcome, d time.Duration) error {
+func (m Multi) Finish(s Summary) error {
 	var errs []error
 	for _, r := range m {
-		errs = append(errs, r.Finish(outcomes, d))
+		errs = append(errs, r.Finish(s))
 	}
 	return errors.Join(errs...)
+}
+
+// Summary is what the end of a run reports: how many scenario runs ended
+// in each status, which failed and why in a line, and how long the run
+// took. It stays small however many scenarios and checks the run has: it
+// holds no check's evidence.
+type Summary struct {
+	// Counts is the number of scenario runs per status; a status no run
+	// ended in is absent.
+	Counts map[scenario.Status]int
+	// Crashed is how many of the failed runs were running when the suite
+	// process died (Step StepCrash); KTAP counts them as errors.
+	Crashed int
+	// Failed are the runs that failed or were interrupted, in the order
+	// they finished.
+	Failed []Failure
+	// Duration is how long the run took.
+	Duration time.Duration
+
+	runs map[string]int // runs counted, by scenario
+}
+
+// Failure is a scenario run that failed or was interrupted, as a summary
+// lists it: its name, how it ended and the first line of why, and its
+// failed checks — no evidence, and a bounded size.
+type Failure struct {
+	Scenario string
+	// Run is which run of the scenario it was: 1 for the first, more
+	// with -count.
+	Run    int
+	Status scenario.Status
+	Step   string
+	// Message is the first line of the outcome's message.
+	Message string
+	// Failed is the number of failed checks and steps; Checks are the
+	// first ten of them, each "name: first line of its message".
+	Failed int      `json:",omitempty"`
+	Checks []string `json:",omitempty"`
+}
+
+// failureChecks bounds the failed checks a Failure names.
+const failureChecks = 10
+
+// Add counts one finished scenario run.
+func (s *Summary) Add(o scenario.Outcome) {
+	if s.Counts == nil {
+		s.Counts = map[scenario.Status]int{}
+	}
+	if s.runs == nil {
+		s.runs = map[string]int{}
+	}
+	s.Counts[o.Status]++
+	s.runs[o.Scenario]++
+	if o.Status == scenario.Pass || o.Status == scenario.Skip {
+		return
+	}
+	if o.Step == StepCrash {
+		s.Crashed++
+	}
+	f := Failure{Scenario: o.Scenario, Run: s.runs[o.Scenario], Status: o.Status, Step: o.Step, Message: firstLine(o.Message)}
+	for _, c := range o.Checks {
+		if c.Status != scenario.Fail {
+			continue
+		}
+		if f.Failed++; f.Failed <= failureChecks {
+			f.Checks = append(f.Checks, firstLine(c.Name+": "+c.Message))
+		}
+	}
+	s.Failed = append(s.Failed, f)
+}
+
+// Runs is the number of scenario runs counted.
+func (s Summary) Runs() int {
+	n := 0
+	for _, c := range s.Counts {
+		n += c
+	}
+	return n
+}
+
+// Summarize returns the Summary of a run of these outcomes that took d.
+func Summarize(outcomes []scenario.Outcome, d time.Duration) Summary {
+	s := Summary{Duration: d}
+	for _, o := range outcomes {
+		s.Add(o)
+	}
+	return s
 }
 
 // Planned is what reports know of a scenario before it runs: enough to list

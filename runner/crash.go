@@ -23,7 +23,11 @@ import (
 // panic and its stack, a fatal error, the signal). Finished scenarios are
 // reported as they were, running ones as failed with the crash output
 // (JUnit: an error case "crash"; KTAP: # ERROR), and scenarios not
-// started as interrupted, through the same reporters as a run. It returns
+// started as interrupted, through the same reporters as a run. KTAP on
+// stdout is continued where the suite's stream stopped. When events is
+// also an io.Seeker (the event file), it is read twice so that the
+// finished runs pass through one at a time; else they are all read into
+// memory first. It returns
 // the exit code (1) and true; or false when the stream shows no run
 // started or a run that ended, when there is nothing to rebuild.
 func CrashReports(args []string, events io.Reader, crash string, stdout, stderr io.Writer) (int, bool) {
@@ -31,21 +35,29 @@ func CrashReports(args []string, events io.Reader, crash string, stdout, stderr 
 	if err != nil {
 		return 0, false
 	}
-	rec, err := reports.ReadRecording(events)
+	// A first reading finds whether the run crashed; a second passes the
+	// finished runs on one at a time as it reads them (when events can be
+	// read again, as the event file can).
+	seeker, again := events.(io.Seeker)
+	var skip func(scenario.Outcome)
+	if again {
+		skip = func(scenario.Outcome) {}
+	}
+	rec, err := reports.ReadRecordingFunc(events, skip)
 	if err != nil || !rec.Planned() || rec.Ended {
 		return 0, false
 	}
-	finished, running, notStarted := rec.Crashed(crash)
+	_, running, notStarted := rec.Crashed(crash)
 	// What the suite printed and wrote as it ran stays: its console lines
-	// and its JSON events (a reader may be following the file with tail -f)
-	// get the crashed and never-started scenarios and the totals added. The
-	// JUnit report and KTAP are written whole.
+	// or KTAP and its JSON events (a reader may be following the file
+	// with tail -f) get the crashed and never-started scenarios and the
+	// totals added. The JUnit report is written whole.
 	var whole, added reports.Multi
 	if c.junit != "" {
 		whole = append(whole, c.junitFile(rec.Plans, rec.Meta, stderr))
 	}
 	if c.ktap {
-		whole = append(whole, reports.KTAP{W: stdout})
+		added = append(added, reports.ResumeKTAP(stdout, rec.Finished))
 	} else {
 		added = append(added, &reports.Console{W: stdout, Verbose: c.verbose, Color: c.color(false), Total: len(rec.Runs)})
 	}
@@ -59,7 +71,7 @@ func CrashReports(args []string, events io.Reader, crash string, stdout, stderr 
 		}
 	}
 	fmt.Fprintf(stderr, "vtest: the suite process died before its run ended; writing the reports from its event stream\n")
-	var all []scenario.Outcome
+	sum := reports.Summary{Duration: rec.Meta.Elapsed()}
 	replay := func(o scenario.Outcome, started bool) {
 		if started {
 			whole.Start(o.Scenario)
@@ -68,10 +80,20 @@ func CrashReports(args []string, events io.Reader, crash string, stdout, stderr 
 			}
 		}
 		whole.Done(o)
-		all = append(all, o)
+		sum.Add(o)
 	}
-	for _, o := range finished {
-		replay(o, true)
+	if again {
+		if _, err := seeker.Seek(0, io.SeekStart); err != nil {
+			fmt.Fprintf(stderr, "vtest: crash reports: %v\n", err)
+			return ExitFail, true
+		}
+		if _, err := reports.ReadRecordingFunc(events, func(o scenario.Outcome) { replay(o, true) }); err != nil {
+			fmt.Fprintf(stderr, "vtest: crash reports: %v\n", err)
+		}
+	} else {
+		for _, o := range rec.Done {
+			replay(o, true)
+		}
 	}
 	for _, o := range running {
 		replay(o, true)
@@ -81,8 +103,7 @@ func CrashReports(args []string, events io.Reader, crash string, stdout, stderr 
 		replay(o, false)
 		added.Done(o)
 	}
-	d := rec.Meta.Elapsed()
-	if err := errors.Join(whole.Finish(all, d), added.Finish(all, d)); err != nil {
+	if err := errors.Join(whole.Finish(sum), added.Finish(sum)); err != nil {
 		fmt.Fprintf(stderr, "vtest: %v\n", err)
 	}
 	return ExitFail, true

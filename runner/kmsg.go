@@ -20,8 +20,8 @@ import (
 type kernelLog struct {
 	mu     sync.Mutex
 	fd     int
-	lines  []string
-	starts map[string][]int // scenario -> positions in lines where its runs started
+	lines  []string         // logged since the earliest unfinished run started
+	starts map[string][]int // scenario -> positions in lines where its unfinished runs started
 }
 
 func openKernelLog() (*kernelLog, error) {
@@ -90,10 +90,34 @@ func (k *kernelLog) take(name string) string {
 	}
 	from := s[0]
 	k.starts[name] = s[1:]
-	if from >= len(k.lines) {
-		return ""
+	if len(k.starts[name]) == 0 {
+		delete(k.starts, name)
 	}
-	return strings.Join(k.lines[from:], "\n") + "\n"
+	log := ""
+	if from < len(k.lines) {
+		log = strings.Join(k.lines[from:], "\n") + "\n"
+	}
+	k.trim()
+	return log
+}
+
+// trim drops the lines no unfinished run needs, so a long run keeps only
+// what was logged since its earliest running scenario started.
+func (k *kernelLog) trim() {
+	keep := len(k.lines)
+	for _, s := range k.starts {
+		keep = min(keep, s[0])
+	}
+	if keep == 0 {
+		return
+	}
+	k.lines = append(k.lines[:0:0], k.lines[keep:]...)
+	for name, s := range k.starts {
+		for i := range s {
+			s[i] -= keep
+		}
+		k.starts[name] = s
+	}
 }
 
 func (k *kernelLog) close() { unix.Close(k.fd) }

@@ -424,7 +424,7 @@ func (c *config) run(ctx context.Context, specs []*scenario.Spec, stdout, stderr
 		opt.Amend = kl.amend
 	}
 	res := Run(ctx, specs, opt)
-	if err := rep.Finish(res.Outcomes, res.Duration); err != nil {
+	if err := rep.Finish(res.Summary); err != nil {
 		fmt.Fprintf(stderr, "vtest: %v\n", err)
 		return ExitUsage
 	}
@@ -447,7 +447,7 @@ func (c *config) reporters(stdout, stderr io.Writer, tty bool, plans []reports.P
 		}
 	}()
 	if c.ktap {
-		rep = append(rep, reports.KTAP{W: stdout})
+		rep = append(rep, reports.NewKTAP(stdout, len(runs)))
 	} else {
 		rep = append(rep, &reports.Console{W: stdout, Verbose: c.verbose, Color: c.color(tty), Live: tty, Total: len(runs)})
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vtest-dev/vtest/internal/stacks"
+	"github.com/vtest-dev/vtest/reports"
 	"github.com/vtest-dev/vtest/scenario"
 )
 
@@ -50,6 +51,8 @@ type Options struct {
 	InconclusiveFails bool
 	// OnStart and OnDone, when set, see each scenario start and finish;
 	// OnCheck sees each check's outcome as soon as the check returns.
+	// OnDone calls never overlap, and OnDone is the last to see an
+	// outcome: Run keeps only its Summary (see Result).
 	OnStart func(spec *scenario.Spec)
 	OnCheck func(spec *scenario.Spec, c scenario.CheckOutcome)
 	OnDone  func(o scenario.Outcome)
@@ -58,18 +61,25 @@ type Options struct {
 	Amend func(spec *scenario.Spec, o scenario.Outcome) scenario.Outcome
 }
 
-// Result is the outcome of a run.
+// Result is the outcome of a run: how many scenario runs ended in each
+// status and which failed, with the first line of why. It keeps no
+// scenario's checks or evidence, so a run of any size holds only the
+// scenarios in flight: each outcome goes to Options.OnDone as its scenario
+// finishes, and is dropped after. To keep the outcomes of a small run,
+// append them in OnDone.
 type Result struct {
-	Outcomes []scenario.Outcome
 	Start    time.Time
 	Duration time.Duration
+	// Summary counts the runs per status and lists the failed ones; its
+	// Duration is the run's.
+	Summary reports.Summary
 }
 
-// Counts returns the number of scenarios per status.
+// Counts returns the number of scenario runs per status.
 func (r *Result) Counts() map[scenario.Status]int {
 	c := map[scenario.Status]int{}
-	for _, o := range r.Outcomes {
-		c[o.Status]++
+	for st, n := range r.Summary.Counts {
+		c[st] = n
 	}
 	return c
 }
@@ -89,7 +99,7 @@ func (r *Result) ExitCode() int {
 	switch {
 	case c[scenario.Fail] > 0 || c[scenario.Interrupted] > 0:
 		return ExitFail
-	case len(r.Outcomes) > 0 && c[scenario.Skip] == len(r.Outcomes):
+	case r.Summary.Runs() > 0 && c[scenario.Skip] == r.Summary.Runs():
 		return ExitAllSkip
 	}
 	return ExitPass
@@ -161,12 +171,21 @@ func Run(ctx context.Context, specs []*scenario.Spec, opt Options) *Result {
 	if _, checkRE := splitRun(opt.Run); checkRE != nil {
 		checks = checkRE.MatchString
 	}
-	outcomes := make([]scenario.Outcome, len(sel))
 	started := make([]bool, len(sel))
 	mach := newMachine()
 	sem := make(chan struct{}, par)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
+	// done counts a finished run and hands its outcome to OnDone, which
+	// is the last to see it.
+	done := func(o scenario.Outcome) {
+		mu.Lock()
+		defer mu.Unlock()
+		res.Summary.Add(o)
+		if opt.OnDone != nil {
+			opt.OnDone(o)
+		}
+	}
 	for i, s := range sel {
 		select {
 		case <-ctx.Done():
@@ -182,13 +201,7 @@ func Run(ctx context.Context, specs []*scenario.Spec, opt Options) *Result {
 			defer func() { <-sem }()
 			sl, err := mach.start(ctx)
 			if err != nil {
-				outcomes[i] = scenario.Outcome{Scenario: s.Name, Status: scenario.Interrupted, Step: "not started",
-					Message: fmt.Sprintf("interrupted before it started: %v", context.Cause(ctx))}
-				if opt.OnDone != nil {
-					mu.Lock()
-					opt.OnDone(outcomes[i])
-					mu.Unlock()
-				}
+				done(notStarted(ctx, s))
 				return
 			}
 			defer sl.end()
@@ -199,27 +212,24 @@ func Run(ctx context.Context, specs []*scenario.Spec, opt Options) *Result {
 			if opt.Amend != nil {
 				o = opt.Amend(s, o)
 			}
-			outcomes[i] = o
-			if opt.OnDone != nil {
-				mu.Lock()
-				opt.OnDone(o)
-				mu.Unlock()
-			}
+			done(o)
 		}()
 	}
 	wg.Wait()
 	for i, s := range sel {
 		if !started[i] {
-			outcomes[i] = scenario.Outcome{Scenario: s.Name, Status: scenario.Interrupted, Step: "not started",
-				Message: fmt.Sprintf("interrupted before it started: %v", context.Cause(ctx))}
-			if opt.OnDone != nil {
-				opt.OnDone(outcomes[i])
-			}
+			done(notStarted(ctx, s))
 		}
 	}
-	res.Outcomes = outcomes
 	res.Duration = time.Since(res.Start)
+	res.Summary.Duration = res.Duration
 	return res
+}
+
+// notStarted is the outcome of a scenario run the run was stopped before.
+func notStarted(ctx context.Context, s *scenario.Spec) scenario.Outcome {
+	return scenario.Outcome{Scenario: s.Name, Status: scenario.Interrupted, Step: "not started",
+		Message: fmt.Sprintf("interrupted before it started: %v", context.Cause(ctx))}
 }
 
 // ErrTimeout is the cause of a scenario's context when its timeout expires.

@@ -73,7 +73,7 @@ func TestExitCode(t *testing.T) {
 	} {
 		r := &Result{}
 		for _, s := range tc.st {
-			r.Outcomes = append(r.Outcomes, scenario.Outcome{Status: s})
+			r.Summary.Add(scenario.Outcome{Status: s})
 		}
 		if got := r.ExitCode(); got != tc.want {
 			t.Errorf("%v: exit %d, want %d", tc.st, got, tc.want)

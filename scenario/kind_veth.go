@@ -24,6 +24,7 @@ func (veth) newLink(b *kindBuild) (netlink.Link, error) {
 	na, nz := b.n.nodes[a.node.spec.name], b.n.nodes[z.node.spec.name]
 	attrs := b.attrs
 	attrs.MTU = pl.spec.mtu
+	attrs.NumTxQueues, attrs.NumRxQueues = max(1, pl.spec.queues), max(1, pl.spec.queues)
 	v := &netlink.Veth{LinkAttrs: attrs, PeerName: z.name}
 	if na != nz {
 		v.PeerNamespace = netlink.NsFd(int(nz.ns))

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -174,9 +175,10 @@ func (n *Network) Lookup(name string) (*Node, bool) {
 	return nd, ok
 }
 
-// baselineSysctls are written in every namespace before any link exists, so
-// that a scenario behaves the same whatever the host's settings are (a new
-// namespace copies the host's IPv4 interface defaults).
+// baselineSysctls are what every namespace must have before any link
+// exists, so that a scenario behaves the same whatever the host's settings
+// are (a new namespace copies the host's IPv4 interface defaults, or the
+// kernel's, depending on net.core.devconf_inherit_init_net).
 var baselineSysctls = [][2]string{
 	{"net.ipv4.conf.all.rp_filter", "0"},
 	{"net.ipv4.conf.default.rp_filter", "0"},
@@ -188,21 +190,54 @@ var baselineSysctls = [][2]string{
 	{"net.ipv4.conf.default.arp_announce", "0"},
 	{"net.ipv4.conf.all.arp_filter", "0"},
 	{"net.ipv4.conf.default.arp_filter", "0"},
+}
+
+// nodeSysctls are written in every namespace: a new namespace never has
+// them. ping_group_range starts as "1 0" (nobody) in each namespace; it
+// lets any user in the node open ICMP ping sockets.
+var nodeSysctls = [][2]string{
 	{"net.ipv4.ping_group_range", "0 2147483647"},
 }
 
+// nodeSetup is how every namespace of one build starts.
+type nodeSetup struct {
+	ipv6  bool // the scenario uses IPv6
+	hasV6 bool // the kernel has IPv6
+	// probe lists the baseline sysctls this node reads, writing those
+	// that differ and keeping them in differ. Every namespace of a build is
+	// created the same way (by this process, from the same namespace,
+	// within milliseconds) and inherits the same values, so each baseline
+	// sysctl is read in one node only, the reads spread over the first
+	// nodes, and the others are given what differs afterwards. Reading a
+	// sysctl costs as much as writing one (20–90 µs); on most hosts
+	// nothing differs.
+	probe  [][2]string
+	differ [][2]string
+}
+
 func (n *Network) createNodes(ctx context.Context) error {
-	ipv6 := n.plan.ipv6
+	setup := nodeSetup{ipv6: n.plan.ipv6}
 	_, statErr := os.Stat("/proc/sys/net/ipv6")
-	hasV6 := statErr == nil
-	if ipv6 && !hasV6 {
+	setup.hasV6 = statErr == nil
+	if setup.ipv6 && !setup.hasV6 {
 		return errors.New("the scenario uses IPv6 but this kernel has no IPv6 (no /proc/sys/net/ipv6)")
 	}
-	// Namespaces are created in parallel: creating one is mostly waiting for
-	// the kernel, and each node has its own netlink handle.
 	nodes := make([]*Node, len(n.plan.nodes))
 	errs := make([]error, len(n.plan.nodes))
-	sem := make(chan struct{}, maxParallelNodes)
+	setups := make([]nodeSetup, len(n.plan.nodes))
+	for i := range setups {
+		setups[i] = setup
+	}
+	for i, kv := range baselineSysctls {
+		if len(setups) > 0 {
+			j := i % min(len(setups), maxParallelNodes())
+			setups[j].probe = append(setups[j].probe, kv)
+		}
+	}
+	// In parallel: creating a namespace is mostly waiting for the kernel,
+	// and each node has its own netlink handle. More at once than this
+	// only contend for the kernel's RTNL lock.
+	sem := make(chan struct{}, maxParallelNodes())
 	var wg sync.WaitGroup
 	for i, pn := range n.plan.nodes {
 		sem <- struct{}{}
@@ -212,82 +247,133 @@ func (n *Network) createNodes(ctx context.Context) error {
 				errs[i] = ctx.Err()
 				return
 			}
-			nodes[i], errs[i] = newNode(pn, ipv6, hasV6)
+			nodes[i], errs[i] = newNode(pn, &setups[i])
 		})
 	}
 	wg.Wait()
-	for _, nd := range nodes {
+	var differ [][2]string
+	for i, nd := range nodes {
 		if nd != nil {
 			nd.net = n
 			n.nodes[nd.name] = nd
 			n.order = append(n.order, nd)
 		}
+		differ = append(differ, setups[i].differ...)
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	// The host's defaults differ from the baseline: give every node what
+	// it did not find itself, still before any link exists. A node's own
+	// sysctls win.
+	if len(differ) == 0 {
+		return nil
+	}
+	for i, nd := range nodes {
+		early, _ := splitSysctls(n.plan.nodes[i])
+		var todo [][2]string
+		for _, kv := range differ {
+			mine := slices.Contains(setups[i].differ, kv)
+			own := slices.ContainsFunc(early, func(e [2]string) bool { return e[0] == kv[0] })
+			if !mine && !own {
+				todo = append(todo, kv)
+			}
+		}
+		if len(todo) == 0 {
+			continue
+		}
+		err := nd.Do(func() error {
+			for _, kv := range todo {
+				if err := nsx.WriteSysctl(kv[0], kv[1]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("node %q: %w", nd.name, err)
+		}
+	}
+	return nil
 }
 
-// maxParallelNodes bounds the namespaces created at once.
-const maxParallelNodes = 8
+// maxParallelNodes bounds the namespaces created at once: two per CPU, at
+// most 8.
+func maxParallelNodes() int { return min(8, 2*runtime.GOMAXPROCS(0)) }
 
-// newNode creates one node's namespace, with the baseline and early
-// sysctls written from inside before any link exists, its netlink handle,
-// lo up, and for a switch its bridge. On error it returns the partly built
-// node (to be closed) and the error.
-func newNode(pn *planNode, ipv6, hasV6 bool) (*Node, error) {
+// newNode creates one node's namespace and, from inside it on the thread
+// that created it (no namespace switch): the baseline and early sysctls
+// before any link exists, its netlink handle, lo up, and for a switch its
+// bridge. On error it returns the partly built node (to be closed) and the
+// error.
+func newNode(pn *planNode, setup *nodeSetup) (*Node, error) {
 	early, _ := splitSysctls(pn)
+	nd := &Node{name: pn.spec.name, kind: pn.spec.kind}
 	ns, err := nsx.New(func() error {
-		for _, kv := range baselineSysctls {
-			if err := nsx.WriteSysctl(kv[0], kv[1]); err != nil {
-				return err
-			}
+		if err := setup.writeSysctls(pn, early); err != nil {
+			return err
 		}
-		var sysctls [][2]string
-		if hasV6 {
-			if ipv6 {
-				// Before any link exists, so that no address (not even
-				// the link-local one) is ever tentative.
-				sysctls = append(sysctls,
-					[2]string{"net.ipv6.conf.all.accept_dad", "0"},
-					[2]string{"net.ipv6.conf.default.accept_dad", "0"})
-			} else {
-				// IPv4-only: no IPv6 at all, hence no RS/MLD noise.
-				sysctls = append(sysctls,
-					[2]string{"net.ipv6.conf.all.disable_ipv6", "1"},
-					[2]string{"net.ipv6.conf.default.disable_ipv6", "1"})
-			}
+		h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+		if err != nil {
+			return fmt.Errorf("open netlink handle: %w", err)
 		}
-		if pn.spec.kind == KindRouter {
-			sysctls = append(sysctls, [2]string{"net.ipv4.ip_forward", "1"})
-			if ipv6 {
-				sysctls = append(sysctls, [2]string{"net.ipv6.conf.all.forwarding", "1"})
-			}
+		nd.nl = h
+		lo := &netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: 1, Name: "lo"}}
+		if err := h.LinkSetUp(lo); err != nil {
+			return fmt.Errorf("set lo up: %w", err)
 		}
-		for _, kv := range append(sysctls, early...) {
-			if err := nsx.WriteSysctl(kv[0], kv[1]); err != nil {
-				return err
-			}
+		if pn.spec.kind == KindSwitch {
+			return nd.addBridge(pn)
 		}
 		return nil
 	})
 	if err != nil {
+		nd.closeNetlink()
 		return nil, fmt.Errorf("node %q: %w", pn.spec.name, err)
 	}
-	nd := &Node{name: pn.spec.name, kind: pn.spec.kind, ns: ns}
-	nd.nl, err = netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
-	if err != nil {
-		nd.nl = nil
-		return nd, fmt.Errorf("node %q: open netlink handle: %w", nd.name, err)
-	}
-	lo := &netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: 1, Name: "lo"}}
-	if err := nd.nl.LinkSetUp(lo); err != nil {
-		return nd, fmt.Errorf("node %q: set lo up: %w", nd.name, err)
-	}
-	if pn.spec.kind == KindSwitch {
-		if err := nd.addBridge(pn); err != nil {
-			return nd, err
+	nd.ns = ns
+	return nd, nil
+}
+
+// writeSysctls writes, in the calling thread's new namespace, what a node
+// needs before any link exists.
+func (s *nodeSetup) writeSysctls(pn *planNode, early [][2]string) error {
+	for _, kv := range s.probe {
+		v, err := nsx.ReadSysctl(kv[0])
+		if err != nil {
+			return err
+		}
+		if v != kv[1] {
+			s.differ = append(s.differ, kv)
 		}
 	}
-	return nd, nil
+	sysctls := slices.Concat(s.differ, nodeSysctls)
+	if s.hasV6 {
+		if s.ipv6 {
+			// Before any link exists, so that no address (not even the
+			// link-local one) is ever tentative.
+			sysctls = append(sysctls,
+				[2]string{"net.ipv6.conf.all.accept_dad", "0"},
+				[2]string{"net.ipv6.conf.default.accept_dad", "0"})
+		} else {
+			// IPv4-only: no IPv6 on any interface the scenario creates,
+			// hence no RS/MLD noise. Only the default: "all" would also
+			// take ::1 off lo, and writing it waits for the RTNL lock.
+			sysctls = append(sysctls, [2]string{"net.ipv6.conf.default.disable_ipv6", "1"})
+		}
+	}
+	if pn.spec.kind == KindRouter {
+		sysctls = append(sysctls, [2]string{"net.ipv4.ip_forward", "1"})
+		if s.ipv6 {
+			sysctls = append(sysctls, [2]string{"net.ipv6.conf.all.forwarding", "1"})
+		}
+	}
+	for _, kv := range append(sysctls, early...) {
+		if err := nsx.WriteSysctl(kv[0], kv[1]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // splitSysctls separates a node's sysctls into those that can be set before
@@ -443,6 +529,7 @@ func ifname(s string) []byte {
 // from a workqueue a little after link-up.
 func (n *Network) waitUp(ctx context.Context) error {
 	for _, nd := range n.order {
+		var want []*Interface
 		for _, ifc := range nd.ifaces {
 			if ifc == nd.bridge && len(nd.ifaces) == 1 {
 				continue // a bridge without ports never comes up
@@ -450,9 +537,12 @@ func (n *Network) waitUp(ctx context.Context) error {
 			if ifc.plan != nil && !ifc.plan.expectUp() {
 				continue // down, or built on something down
 			}
-			if err := nd.waitOperUp(ctx, ifc); err != nil {
-				return err
-			}
+			want = append(want, ifc)
+		}
+		if err := nd.waitAllUp(ctx, want); err != nil {
+			return err
+		}
+		for _, ifc := range want {
 			if rw, ok := ifc.plan.kindOf().(readyWaiter); ok {
 				if err := rw.waitReady(ctx, &kindBuild{n: n, node: nd, on: nd, iface: ifc.plan}); err != nil {
 					return err
@@ -466,6 +556,49 @@ func (n *Network) waitUp(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// waitAllUp returns when every interface of ifcs is operationally up,
+// reading all of the node's links in one request per round (a switch has
+// one per port), and records their MACs.
+func (nd *Node) waitAllUp(ctx context.Context, ifcs []*Interface) error {
+	if len(ifcs) == 0 {
+		return nil
+	}
+	if len(ifcs) == 1 {
+		return nd.waitOperUp(ctx, ifcs[0])
+	}
+	pending := slices.Clone(ifcs)
+	return poll(ctx, func() (bool, error) {
+		links, err := nd.nl.LinkList()
+		if err != nil {
+			return false, fmt.Errorf("node %q: list links: %w", nd.name, err)
+		}
+		byIndex := make(map[int]netlink.Link, len(links))
+		for _, l := range links {
+			byIndex[l.Attrs().Index] = l
+		}
+		pending = slices.DeleteFunc(pending, func(ifc *Interface) bool {
+			l, ok := byIndex[ifc.Index]
+			if ok && lowerUp(l) {
+				ifc.MAC = l.Attrs().HardwareAddr
+				return true
+			}
+			return false
+		})
+		if len(pending) == 0 {
+			return true, nil
+		}
+		if ctx.Err() != nil {
+			ifc := pending[0]
+			state := "gone"
+			if l, ok := byIndex[ifc.Index]; ok {
+				state = l.Attrs().OperState.String()
+			}
+			return false, fmt.Errorf("node %q: %q still %s: %w", nd.name, ifc.Name, state, ctx.Err())
+		}
+		return false, nil
+	})
 }
 
 func (nd *Node) waitNotTentative(ctx context.Context) error {
@@ -552,6 +685,13 @@ func closeHandle(h *netlink.Handle) {
 	*h = dead
 }
 
+// closeNetlink closes the node's netlink handle so that it stays closed.
+func (nd *Node) closeNetlink() {
+	if nd.nl != nil {
+		closeHandle(nd.nl)
+	}
+}
+
 func (nd *Node) close() error {
 	nd.mu.Lock()
 	nd.closed = true
@@ -565,9 +705,7 @@ func (nd *Node) close() error {
 	if thread != nil {
 		thread.Close()
 	}
-	if nd.nl != nil {
-		closeHandle(nd.nl)
-	}
+	nd.closeNetlink()
 	if nd.ns.IsOpen() {
 		if err := nd.ns.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("node %q: close namespace: %w", nd.name, err))

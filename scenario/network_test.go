@@ -101,6 +101,53 @@ func TestBuildPingsBothWays(t *testing.T) {
 	}
 }
 
+// TestIPv4OnlyHasNoIPv6 shows that an IPv4-only scenario's interfaces carry
+// no IPv6 at all (no link-local address, hence no router solicitations or
+// MLD reports on the wire); only lo keeps ::1.
+func TestIPv4OnlyHasNoIPv6(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	n := scenario.New(t, pair("v4only"))
+	for _, nd := range n.Nodes() {
+		addrs, err := nd.Netlink().AddrList(nil, netlink.FAMILY_V6)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range addrs {
+			if a.LinkIndex != 1 {
+				t.Errorf("%s: IPv6 address %s on interface %d of an IPv4-only scenario", nd.Name(), a.IPNet, a.LinkIndex)
+			}
+		}
+		if v, _ := nd.Sysctl("net.ipv6.conf.eth0.disable_ipv6"); v != "1" {
+			t.Errorf("%s: eth0 disable_ipv6 = %q, want 1", nd.Name(), v)
+		}
+	}
+}
+
+// TestLinkQueues: veth ends get one queue each unless the link asks for
+// more (the kernel's default would be one per possible CPU).
+func TestLinkQueues(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	s := scenario.Define("queues", "")
+	s.Host("a")
+	s.Host("b")
+	s.Host("c")
+	s.Link("a", "b")
+	s.Link("a", "c").Queues(4)
+	n := scenario.New(t, s)
+	for _, c := range []struct {
+		node, iface string
+		want        int
+	}{{"a", "eth0", 1}, {"b", "eth0", 1}, {"a", "eth1", 4}, {"c", "eth0", 4}} {
+		l, err := n.Node(c.node).Netlink().LinkByName(c.iface)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tx, rx := l.Attrs().NumTxQueues, l.Attrs().NumRxQueues; tx != c.want || rx != c.want {
+			t.Errorf("%s:%s has %d tx and %d rx queues, want %d", c.node, c.iface, tx, rx, c.want)
+		}
+	}
+}
+
 func TestIPv6WithoutDADStall(t *testing.T) {
 	hostcheck.RequireRoot(t)
 	s := pair("v6")

@@ -89,7 +89,7 @@ type nsWitness struct {
 	goneAt time.Time
 }
 
-func watchNamespaces(b *testing.B, n *scenario.Network) *nsWitness {
+func watchNamespaces(b testing.TB, n *scenario.Network) *nsWitness {
 	b.Helper()
 	ns, err := nsx.New(nil)
 	if err != nil {
@@ -115,7 +115,7 @@ func watchNamespaces(b *testing.B, n *scenario.Network) *nsWitness {
 
 // wait returns when the last witness link is gone: every namespace of the
 // network has been freed.
-func (w *nsWitness) wait(b *testing.B) time.Time {
+func (w *nsWitness) wait(b testing.TB) time.Time {
 	if !w.goneAt.IsZero() {
 		return w.goneAt
 	}

@@ -317,6 +317,7 @@ type LinkSpec struct {
 	addrsA  []string
 	addrsB  []string
 	mtu     int
+	queues  int
 	delay   time.Duration
 	impair  []DirectedImpairment // impair.go
 	l2      bool
@@ -364,6 +365,17 @@ func (l *LinkSpec) Delay(d time.Duration) *LinkSpec {
 // MTU sets the MTU of both ends.
 func (l *LinkSpec) MTU(mtu int) *LinkSpec {
 	l.mtu = mtu
+	return l
+}
+
+// Queues gives both ends n transmit and n receive queues (at most 256).
+// vtest's veth ends have one of each by default, where the kernel would
+// give one per possible CPU: creating a queue costs kobjects in sysfs, a
+// veth on a 128-CPU machine would cost 10× more to create, and only
+// traffic through XDP or GRO on a veth is spread over its queues. Give a
+// link queues to test RSS, XDP or multi-queue qdiscs on it.
+func (l *LinkSpec) Queues(n int) *LinkSpec {
+	l.queues = n
 	return l
 }
 

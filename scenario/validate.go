@@ -54,6 +54,7 @@ type plan struct {
 type planNode struct {
 	spec        *NodeSpec
 	ifaces      []*planIface
+	byName      map[string]*planIface // ifaces by name
 	bridge      string         // switch: the bridge's name
 	bridgeAddrs []netip.Prefix // switch: the bridge's addresses
 	segments    []netip.Prefix // switch: the segment's subnets
@@ -89,17 +90,15 @@ type planLink struct {
 }
 
 func (n *planNode) iface(name string) *planIface {
-	for _, i := range n.ifaces {
-		if i.name == name {
-			return i
-		}
-	}
-	return nil
+	return n.byName[name]
 }
 
 type validator struct {
 	s    *Spec
 	errs []error
+	// explicit holds the interface names links give explicitly, by node
+	// (built on first use), so that automatic names avoid them.
+	explicit map[[2]string]bool
 	// direct is set when validating one action for Network.Apply, outside
 	// the scenario's list of steps.
 	direct bool
@@ -191,6 +190,9 @@ func (s *Spec) plan() (*plan, error) {
 		}
 		if ls.mtu < 0 || (ls.mtu > 0 && ls.mtu < 68) || ls.mtu > 65535 {
 			v.add(obj, "MTU %d is out of range", "use 0 (default) or 68..65535", ls.mtu)
+		}
+		if ls.queues < 0 || ls.queues > 256 {
+			v.add(obj, "%d queues is out of range", "use 0 (default: one) or 1..256", ls.queues)
 		}
 		if na == nb && na.spec.kind == KindSwitch {
 			v.add(obj, "links a switch to itself (a loop on one bridge)", "link the switch to another node")
@@ -295,7 +297,7 @@ func (v *validator) iface(obj string, n *planNode, name string) *planIface {
 		for {
 			name = fmt.Sprintf("eth%d", n.nextAuto)
 			n.nextAuto++
-			if n.iface(name) == nil && !v.s.explicitIface(n.spec.name, name) {
+			if n.iface(name) == nil && !v.explicitIface(n.spec.name, name) {
 				break
 			}
 		}
@@ -319,23 +321,30 @@ func (v *validator) iface(obj string, n *planNode, name string) *planIface {
 	}
 	i := &planIface{node: n, name: name}
 	n.ifaces = append(n.ifaces, i)
+	if n.byName == nil {
+		n.byName = map[string]*planIface{}
+	}
+	n.byName[name] = i
 	return i
 }
 
 // explicitIface reports whether some link names this interface on node
 // explicitly, so that automatic names avoid it.
-func (s *Spec) explicitIface(node, name string) bool {
-	for _, l := range s.links {
-		if l == nil {
-			continue
-		}
-		for _, e := range []Endpoint{l.a, l.b} {
-			if e.Node == node && e.Interface == name {
-				return true
+func (v *validator) explicitIface(node, name string) bool {
+	if v.explicit == nil {
+		v.explicit = map[[2]string]bool{}
+		for _, l := range v.s.links {
+			if l == nil {
+				continue
+			}
+			for _, e := range []Endpoint{l.a, l.b} {
+				if e.Interface != "" {
+					v.explicit[[2]string{e.Node, e.Interface}] = true
+				}
 			}
 		}
 	}
-	return false
+	return v.explicit[[2]string{node, name}]
 }
 
 func (v *validator) prefix(obj, cidr string, network bool) (netip.Prefix, bool) {

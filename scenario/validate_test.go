@@ -147,6 +147,11 @@ func TestValidateRejects(t *testing.T) {
 			s.Host("b")
 			s.Link("a", "b").MTU(-1)
 		}, []string{"MTU -1 is out of range"}},
+		{"too many queues", func(s *Spec) {
+			s.Host("a")
+			s.Host("b")
+			s.Link("a", "b").Queues(1000)
+		}, []string{"1000 queues is out of range", "1..256"}},
 		{"network address on a host", func(s *Spec) {
 			s.Host("a")
 			s.Host("b")

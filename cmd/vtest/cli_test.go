@@ -544,6 +544,20 @@ func TestCrashReports(t *testing.T) {
 	// KTAP on stdout is written by vtest run when the suite could not.
 	r := vtest(t, ".", "run", "-ktap", "-parallel", "1", "-run", "^(good|gopanic)$", "./testdata/crashing")
 	r.must(t, 1, "ok 1 good", "not ok 2 gopanic # ERROR the suite process died", "# Totals: pass:1 fail:0 xfail:0 xpass:0 skip:0 error:1")
+	// The suite streamed its KTAP up to the crash; vtest run continued
+	// it: one header and plan, tests numbered on.
+	if !strings.HasPrefix(r.stdout, "KTAP version 1\n1..2\n") || strings.Count(r.stdout, "\nKTAP version 1\n") != 0 ||
+		strings.Count(r.stdout, "\n1..2\n") != 1 || strings.Count(r.stdout, "ok 1 good\n") != 1 {
+		t.Errorf("KTAP of the crashed run is not one stream:\n%s", r.stdout)
+	}
+	if _, err := exec.LookPath("prove"); err == nil {
+		p := filepath.Join(t.TempDir(), "crash.tap")
+		os.WriteFile(p, []byte(r.stdout), 0o644)
+		if out, _ := exec.Command("prove", "--exec", "cat", p).CombinedOutput(); bytes.Contains(out, []byte("Parse errors")) ||
+			!bytes.Contains(out, []byte("Failed 1/2 subtests")) {
+			t.Errorf("prove on the crashed run's KTAP:\n%s\n%s", out, r.stdout)
+		}
+	}
 	hostcheck.Unchanged(t, before)
 }
 

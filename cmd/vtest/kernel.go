@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -20,7 +21,7 @@ import (
 // trustworthy result (it is neither a pass nor a fail).
 const ExitInfrastructure = 3
 
-const kernelUsage = `usage: vtest kernel --kernel PATH [--modules DIR] [--mem 512M] [--timeout 5m] [--accel kvm|tcg] [--junit FILE] [--keep-work] [--bzimage] [run flags] PATH...
+const kernelUsage = `usage: vtest kernel --kernel PATH [--modules DIR] [--mem 512M] [--smp N] [--append ARG]... [--timeout 5m] [--accel kvm|tcg] [--junit FILE] [--keep-work] [--bzimage] [run flags] PATH...
 
 Builds the scenarios at PATH as a static suite, packs it as /init of an
 initramfs with the kernel's network modules, boots it under QEMU
@@ -28,6 +29,10 @@ initramfs with the kernel's network modules, boots it under QEMU
 A bzImage is booted through its uncompressed kernel's PVH entry (extracted
 once and cached; faster under TCG) unless --bzimage is given or extraction
 is not possible.
+--append adds to the kernel command line (repeatable), e.g.
+sysctl.net.ipv4.neigh.default.gc_thresh3=4096 to size the VM's neighbour
+table for 1000-node scenarios (the kernel applies sysctl.* itself).
+--smp gives the VM N virtual CPUs (default 1).
 Run flags such as -run and -count are passed to the suite in the VM.
 Exit codes: as vtest run, and 3 when the VM gave no trustworthy result.
 `
@@ -64,6 +69,15 @@ func kernelCmd(args []string, stdout, stderr io.Writer) int {
 			cfg.Modules = take()
 		case "mem":
 			cfg.Mem = take()
+		case "append":
+			cfg.Append = append(cfg.Append, take())
+		case "smp":
+			n, err := strconv.Atoi(take())
+			if err != nil || n < 1 || n > 64 {
+				fmt.Fprintf(stderr, "vtest kernel: --smp wants a number of CPUs, 1..64\n%s", kernelUsage)
+				return runner.ExitUsage
+			}
+			cfg.SMP = n
 		case "accel":
 			cfg.Accel = take()
 		case "junit":

@@ -114,6 +114,7 @@ func TestKernelUsage(t *testing.T) {
 	vtest(t, ".", "kernel", "--kernel", "/nonexistent").must(t, 2, "no PATH given")
 	vtest(t, ".", "kernel", "--kernel", "/nonexistent", builtin).must(t, 2, "/nonexistent")
 	vtest(t, ".", "kernel", "--kernel", "/nonexistent", "--accel", "xen", builtin).must(t, 2, "--accel must be kvm or tcg")
+	vtest(t, ".", "kernel", "--kernel", "/nonexistent", "--smp", "0", builtin).must(t, 2, "--smp wants a number of CPUs")
 	vtest(t, ".", "kernel", "-h").must(t, 0, "usage: vtest kernel")
 	vtest(t, ".", "diff", "a.xml").must(t, 2, "usage: vtest diff")
 }
@@ -134,8 +135,10 @@ func TestKernelWarningsAndCrashInVM(t *testing.T) {
 		t.Skip("Debian's kernel or qemu-system-x86 is not installed and could not be")
 	}
 	junit := filepath.Join(t.TempDir(), "vm.xml")
-	r := vtest(t, ".", "kernel", "--kernel", kernels[len(kernels)-1], "--timeout", "3m", "--junit", junit, "-parallel", "1", "./testdata/kmsg")
-	r.must(t, 1, "PASS kmsg-quiet", "FAIL kmsg-warn", "the kernel logged a warning while the scenario ran:",
+	r := vtest(t, ".", "kernel", "--kernel", kernels[len(kernels)-1], "--timeout", "3m", "--junit", junit,
+		"--smp", "2", "--append", "sysctl.net.ipv4.neigh.default.gc_thresh3=4321", // kmsg-cmdline checks them
+		"-parallel", "1", "./testdata/kmsg")
+	r.must(t, 1, "PASS kmsg-cmdline", "PASS kmsg-quiet", "FAIL kmsg-warn", "the kernel logged a warning while the scenario ran:",
 		"WARNING: CPU: 0 PID: 1 at net/core/dev.c:10999 vtest_fake_warning", "FAIL kmsg-crash", "panic: vtest test: a goroutine panics in the VM")
 	b, err := os.ReadFile(junit)
 	if err != nil {

@@ -33,6 +33,11 @@ type Config struct {
 	Args    []string      // arguments for the suite
 	WorkDir string        // where the initramfs and logs go
 	Accel   string        // "kvm", "tcg", or "" to probe
+	SMP     int           // virtual CPUs; 0 = 1
+	// Append is added to the kernel command line, e.g.
+	// "sysctl.net.ipv4.neigh.default.gc_thresh3=4096" (the kernel applies
+	// sysctl.* parameters itself, since Linux 5.8) or "slub_debug".
+	Append []string
 	// Cache is where extracted kernels are kept; "" disables extraction.
 	Cache string
 }
@@ -218,6 +223,7 @@ func boot(ctx context.Context, qemu string, cfg Config, initrd, accel string, pr
 	reportFile := filepath.Join(cfg.WorkDir, "report-"+tag+".txt")
 	os.Remove(reportFile)
 	appendLine := []string{"console=ttyS0", "quiet", "panic=-1", "vtest.timeout=" + cfg.Timeout.String()}
+	appendLine = append(appendLine, cfg.Append...)
 	if probe {
 		appendLine = append(appendLine, "vtest.probe")
 	} else if len(cfg.Args) > 0 {
@@ -229,6 +235,9 @@ func boot(ctx context.Context, qemu string, cfg Config, initrd, accel string, pr
 		"-chardev", "file,id=c1,path=" + reportFile, "-serial", "chardev:c1"}
 	if accel == "kvm" {
 		args = append(args, "-cpu", "host")
+	}
+	if cfg.SMP > 1 {
+		args = append(args, "-smp", strconv.Itoa(cfg.SMP))
 	}
 	// The guest's watchdog powers off at cfg.Timeout; the host allows a
 	// little more, then kills QEMU.

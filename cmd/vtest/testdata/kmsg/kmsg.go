@@ -7,7 +7,10 @@ package kmsg
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"runtime"
+	"strings"
 
 	"github.com/vtest-dev/vtest/assert"
 	"github.com/vtest-dev/vtest/scenario"
@@ -41,7 +44,29 @@ func define(name string, log string, crash bool) {
 	scenario.Register(s)
 }
 
+// CmdlineThresh is the neighbour table size the test puts on the VM's
+// kernel command line (--append), and CPUs its --smp.
+const (
+	CmdlineThresh = "4321"
+	CPUs          = 2
+)
+
 func init() {
+	s := scenario.Define("kmsg-cmdline", "the VM got vtest kernel's --append and --smp")
+	s.Host("a")
+	s.Check("kernel command line applied", func(ctx context.Context, n *scenario.Network) scenario.Result {
+		b, err := os.ReadFile("/proc/sys/net/ipv4/neigh/default/gc_thresh3")
+		if err != nil {
+			return scenario.Verdict("", err)
+		}
+		got := strings.TrimSpace(string(b))
+		ev := fmt.Sprintf("gc_thresh3 = %s, %d CPUs", got, runtime.NumCPU())
+		if got != CmdlineThresh || runtime.NumCPU() != CPUs {
+			return scenario.Verdict(ev, fmt.Errorf("want gc_thresh3 = %s and %d CPUs", CmdlineThresh, CPUs))
+		}
+		return scenario.Verdict(ev, nil)
+	})
+	scenario.Register(s)
 	define("kmsg-quiet", "<6>vtest: an ordinary kernel log line", false)
 	define("kmsg-warn", FakeWarning, false)
 	define("kmsg-crash", "<6>vtest: about to crash", true)
