@@ -254,6 +254,17 @@ func TestPingOptions(t *testing.T) {
 			t.Errorf("warm-up probes counted or lost: %v %v", err, r)
 		}
 	})
+	t.Run("interval", func(t *testing.T) {
+		// Three probes 50 ms apart cannot all be answered in less than
+		// 100 ms.
+		r, err := assert.Ping(ctx, n.Node("client"), server, assert.Count(3), assert.Interval(50*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Elapsed < 100*time.Millisecond {
+			t.Errorf("3 probes 50 ms apart took %v", r.Elapsed)
+		}
+	})
 	t.Run("IPv4-mapped target", func(t *testing.T) {
 		if _, err := assert.Ping(ctx, n.Node("client"), netip.AddrFrom16(server.As16())); err != nil {
 			t.Error(err)
