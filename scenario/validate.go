@@ -55,9 +55,9 @@ type planNode struct {
 	spec        *NodeSpec
 	ifaces      []*planIface
 	byName      map[string]*planIface // ifaces by name
-	bridge      string         // switch: the bridge's name
-	bridgeAddrs []netip.Prefix // switch: the bridge's addresses
-	segments    []netip.Prefix // switch: the segment's subnets
+	bridge      string                // switch: the bridge's name
+	bridgeAddrs []netip.Prefix        // switch: the bridge's addresses
+	segments    []netip.Prefix        // switch: the segment's subnets
 	routes      []planRoute
 	rules       []planRule
 	neighbours  []planNeighbour
