@@ -86,17 +86,29 @@ func Ping(ctx context.Context, from *scenario.Node, to netip.Addr, opts ...Optio
 	if err != nil {
 		return nil, fmt.Errorf("ping: %w", err)
 	}
+	// The table's refusals so far, read while the socket opens: a
+	// refusal before the read is missed, and the failure then stays a
+	// failure (with the note), never the other way round.
+	tableBefore := make(chan neighbourTable, 1)
+	go func() { tableBefore <- readNeighbourTable(to) }()
 	r, err := ping(ctx, from, to, o)
-	if err != nil {
-		return r, err
-	}
+	before := <-tableBefore
 	need := o.Count - int(float64(o.Count)*o.Loss)
-	if r.Received < need || r.Received == 0 {
-		r.Walk = WalkPath(from, to)
-		r.NeighbourTable = neighbourTableFull(to)
-		return r, fmt.Errorf("%s is not reachable from %s: %s", to, from.Name(), r.Evidence())
+	if err == nil && r.Received >= need && r.Received > 0 {
+		return r, nil
 	}
-	return r, nil
+	table := readNeighbourTable(to)
+	if err == nil {
+		r.Walk = WalkPath(from, to)
+		r.NeighbourTable = table.note()
+		err = fmt.Errorf("%s is not reachable from %s: %s", to, from.Name(), r.Evidence())
+	}
+	// A send the kernel refused (it could not create the neighbour) or
+	// probes lost, while the table was full.
+	if reason := table.inconclusive(before); reason != "" && ctx.Err() == nil {
+		return r, &scenario.InconclusiveError{Reason: reason + "\n" + err.Error()}
+	}
+	return r, err
 }
 
 // ping sends the echo requests of o from node from to address to through
@@ -192,61 +204,88 @@ func Reachable(t TestingT, from *scenario.Node, to Target, opts ...Option) bool 
 	return inTest(t, Ping, from, to, opts)
 }
 
-// neighbourTableFull explains a failure that may be the kernel's and not
-// the network's: the kernel keeps one ARP (and one NDP) table for every
-// namespace of the host, capped at net.ipv{4,6}.neigh.default.gc_thresh3
-// entries, and evicts no entry younger than 5 s, so a run that resolves
-// many neighbours at once (h1 reaching 999 hosts on one switch needs about
-// 2000) makes the kernel drop resolutions ("neighbor table overflow",
-// table_fulls in /proc/net/stat/arp_cache). It returns "" unless the table
-// is within 10% of the cap.
-func neighbourTableFull(to netip.Addr) string {
+// The kernel keeps one ARP (and one NDP) table for every namespace of the
+// host, capped at net.ipv{4,6}.neigh.default.gc_thresh3 entries, and evicts
+// no entry younger than 5 s, so a run that resolves many neighbours at once
+// (h1 reaching 999 hosts on one switch needs about 2000) makes the kernel
+// refuse new ones ("neighbor table overflow", table_fulls in
+// /proc/net/stat/arp_cache). A ping that fails while the kernel refused
+// entries says nothing about the network: it is inconclusive.
+
+// neighbourTable is the state of the kernel's neighbour table of a family.
+type neighbourTable struct {
+	entries, limit int
+	refused        uint64 // since boot
+	ok             bool
+}
+
+// readNeighbourTable reads the table of to's family; ok is false if it
+// cannot be read.
+func readNeighbourTable(to netip.Addr) neighbourTable {
 	stat, sysctl := "/proc/net/stat/arp_cache", "/proc/sys/net/ipv4/neigh/default/gc_thresh3"
 	if to.Is6() {
 		stat, sysctl = "/proc/net/stat/ndisc_cache", "/proc/sys/net/ipv6/neigh/default/gc_thresh3"
 	}
 	raw, err := os.ReadFile(sysctl)
 	if err != nil {
-		return ""
+		return neighbourTable{}
 	}
 	limit, err := strconv.Atoi(strings.TrimSpace(string(raw)))
 	if err != nil {
-		return ""
+		return neighbourTable{}
 	}
 	st, err := os.ReadFile(stat)
 	if err != nil {
-		return ""
+		return neighbourTable{}
 	}
-	return neighbourTableNote(string(st), limit)
+	t := parseNeighbourStat(string(st))
+	t.limit = limit
+	return t
 }
 
-// neighbourTableNote reads a /proc/net/stat/{arp,ndisc}_cache text against
-// the table's cap.
-func neighbourTableNote(st string, limit int) string {
-	// A header line, then one line per CPU; entries (first column) is the
-	// table's, the same on every line; table_fulls is per CPU.
+// parseNeighbourStat reads a /proc/net/stat/{arp,ndisc}_cache text: a
+// header line, then one line per CPU; entries (first column) is the
+// table's, the same on every line; table_fulls is per CPU.
+func parseNeighbourStat(st string) neighbourTable {
 	lines := strings.Split(strings.TrimSpace(st), "\n")
 	if len(lines) < 2 {
-		return ""
+		return neighbourTable{}
 	}
 	cols := strings.Fields(lines[0])
 	fulls := slices.Index(cols, "table_fulls")
-	var entries, refused uint64
+	var t neighbourTable
 	for i, l := range lines[1:] {
 		f := strings.Fields(l)
 		if len(f) != len(cols) {
-			return ""
+			return neighbourTable{}
 		}
 		if i == 0 {
-			entries, _ = strconv.ParseUint(f[0], 16, 64)
+			n, _ := strconv.ParseUint(f[0], 16, 64)
+			t.entries = int(n)
 		}
 		if fulls >= 0 {
 			n, _ := strconv.ParseUint(f[fulls], 16, 64)
-			refused += n
+			t.refused += n
 		}
 	}
-	if entries*10 < uint64(limit)*9 {
+	t.ok = fulls >= 0
+	return t
+}
+
+// note returns, for a table within 10% of its cap, a line explaining that
+// failures may be the kernel's and not the network's; "" otherwise.
+func (t neighbourTable) note() string {
+	if !t.ok || t.entries*10 < t.limit*9 {
 		return ""
 	}
-	return fmt.Sprintf("note: the kernel's neighbour table, shared by every namespace of the host, holds %d entries of at most %d (gc_thresh3) and has refused %d since boot: with this many neighbours resolved at once the kernel drops new ones; raise gc_thresh3 on the host or resolve fewer neighbours per scenario", entries, limit, refused)
+	return fmt.Sprintf("note: the kernel's neighbour table, shared by every namespace of the host, holds %d entries of at most %d (gc_thresh3) and has refused %d since boot: with this many neighbours resolved at once the kernel drops new ones; raise gc_thresh3 on the host or resolve fewer neighbours per scenario", t.entries, t.limit, t.refused)
+}
+
+// inconclusive returns the reason a failed ping is inconclusive: the
+// kernel refused neighbour entries between before and t. "" if it did not.
+func (t neighbourTable) inconclusive(before neighbourTable) string {
+	if !t.ok || !before.ok || t.refused <= before.refused {
+		return ""
+	}
+	return fmt.Sprintf("the kernel's neighbour table was full: it refused %d new entries while the check ran (%d of at most %d entries, gc_thresh3, shared by every namespace of the host); raise gc_thresh3 on the host or resolve fewer neighbours at once", t.refused-before.refused, t.entries, t.limit)
 }

@@ -7,10 +7,15 @@ package kmsg
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"runtime"
 	"strings"
+	"syscall"
+
+	"github.com/vishvananda/netlink"
 
 	"github.com/vtest-dev/vtest/assert"
 	"github.com/vtest-dev/vtest/scenario"
@@ -44,6 +49,49 @@ func define(name string, log string, crash bool) {
 	scenario.Register(s)
 }
 
+// neighbourTableFull fills the kernel's neighbour table (shared by every
+// namespace of the kernel: safe only in a VM) with fresh entries on a's
+// eth0, which the kernel may not evict for 5 s, then pings b, whose entry
+// the kernel must refuse: the reach check is inconclusive, not failed. The
+// entries are deleted afterwards.
+func neighbourTableFull() {
+	s := scenario.Define("kmsg-neighbours", "a reaches b while the kernel's neighbour table is full")
+	s.Host("a")
+	s.Host("b")
+	s.Link("a", "b")
+	s.Check("a reaches b", func(ctx context.Context, n *scenario.Network) scenario.Result {
+		a := n.Node("a")
+		h := a.Netlink()
+		var added []*netlink.Neigh
+		defer func() {
+			for _, nb := range added {
+				h.NeighDel(nb)
+			}
+		}()
+		for i := 0; ; i++ {
+			if i == 1<<16 {
+				return scenario.Verdict("", errors.New("the neighbour table took 65536 entries without filling"))
+			}
+			nb := &netlink.Neigh{LinkIndex: a.Interface("eth0").Index, State: netlink.NUD_REACHABLE,
+				IP: net.IPv4(10, 99, byte(i>>8), byte(i)), HardwareAddr: net.HardwareAddr{2, 0, 0, 0, byte(i >> 8), byte(i)}}
+			if err := h.NeighAdd(nb); err != nil {
+				if !errors.Is(err, syscall.ENOBUFS) {
+					return scenario.Verdict("", fmt.Errorf("neighbour %d: %w", i, err))
+				}
+				break
+			}
+			added = append(added, nb)
+		}
+		r, err := assert.Ping(ctx, a, n.Node("b").IPv4())
+		ev := fmt.Sprintf("table full after %d entries", len(added))
+		if r != nil {
+			ev += "; " + r.Evidence()
+		}
+		return scenario.Verdict(ev, err)
+	})
+	scenario.Register(s)
+}
+
 // CmdlineThresh is the neighbour table size the test puts on the VM's
 // kernel command line (--append), and CPUs its --smp.
 const (
@@ -69,5 +117,6 @@ func init() {
 	scenario.Register(s)
 	define("kmsg-quiet", "<6>vtest: an ordinary kernel log line", false)
 	define("kmsg-warn", FakeWarning, false)
+	neighbourTableFull()
 	define("kmsg-crash", "<6>vtest: about to crash", true)
 }
