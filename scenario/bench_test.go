@@ -12,7 +12,7 @@ import (
 )
 
 // BenchmarkTwoNamespaces is the two-namespace veth scenario: build, one
-// ping, teardown. Goal: ≤ 5 ms per iteration.
+// ping, teardown. Goal: ≤ 3 ms per iteration.
 func BenchmarkTwoNamespaces(b *testing.B) {
 	hostcheck.RequireRoot(b)
 	s := pair("bench")
@@ -43,7 +43,7 @@ func star(hosts int) *scenario.Spec {
 }
 
 // BenchmarkSwitch50 builds one switch with 50 hosts and tears it down,
-// reporting both phases. Goals: build ≤ 150 ms, teardown ≤ 10 ms.
+// reporting both phases. Goals: build ≤ 100 ms, teardown ≤ 10 ms.
 func BenchmarkSwitch50(b *testing.B) {
 	hostcheck.RequireRoot(b)
 	s := star(50)

@@ -178,7 +178,11 @@ func (n *Network) Lookup(name string) (*Node, bool) {
 // baselineSysctls are what every namespace must have before any link
 // exists, so that a scenario behaves the same whatever the host's settings
 // are (a new namespace copies the host's IPv4 interface defaults, or the
-// kernel's, depending on net.core.devconf_inherit_init_net).
+// kernel's, depending on net.core.devconf_inherit_init_net). Before, not
+// after: an interface copies "default" when it is created, together with
+// the marks of which values were set explicitly — and the host's
+// sysctl.d writes at boot mark them — so a later change of "default" does
+// not reach it.
 var baselineSysctls = [][2]string{
 	{"net.ipv4.conf.all.rp_filter", "0"},
 	{"net.ipv4.conf.default.rp_filter", "0"},
