@@ -6,13 +6,13 @@ import (
 	"fmt"
 
 	"net/netip"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/vtest-dev/vtest/internal/nsx"
 	"github.com/vtest-dev/vtest/scenario"
 )
 
@@ -90,14 +90,14 @@ func Ping(ctx context.Context, from *scenario.Node, to netip.Addr, opts ...Optio
 	// refusal before the read is missed, and the failure then stays a
 	// failure (with the note), never the other way round.
 	tableBefore := make(chan neighbourTable, 1)
-	go func() { tableBefore <- readNeighbourTable(to) }()
+	go func() { tableBefore <- readNeighbourTable(to, false) }()
 	r, err := ping(ctx, from, to, o)
 	before := <-tableBefore
 	need := o.Count - int(float64(o.Count)*o.Loss)
 	if err == nil && r.Received >= need && r.Received > 0 {
 		return r, nil
 	}
-	table := readNeighbourTable(to)
+	table := readNeighbourTable(to, true)
 	if err == nil {
 		r.Walk = WalkPath(from, to)
 		r.NeighbourTable = table.note()
@@ -219,27 +219,29 @@ type neighbourTable struct {
 	ok             bool
 }
 
-// readNeighbourTable reads the table of to's family; ok is false if it
-// cannot be read.
-func readNeighbourTable(to netip.Addr) neighbourTable {
-	stat, sysctl := "/proc/net/stat/arp_cache", "/proc/sys/net/ipv4/neigh/default/gc_thresh3"
+// readNeighbourTable reads the table of to's family (with its cap when
+// withLimit); ok is false if it cannot be read.
+func readNeighbourTable(to netip.Addr, withLimit bool) neighbourTable {
+	stat, sysctl := "/proc/net/stat/arp_cache", "net.ipv4.neigh.default.gc_thresh3"
 	if to.Is6() {
-		stat, sysctl = "/proc/net/stat/ndisc_cache", "/proc/sys/net/ipv6/neigh/default/gc_thresh3"
+		stat, sysctl = "/proc/net/stat/ndisc_cache", "net.ipv6.neigh.default.gc_thresh3"
 	}
-	raw, err := os.ReadFile(sysctl)
-	if err != nil {
-		return neighbourTable{}
-	}
-	limit, err := strconv.Atoi(strings.TrimSpace(string(raw)))
-	if err != nil {
-		return neighbourTable{}
-	}
-	st, err := os.ReadFile(stat)
+	st, err := nsx.ReadProc(stat)
 	if err != nil {
 		return neighbourTable{}
 	}
 	t := parseNeighbourStat(string(st))
-	t.limit = limit
+	if withLimit {
+		// From an unlocked goroutine: the host's namespace, whose value
+		// every namespace shares.
+		raw, err := nsx.ReadSysctl(sysctl)
+		if err != nil {
+			return neighbourTable{}
+		}
+		if t.limit, err = strconv.Atoi(raw); err != nil {
+			return neighbourTable{}
+		}
+	}
 	return t
 }
 
