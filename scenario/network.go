@@ -283,20 +283,28 @@ func (n *Network) createNodes(ctx context.Context) error {
 				todo = append(todo, kv)
 			}
 		}
-		if len(todo) == 0 {
-			continue
+		if err := nd.writeSysctls(todo); err != nil {
+			return err
 		}
-		err := nd.Do(func() error {
-			for _, kv := range todo {
-				if err := nsx.WriteSysctl(kv[0], kv[1]); err != nil {
-					return err
-				}
+	}
+	return nil
+}
+
+// writeSysctls writes sysctls inside the node's namespace.
+func (nd *Node) writeSysctls(kvs [][2]string) error {
+	if len(kvs) == 0 {
+		return nil
+	}
+	err := nd.Do(func() error {
+		for _, kv := range kvs {
+			if err := nsx.WriteSysctl(kv[0], kv[1]); err != nil {
+				return err
 			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("node %q: %w", nd.name, err)
 		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("node %q: %w", nd.name, err)
 	}
 	return nil
 }
@@ -444,20 +452,8 @@ func (nd *Node) addDelay(index int, d time.Duration) error {
 func (n *Network) ifaceSysctls(ctx context.Context) error {
 	for _, pn := range n.plan.nodes {
 		_, late := splitSysctls(pn)
-		if len(late) == 0 {
-			continue
-		}
-		nd := n.nodes[pn.spec.name]
-		err := nd.Do(func() error {
-			for _, kv := range late {
-				if err := nsx.WriteSysctl(kv[0], kv[1]); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("node %q: %w", nd.name, err)
+		if err := n.nodes[pn.spec.name].writeSysctls(late); err != nil {
+			return err
 		}
 	}
 	return nil
