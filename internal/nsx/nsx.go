@@ -86,8 +86,11 @@ func New(setup func() error) (netns.NsHandle, error) {
 	goLocked(func() {
 		ns, err := netns.New()
 		if err != nil {
-			// unshare failed: the thread is still in the host namespace.
-			runtime.UnlockOSThread()
+			// unshare may have succeeded and only opening the new
+			// namespace failed: return to the host before unlocking.
+			if netns.Set(h) == nil {
+				runtime.UnlockOSThread()
+			}
 			ch <- result{netns.None(), fmt.Errorf("unshare network namespace: %w", err)}
 			return
 		}
