@@ -325,10 +325,16 @@ func (s *echoSocket) run(ctx context.Context, p echoPlan, start time.Time, r *Pi
 				break // the counted probes wait for the warm-up replies
 			}
 			counted := next >= p.warmup
+			// Stamped before the send, as ping does: the kernel may take
+			// long to return from it (under emulation, milliseconds),
+			// and the packet may be on its way, or delayed (netem
+			// starts counting at enqueue), before it returns; a stamp
+			// after it would make round trips look shorter than they are.
+			at := time.Now()
 			err := s.send(pkt, uint16(next))
 			switch {
 			case err == nil:
-				sentAt[next] = time.Now()
+				sentAt[next] = at
 				pending++
 				if !counted {
 					pendingWarmup++
