@@ -141,10 +141,7 @@ func bridgeWrongPVID() Case {
 		Port("p1", scenario.BridgePort{PVID: 10}).
 		Port("p2", scenario.BridgePort{PVID: 10}).
 		Port("p3", scenario.BridgePort{PVID: 10})
-	for i, h := range []string{"a", "b", "c"} {
-		s.Host(h)
-		s.Link(h, fmt.Sprintf("sw:p%d", i+1)).Addrs(fmt.Sprintf("10.60.0.%d/24", i+1), "")
-	}
+	hostsOnPorts(s, "10.60.0")
 	s.Check("a reaches b in VLAN 10", assert.Reach("a", "b"))
 	s.Check("a does not reach c in VLAN 20", assert.NoReach("a", "c"))
 	return Case{s, "a does not reach c in VLAN 20"}
@@ -157,10 +154,7 @@ func bridgeIsolated() Case {
 		Port("p1", scenario.BridgePort{Isolated: true}).
 		Port("p2", scenario.BridgePort{Isolated: true}).
 		Port("p3", scenario.BridgePort{})
-	for i, h := range []string{"a", "b", "c"} {
-		s.Host(h)
-		s.Link(h, fmt.Sprintf("sw:p%d", i+1)).Addrs(fmt.Sprintf("10.61.0.%d/24", i+1), "")
-	}
+	hostsOnPorts(s, "10.61.0")
 	s.Check("a reaches c (not isolated)", assert.Reach("a", "c"))
 	s.Check("a reaches b", assert.Reach("a", "b"))
 	return Case{s, "a reaches b"}
@@ -211,4 +205,14 @@ func qinqWrongOuter() Case {
 	s.Link("left:trunk", "right:trunk").L2()
 	s.Check("left reaches right in QinQ", assert.Reach("left", "10.33.0.2"))
 	return Case{s, "left reaches right in QinQ"}
+}
+
+// hostsOnPorts links hosts a, b and c to ports p1, p2 and p3 of switch
+// sw, with addresses prefix.1/24, .2 and .3: the wiring the bridge cases
+// share, so each differs only in its port settings.
+func hostsOnPorts(s *scenario.Spec, prefix string) {
+	for i, h := range []string{"a", "b", "c"} {
+		s.Host(h)
+		s.Link(h, fmt.Sprintf("sw:p%d", i+1)).Addrs(fmt.Sprintf("%s.%d/24", prefix, i+1), "")
+	}
 }
