@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/vishvananda/netlink"
+
 	"github.com/vtest-dev/vtest/assert"
 	"github.com/vtest-dev/vtest/scenario"
 )
@@ -207,11 +209,13 @@ func memberDown(node, iface string) scenario.CheckFunc {
 		}
 		a := l.Attrs()
 		master := "none"
-		if m, err := h.LinkByIndex(a.MasterIndex); err == nil && a.MasterIndex != 0 {
-			master = fmt.Sprintf("%s (%s)", m.Attrs().Name, m.Attrs().OperState)
+		if a.MasterIndex != 0 {
+			if m, err := h.LinkByIndex(a.MasterIndex); err == nil {
+				master = fmt.Sprintf("%s (%s)", m.Attrs().Name, m.Attrs().OperState)
+			}
 		}
 		ev := fmt.Sprintf("%s:%s is %s, master %s", node, iface, a.OperState, master)
-		if a.OperState.String() == "up" {
+		if a.OperState == netlink.OperUp {
 			return scenario.Verdict(ev, fmt.Errorf("%s:%s is up, want down", node, iface))
 		}
 		return scenario.Verdict(ev, nil)
