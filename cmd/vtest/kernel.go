@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -44,8 +43,8 @@ func kernelCmd(args []string, stdout, stderr io.Writer) int {
 	var rest []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
-		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if !strings.HasPrefix(a, "-") {
+		name, val, hasVal, isFlag := cutFlag(a)
+		if !isFlag {
 			rest = append(rest, a)
 			continue
 		}

@@ -277,6 +277,17 @@ func splitArgs(args []string) (flags, paths []string) {
 	return flags, paths
 }
 
+// cutFlag splits one command-line argument: isFlag is false when it does
+// not start with "-"; otherwise name is the flag's name without its dashes
+// and, when it was given as -name=value, val is the value and hasVal true.
+func cutFlag(arg string) (name, val string, hasVal, isFlag bool) {
+	if !strings.HasPrefix(arg, "-") {
+		return "", "", false, false
+	}
+	name, val, hasVal = strings.Cut(strings.TrimLeft(arg, "-"), "=")
+	return name, val, hasVal, true
+}
+
 func parseBuild(args []string) (out string, paths []string, err error) {
 	for i := 0; i < len(args); i++ {
 		switch a := args[i]; {

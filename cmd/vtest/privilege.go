@@ -16,8 +16,8 @@ import (
 // suite directly).
 func takeExec(flags []string) (rest, command []string, err error) {
 	for i := 0; i < len(flags); i++ {
-		name, val, hasVal := strings.Cut(strings.TrimLeft(flags[i], "-"), "=")
-		if !strings.HasPrefix(flags[i], "-") || name != "exec" {
+		name, val, hasVal, isFlag := cutFlag(flags[i])
+		if !isFlag || name != "exec" {
 			rest = append(rest, flags[i])
 			continue
 		}
@@ -63,8 +63,7 @@ func privilegePrefix(execCmd []string) ([]string, error) {
 func envFlags(flags []string) []string {
 	has := func(name string) bool {
 		for _, f := range flags {
-			n, _, _ := strings.Cut(strings.TrimLeft(f, "-"), "=")
-			if strings.HasPrefix(f, "-") && n == name {
+			if n, _, _, isFlag := cutFlag(f); isFlag && n == name {
 				return true
 			}
 		}
