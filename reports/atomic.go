@@ -39,7 +39,7 @@ func WriteFileAtomic(path string, write func(io.Writer) error) error {
 	}
 	tmp := filepath.Join(dir, fmt.Sprintf(".%s.tmp-%d-%d", base, os.Getpid(), time.Now().UnixNano()))
 	// Linking through /proc needs no privilege beyond writing to dir.
-	if err := unix.Linkat(unix.AT_FDCWD, fmt.Sprintf("/proc/self/fd/%d", fd), unix.AT_FDCWD, tmp, unix.AT_SYMLINK_FOLLOW); err != nil {
+	if err := unix.Linkat(unix.AT_FDCWD, proc, unix.AT_FDCWD, tmp, unix.AT_SYMLINK_FOLLOW); err != nil {
 		return writeViaTemp(path, write)
 	}
 	if err := os.Rename(tmp, path); err != nil {
