@@ -95,7 +95,7 @@ const (
 // ExitCode is 0 when everything passed (skips allowed), 1 on any failure or
 // interruption, and 4 when every scenario was skipped.
 func (r *Result) ExitCode() int {
-	c := r.Counts()
+	c := r.Summary.Counts // read only: no copy
 	switch {
 	case c[scenario.Fail] > 0 || c[scenario.Interrupted] > 0:
 		return ExitFail
