@@ -22,6 +22,7 @@ type kernelLog struct {
 	fd     int
 	lines  []string         // logged since the earliest unfinished run started
 	starts map[string][]int // scenario -> positions in lines where its unfinished runs started
+	buf    []byte           // one record's read buffer, reused by every drain
 }
 
 func openKernelLog() (*kernelLog, error) {
@@ -40,9 +41,11 @@ func openKernelLog() (*kernelLog, error) {
 // drain reads every record logged so far. Each read of /dev/kmsg returns
 // one record: "prio,seq,usec,flags;text\n" and continuation lines.
 func (k *kernelLog) drain() {
-	buf := make([]byte, 16<<10)
+	if k.buf == nil {
+		k.buf = make([]byte, 16<<10)
+	}
 	for {
-		n, err := unix.Read(k.fd, buf)
+		n, err := unix.Read(k.fd, k.buf)
 		switch {
 		case errors.Is(err, unix.EPIPE):
 			k.lines = append(k.lines, "(vtest: kernel log records were lost: the ring buffer wrapped)")
@@ -50,7 +53,7 @@ func (k *kernelLog) drain() {
 		case err != nil || n <= 0:
 			return
 		}
-		k.lines = append(k.lines, formatKmsg(string(buf[:n])))
+		k.lines = append(k.lines, formatKmsg(string(k.buf[:n])))
 	}
 }
 
