@@ -199,11 +199,10 @@ func udpExchange(from *scenario.Node, dst netip.AddrPort, deadline time.Time) er
 // listen serves dst's port in the node owning dst: accepting TCP
 // connections, or echoing UDP datagrams. stop closes it.
 func listen(n *scenario.Network, dst netip.AddrPort, udp bool) (stop func(), err error) {
-	ifc := owner(n, dst.Addr())
-	if ifc == nil {
+	nd := ownerNode(n, dst.Addr())
+	if nd == nil {
 		return nil, fmt.Errorf("firewall: Listen: no node of the scenario owns %s", dst.Addr())
 	}
-	nd, _ := n.Lookup(nodeOf(n, ifc))
 	var closer io.Closer
 	err = nd.Do(func() error {
 		if udp {
