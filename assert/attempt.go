@@ -132,8 +132,7 @@ func TCPAttempt(ctx context.Context, from, to *scenario.Node, dst, listen netip.
 func ConnectOutcome(from string, to Target, port int, want string, opts ...Option) scenario.CheckFunc {
 	return checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
 		src := n.Node(from)
-		o, _ := build(Options{}, opts)
-		dst, err := resolve(n, src, to, o.IPv6)
+		dst, err := resolveFor(n, src, to, opts)
 		if err != nil {
 			return nil, err
 		}
