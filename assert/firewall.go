@@ -166,11 +166,7 @@ func isTimeout(err error) bool {
 func tcpConnect(ctx context.Context, from *scenario.Node, dst netip.AddrPort, deadline time.Time) error {
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	var c net.Conn
-	err := from.Do(func() (err error) {
-		c, err = (&net.Dialer{}).DialContext(ctx, "tcp", dst.String())
-		return err
-	})
+	c, err := dialTCP(ctx, from, netip.Addr{}, dst)
 	if err == nil {
 		c.Close()
 	}
