@@ -257,19 +257,11 @@ type icmpError struct {
 func (e icmpError) String() string { return fmt.Sprintf("ICMP %s from %s", e.typ, e.from) }
 
 func openICMPWatch(nd *scenario.Node, v6 bool) (*icmpWatch, error) {
-	w := &icmpWatch{v6: v6}
-	err := nd.Do(func() (err error) {
-		if v6 {
-			w.c, err = icmp.ListenPacket("ip6:ipv6-icmp", "::")
-		} else {
-			w.c, err = icmp.ListenPacket("ip4:icmp", "0.0.0.0")
-		}
-		return err
-	})
+	c, err := listenICMP(nd, v6)
 	if err != nil {
-		return nil, fmt.Errorf("open raw ICMP socket in %s: %w", nd.Name(), err)
+		return nil, err
 	}
-	return w, nil
+	return &icmpWatch{c: c, v6: v6}, nil
 }
 
 func (w *icmpWatch) Close() error { return w.c.Close() }
