@@ -256,6 +256,13 @@ func checkFunc(fn func(ctx context.Context, n *scenario.Network) (Evidencer, err
 	}
 }
 
+// resolveFor resolves a check's target as resolve does, in the IP version
+// opts ask for (IPv6).
+func resolveFor(n *scenario.Network, from *scenario.Node, t Target, opts []Option) (netip.Addr, error) {
+	o, _ := build(Options{}, opts)
+	return resolve(n, from, t, o.IPv6)
+}
+
 // direct is the shape of the direct checks: from a node towards an address.
 type direct[R Evidencer] func(ctx context.Context, from *scenario.Node, to netip.Addr, opts ...Option) (R, error)
 
@@ -264,8 +271,7 @@ type direct[R Evidencer] func(ctx context.Context, from *scenario.Node, to netip
 func named[R Evidencer](check direct[R], from string, to Target, opts []Option) scenario.CheckFunc {
 	return checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
 		src := n.Node(from)
-		o, _ := build(Options{}, opts)
-		dst, err := resolve(n, src, to, o.IPv6)
+		dst, err := resolveFor(n, src, to, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -277,8 +283,7 @@ func named[R Evidencer](check direct[R], from string, to Target, opts []Option) 
 // test with the evidence; a pass logs it.
 func inTest[R Evidencer](t TestingT, check direct[R], from *scenario.Node, to Target, opts []Option) bool {
 	helper(t)
-	o, _ := build(Options{}, opts)
-	dst, err := resolve(nil, from, to, o.IPv6)
+	dst, err := resolveFor(nil, from, to, opts)
 	if err != nil {
 		t.Errorf("%v", err)
 		return false

@@ -96,15 +96,7 @@ func TCPAttempt(ctx context.Context, from, to *scenario.Node, dst, listen netip.
 	start := time.Now()
 	dctx, cancel := context.WithDeadline(ctx, earliest(ctx, start.Add(o.Timeout)))
 	defer cancel()
-	var c net.Conn
-	err = from.Do(func() (err error) {
-		d := net.Dialer{}
-		if o.Source.IsValid() {
-			d.LocalAddr = &net.TCPAddr{IP: o.Source.AsSlice()}
-		}
-		c, err = d.DialContext(dctx, "tcp", dst.String())
-		return err
-	})
+	c, err := dialTCP(dctx, from, o.Source, dst)
 	r.Elapsed = time.Since(start)
 	if err != nil {
 		r.Outcome, r.Err = classify(err), err.Error()
@@ -132,8 +124,7 @@ func TCPAttempt(ctx context.Context, from, to *scenario.Node, dst, listen netip.
 func ConnectOutcome(from string, to Target, port int, want string, opts ...Option) scenario.CheckFunc {
 	return checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
 		src := n.Node(from)
-		o, _ := build(Options{}, opts)
-		dst, err := resolve(n, src, to, o.IPv6)
+		dst, err := resolveFor(n, src, to, opts)
 		if err != nil {
 			return nil, err
 		}

@@ -166,11 +166,7 @@ func isTimeout(err error) bool {
 func tcpConnect(ctx context.Context, from *scenario.Node, dst netip.AddrPort, deadline time.Time) error {
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	var c net.Conn
-	err := from.Do(func() (err error) {
-		c, err = (&net.Dialer{}).DialContext(ctx, "tcp", dst.String())
-		return err
-	})
+	c, err := dialTCP(ctx, from, netip.Addr{}, dst)
 	if err == nil {
 		c.Close()
 	}
@@ -199,11 +195,10 @@ func udpExchange(from *scenario.Node, dst netip.AddrPort, deadline time.Time) er
 // listen serves dst's port in the node owning dst: accepting TCP
 // connections, or echoing UDP datagrams. stop closes it.
 func listen(n *scenario.Network, dst netip.AddrPort, udp bool) (stop func(), err error) {
-	ifc := owner(n, dst.Addr())
-	if ifc == nil {
+	nd := ownerNode(n, dst.Addr())
+	if nd == nil {
 		return nil, fmt.Errorf("firewall: Listen: no node of the scenario owns %s", dst.Addr())
 	}
-	nd, _ := n.Lookup(nodeOf(n, ifc))
 	var closer io.Closer
 	err = nd.Do(func() error {
 		if udp {
@@ -262,19 +257,11 @@ type icmpError struct {
 func (e icmpError) String() string { return fmt.Sprintf("ICMP %s from %s", e.typ, e.from) }
 
 func openICMPWatch(nd *scenario.Node, v6 bool) (*icmpWatch, error) {
-	w := &icmpWatch{v6: v6}
-	err := nd.Do(func() (err error) {
-		if v6 {
-			w.c, err = icmp.ListenPacket("ip6:ipv6-icmp", "::")
-		} else {
-			w.c, err = icmp.ListenPacket("ip4:icmp", "0.0.0.0")
-		}
-		return err
-	})
+	c, err := listenICMP(nd, v6)
 	if err != nil {
-		return nil, fmt.Errorf("open raw ICMP socket in %s: %w", nd.Name(), err)
+		return nil, err
 	}
-	return w, nil
+	return &icmpWatch{c: c, v6: v6}, nil
 }
 
 func (w *icmpWatch) Close() error { return w.c.Close() }

@@ -154,8 +154,7 @@ func Trace(ctx context.Context, from *scenario.Node, to netip.Addr, opts ...Opti
 func Forwarded(from string, to Target, router string, opts ...Option) scenario.CheckFunc {
 	return checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
 		src, rt := n.Node(from), n.Node(router)
-		o, _ := build(Options{}, opts)
-		dst, err := resolve(n, src, to, o.IPv6)
+		dst, err := resolveFor(n, src, to, opts)
 		if err != nil {
 			return nil, err
 		}

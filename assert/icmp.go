@@ -62,19 +62,28 @@ func unreachName(code int) string {
 }
 
 func openProber(nd *scenario.Node, v6 bool) (*prober, error) {
-	p := &prober{v6: v6, id: rand.IntN(0xffff) + 1}
-	err := nd.Do(func() (err error) {
+	c, err := listenICMP(nd, v6)
+	if err != nil {
+		return nil, err
+	}
+	return &prober{c: c, v6: v6, id: rand.IntN(0xffff) + 1}, nil
+}
+
+// listenICMP opens a raw ICMP (or ICMPv6) socket in node nd, which sees
+// every ICMP message the node receives.
+func listenICMP(nd *scenario.Node, v6 bool) (c *icmp.PacketConn, err error) {
+	err = nd.Do(func() (err error) {
 		if v6 {
-			p.c, err = icmp.ListenPacket("ip6:ipv6-icmp", "::")
+			c, err = icmp.ListenPacket("ip6:ipv6-icmp", "::")
 		} else {
-			p.c, err = icmp.ListenPacket("ip4:icmp", "0.0.0.0")
+			c, err = icmp.ListenPacket("ip4:icmp", "0.0.0.0")
 		}
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open raw ICMP socket in %s: %w", nd.Name(), err)
 	}
-	return p, nil
+	return c, nil
 }
 
 func (p *prober) Close() error { return p.c.Close() }

@@ -18,8 +18,7 @@ import (
 func PortForwarded(client string, to Target, port int, server string, serverPort int, opts ...Option) scenario.CheckFunc {
 	return checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
 		src, srv := n.Node(client), n.Node(server)
-		o, _ := build(Options{}, opts)
-		dst, err := resolve(n, src, to, o.IPv6)
+		dst, err := resolveFor(n, src, to, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -121,8 +120,7 @@ func LossWithin(from string, to Target, lo, hi float64, opts ...Option) scenario
 func SeenAs(from string, to Target, want string, opts ...Option) scenario.CheckFunc {
 	return checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
 		src := n.Node(from)
-		o, _ := build(Options{}, opts)
-		dst, err := resolve(n, src, to, o.IPv6)
+		dst, err := resolveFor(n, src, to, opts)
 		if err != nil {
 			return nil, err
 		}

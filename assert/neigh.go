@@ -135,15 +135,24 @@ func macOf(n *scenario.Network, s string) (net.HardwareAddr, error) {
 }
 
 func ifaceName(nd *scenario.Node, index int) string {
-	for _, i := range nd.Interfaces() {
-		if i.Index == index {
-			return i.Name
-		}
+	if name, ok := knownIface(nd, index); ok {
+		return name
 	}
 	if l, err := nd.Netlink().LinkByIndex(index); err == nil {
 		return l.Attrs().Name
 	}
 	return fmt.Sprintf("if%d", index)
+}
+
+// knownIface returns the name of the scenario's interface of nd with
+// index, without asking the kernel.
+func knownIface(nd *scenario.Node, index int) (string, bool) {
+	for _, i := range nd.Interfaces() {
+		if i.Index == index {
+			return i.Name, true
+		}
+	}
+	return "", false
 }
 
 // FDBResult is the evidence of a bridge FDB check.

@@ -250,12 +250,11 @@ func TraceHop(ctx context.Context, from *scenario.Node, to netip.Addr, n int, wa
 func HopIs(from string, to Target, n int, want Target, opts ...Option) scenario.CheckFunc {
 	return checkFunc(func(ctx context.Context, net *scenario.Network) (Evidencer, error) {
 		src := net.Node(from)
-		o, _ := build(Options{}, opts)
-		dst, err := resolve(net, src, to, o.IPv6)
+		dst, err := resolveFor(net, src, to, opts)
 		if err != nil {
 			return nil, err
 		}
-		w, err := resolve(net, src, want, o.IPv6)
+		w, err := resolveFor(net, src, want, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -267,8 +266,7 @@ func HopIs(from string, to Target, n int, want Target, opts ...Option) scenario.
 // from want.
 func HopAnswers(t TestingT, from *scenario.Node, to Target, n int, want netip.Addr, opts ...Option) bool {
 	helper(t)
-	o, _ := build(Options{}, opts)
-	dst, err := resolve(nil, from, to, o.IPv6)
+	dst, err := resolveFor(nil, from, to, opts)
 	if err != nil {
 		t.Errorf("%v", err)
 		return false

@@ -119,7 +119,7 @@ func Ping(ctx context.Context, from *scenario.Node, to netip.Addr, opts ...Optio
 func ping(ctx context.Context, from *scenario.Node, to netip.Addr, o Options) (*PingResult, error) {
 	start := time.Now()
 	r := &PingResult{From: from.Name(), To: to}
-	// The route lookup (two netlink round trips) runs while the probes
+	// The route lookup (a netlink round trip) runs while the probes
 	// are on the wire.
 	route := make(chan string, 1)
 	go func() { route <- routeTo(from, to) }()
@@ -177,9 +177,14 @@ func routeTo(from *scenario.Node, dst netip.Addr) string {
 		return "no route"
 	}
 	rt := routes[0]
-	dev := "?"
-	if l, err := nl.LinkByIndex(rt.LinkIndex); err == nil {
-		dev = l.Attrs().Name
+	// The scenario knows its interfaces' names: a second round trip
+	// only for one it did not make (lo, or one made by hand).
+	dev, ok := knownIface(from, rt.LinkIndex)
+	if !ok {
+		dev = "?"
+		if l, err := nl.LinkByIndex(rt.LinkIndex); err == nil {
+			dev = l.Attrs().Name
+		}
 	}
 	s := "dev " + dev
 	if rt.Gw != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -99,6 +100,36 @@ func TestPingTTL(t *testing.T) {
 			}
 		}
 		mustContain(t, c.to.String(), nil, r, "3 received", "ttl ")
+	}
+}
+
+// TestPingRouteNamesKernelDevice: the route in a ping's evidence names the
+// device and gateway the kernel's own lookup gives, for a neighbour and
+// through the router, and "local" addresses go through lo.
+func TestPingRouteNamesKernelDevice(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	n := scenario.New(t, scenarios.Routed())
+	client := n.Node("client")
+	for _, to := range []netip.Addr{n.Node("router").AddrOn(client.IPv4()), n.Node("server").IPv4(), client.IPv4()} {
+		r, err := assert.Ping(ctx, client, to)
+		if err != nil {
+			t.Fatalf("%s: %v", to, err)
+		}
+		routes, err := client.Netlink().RouteGet(to.AsSlice())
+		if err != nil || len(routes) == 0 {
+			t.Fatalf("%s: kernel route lookup: %v", to, err)
+		}
+		l, err := client.Netlink().LinkByIndex(routes[0].LinkIndex)
+		if err != nil {
+			t.Fatalf("%s: kernel link %d: %v", to, routes[0].LinkIndex, err)
+		}
+		want := "dev " + l.Attrs().Name
+		if routes[0].Gw != nil {
+			want += " via " + routes[0].Gw.String()
+		}
+		if r.Route != want && !strings.HasPrefix(r.Route, want+" ") {
+			t.Errorf("%s: route %q, want %q from the kernel: %s", to, r.Route, want, r.Evidence())
+		}
 	}
 }
 

@@ -89,11 +89,10 @@ func Throughput(ctx context.Context, from *scenario.Node, dst netip.Addr, opts .
 	defer cancel()
 
 	n := from.Network()
-	ifc := owner(n, dst)
-	if ifc == nil {
+	rcv := ownerNode(n, dst)
+	if rcv == nil {
 		return r, fmt.Errorf("throughput: no node of the scenario owns %s", dst)
 	}
-	rcv, _ := n.Lookup(nodeOf(n, ifc))
 	var l net.Listener
 	if err := rcv.Do(func() (err error) { l, err = net.Listen("tcp", r.Dst.String()); return err }); err != nil {
 		return r, fmt.Errorf("throughput: listen in %s: %w", rcv.Name(), err)

@@ -53,6 +53,22 @@ func classify(err error) string {
 	return "error"
 }
 
+// dialTCP connects from node from to dst, from source if it is valid. The
+// socket must be created inside the node; DialContext creates it on the
+// calling thread, so the whole dial runs in Do.
+func dialTCP(ctx context.Context, from *scenario.Node, source netip.Addr, dst netip.AddrPort) (net.Conn, error) {
+	var c net.Conn
+	err := from.Do(func() (err error) {
+		d := net.Dialer{}
+		if source.IsValid() {
+			d.LocalAddr = &net.TCPAddr{IP: source.AsSlice()}
+		}
+		c, err = d.DialContext(ctx, "tcp", dst.String())
+		return err
+	})
+	return c, err
+}
+
 // TCPConnect opens a TCP connection from a node to dst:Port (a listener the
 // scenario started in the target) and closes it. It fails unless the
 // connection is established within Timeout (default 1 s).
@@ -68,17 +84,7 @@ func TCPConnect(ctx context.Context, from *scenario.Node, dst netip.Addr, opts .
 	r := &ConnResult{Proto: "TCP", From: from.Name(), Dst: netip.AddrPortFrom(dst, uint16(o.Port))}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	var c net.Conn
-	// The socket must be created inside the node; DialContext creates it on
-	// the calling thread, so the whole dial runs in Do.
-	err = from.Do(func() (err error) {
-		d := net.Dialer{}
-		if o.Source.IsValid() {
-			d.LocalAddr = &net.TCPAddr{IP: o.Source.AsSlice()}
-		}
-		c, err = d.DialContext(ctx, "tcp", r.Dst.String())
-		return err
-	})
+	c, err := dialTCP(ctx, from, o.Source, r.Dst)
 	r.Elapsed = time.Since(start)
 	if err != nil {
 		r.Outcome, r.Err = classify(err), err.Error()
