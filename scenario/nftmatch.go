@@ -11,6 +11,7 @@ import (
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"github.com/google/nftables/userdata"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -264,6 +265,45 @@ func (pm planMatch) exprs() []expr.Any {
 			&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: make([]byte, 4)})
 	}
 	return e
+}
+
+// nftRule is one rule for installRules: the chain it belongs in (a template
+// without Table; the first rule naming a chain adds it), the expressions and
+// the rule's name.
+type nftRule struct {
+	chain nftables.Chain
+	exprs []expr.Any
+	name  string
+}
+
+// installRules adds, in namespace ns only, the inet table called table with
+// the chains its rules use, holding the rules in order, in one batch; what
+// names the rules in the error.
+func installRules(ns netns.NsHandle, table, what string, rules []nftRule) error {
+	if len(rules) == 0 {
+		return nil
+	}
+	c, err := nftables.New(nftables.WithNetNSFd(int(ns)), nftables.AsLasting())
+	if err != nil {
+		return fmt.Errorf("open nftables: %w", err)
+	}
+	defer c.CloseLasting()
+	t := c.AddTable(&nftables.Table{Family: nftables.TableFamilyINet, Name: table})
+	chains := map[string]*nftables.Chain{}
+	for _, r := range rules {
+		ch := chains[r.chain.Name]
+		if ch == nil {
+			tmpl := r.chain
+			tmpl.Table = t
+			ch = c.AddChain(&tmpl)
+			chains[tmpl.Name] = ch
+		}
+		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: r.exprs, UserData: ruleName(r.name)})
+	}
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("add %s: %w", what, err)
+	}
+	return nil
 }
 
 // ruleName stores a rule's name in its user data, as nft stores comments,
