@@ -680,15 +680,11 @@ func (a impairAction) validate(v *validator, p *plan, obj string) {
 }
 
 func (a impairAction) Run(ctx context.Context, n *Network) error {
-	nd, ifc, _, err := n.end(a.end)
+	nd, ifc, l, err := n.end(a.end)
 	if err != nil {
 		return err
 	}
 	if !a.set {
-		l, err := nd.nl.LinkByIndex(ifc.Index)
-		if err != nil {
-			return fmt.Errorf("%s: %w", a, err)
-		}
 		qs, err := nd.nl.QdiscList(l)
 		if err != nil {
 			return fmt.Errorf("%s: %w", a, err)
