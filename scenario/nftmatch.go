@@ -375,20 +375,24 @@ func (nd *Node) findRule(name string) (*nftables.Conn, *nftables.Rule, error) {
 }
 
 func (nd *Node) ruleNames() []string {
-	var out []string
 	if nd.net == nil {
-		return out
+		return nil
 	}
-	for _, pn := range nd.net.plan.nodes {
-		if pn.spec.name != nd.name {
-			continue
-		}
-		for _, r := range pn.firewall {
-			out = append(out, r.name)
-		}
-		for _, r := range pn.nat {
-			out = append(out, r.name)
-		}
+	if pn := nd.net.plan.node(nd.name); pn != nil {
+		return pn.ruleNames()
+	}
+	return nil
+}
+
+// ruleNames returns the names of the node's firewall and NAT rules that
+// have one.
+func (pn *planNode) ruleNames() []string {
+	var out []string
+	for _, r := range pn.firewall {
+		out = append(out, r.name)
+	}
+	for _, r := range pn.nat {
+		out = append(out, r.name)
 	}
 	return slices.DeleteFunc(out, func(s string) bool { return s == "" })
 }
