@@ -438,11 +438,10 @@ func ipNet(p netip.Prefix) *net.IPNet {
 	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
 }
 
-// addDelay puts a netem qdisc delaying every packet by d on a link.
+// addDelay puts a netem qdisc delaying every packet by d (> 0) on a link:
+// the impairment Impairment{Delay: d}.
 func (nd *Node) addDelay(index int, d time.Duration) error {
-	q := netlink.NewNetem(netlink.QdiscAttrs{LinkIndex: index, Handle: netlink.MakeHandle(1, 0), Parent: netlink.HANDLE_ROOT},
-		netlink.NetemQdiscAttrs{Latency: uint32(d.Microseconds())})
-	if err := nd.nl.QdiscAdd(q); err != nil {
+	if err := nd.nl.QdiscAdd(impairQdisc(index, Impairment{Delay: d})); err != nil {
 		return fmt.Errorf("node %q: netem delay %v on link %d: %w", nd.name, d, index, err)
 	}
 	return nil
