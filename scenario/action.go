@@ -324,7 +324,7 @@ func (a routeAction) Run(ctx context.Context, n *Network) error {
 		deleted := 0
 		var errs []error
 		for _, d := range dsts {
-			rt := &netlink.Route{Dst: ipNet(d), Family: familyOf(d.Addr())}
+			rt := &netlink.Route{Dst: ipNet(d), Family: family(d.Addr())}
 			if err := nd.nl.RouteDel(rt); err == nil {
 				deleted++
 			} else if a.dst != "default" || !(errors.Is(err, syscall.ESRCH) || errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.EAFNOSUPPORT)) {
@@ -347,7 +347,7 @@ func (a routeAction) Run(ctx context.Context, n *Network) error {
 		if d.Addr().Is4() != gw.Is4() {
 			continue
 		}
-		rt := &netlink.Route{Dst: ipNet(d), Gw: gw.AsSlice(), Family: familyOf(gw)}
+		rt := &netlink.Route{Dst: ipNet(d), Gw: gw.AsSlice(), Family: family(gw)}
 		if a.op == "replace" {
 			err = nd.nl.RouteReplace(rt)
 		} else {
@@ -358,13 +358,6 @@ func (a routeAction) Run(ctx context.Context, n *Network) error {
 		}
 	}
 	return nil
-}
-
-func familyOf(a netip.Addr) int {
-	if a.Is4() {
-		return netlink.FAMILY_V4
-	}
-	return netlink.FAMILY_V6
 }
 
 // gateway resolves a route's via: an address, or a neighbour's address on
@@ -680,15 +673,11 @@ func (a impairAction) validate(v *validator, p *plan, obj string) {
 }
 
 func (a impairAction) Run(ctx context.Context, n *Network) error {
-	nd, ifc, _, err := n.end(a.end)
+	nd, ifc, l, err := n.end(a.end)
 	if err != nil {
 		return err
 	}
 	if !a.set {
-		l, err := nd.nl.LinkByIndex(ifc.Index)
-		if err != nil {
-			return fmt.Errorf("%s: %w", a, err)
-		}
 		qs, err := nd.nl.QdiscList(l)
 		if err != nil {
 			return fmt.Errorf("%s: %w", a, err)

@@ -175,30 +175,9 @@ var hookNums = map[Hook]*nftables.ChainHook{
 // installFirewallRules adds, in namespace ns only, table inet vtest-filter with
 // one filter chain per hook used, holding the rules in order.
 func installFirewallRules(ns netns.NsHandle, rules []planFirewall) error {
-	if len(rules) == 0 {
-		return nil
-	}
-	c, err := nftables.New(nftables.WithNetNSFd(int(ns)), nftables.AsLasting())
-	if err != nil {
-		return fmt.Errorf("open nftables: %w", err)
-	}
-	defer c.CloseLasting()
-	t := c.AddTable(&nftables.Table{Family: nftables.TableFamilyINet, Name: FirewallTable})
-	chains := map[Hook]*nftables.Chain{}
 	accept := nftables.ChainPolicyAccept
+	out := make([]nftRule, 0, len(rules))
 	for _, r := range rules {
-		ch := chains[r.hook]
-		if ch == nil {
-			ch = c.AddChain(&nftables.Chain{
-				Name:     string(r.hook),
-				Table:    t,
-				Type:     nftables.ChainTypeFilter,
-				Hooknum:  hookNums[r.hook],
-				Priority: nftables.ChainPriorityFilter,
-				Policy:   &accept,
-			})
-			chains[r.hook] = ch
-		}
 		exprs := append(r.m.exprs(), &expr.Counter{})
 		switch r.action {
 		case Accept:
@@ -212,12 +191,19 @@ func installFirewallRules(ns netns.NsHandle, rules []planFirewall) error {
 				exprs = append(exprs, &expr.Reject{Type: unix.NFT_REJECT_ICMPX_UNREACH, Code: rejectCodes[r.reject]})
 			}
 		}
-		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: exprs, UserData: ruleName(r.name)})
+		out = append(out, nftRule{
+			chain: nftables.Chain{
+				Name:     string(r.hook),
+				Type:     nftables.ChainTypeFilter,
+				Hooknum:  hookNums[r.hook],
+				Priority: nftables.ChainPriorityFilter,
+				Policy:   &accept,
+			},
+			exprs: exprs,
+			name:  r.name,
+		})
 	}
-	if err := c.Flush(); err != nil {
-		return fmt.Errorf("add firewall rules: %w", err)
-	}
-	return nil
+	return installRules(ns, FirewallTable, "firewall rules", out)
 }
 
 // probeFirewall installs a reject rule, which needs nf_tables, its inet

@@ -554,11 +554,12 @@ func (n *Network) createLinks(ctx context.Context) error {
 			if !ok {
 				continue
 			}
-			l, err := nd.nl.LinkByName(i.name)
+			b := &kindBuild{n: n, node: nd, on: nd, iface: i}
+			l, err := b.link(i)
 			if err != nil {
-				return fmt.Errorf("node %q: find %q: %w", nd.name, i.name, err)
+				return err
 			}
-			if err := c.configure(&kindBuild{n: n, node: nd, on: nd, iface: i}, l); err != nil {
+			if err := c.configure(b, l); err != nil {
 				return fmt.Errorf("node %q: configure %s %q: %w", nd.name, i.kind.kindName(), i.name, err)
 			}
 		}
@@ -589,8 +590,8 @@ func (n *Network) createIface(i *planIface) error {
 		return fmt.Errorf("node %q: create %s %q: %w", nd.name, i.kind.kindName(), i.name, err)
 	}
 	if b.on != nd {
-		if l, err = nd.nl.LinkByName(i.name); err != nil {
-			return fmt.Errorf("node %q: find %q: %w", nd.name, i.name, err)
+		if l, err = b.link(i); err != nil {
+			return err
 		}
 	}
 	if pc, ok := i.kind.(postCreator); ok {

@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/vtest-dev/vtest/internal/stacks"
 	"runtime/debug"
 	"time"
+
+	"github.com/vtest-dev/vtest/internal/stacks"
 )
 
 // Status is the outcome of a scenario or a check.

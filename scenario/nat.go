@@ -158,30 +158,13 @@ func (v *validator) natRules(p *plan) {
 // inet vtest-nat: chain prerouting (dstnat) for DNAT, chain postrouting
 // (srcnat) for SNAT and masquerade.
 func installNATRules(ns netns.NsHandle, rules []planNAT) error {
-	if len(rules) == 0 {
-		return nil
-	}
-	c, err := nftables.New(nftables.WithNetNSFd(int(ns)), nftables.AsLasting())
-	if err != nil {
-		return fmt.Errorf("open nftables: %w", err)
-	}
-	defer c.CloseLasting()
-	t := c.AddTable(&nftables.Table{Family: nftables.TableFamilyINet, Name: NATTable})
-	var pre, post *nftables.Chain
+	out := make([]nftRule, 0, len(rules))
 	for _, r := range rules {
-		var ch *nftables.Chain
+		ch := nftables.Chain{Name: "postrouting", Type: nftables.ChainTypeNAT,
+			Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource}
 		if r.action == DNAT {
-			if pre == nil {
-				pre = c.AddChain(&nftables.Chain{Name: "prerouting", Table: t, Type: nftables.ChainTypeNAT,
-					Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityNATDest})
-			}
-			ch = pre
-		} else {
-			if post == nil {
-				post = c.AddChain(&nftables.Chain{Name: "postrouting", Table: t, Type: nftables.ChainTypeNAT,
-					Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource})
-			}
-			ch = post
+			ch = nftables.Chain{Name: "prerouting", Type: nftables.ChainTypeNAT,
+				Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityNATDest}
 		}
 		exprs := append(r.m.exprs(), &expr.Counter{})
 		switch r.action {
@@ -203,12 +186,9 @@ func installNATRules(ns netns.NsHandle, rules []planNAT) error {
 			}
 			exprs = append(exprs, nat)
 		}
-		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: exprs, UserData: ruleName(r.name)})
+		out = append(out, nftRule{chain: ch, exprs: exprs, name: r.name})
 	}
-	if err := c.Flush(); err != nil {
-		return fmt.Errorf("add NAT rules: %w", err)
-	}
-	return nil
+	return installRules(ns, NATTable, "NAT rules", out)
 }
 
 // probeNAT installs a DNAT rule, which needs nf_tables NAT (nft_nat).

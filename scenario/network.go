@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -439,11 +438,10 @@ func ipNet(p netip.Prefix) *net.IPNet {
 	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
 }
 
-// addDelay puts a netem qdisc delaying every packet by d on a link.
+// addDelay puts a netem qdisc delaying every packet by d (> 0) on a link:
+// the impairment Impairment{Delay: d}.
 func (nd *Node) addDelay(index int, d time.Duration) error {
-	q := netlink.NewNetem(netlink.QdiscAttrs{LinkIndex: index, Handle: netlink.MakeHandle(1, 0), Parent: netlink.HANDLE_ROOT},
-		netlink.NetemQdiscAttrs{Latency: uint32(d.Microseconds())})
-	if err := nd.nl.QdiscAdd(q); err != nil {
+	if err := nd.nl.QdiscAdd(impairQdisc(index, Impairment{Delay: d})); err != nil {
 		return fmt.Errorf("node %q: netem delay %v on link %d: %w", nd.name, d, index, err)
 	}
 	return nil
@@ -474,45 +472,27 @@ const NATTable = "vtest-nat"
 func (n *Network) installNAT(ctx context.Context) error {
 	for _, pn := range n.plan.nodes {
 		nd := n.nodes[pn.spec.name]
+		rules := pn.nat
 		if out, ok := pn.spec.MasqueradeInterface(); ok {
-			if err := installMasquerade(nd.ns, out); err != nil {
-				return fmt.Errorf("node %q: masquerade out of %q: %w", nd.name, out, err)
-			}
+			rules = append([]planNAT{masquerade(out)}, rules...)
 		}
-		if err := installNATRules(nd.ns, pn.nat); err != nil {
+		if err := installNATRules(nd.ns, rules); err != nil {
 			return fmt.Errorf("node %q: %w", nd.name, err)
 		}
 	}
 	return nil
 }
 
-// installMasquerade adds, in the namespace ns only:
+// masquerade is the rule NodeSpec.Masquerade adds, before every NAT rule:
 //
 //	table inet vtest-nat { chain postrouting { type nat hook postrouting priority srcnat; oifname OUT counter masquerade } }
+func masquerade(out string) planNAT {
+	return planNAT{action: Masquerade, m: planMatch{out: out}}
+}
+
+// installMasquerade adds, in the namespace ns only, the rule masquerade(out).
 func installMasquerade(ns netns.NsHandle, out string) error {
-	c, err := nftables.New(nftables.WithNetNSFd(int(ns)), nftables.AsLasting())
-	if err != nil {
-		return fmt.Errorf("open nftables: %w", err)
-	}
-	defer c.CloseLasting()
-	t := c.AddTable(&nftables.Table{Family: nftables.TableFamilyINet, Name: NATTable})
-	ch := c.AddChain(&nftables.Chain{
-		Name:     "postrouting",
-		Table:    t,
-		Type:     nftables.ChainTypeNAT,
-		Hooknum:  nftables.ChainHookPostrouting,
-		Priority: nftables.ChainPriorityNATSource,
-	})
-	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{
-		&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname(out)},
-		&expr.Counter{},
-		&expr.Masq{},
-	}})
-	if err := c.Flush(); err != nil {
-		return fmt.Errorf("add masquerade rule: %w", err)
-	}
-	return nil
+	return installNATRules(ns, []planNAT{masquerade(out)})
 }
 
 func ifname(s string) []byte {

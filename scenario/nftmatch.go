@@ -11,6 +11,7 @@ import (
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"github.com/google/nftables/userdata"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -266,6 +267,45 @@ func (pm planMatch) exprs() []expr.Any {
 	return e
 }
 
+// nftRule is one rule for installRules: the chain it belongs in (a template
+// without Table; the first rule naming a chain adds it), the expressions and
+// the rule's name.
+type nftRule struct {
+	chain nftables.Chain
+	exprs []expr.Any
+	name  string
+}
+
+// installRules adds, in namespace ns only, the inet table called table with
+// the chains its rules use, holding the rules in order, in one batch; what
+// names the rules in the error.
+func installRules(ns netns.NsHandle, table, what string, rules []nftRule) error {
+	if len(rules) == 0 {
+		return nil
+	}
+	c, err := nftables.New(nftables.WithNetNSFd(int(ns)), nftables.AsLasting())
+	if err != nil {
+		return fmt.Errorf("open nftables: %w", err)
+	}
+	defer c.CloseLasting()
+	t := c.AddTable(&nftables.Table{Family: nftables.TableFamilyINet, Name: table})
+	chains := map[string]*nftables.Chain{}
+	for _, r := range rules {
+		ch := chains[r.chain.Name]
+		if ch == nil {
+			tmpl := r.chain
+			tmpl.Table = t
+			ch = c.AddChain(&tmpl)
+			chains[tmpl.Name] = ch
+		}
+		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: r.exprs, UserData: ruleName(r.name)})
+	}
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("add %s: %w", what, err)
+	}
+	return nil
+}
+
 // ruleName stores a rule's name in its user data, as nft stores comments,
 // so that `nft list ruleset` shows it and RuleCounter finds it.
 func ruleName(name string) []byte {
@@ -335,20 +375,24 @@ func (nd *Node) findRule(name string) (*nftables.Conn, *nftables.Rule, error) {
 }
 
 func (nd *Node) ruleNames() []string {
-	var out []string
 	if nd.net == nil {
-		return out
+		return nil
 	}
-	for _, pn := range nd.net.plan.nodes {
-		if pn.spec.name != nd.name {
-			continue
-		}
-		for _, r := range pn.firewall {
-			out = append(out, r.name)
-		}
-		for _, r := range pn.nat {
-			out = append(out, r.name)
-		}
+	if pn := nd.net.plan.node(nd.name); pn != nil {
+		return pn.ruleNames()
+	}
+	return nil
+}
+
+// ruleNames returns the names of the node's firewall and NAT rules that
+// have one.
+func (pn *planNode) ruleNames() []string {
+	var out []string
+	for _, r := range pn.firewall {
+		out = append(out, r.name)
+	}
+	for _, r := range pn.nat {
+		out = append(out, r.name)
 	}
 	return slices.DeleteFunc(out, func(s string) bool { return s == "" })
 }

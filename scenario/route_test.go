@@ -1,8 +1,6 @@
 package scenario
 
 import (
-	"context"
-	"strings"
 	"testing"
 	"time"
 )
@@ -295,23 +293,7 @@ func TestValidateRejectsL3(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := Define("t", "")
 			tt.define(s)
-			before := nsFds(t)
-			err := s.Validate()
-			if err == nil {
-				t.Fatal("Validate accepted a bad definition")
-			}
-			for _, w := range append(tt.want, `scenario "t"`, "fix:") {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error does not mention %q:\n%v", w, err)
-				}
-			}
-			n, berr := Build(context.Background(), s)
-			if n != nil || berr == nil || berr.Error() != err.Error() {
-				t.Errorf("Build: got %v, %v; want the validation error", n, berr)
-			}
-			if after := nsFds(t); after != before {
-				t.Errorf("a namespace descriptor was opened: %d before, %d after", before, after)
-			}
+			refused(t, s, append(tt.want, `scenario "t"`, "fix:")...)
 		})
 	}
 }

@@ -3,6 +3,7 @@ package scenario
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
@@ -36,15 +37,8 @@ func (a ruleAction) validate(v *validator, p *plan, obj string) {
 	if pn == nil {
 		return
 	}
-	for _, r := range pn.nat {
-		if r.name == a.rule && a.rule != "" {
-			return
-		}
-	}
-	for _, r := range pn.firewall {
-		if r.name == a.rule && a.rule != "" {
-			return
-		}
+	if a.rule != "" && slices.Contains(pn.ruleNames(), a.rule) {
+		return
 	}
 	v.add(obj, "node %q has no NAT or firewall rule called %q", "name the rule (NATRule.Name or FirewallRule.Name) and use that name", a.node, a.rule)
 }

@@ -202,25 +202,31 @@ func TestValidateRejects(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := Define("t", "")
 			tt.define(s)
-			before := nsFds(t)
-			err := s.Validate()
-			if err == nil {
-				t.Fatal("Validate accepted a bad definition")
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error does not mention %q:\n%v", w, err)
-				}
-			}
-			// Build must refuse it the same way before creating anything.
-			n, berr := Build(context.Background(), s)
-			if n != nil || berr == nil || berr.Error() != err.Error() {
-				t.Errorf("Build: got %v, %v; want the validation error", n, berr)
-			}
-			if after := nsFds(t); after != before {
-				t.Errorf("a namespace descriptor was opened: %d before, %d after", before, after)
-			}
+			refused(t, s, tt.want...)
 		})
+	}
+}
+
+// refused checks that Validate refuses s with an error mentioning every
+// want, and that Build refuses it the same way before creating anything.
+func refused(t *testing.T, s *Spec, want ...string) {
+	t.Helper()
+	before := nsFds(t)
+	err := s.Validate()
+	if err == nil {
+		t.Fatal("Validate accepted a bad definition")
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error does not mention %q:\n%v", w, err)
+		}
+	}
+	n, berr := Build(context.Background(), s)
+	if n != nil || berr == nil || berr.Error() != err.Error() {
+		t.Errorf("Build: got %v, %v; want the validation error", n, berr)
+	}
+	if after := nsFds(t); after != before {
+		t.Errorf("a namespace descriptor was opened: %d before, %d after", before, after)
 	}
 }
 
