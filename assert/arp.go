@@ -50,7 +50,7 @@ func (r *ARPResult) Evidence() string {
 		b.WriteString("no reply")
 	}
 	if r.Want != nil {
-		fmt.Fprintf(&b, " (owner's MAC %s)", r.Want)
+		fmt.Fprintf(&b, " (want MAC %s)", r.Want)
 	}
 	fmt.Fprintf(&b, "; neighbour entry: %s; took %s", r.Neighbour, ms(r.Elapsed))
 	return b.String()
@@ -191,6 +191,11 @@ func arpCheck(n *scenario.Network, ctx context.Context, from string, to Target, 
 	if ow := owner(n, dst); ow != nil {
 		r.Want = ow.MAC
 	}
+	if o.MAC != "" {
+		if r.Want, err = macOf(n, o.MAC); err != nil {
+			return r, err
+		}
+	}
 	return r, judgeARP(r, answered)
 }
 
@@ -207,20 +212,22 @@ func judgeARP(r *ARPResult, answered bool) error {
 }
 
 // ARPAnswered is a scenario check: an ARP request from a node for to's
-// address is answered with the MAC of the interface that owns the address.
-// Via selects the interface to ask on; by default the one facing the target.
+// address is answered with the MAC of the interface that owns the address,
+// or with the one MAC names ("02:00:00:00:00:01", or "node:iface" for that
+// interface's: an ipvlan answers with its parent's). Via selects the
+// interface to ask on; by default the one facing the target.
 func ARPAnswered(from string, to Target, opts ...Option) scenario.CheckFunc {
-	return checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
+	return declare("ARPAnswered", arpReads|readsMAC, opts, names([]string{from}, to), checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
 		return arpCheck(n, ctx, from, to, true, opts)
-	})
+	}))
 }
 
 // ARPUnanswered is a scenario check: an ARP request from a node for to's
 // address gets no reply within the timeout.
 func ARPUnanswered(from string, to Target, opts ...Option) scenario.CheckFunc {
-	return checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
+	return declare("ARPUnanswered", arpReads, opts, names([]string{from}, to), checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
 		return arpCheck(n, ctx, from, to, false, opts)
-	})
+	}))
 }
 
 // ARPResolves fails the test unless an ARP request from a node for ip is
