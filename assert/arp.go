@@ -29,8 +29,11 @@ type ARPResult struct {
 	// MAC is the hardware address in the reply, nil if none came.
 	MAC net.HardwareAddr
 	// Want is the MAC of the interface that owns Target in the scenario,
-	// if known.
+	// if known, or the one the check's MAC option names.
 	Want net.HardwareAddr
+	// WantOf is what the MAC option named ("c1:mv0"), or "" when Want is
+	// the owner's.
+	WantOf string
 	// Neighbour is the requester's neighbour-table entry for Target after
 	// the exchange ("none" if there is none). A raw ARP exchange does not
 	// create one; the kernel's own resolution does.
@@ -49,8 +52,11 @@ func (r *ARPResult) Evidence() string {
 	} else {
 		b.WriteString("no reply")
 	}
-	if r.Want != nil {
-		fmt.Fprintf(&b, " (want MAC %s)", r.Want)
+	switch {
+	case r.Want != nil && r.WantOf != "":
+		fmt.Fprintf(&b, " (want %s's MAC %s)", r.WantOf, r.Want)
+	case r.Want != nil:
+		fmt.Fprintf(&b, " (owner's MAC %s)", r.Want)
 	}
 	fmt.Fprintf(&b, "; neighbour entry: %s; took %s", r.Neighbour, ms(r.Elapsed))
 	return b.String()
@@ -195,6 +201,7 @@ func arpCheck(n *scenario.Network, ctx context.Context, from string, to Target, 
 		if r.Want, err = macOf(n, o.MAC); err != nil {
 			return r, err
 		}
+		r.WantOf = o.MAC
 	}
 	return r, judgeARP(r, answered)
 }
