@@ -54,7 +54,10 @@ func TestDeclaredCheckRefs(t *testing.T) {
 // and RefsOf tells declared checks from others, however they are made.
 func TestDeclareRunsTheCheck(t *testing.T) {
 	ran := 0
-	c := scenario.Declare(func(context.Context, *scenario.Network) scenario.Result { ran++; return scenario.Result{Evidence: "ran"} }, scenario.CheckRefs{Nodes: []string{"a"}})
+	c := scenario.Declare(func(context.Context, *scenario.Network) scenario.Result {
+		ran++
+		return scenario.Result{Evidence: "ran"}
+	}, scenario.CheckRefs{Nodes: []string{"a"}})
 	if r := c(context.Background(), &scenario.Network{}); r.Evidence != "ran" || ran != 1 {
 		t.Errorf("declared check did not run: %+v, %d", r, ran)
 	}
