@@ -163,12 +163,18 @@ func oddOptions() Options {
 // any, is the node the check runs in. fixed are options the check adds
 // itself (Port from a positional argument): only their range is checked.
 func declare(name string, r reads, opts []Option, refs scenario.CheckRefs, fn scenario.CheckFunc, fixed ...Option) scenario.CheckFunc {
+	return scenario.Declare(fn, optionRefs(name, r, opts, refs, fixed...))
+}
+
+// optionRefs adds to refs what the options given to a check name, and
+// their problems; see declare.
+func optionRefs(name string, r reads, opts []Option, refs scenario.CheckRefs, fixed ...Option) scenario.CheckRefs {
 	if slices.IndexFunc(opts, func(o Option) bool { return o == nil }) >= 0 {
 		refs.Problems = append(refs.Problems, scenario.CheckProblem{
 			Problem: "assert." + name + " was given a nil option",
 			Fix:     "pass options made by the assert package, like assert.Timeout(time.Second)",
 		})
-		return scenario.Declare(fn, refs)
+		return refs
 	}
 	if extra := given(opts) &^ r; extra != 0 {
 		for _, opt := range strings.Split(extra.names(), ", ") {
@@ -191,7 +197,7 @@ func declare(name string, r reads, opts []Option, refs scenario.CheckRefs, fn sc
 	if o.MAC != "" && r&readsMAC != 0 {
 		refs = merge(refs, macRef(name, o.MAC))
 	}
-	return scenario.Declare(fn, refs)
+	return refs
 }
 
 // macRef returns the refs of a MAC a check is given: none for an address,

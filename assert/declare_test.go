@@ -125,6 +125,21 @@ func TestChecksAreValidatedWithTheTopology(t *testing.T) {
 			t.Errorf("Validate = %v\nwant it to contain %s", err, tc.want)
 		}
 	}
+	// assert's own actions are validated as steps.
+	for _, tc := range []struct {
+		action scenario.Action
+		want   string
+	}{
+		{assert.MarkCounters("client:eth9"), `step "s": node "client" has no interface "eth9"`},
+		{assert.Deliver("h1:eth0", assert.Frame{}, "h9:eth0", assert.Match{}), `step "s": node "h9" is not defined`},
+		{assert.Deliver("h1:eth0", assert.Frame{}, "h2:eth0", assert.Match{}, assert.Count(2)), `step "s": assert.Deliver does not read option Count (fix: remove Count; assert.Deliver reads Timeout)`},
+	} {
+		s := checked("c", assert.Reach("client", "server"))
+		s.Step("s", tc.action)
+		if err := s.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Validate = %v\nwant it to contain %s", err, tc.want)
+		}
+	}
 	// A step waiting for a check validates the check.
 	s := checked("c", assert.Reach("client", "server"))
 	s.Step("wait", scenario.WaitFor(assert.Reach("client", "srever"), time.Second, 0))
@@ -184,5 +199,11 @@ func TestValidChecksPass(t *testing.T) {
 		if err := checked("c", c).Validate(); err != nil {
 			t.Errorf("check #%d: %v", i, err)
 		}
+	}
+	s := checked("c", assert.Reach("client", "server"))
+	s.Step("mark", assert.MarkCounters("server:eth0"))
+	s.Step("deliver", assert.Deliver("h1:eth0", assert.Frame{}, "h2:eth0", assert.Match{}, assert.Timeout(time.Second)))
+	if err := s.Validate(); err != nil {
+		t.Errorf("actions: %v", err)
 	}
 }

@@ -573,6 +573,11 @@ type deliver struct {
 	opts     []Option
 }
 
+// Refs names the interfaces and checks the options, for Validate.
+func (d deliver) Refs() scenario.CheckRefs {
+	return optionRefs("Deliver", readsTimeout, d.opts, ends(d.from, d.at))
+}
+
 func (d deliver) String() string {
 	return fmt.Sprintf("send a frame %s → %s from %s and see it at %s", orAny(d.f.SrcMAC), orAny(d.f.DstMAC), d.from, d.at)
 }

@@ -229,6 +229,9 @@ type markCounters string
 
 func (m markCounters) String() string { return "snapshot the counters of " + string(m) }
 
+// Refs names the interface, for Validate.
+func (m markCounters) Refs() scenario.CheckRefs { return ends(string(m)) }
+
 func (m markCounters) Run(ctx context.Context, n *scenario.Network) error {
 	nd, iface, err := splitEnd(n, string(m))
 	if err != nil {

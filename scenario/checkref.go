@@ -84,12 +84,22 @@ func (d *declared) run(ctx context.Context, n *Network) Result {
 // copy).
 var declaredRun = reflect.ValueOf((&declared{}).run).Pointer()
 
+// Referrer is implemented by actions of other packages (assert's Deliver
+// and MarkCounters) to name what they use: Validate checks it as it checks
+// the arguments of the built-in actions.
+type Referrer interface {
+	Refs() CheckRefs
+}
+
 // checkRefs validates what a check names against the plan.
 func (v *validator) checkRefs(p *plan, obj string, check CheckFunc) {
-	refs, ok := RefsOf(check)
-	if !ok {
-		return
+	if refs, ok := RefsOf(check); ok {
+		v.refs(p, obj, refs)
 	}
+}
+
+// refs validates what a check or an action names against the plan.
+func (v *validator) refs(p *plan, obj string, refs CheckRefs) {
 	for _, name := range refs.Nodes {
 		v.node(p, obj, name)
 	}

@@ -117,6 +117,9 @@ func (v *validator) items(p *plan) {
 		if va, ok := c.Action.(validatable); ok {
 			va.validate(v, p, obj)
 		}
+		if r, ok := c.Action.(Referrer); ok {
+			v.refs(p, obj, r.Refs())
+		}
 		if kind == ItemCheck {
 			v.checkRefs(p, obj, c.Func)
 		}
