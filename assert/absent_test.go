@@ -1,6 +1,7 @@
 package assert_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -52,6 +53,35 @@ func TestARPAnsweredWithMAC(t *testing.T) {
 	r := assert.ARPAnswered("left", "right", assert.MAC("left:eth0"))(ctx, n)
 	if r.Err == nil || !contains(r.Err.Error(), "answered by the wrong MAC", "want left:eth0's MAC") {
 		t.Errorf("another MAC passed: %v %s", r.Err, r.Evidence)
+	}
+}
+
+// errs records a testing helper's failures.
+type errs []string
+
+func (e *errs) Errorf(format string, args ...any) { *e = append(*e, fmt.Sprintf(format, args...)) }
+
+// TestCheckValidatesFirst: assert.Check refuses a check naming what the
+// network lacks, or given an option it does not read, before running it.
+func TestCheckValidatesFirst(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	n := scenario.New(t, pair())
+	for _, tc := range []struct {
+		check scenario.CheckFunc
+		want  string
+	}{
+		{assert.Reach("left", "rihgt"), `scenario "pair": check: target "rihgt" is neither an IP address nor a node`},
+		{assert.Reach("left", "right", assert.Port(80)), `assert.Reach does not read option Port`},
+		{assert.LinkIs("right:eth1"), `node "right" has no interface "eth1"`},
+	} {
+		var e errs
+		if assert.Check(&e, n, tc.check) || len(e) != 1 || !strings.Contains(e[0], tc.want) {
+			t.Errorf("Check: %q, want %s", e, tc.want)
+		}
+	}
+	var e errs
+	if !assert.Check(&e, n, assert.Reach("left", "right")) || len(e) > 0 {
+		t.Errorf("valid check: %q", e)
 	}
 }
 

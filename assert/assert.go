@@ -217,8 +217,16 @@ func logf(t TestingT, format string, args ...any) {
 // this way:
 //
 //	assert.Check(t, network, assert.Reach("client", "server"))
+//
+// A check naming a node or interface the network lacks, or given an option
+// it does not read, fails with the reason before it runs, as Validate
+// refuses it in a scenario.
 func Check(t TestingT, n *scenario.Network, c scenario.CheckFunc) bool {
 	helper(t)
+	if err := n.ValidateCheck(c); err != nil {
+		t.Errorf("%v", err)
+		return false
+	}
 	r := c(nodeContext(t), n)
 	switch {
 	case r.Skip != "":

@@ -137,3 +137,13 @@ func (p *plan) nodeNames() string {
 	}
 	return strings.Join(s, ", ")
 }
+
+// ValidateCheck validates what a check made with Declare names against the
+// network's definition, as Validate does for a scenario's checks: the
+// direct form for go test (assert.Check calls it). A check not made with
+// Declare names nothing to validate.
+func (n *Network) ValidateCheck(check CheckFunc) error {
+	v := &validator{s: n.spec, direct: true}
+	v.checkRefs(n.plan, "check", check)
+	return v.err()
+}
