@@ -48,8 +48,8 @@ type Options struct {
 	Warmup int
 	// Size is the ICMP payload size in bytes.
 	Size int
-	// Absent expects a kernel object (neighbour, FDB or conntrack entry) to
-	// be missing.
+	// Absent expects a kernel object (neighbour, FDB or conntrack entry,
+	// route) to be missing.
 	Absent bool
 	// Expect is an expected state: a neighbour state ("reachable",
 	// "stale", …), a link state ("up", "down", "no-carrier") or a firewall
