@@ -29,8 +29,11 @@ type ARPResult struct {
 	// MAC is the hardware address in the reply, nil if none came.
 	MAC net.HardwareAddr
 	// Want is the MAC of the interface that owns Target in the scenario,
-	// if known.
+	// if known, or the one the check's MAC option names.
 	Want net.HardwareAddr
+	// WantOf is what the MAC option named ("c1:mv0"), or "" when Want is
+	// the owner's.
+	WantOf string
 	// Neighbour is the requester's neighbour-table entry for Target after
 	// the exchange ("none" if there is none). A raw ARP exchange does not
 	// create one; the kernel's own resolution does.
@@ -49,7 +52,10 @@ func (r *ARPResult) Evidence() string {
 	} else {
 		b.WriteString("no reply")
 	}
-	if r.Want != nil {
+	switch {
+	case r.Want != nil && r.WantOf != "":
+		fmt.Fprintf(&b, " (want %s's MAC %s)", r.WantOf, r.Want)
+	case r.Want != nil:
 		fmt.Fprintf(&b, " (owner's MAC %s)", r.Want)
 	}
 	fmt.Fprintf(&b, "; neighbour entry: %s; took %s", r.Neighbour, ms(r.Elapsed))
@@ -191,6 +197,12 @@ func arpCheck(n *scenario.Network, ctx context.Context, from string, to Target, 
 	if ow := owner(n, dst); ow != nil {
 		r.Want = ow.MAC
 	}
+	if o.MAC != "" {
+		if r.Want, err = macOf(n, o.MAC); err != nil {
+			return r, err
+		}
+		r.WantOf = o.MAC
+	}
 	return r, judgeARP(r, answered)
 }
 
@@ -207,20 +219,22 @@ func judgeARP(r *ARPResult, answered bool) error {
 }
 
 // ARPAnswered is a scenario check: an ARP request from a node for to's
-// address is answered with the MAC of the interface that owns the address.
-// Via selects the interface to ask on; by default the one facing the target.
+// address is answered with the MAC of the interface that owns the address,
+// or with the one MAC names ("02:00:00:00:00:01", or "node:iface" for that
+// interface's: an ipvlan answers with its parent's). Via selects the
+// interface to ask on; by default the one facing the target.
 func ARPAnswered(from string, to Target, opts ...Option) scenario.CheckFunc {
-	return checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
+	return declare("ARPAnswered", arpReads|readsMAC, opts, names([]string{from}, to), checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
 		return arpCheck(n, ctx, from, to, true, opts)
-	})
+	}))
 }
 
 // ARPUnanswered is a scenario check: an ARP request from a node for to's
 // address gets no reply within the timeout.
 func ARPUnanswered(from string, to Target, opts ...Option) scenario.CheckFunc {
-	return checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
+	return declare("ARPUnanswered", arpReads, opts, names([]string{from}, to), checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
 		return arpCheck(n, ctx, from, to, false, opts)
-	})
+	}))
 }
 
 // ARPResolves fails the test unless an ARP request from a node for ip is

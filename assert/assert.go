@@ -20,6 +20,7 @@ import (
 	"net/netip"
 	"os"
 	"reflect"
+	"slices"
 	"time"
 
 	"github.com/vtest-dev/vtest/scenario"
@@ -47,8 +48,8 @@ type Options struct {
 	Warmup int
 	// Size is the ICMP payload size in bytes.
 	Size int
-	// Absent expects a kernel object (neighbour, FDB or conntrack entry) to
-	// be missing.
+	// Absent expects a kernel object (neighbour, FDB or conntrack entry,
+	// route) to be missing.
 	Absent bool
 	// Expect is an expected state: a neighbour state ("reachable",
 	// "stale", …), a link state ("up", "down", "no-carrier") or a firewall
@@ -216,8 +217,16 @@ func logf(t TestingT, format string, args ...any) {
 // this way:
 //
 //	assert.Check(t, network, assert.Reach("client", "server"))
+//
+// A check naming a node or interface the network lacks, or given an option
+// it does not read, fails with the reason before it runs, as Validate
+// refuses it in a scenario.
 func Check(t TestingT, n *scenario.Network, c scenario.CheckFunc) bool {
 	helper(t)
+	if err := n.ValidateCheck(c); err != nil {
+		t.Errorf("%v", err)
+		return false
+	}
 	r := c(nodeContext(t), n)
 	switch {
 	case r.Skip != "":
@@ -267,16 +276,19 @@ func resolveFor(n *scenario.Network, from *scenario.Node, t Target, opts []Optio
 type direct[R Evidencer] func(ctx context.Context, from *scenario.Node, to netip.Addr, opts ...Option) (R, error)
 
 // named makes a scenario check of a direct one, with the source given by
-// node name and the target by node name or address.
-func named[R Evidencer](check direct[R], from string, to Target, opts []Option) scenario.CheckFunc {
-	return checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
+// node name and the target by node name or address. name and r declare
+// it (see declare); fixed options are the check's own (Port from a
+// positional argument) and follow the user's.
+func named[R Evidencer](name string, r reads, check direct[R], from string, to Target, opts []Option, fixed ...Option) scenario.CheckFunc {
+	all := slices.Concat(opts, fixed)
+	return declare(name, r, opts, names([]string{from}, to), checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
 		src := n.Node(from)
-		dst, err := resolveFor(n, src, to, opts)
+		dst, err := resolveFor(n, src, to, all)
 		if err != nil {
 			return nil, err
 		}
-		return check(ctx, src, dst, opts...)
-	})
+		return check(ctx, src, dst, all...)
+	}), fixed...)
 }
 
 // inTest runs a direct check for a testing helper: a failure fails the

@@ -122,7 +122,7 @@ func TCPAttempt(ctx context.Context, from, to *scenario.Node, dst, listen netip.
 // Refused, HostUnreachable or TimedOut. It tells a refusal (reset or ICMP) from
 // a silent drop.
 func ConnectOutcome(from string, to Target, port int, want string, opts ...Option) scenario.CheckFunc {
-	return checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
+	return declare("ConnectOutcome", connReads, opts, names([]string{from}, to), checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
 		src := n.Node(from)
 		dst, err := resolveFor(n, src, to, opts)
 		if err != nil {
@@ -138,7 +138,7 @@ func ConnectOutcome(from string, to Target, port int, want string, opts ...Optio
 			return r, err
 		}
 		return r, judgeAttempt(r, want)
-	})
+	}))
 }
 
 // ConnectEndsAs fails the test unless a TCP connection from → to:port (a
@@ -197,7 +197,7 @@ func (c *counted) Evidence() string {
 // when a rule that should act matches nothing. NAT rules count the first
 // packet of each connection only.
 func Counted(node, rule string, check scenario.CheckFunc) scenario.CheckFunc {
-	return func(ctx context.Context, n *scenario.Network) scenario.Result {
+	return scenario.Declare(func(ctx context.Context, n *scenario.Network) scenario.Result {
 		nd := n.Node(node)
 		c := &counted{node: node, rule: rule, min: 1}
 		var err error
@@ -217,5 +217,5 @@ func Counted(node, rule string, check scenario.CheckFunc) scenario.CheckFunc {
 			return scenario.Verdict(c.Evidence(), fmt.Errorf("rule %q on %s matched nothing while the check ran", rule, node))
 		}
 		return scenario.Verdict(c.Evidence(), nil)
-	}
+	}, wraps(check, node))
 }

@@ -105,7 +105,7 @@ func conntrackFlows(nd *scenario.Node, v6 bool) ([]*netlink.ConntrackFlow, error
 // ConntrackEntry is a scenario check of a node's conntrack table for a
 // flow to target (a node name or an address); see Conntrack.
 func ConntrackEntry(node string, target Target, opts ...Option) scenario.CheckFunc {
-	return named(Conntrack, node, target, opts)
+	return named("ConntrackEntry", conntrackReads, Conntrack, node, target, opts)
 }
 
 // Tracks fails the test unless the node's conntrack table is as expected

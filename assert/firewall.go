@@ -360,7 +360,7 @@ func icmpTypeName(m *icmp.Message) string {
 // Firewall is a scenario check: TCP (or UDP with UDP()) from → to:port
 // gets the expected verdict (Expect, default allowed); see PortVerdict.
 func Firewall(from string, to Target, port int, opts ...Option) scenario.CheckFunc {
-	return named(PortVerdict, from, to, append(opts, Port(port)))
+	return named("Firewall", verdictReads, PortVerdict, from, to, opts, Port(port))
 }
 
 // VerdictIs fails the test unless from → to:port gets the expected

@@ -152,14 +152,14 @@ func Trace(ctx context.Context, from *scenario.Node, to netip.Addr, opts ...Opti
 // ingress and egress. On failure the evidence names the cause when it can
 // see it, e.g. "router did not forward: ip_forward=0".
 func Forwarded(from string, to Target, router string, opts ...Option) scenario.CheckFunc {
-	return checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
+	return declare("Forwarded", traceReads, opts, names([]string{from, router}, to), checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
 		src, rt := n.Node(from), n.Node(router)
 		dst, err := resolveFor(n, src, to, opts)
 		if err != nil {
 			return nil, err
 		}
 		return forwarded(ctx, n, src, rt, dst, opts)
-	})
+	}))
 }
 
 // ForwardedBy fails the test unless traffic from → to goes through router.

@@ -220,9 +220,9 @@ func FramesTo(ctx context.Context, n *scenario.Network, from string, f Frame, at
 
 // Frames is a scenario check: see FramesTo.
 func Frames(from string, f Frame, at string, m Match, opts ...Option) scenario.CheckFunc {
-	return checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
+	return declare("Frames", framesReads, opts, ends(from, at), checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
 		return FramesTo(ctx, n, from, f, at, m, opts...)
-	})
+	}))
 }
 
 // SeesFrames fails the test unless the frames arrive as expected; see
@@ -571,6 +571,11 @@ type deliver struct {
 	f        Frame
 	m        Match
 	opts     []Option
+}
+
+// Refs names the interfaces and checks the options, for Validate.
+func (d deliver) Refs() scenario.CheckRefs {
+	return optionRefs("Deliver", readsTimeout, d.opts, ends(d.from, d.at))
 }
 
 func (d deliver) String() string {

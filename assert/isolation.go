@@ -111,7 +111,7 @@ func Isolated(ctx context.Context, from *scenario.Node, to netip.Addr, opts ...O
 // NoReach is a scenario check: from cannot reach to (a node name or an
 // address) by ICMP echo.
 func NoReach(from string, to Target, opts ...Option) scenario.CheckFunc {
-	return named(Isolated, from, to, opts)
+	return named("NoReach", isolationReads, Isolated, from, to, opts)
 }
 
 // Unreachable fails the test if from reaches to by ICMP echo.

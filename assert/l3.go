@@ -16,7 +16,7 @@ import (
 // server on serverPort, and the server sees the client's own address as
 // the peer (the forward rewrote the destination only).
 func PortForwarded(client string, to Target, port int, server string, serverPort int, opts ...Option) scenario.CheckFunc {
-	return checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
+	return declare("PortForwarded", connReads, opts, names([]string{client, server}, to), checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
 		src, srv := n.Node(client), n.Node(server)
 		dst, err := resolveFor(n, src, to, opts)
 		if err != nil {
@@ -39,7 +39,7 @@ func PortForwarded(client string, to Target, port int, server string, serverPort
 			return r, fmt.Errorf("port forward %s → %s: %s saw %s, not the client's %s: %s", client, r.Dst, server, r.Peer.Addr(), r.Local.Addr(), r.Evidence())
 		}
 		return r, nil
-	})
+	}))
 }
 
 // SpreadOver is a scenario check: flows from → to are spread over every
@@ -72,7 +72,7 @@ func (r *lossResult) Evidence() string {
 // total. Single warm-up probes go first until one echo comes back (at most
 // 3 s), so neighbour resolution is not measured.
 func LossWithin(from string, to Target, lo, hi float64, opts ...Option) scenario.CheckFunc {
-	return checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
+	return declare("LossWithin", lossReads, opts, names([]string{from}, to), checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
 		src := n.Node(from)
 		o, err := build(Options{Count: 100, Interval: time.Millisecond, Timeout: 2 * time.Second}, opts)
 		if err != nil {
@@ -110,7 +110,7 @@ func LossWithin(from string, to Target, lo, hi float64, opts ...Option) scenario
 			return r, fmt.Errorf("loss %s → %s is %.0f%%, outside %.0f%%..%.0f%%: %s", from, dst, 100*l, 100*lo, 100*hi, r.Evidence())
 		}
 		return r, nil
-	})
+	}))
 }
 
 // SeenAs is a scenario check: a UDP datagram from → to (sent from Source if
@@ -118,7 +118,7 @@ func LossWithin(from string, to Target, lo, hi float64, opts ...Option) scenario
 // echo comes back. With masquerading exits it tells which exit a source
 // address takes (policy routing).
 func SeenAs(from string, to Target, want string, opts ...Option) scenario.CheckFunc {
-	return checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
+	return declare("SeenAs", sourceReads, opts, seenAs(from, to, want), checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
 		src := n.Node(from)
 		dst, err := resolveFor(n, src, to, opts)
 		if err != nil {
@@ -138,5 +138,5 @@ func SeenAs(from string, to Target, want string, opts ...Option) scenario.CheckF
 		}
 		r.Want = w
 		return r, judgeSource(r, w)
-	})
+	}))
 }

@@ -235,7 +235,7 @@ func latencyOf(bounds []Bound) direct[*LatencyResult] {
 
 // LatencyWithin is a scenario check: the latency from → to meets every bound.
 func LatencyWithin(from string, to Target, bounds []Bound, opts ...Option) scenario.CheckFunc {
-	return named(latencyOf(bounds), from, to, opts)
+	return named("LatencyWithin", pingReads, latencyOf(bounds), from, to, opts)
 }
 
 // LatencyMeets fails the test unless the latency from → to meets every

@@ -74,13 +74,13 @@ func LinkStatus(ctx context.Context, nd *scenario.Node, iface string, opts ...Op
 // LinkIs is a scenario check of an interface's state ("node:iface"); see
 // LinkStatus.
 func LinkIs(end string, opts ...Option) scenario.CheckFunc {
-	return checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
+	return declare("LinkIs", linkReads, opts, ends(end), checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
 		nd, iface, err := splitEnd(n, end)
 		if err != nil {
 			return nil, err
 		}
 		return LinkStatus(ctx, nd, iface, opts...)
-	})
+	}))
 }
 
 // LinkStateIs fails the test unless the interface's state is as expected.
@@ -128,9 +128,9 @@ func SysctlValue(ctx context.Context, nd *scenario.Node, name, want string) (*Sy
 
 // SysctlIs is a scenario check of a sysctl's value in a node.
 func SysctlIs(node, name, want string) scenario.CheckFunc {
-	return checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
+	return declare("SysctlIs", 0, nil, names([]string{node}), checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
 		return SysctlValue(ctx, n.Node(node), name, want)
-	})
+	}))
 }
 
 // HasSysctl fails the test unless the sysctl has the value.
@@ -229,6 +229,9 @@ type markCounters string
 
 func (m markCounters) String() string { return "snapshot the counters of " + string(m) }
 
+// Refs names the interface, for Validate.
+func (m markCounters) Refs() scenario.CheckRefs { return ends(string(m)) }
+
 func (m markCounters) Run(ctx context.Context, n *scenario.Network) error {
 	nd, iface, err := splitEnd(n, string(m))
 	if err != nil {
@@ -246,7 +249,7 @@ func (m markCounters) Run(ctx context.Context, n *scenario.Network) error {
 // same interface, counter c rose by between lo and hi (hi ^uint64(0): no
 // upper bound; lo = hi = 0: not at all).
 func CountersRose(end string, c Counter, lo, hi uint64) scenario.CheckFunc {
-	return checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
+	return declare("CountersRose", 0, nil, ends(end), checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
 		v, ok := n.Value(markKey(end))
 		if !ok {
 			return nil, fmt.Errorf("no counters of %s were marked: add a MarkCounters(%q) step before this check", end, end)
@@ -260,7 +263,7 @@ func CountersRose(end string, c Counter, lo, hi uint64) scenario.CheckFunc {
 			return nil, err
 		}
 		return CounterDelta(end, v.(CounterSnapshot), after, c, lo, hi)
-	})
+	}))
 }
 
 // CountersRoseDuring fails the test unless counter c of the interface rose

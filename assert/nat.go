@@ -163,7 +163,7 @@ func judgeSource(r *SourceResult, want netip.Addr) error {
 // (node names) arrives with the NAT router's address on the outside segment
 // as its source, and the reply comes back through the router.
 func Masqueraded(inside, outside, router string) scenario.CheckFunc {
-	return checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
+	return declare("Masqueraded", 0, nil, names([]string{inside, outside, router}), checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
 		in, out, rt := n.Node(inside), n.Node(outside), n.Node(router)
 		dst, err := resolve(n, in, out, false)
 		if err != nil {
@@ -185,7 +185,7 @@ func Masqueraded(inside, outside, router string) scenario.CheckFunc {
 			r.Walk = WalkPath(in, dst)
 		}
 		return r, err
-	})
+	}))
 }
 
 // conntrackEntry describes the router's conntrack entry for the UDP flow

@@ -105,7 +105,7 @@ func neighWant(o Options) string {
 // NeighbourEntry is a scenario check of a node's neighbour entry for
 // target (a node name or an address); see Neighbour.
 func NeighbourEntry(node string, target Target, opts ...Option) scenario.CheckFunc {
-	return named(Neighbour, node, target, opts)
+	return named("NeighbourEntry", neighbourReads, Neighbour, node, target, opts)
 }
 
 // HasNeighbour fails the test unless the node's neighbour entry for target
@@ -230,13 +230,13 @@ func FDBLookup(ctx context.Context, sw *scenario.Node, mac net.HardwareAddr, opt
 // FDBEntry is a scenario check of a switch's FDB for mac (an address, or
 // "node:iface" for that interface's); see FDBLookup.
 func FDBEntry(sw, mac string, opts ...Option) scenario.CheckFunc {
-	return checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
+	return declare("FDBEntry", fdbReads, opts, merge(names([]string{sw}), macRef("FDBEntry", mac)), checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
 		m, err := macOf(n, mac)
 		if err != nil {
 			return nil, err
 		}
 		return FDBLookup(ctx, n.Node(sw), m, opts...)
-	})
+	}))
 }
 
 // HasFDB fails the test unless the switch's FDB entry for mac is as

@@ -197,7 +197,7 @@ func (r *PMTUResult) judge(o Options) error {
 // PMTU is a scenario check: a DF probe of Size bytes from → to passes, or
 // with PathMTU(m) gets "fragmentation needed" with MTU m; see PMTUProbe.
 func PMTU(from string, to Target, opts ...Option) scenario.CheckFunc {
-	return named(PMTUProbe, from, to, opts)
+	return named("PMTU", pmtuReads, PMTUProbe, from, to, opts)
 }
 
 // PathMTUIs fails the test unless the DF probe's outcome is as expected;
@@ -248,7 +248,7 @@ func TraceHop(ctx context.Context, from *scenario.Node, to netip.Addr, n int, wa
 // (a node name, for its address on the segment facing from, or an
 // address).
 func HopIs(from string, to Target, n int, want Target, opts ...Option) scenario.CheckFunc {
-	return checkFunc(func(ctx context.Context, net *scenario.Network) (Evidencer, error) {
+	return declare("HopIs", hopReads, opts, names([]string{from}, to, want), checkFunc(func(ctx context.Context, net *scenario.Network) (Evidencer, error) {
 		src := net.Node(from)
 		dst, err := resolveFor(net, src, to, opts)
 		if err != nil {
@@ -259,7 +259,7 @@ func HopIs(from string, to Target, n int, want Target, opts ...Option) scenario.
 			return nil, err
 		}
 		return TraceHop(ctx, src, dst, n, w, opts...)
-	})
+	}))
 }
 
 // HopAnswers fails the test unless hop n of a trace from → to answers

@@ -199,7 +199,7 @@ func routeTo(from *scenario.Node, dst netip.Addr) string {
 // Reach is a scenario check: from reaches to (a node name or an address)
 // by ICMP echo.
 func Reach(from string, to Target, opts ...Option) scenario.CheckFunc {
-	return named(Ping, from, to, opts)
+	return named("Reach", pingReads, Ping, from, to, opts)
 }
 
 // Reachable fails the test unless from reaches to (a node or an address) by

@@ -58,7 +58,9 @@ func (r *RouteResult) Evidence() string {
 // RouteLookup asks a node's kernel for its route to dst and checks it
 // against what the options expect: Via(dev), Gateway(addr), Source(addr),
 // PathMTU(mtu) (a PMTU exception, e.g. after an ICMP "fragmentation
-// needed"). With no expectation it only requires a route.
+// needed"). With no expectation it only requires a route. Absent()
+// turns it round: no route at all, or with expectations no route as they
+// describe (PathMTU(1400) with Absent: no exception of MTU 1400 cached).
 func RouteLookup(ctx context.Context, nd *scenario.Node, dst netip.Addr, opts ...Option) (*RouteResult, error) {
 	o, err := build(Options{}, opts)
 	if err != nil {
@@ -99,6 +101,17 @@ func RouteLookup(ctx context.Context, nd *scenario.Node, dst netip.Addr, opts ..
 		if o.PathMTU > 0 && r.MTU != o.PathMTU {
 			bad = append(bad, fmt.Sprintf("path MTU %d", r.MTU))
 		}
+	}
+	if o.Absent {
+		if r.Want == "a route" {
+			r.Want = "no route"
+		} else {
+			r.Want = "no route with " + r.Want
+		}
+		if r.Err == "" && len(bad) == 0 {
+			return r, fmt.Errorf("%s's route to %s exists, want none: %s", nd.Name(), dst, r.Evidence())
+		}
+		return r, nil
 	}
 	if len(bad) > 0 {
 		return r, fmt.Errorf("%s's route to %s: %s: %s", nd.Name(), dst, strings.Join(bad, ", "), r.Evidence())
@@ -145,7 +158,7 @@ func lookupRoute(nd *scenario.Node, dst netip.Addr) *RouteResult {
 // Routes is a scenario check of a node's route to target (a node name or
 // an address); see RouteLookup.
 func Routes(node string, target Target, opts ...Option) scenario.CheckFunc {
-	return named(RouteLookup, node, target, opts)
+	return named("Routes", routeReads, RouteLookup, node, target, opts)
 }
 
 // RoutesAs fails the test unless the node's route to target is as

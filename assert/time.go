@@ -170,17 +170,17 @@ func (t text) Evidence() string { return string(t) }
 // every every (0: 20 ms). The evidence says how long convergence took,
 // e.g. "passed after 212.000ms (attempt 11, …)".
 func Eventually(check scenario.CheckFunc, within, every time.Duration) scenario.CheckFunc {
-	return checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
+	return scenario.Declare(checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
 		return Converge(ctx, within, every, checkProbe(check, n))
-	})
+	}), wraps(check))
 }
 
 // Consistently is a scenario check: check passes at every attempt, every
 // every (0: 20 ms), for the whole window.
 func Consistently(check scenario.CheckFunc, window, every time.Duration) scenario.CheckFunc {
-	return checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
+	return scenario.Declare(checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
 		return Hold(ctx, window, every, checkProbe(check, n))
-	})
+	}), wraps(check))
 }
 
 // Converges fails the test unless probe passes within the bound.

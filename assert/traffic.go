@@ -177,7 +177,7 @@ func Throughput(ctx context.Context, from *scenario.Node, dst netip.Addr, opts .
 // Rate is a scenario check: TCP throughput from → to lies within
 // Mbps(min, max); see Throughput.
 func Rate(from string, to Target, opts ...Option) scenario.CheckFunc {
-	return named(Throughput, from, to, opts)
+	return named("Rate", throughputReads, Throughput, from, to, opts)
 }
 
 // RateWithin fails the test unless the TCP throughput from → to lies
@@ -285,9 +285,9 @@ func FlowSpread(ctx context.Context, from *scenario.Node, dst netip.Addr, router
 // Spread is a scenario check: UDP flows from → to are spread over all of
 // router's interfaces ifaces; see FlowSpread.
 func Spread(from string, to Target, router string, ifaces []string, opts ...Option) scenario.CheckFunc {
-	return named(func(ctx context.Context, src *scenario.Node, dst netip.Addr, opts ...Option) (*SpreadResult, error) {
+	return also(named("Spread", spreadReads, func(ctx context.Context, src *scenario.Node, dst netip.Addr, opts ...Option) (*SpreadResult, error) {
 		return FlowSpread(ctx, src, dst, src.Network().Node(router), ifaces, opts...)
-	}, from, to, opts)
+	}, from, to, opts), routerIfaces(router, ifaces))
 }
 
 // Spreads fails the test unless UDP flows from → to are spread over the

@@ -145,12 +145,12 @@ func UDPEcho(ctx context.Context, from *scenario.Node, dst netip.Addr, opts ...O
 
 // Connects is a scenario check: a TCP connection from → to:port succeeds.
 func Connects(from string, to Target, port int, opts ...Option) scenario.CheckFunc {
-	return named(TCPConnect, from, to, append(opts, Port(port)))
+	return named("Connects", connReads, TCPConnect, from, to, opts, Port(port))
 }
 
 // Echoes is a scenario check: a UDP datagram from → to:port comes back.
 func Echoes(from string, to Target, port int, opts ...Option) scenario.CheckFunc {
-	return named(UDPEcho, from, to, append(opts, Port(port)))
+	return named("Echoes", connReads, UDPEcho, from, to, opts, Port(port))
 }
 
 // CanConnect fails the test unless a TCP connection from → to:port

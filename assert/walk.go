@@ -512,7 +512,7 @@ func hookName(h nftables.ChainHook) string {
 // finds no break; its evidence is the walk. Failed Reach, Forwarded and
 // NAT checks include the same walk in their evidence.
 func Walked(from string, to Target, opts ...Option) scenario.CheckFunc {
-	return named(func(ctx context.Context, src *scenario.Node, dst netip.Addr, opts ...Option) (*Walk, error) {
+	return named("Walked", readsIPv6, func(ctx context.Context, src *scenario.Node, dst netip.Addr, opts ...Option) (*Walk, error) {
 		return walkCheck(src, dst)
 	}, from, to, opts)
 }

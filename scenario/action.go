@@ -525,6 +525,7 @@ func (a waitFor) validate(v *validator, p *plan, obj string) {
 	if a.check == nil {
 		v.add(obj, "no condition to wait for", "pass a check")
 	}
+	v.checkRefs(p, obj, a.check)
 	if a.within <= 0 || a.every < 0 {
 		v.add(obj, "wait bound %v or period %v is out of range", "use a positive bound and a non-negative period", a.within, a.every)
 	}

@@ -353,7 +353,7 @@ func (v *validator) kinds(p *plan) {
 			if i := pn.iface(name); i != nil {
 				i.down = true
 			} else {
-				v.add(fmt.Sprintf("node %q", pn.spec.name), "Down names %q, which is not one of its interfaces", "name one of "+pn.ifaceNames(), name)
+				v.downUnknown(pn, name)
 			}
 		}
 	}

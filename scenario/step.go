@@ -91,8 +91,8 @@ func (n *Network) Apply(ctx context.Context, a Action) error {
 	return nil
 }
 
-// validateItems checks every item: names, and the arguments of built-in
-// actions.
+// validateItems checks every item: names, the arguments of built-in
+// actions, and what declared checks name (Declare).
 func (v *validator) items(p *plan) {
 	seen := map[string]bool{}
 	for i, c := range v.s.checks {
@@ -116,6 +116,12 @@ func (v *validator) items(p *plan) {
 		}
 		if va, ok := c.Action.(validatable); ok {
 			va.validate(v, p, obj)
+		}
+		if r, ok := c.Action.(Referrer); ok {
+			v.refs(p, obj, r.Refs())
+		}
+		if kind == ItemCheck {
+			v.checkRefs(p, obj, c.Func)
 		}
 	}
 }

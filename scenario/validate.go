@@ -219,6 +219,7 @@ func (s *Spec) plan() (*plan, error) {
 	v.loops(p)
 	v.addresses(p, range4, range6)
 	v.kindAddrs(p)
+	v.ipv6MTU(p)
 	v.routes(p, byName)
 	v.nat(p)
 	v.natRules(p)

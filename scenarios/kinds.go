@@ -1,11 +1,7 @@
 package scenarios
 
 import (
-	"context"
 	"fmt"
-	"strings"
-
-	"github.com/vishvananda/netlink"
 
 	"github.com/vtest-dev/vtest/assert"
 	"github.com/vtest-dev/vtest/scenario"
@@ -24,7 +20,7 @@ func Macvlan() *scenario.Spec {
 	s.Host("c2").Iface("mv0", scenario.Macvlan{Parent: "host:eth0", Mode: "bridge"}).Addrs("10.40.0.12/24")
 	s.Check("c1 reaches c2 (bridge mode)", assert.Reach("c1", "10.40.0.12"))
 	s.Check("c1 reaches the LAN", assert.Reach("c1", "peer"))
-	s.Check("peer resolves c1 to c1's own MAC", macOf("peer", "10.40.0.11", "c1", "mv0"))
+	s.Check("peer resolves c1 to c1's own MAC", assert.ARPAnswered("peer", "10.40.0.11", assert.MAC("c1:mv0")))
 	s.Check("host does not reach c1 through its parent", assert.NoReach("host", "10.40.0.11"))
 	return s
 }
@@ -40,7 +36,7 @@ func IPVlan() *scenario.Spec {
 	s.Host("c2").Iface("ipv0", scenario.IPVlan{Parent: "host:eth0", Mode: "l2"}).Addrs("10.41.0.12/24")
 	s.Check("c1 reaches c2", assert.Reach("c1", "10.41.0.12"))
 	s.Check("c1 reaches the LAN", assert.Reach("c1", "peer"))
-	s.Check("peer resolves c1 to the NIC's MAC", macOf("peer", "10.41.0.11", "host", "eth0"))
+	s.Check("peer resolves c1 to the NIC's MAC", assert.ARPAnswered("peer", "10.41.0.11", assert.MAC("host:eth0")))
 	return s
 }
 
@@ -129,7 +125,9 @@ func BondFailover() *scenario.Spec {
 		s.Link("a:"+m, "b:"+m)
 	}
 	s.Check("a reaches b over bond0 (both members up)", assert.Reach("a", "10.70.0.2"))
-	s.Check("a reaches b over bond1 with f0 down", then(memberDown("a", "f0"), assert.Reach("a", "10.71.0.2")))
+	s.Check("bond1's member f0 is down", assert.LinkIs("a:f0", assert.Expect("down")))
+	s.Check("bond1 is up on its other member", assert.LinkIs("a:bond1"))
+	s.Check("a reaches b over bond1 with f0 down", assert.Reach("a", "10.71.0.2"))
 	s.Check("a reaches b over VLAN 100 on bond0", assert.Reach("a", "10.72.0.2"))
 	return s
 }
@@ -171,53 +169,4 @@ func WireGuard() *scenario.Spec {
 	s.Check("a reaches b through the tunnel", onWire("b", "eth0", "a WireGuard data message", wireguardFrame(51820), assert.Reach("a", "10.91.0.2")))
 	s.Check("b reaches a through the tunnel", assert.Reach("b", "10.91.0.1"))
 	return s
-}
-
-// macOf checks that node from resolves ip by ARP to the MAC of
-// node:iface.
-func macOf(from, ip, node, iface string) scenario.CheckFunc {
-	return func(ctx context.Context, n *scenario.Network) scenario.Result {
-		r := assert.ARPAnswered(from, ip)(ctx, n)
-		if r.Err != nil {
-			return r
-		}
-		ifc := n.Node(node).Interface(iface)
-		if ifc == nil {
-			return scenario.Verdict(r.Evidence, fmt.Errorf("%s has no interface %s", node, iface))
-		}
-		l, err := n.Node(node).Netlink().LinkByName(iface)
-		if err != nil {
-			return scenario.Verdict(r.Evidence, err)
-		}
-		mac := l.Attrs().HardwareAddr.String()
-		ev := r.Evidence + fmt.Sprintf("\n%s:%s has MAC %s", node, iface, mac)
-		if !strings.Contains(r.Evidence, "is-at "+mac) {
-			return scenario.Verdict(ev, fmt.Errorf("%s resolved %s to another MAC than %s:%s's %s", from, ip, node, iface, mac))
-		}
-		return scenario.Verdict(ev, nil)
-	}
-}
-
-// memberDown is a check step showing a bond member is down while its bond
-// is up.
-func memberDown(node, iface string) scenario.CheckFunc {
-	return func(ctx context.Context, n *scenario.Network) scenario.Result {
-		h := n.Node(node).Netlink()
-		l, err := h.LinkByName(iface)
-		if err != nil {
-			return scenario.Verdict("", err)
-		}
-		a := l.Attrs()
-		master := "none"
-		if a.MasterIndex != 0 {
-			if m, err := h.LinkByIndex(a.MasterIndex); err == nil {
-				master = fmt.Sprintf("%s (%s)", m.Attrs().Name, m.Attrs().OperState)
-			}
-		}
-		ev := fmt.Sprintf("%s:%s is %s, master %s", node, iface, a.OperState, master)
-		if a.OperState == netlink.OperUp {
-			return scenario.Verdict(ev, fmt.Errorf("%s:%s is up, want down", node, iface))
-		}
-		return scenario.Verdict(ev, nil)
-	}
 }

@@ -172,28 +172,6 @@ func Routed() *scenario.Spec {
 	return s
 }
 
-// then runs checks in order and stops at the first that fails.
-func then(steps ...scenario.CheckFunc) scenario.CheckFunc {
-	return func(ctx context.Context, n *scenario.Network) scenario.Result {
-		var r scenario.Result
-		var ev string
-		for _, st := range steps {
-			r = st(ctx, n)
-			if r.Evidence != "" {
-				if ev != "" {
-					ev += "\n"
-				}
-				ev += r.Evidence
-			}
-			if r.Err != nil || r.Skip != "" {
-				break
-			}
-		}
-		r.Evidence = ev
-		return r
-	}
-}
-
 // forwardingOnlyOn checks ip_forward is 1 on the router and 0 on the hosts.
 func forwardingOnlyOn(router string, hosts ...string) scenario.CheckFunc {
 	return func(ctx context.Context, n *scenario.Network) scenario.Result {

@@ -171,19 +171,21 @@ var kindEvidence = map[string]map[string][]string{
 	},
 	"macvlan": {
 		"c1 reaches c2 (bridge mode)":               {"1 received"},
-		"peer resolves c1 to c1's own MAC":          {"is-at", "c1:mv0 has MAC"},
+		"peer resolves c1 to c1's own MAC":          {"is-at", "want c1:mv0's MAC"},
 		"host does not reach c1 through its parent": {"no reply"},
 	},
 	"ipvlan": {
 		"c1 reaches c2":                     {"1 received"},
-		"peer resolves c1 to the NIC's MAC": {"is-at", "host:eth0 has MAC"},
+		"peer resolves c1 to the NIC's MAC": {"is-at", "want host:eth0's MAC"},
 	},
 	"vxlan-overlay": {
 		"h1 reaches h2 over the overlay":           {"1 received", "VXLAN vni 42 carrying 192.168.50.1 → 192.168.50.2", ":4789"},
 		"h1 resolves h2 by ARP through the tunnel": {"is-at"},
 	},
 	"bond-failover": {
-		"a reaches b over bond1 with f0 down": {"a:f0 is down, master bond1 (up)", "1 received"},
+		"bond1's member f0 is down":           {"a:f0: down (admin down"},
+		"bond1 is up on its other member":     {"a:bond1: up (admin up"},
+		"a reaches b over bond1 with f0 down": {"1 received"},
 		"a reaches b over VLAN 100 on bond0":  {"1 received"},
 	},
 	"vrf": {

@@ -23,7 +23,10 @@ const wireWait = time.Second
 // and a captured frame matches: the evidence that traffic took the form
 // the scenario is about (tagged, tunnelled, encrypted).
 func onWire(node, iface, want string, match func(gopacket.Packet) (string, bool), act scenario.CheckFunc) scenario.CheckFunc {
-	return func(ctx context.Context, n *scenario.Network) scenario.Result {
+	// It names what act names, and node:iface, so Validate checks both.
+	refs, _ := scenario.RefsOf(act)
+	refs.Ends = append(refs.Ends, node+":"+iface)
+	return scenario.Declare(func(ctx context.Context, n *scenario.Network) scenario.Result {
 		nd := n.Node(node)
 		var c *capture.Sniffer
 		err := nd.Do(func() (err error) {
@@ -67,7 +70,7 @@ func onWire(node, iface, want string, match func(gopacket.Packet) (string, bool)
 		}
 		ev += fmt.Sprintf("on the wire at %s:%s: %s", node, iface, found)
 		return scenario.Verdict(ev, r.Err)
-	}
+	}, refs)
 }
 
 // inner describes the innermost IPv4 packet of a frame, the n-th IPv4
