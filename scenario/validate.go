@@ -18,9 +18,10 @@ type ValidationError struct {
 	Fix      string
 }
 
-// Error names the scenario, the object, the problem and the fix.
+// Error names the scenario, the object, the problem and the fix. Control
+// characters and invalid UTF-8 in names come out escaped.
 func (e *ValidationError) Error() string {
-	msg := fmt.Sprintf("scenario %q: %s: %s", e.Scenario, e.Object, e.Problem)
+	msg := fmt.Sprintf("scenario %s: %s: %s", quoteName(e.Scenario), printable(e.Object), printable(e.Problem))
 	if e.Fix != "" {
 		msg += " (fix: " + e.Fix + ")"
 	}
@@ -128,6 +129,8 @@ func (s *Spec) planWith(v *validator) (*plan, error) {
 		v.add("scenario", "has no name", "pass a name to Define")
 	} else if strings.ContainsAny(s.Name, " \t\n/") {
 		v.add("scenario", "name contains spaces or slashes", "use letters, digits, '-', '_' and '.'")
+	} else {
+		v.checkName("scenario", s.Name, MaxScenarioName)
 	}
 	range4, _ := v.prefix("Range4", orDefault(s.Range4, DefaultRange4), true)
 	range6, _ := v.prefix("Range6", orDefault(s.Range6, DefaultRange6), true)
@@ -141,6 +144,8 @@ func (s *Spec) planWith(v *validator) (*plan, error) {
 			continue
 		case strings.ContainsAny(ns.name, ": \t\n"):
 			v.add(obj, "name contains ':' or spaces", "use a name without ':' or spaces (':' separates node and interface in Link)")
+			continue
+		case !v.checkName(fmt.Sprintf("node #%d", i+1), ns.name, MaxNodeName):
 			continue
 		case byName[ns.name] != nil:
 			v.add(obj, "is defined twice", "give each node a unique name")
