@@ -12,9 +12,11 @@ import (
 // over 10 MB).
 const MaxEvidence = 64 << 10
 
-// boundText keeps at most max bytes of s (plus the note): the first three
-// quarters and the last quarter, cut at UTF-8 character boundaries.
-func boundText(s string, max int) string {
+// BoundText keeps at most max bytes of s, plus a note that says how many
+// bytes it cut: the first three quarters and the last quarter, cut at
+// UTF-8 character boundaries. Reports use it for text that gathers many
+// checks' evidence.
+func BoundText(s string, max int) string {
 	if len(s) <= max {
 		return s
 	}
@@ -27,7 +29,7 @@ func boundText(s string, max int) string {
 		end++
 	}
 	cut := end - head
-	return s[:head] + fmt.Sprintf("\n[… vtest cut %d of %d bytes (%s) here: evidence and messages keep at most %d bytes …]\n", cut, len(s), sizeOf(cut), max) + s[end:]
+	return s[:head] + fmt.Sprintf("\n[… vtest cut %d of %d bytes (%s) here, to keep at most %d …]\n", cut, len(s), sizeOf(cut), max) + s[end:]
 }
 
 // sizeOf writes a byte count for people: 9.9 MiB, 12.0 KiB, 17 bytes.
