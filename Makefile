@@ -95,6 +95,7 @@ bench:
 	$(GO) test $(TEST_EXEC) -run '^$$' -bench Isolated -benchtime 10x -count 3 ./assert/
 	$(GO) test $(TEST_EXEC) -run '^$$' -bench Throughput -benchtime 3x -count 1 ./assert/
 	$(GO) test -run '^$$' -bench ReportsAtScale -benchtime 1x -count 3 ./reports/
+	$(GO) test -run '^$$' -bench ValidateLinks -benchtime 3x -count 1 ./scenario/
 
 lint:
 	$(GO) vet ./...
