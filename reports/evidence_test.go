@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/vtest-dev/vtest/scenario"
 )
@@ -101,6 +102,35 @@ func TestManyChecksKeepJUnitValid(t *testing.T) {
 	for _, xsd := range []string{"jenkins-junit-10.xsd", "windyroad-JUnit.xsd"} {
 		if out, err := exec.Command("xmllint", "--noout", "--schema", filepath.Join(dir, xsd), f).CombinedOutput(); err != nil {
 			t.Errorf("%s: %v\n%.2000s", xsd, err, out)
+		}
+	}
+}
+
+// TestConsoleEscapesWhatATerminalActsOn: names, messages and evidence that
+// carry escape sequences, NUL, CR or invalid UTF-8 (from a run recorded
+// before names were validated, or from what a check saw) reach the
+// terminal escaped; the console's own colours still work.
+func TestConsoleEscapesWhatATerminalActsOn(t *testing.T) {
+	outcomes := hostile()
+	outcomes[0].Checks[0].Evidence = "payload \x1b]0;owned\x07 \r\xff end"
+	outcomes[0].Notes = []string{"note \x1b[2J"}
+	var b bytes.Buffer
+	c := &Console{W: &b, Color: true, Verbose: true, Live: true, Total: len(outcomes)}
+	for _, o := range outcomes {
+		c.Start(o.Scenario)
+		c.Done(o)
+	}
+	c.Summary(Summarize(outcomes, time.Second))
+	out := b.String()
+	// What the console writes itself: colours and the progress line's
+	// clearing.
+	own := strings.NewReplacer("\x1b[32m", "", "\x1b[31m", "", "\x1b[33m", "", "\x1b[35m", "", "\x1b[0m", "", "\r\x1b[K", "").Replace(out)
+	if i := strings.IndexAny(own, "\x00\x01\x07\x1b\r\x1f"); i >= 0 || !utf8.ValidString(own) {
+		t.Errorf("raw control bytes or invalid UTF-8 reach the terminal (at %d): %q", i, own)
+	}
+	for _, want := range []string{`\x1b[1mbold`, `payload \x1b]0;owned\a \r\xff end`, `note \x1b[2J`, "\x1b[31mFAIL\x1b[0m"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("console lacks %q:\n%q", want, out)
 		}
 	}
 }

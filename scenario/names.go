@@ -65,12 +65,17 @@ func quoteName(name string) string {
 	return strconv.Quote(name[:cut]) + fmt.Sprintf("… (%d bytes)", len(name))
 }
 
-// printable escapes what a terminal would act on (control and formatting
-// characters, invalid UTF-8) in a message, leaving the rest as it is.
-func printable(s string) string {
+// Printable escapes what a terminal would act on in s (control characters
+// other than newline and tab, invisible formatting characters, invalid
+// UTF-8) the way Go quotes them, leaving the rest as it is. Reporters that
+// write to a terminal pass names, messages and evidence through it.
+func Printable(s string) string {
+	unsafe := func(r rune) bool {
+		return r != '\n' && r != '\t' && unicode.IsControl(r) || unicode.Is(unicode.Cf, r)
+	}
 	safe := true
 	for _, r := range s {
-		if r == utf8.RuneError || r != '\n' && unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+		if r == utf8.RuneError || unsafe(r) {
 			safe = false
 			break
 		}
@@ -84,7 +89,7 @@ func printable(s string) string {
 		switch {
 		case r == utf8.RuneError && size <= 1:
 			fmt.Fprintf(&b, `\x%02x`, s[0])
-		case r != '\n' && unicode.IsControl(r) || unicode.Is(unicode.Cf, r):
+		case unsafe(r):
 			q := strconv.QuoteRune(r)
 			b.WriteString(q[1 : len(q)-1])
 		default:

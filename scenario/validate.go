@@ -21,7 +21,7 @@ type ValidationError struct {
 // Error names the scenario, the object, the problem and the fix. Control
 // characters and invalid UTF-8 in names come out escaped.
 func (e *ValidationError) Error() string {
-	msg := fmt.Sprintf("scenario %s: %s: %s", quoteName(e.Scenario), printable(e.Object), printable(e.Problem))
+	msg := fmt.Sprintf("scenario %s: %s: %s", quoteName(e.Scenario), Printable(e.Object), Printable(e.Problem))
 	if e.Fix != "" {
 		msg += " (fix: " + e.Fix + ")"
 	}
