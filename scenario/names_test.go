@@ -120,3 +120,14 @@ func TestCheckEvidenceIsBounded(t *testing.T) {
 		t.Errorf("a panic's message is %d bytes", len(co.Message))
 	}
 }
+
+// TestNameLimitsFitCaptureFileNames: the longest names Validate accepts
+// still make a capture file name Linux accepts (255 bytes):
+// <scenario>-<pid>-<seq>-<node>-<interface>.pcapng (runner and
+// internal/capture).
+func TestNameLimitsFitCaptureFileNames(t *testing.T) {
+	longest := strings.Repeat("s", MaxScenarioName) + "-4194304-4294967295" + "-" + strings.Repeat("n", MaxNodeName) + "-" + strings.Repeat("i", maxIfaceName) + ".pcapng"
+	if len(longest) > 255 {
+		t.Errorf("the longest capture file name is %d bytes; Linux allows 255", len(longest))
+	}
+}
