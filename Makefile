@@ -8,18 +8,29 @@ SHELL   := /bin/bash
 # to its secure_path, which has neither.
 GO      ?= $(or $(shell command -v go 2>/dev/null),$(wildcard /usr/local/go/bin/go),$(wildcard /usr/lib/go/bin/go),go)
 ROOT    := $(filter 0,$(shell id -u))
+# go.mod needs Go 1.26.9 or newer (net/http fixes) and names go1.27.3 as its
+# toolchain: with GOTOOLCHAIN=auto an older go fetches that one through the
+# Go module proxy. Some installs (this one's go.env) say local, which stops
+# with "go.mod requires go >= 1.26.9" instead. sudo drops it: it is passed on.
+export GOTOOLCHAIN ?= auto
 # Under sudo, build as the invoking user, so nothing root-owned lands in your
 # tree or your Go caches.
-AS_USER := $(if $(and $(ROOT),$(SUDO_USER),$(filter-out root,$(SUDO_USER))),sudo -u $(SUDO_USER) -H --)
+AS_USER := $(if $(and $(ROOT),$(SUDO_USER),$(filter-out root,$(SUDO_USER))),sudo -u $(SUDO_USER) -H -- env GOTOOLCHAIN=$(GOTOOLCHAIN))
 # As a normal user, test binaries that need privileges run through sudo,
 # like go test -exec sudo; the build stays yours.
 SUDO    := $(if $(ROOT),,$(if $(shell command -v sudo 2>/dev/null),sudo))
-TEST_EXEC := $(if $(SUDO),-exec sudo)
+TEST_EXEC := $(if $(SUDO),-exec 'sudo env GOTOOLCHAIN=$(GOTOOLCHAIN)')
+# govulncheck and the Go vulnerability database it reads, both through the
+# Go module proxy: golang.org/x/vulndb keeps every entry as OSV JSON in
+# data/osv, which govulncheck reads as a file:// database (no other network
+# access). Raise VULNDB_VERSION to learn of newer vulnerabilities.
+VULN_VERSION   ?= v1.9.0
+VULNDB_VERSION ?= v0.0.0-20261105234957-e22db6528018
 export PATH := $(if $(filter /%,$(GO)),$(patsubst %/,%,$(dir $(GO))):)$(PATH)
 VERSION ?= $(shell $(AS_USER) git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -X github.com/vtest-dev/vtest/runner.Version=$(VERSION)
 
-.PHONY: all build run test unit bench faults kernel-check deps lint clean
+.PHONY: all build run test unit bench faults kernel-check deps lint vuln clean
 
 all: build
 
@@ -84,10 +95,19 @@ bench:
 	$(GO) test $(TEST_EXEC) -run '^$$' -bench Isolated -benchtime 10x -count 3 ./assert/
 	$(GO) test $(TEST_EXEC) -run '^$$' -bench Throughput -benchtime 3x -count 1 ./assert/
 	$(GO) test -run '^$$' -bench ReportsAtScale -benchtime 1x -count 3 ./reports/
+	$(GO) test -run '^$$' -bench ValidateLinks -benchtime 3x -count 1 ./scenario/
 
 lint:
 	$(GO) vet ./...
 	gofmt -l .
+
+# Known vulnerabilities that vtest's code reaches (the standard library's
+# included), by govulncheck; fails when there is one.
+vuln:
+	@db=$$($(GO) mod download -json golang.org/x/vulndb@$(VULNDB_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p'); \
+	test -d "$$db/data/osv" || { echo "vuln: no database in golang.org/x/vulndb@$(VULNDB_VERSION) (data/osv under '$$db')"; exit 1; }; \
+	echo "govulncheck $(VULN_VERSION), $$($(GO) env GOVERSION), database golang.org/x/vulndb@$(VULNDB_VERSION)"; \
+	$(GO) run golang.org/x/vuln/cmd/govulncheck@$(VULN_VERSION) -db "file://$$db/data/osv" ./...
 
 clean:
 	rm -rf bin

@@ -40,7 +40,7 @@ func (c *Console) progress() {
 		return
 	}
 	c.clearProgress()
-	line := fmt.Sprintf("[%d/%d] running: %s", c.done, c.Total, strings.Join(c.running, ", "))
+	line := fmt.Sprintf("[%d/%d] running: %s", c.done, c.Total, scenario.Printable(strings.Join(c.running, ", ")))
 	if len(line) > 100 {
 		line = line[:97] + "..."
 	}
@@ -67,14 +67,16 @@ func (c *Console) Done(o scenario.Outcome) {
 			break
 		}
 	}
-	fmt.Fprintf(c.W, "%-4s %s (%.3fs)%s\n", c.paint(o.Status), o.Scenario, o.Duration.Seconds(), checkCounts(o.Checks))
+	// Names, messages and evidence are escaped: a terminal must not act
+	// on what a scenario or a check printed.
+	fmt.Fprintf(c.W, "%-4s %s (%.3fs)%s\n", c.paint(o.Status), scenario.Printable(o.Scenario), o.Duration.Seconds(), checkCounts(o.Checks))
 	for _, ch := range o.Checks {
 		if ch.Status == scenario.Fail || ch.Status == scenario.Skip || c.Verbose {
 			name := ch.Name
 			if ch.IsStep() {
 				name = "step: " + name
 			}
-			fmt.Fprintf(c.W, "     %-4s %s (%.3fs)\n", c.paint(ch.Status), name, ch.Duration.Seconds())
+			fmt.Fprintf(c.W, "     %-4s %s (%.3fs)\n", c.paint(ch.Status), scenario.Printable(name), ch.Duration.Seconds())
 			msg := ch.Message
 			switch {
 			case ch.Status == scenario.Fail, ch.Status == scenario.Skip && c.Verbose:
@@ -84,7 +86,7 @@ func (c *Console) Done(o scenario.Outcome) {
 			}
 			for _, l := range strings.Split(strings.TrimSpace(msg), "\n") {
 				if l != "" {
-					fmt.Fprintf(c.W, "          %s\n", l)
+					fmt.Fprintf(c.W, "          %s\n", scenario.Printable(l))
 				}
 			}
 		}
@@ -97,13 +99,13 @@ func (c *Console) Done(o scenario.Outcome) {
 		}
 	}
 	if o.Status != scenario.Pass && o.Message != "" && !repeats {
-		fmt.Fprintf(c.W, "     %s\n", strings.ReplaceAll(strings.TrimSpace(o.Message), "\n", "\n     "))
+		fmt.Fprintf(c.W, "     %s\n", strings.ReplaceAll(scenario.Printable(strings.TrimSpace(o.Message)), "\n", "\n     "))
 	}
 	for _, a := range o.Attachments {
-		fmt.Fprintf(c.W, "     attachment: %s\n", a)
+		fmt.Fprintf(c.W, "     attachment: %s\n", scenario.Printable(a))
 	}
 	for _, n := range o.Notes {
-		fmt.Fprintf(c.W, "     %s\n", n)
+		fmt.Fprintf(c.W, "     %s\n", scenario.Printable(n))
 	}
 }
 
@@ -155,9 +157,9 @@ func (c *Console) Summary(s Summary) {
 				fmt.Fprintf(c.W, "     … and %d more\n", len(s.Failed)-recapMax)
 				break
 			}
-			line := fmt.Sprintf("%-4s %s", c.paint(f.Status), runName(f.Scenario, f.Run))
+			line := fmt.Sprintf("%-4s %s", c.paint(f.Status), scenario.Printable(runName(f.Scenario, f.Run)))
 			if f.Message != "" {
-				line += ": " + f.Message
+				line += ": " + scenario.Printable(f.Message)
 			}
 			if f.Failed > 1 {
 				line += fmt.Sprintf(" (%d checks failed)", f.Failed)

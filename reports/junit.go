@@ -121,6 +121,10 @@ func firstLine(s string) string {
 	return s
 }
 
+// maxXMLText bounds the text of one element of the JUnit report, below
+// the 10 MB that libxml2 (xmllint, and tools built on it) accepts.
+const maxXMLText = 8 << 20
+
 // JUnitOptions tune the JUnit report.
 type JUnitOptions struct {
 	// Strict writes the form the strict Ant schema accepts: evidence, node
@@ -274,8 +278,11 @@ func junitSuiteOf(o scenario.Outcome, id, run int, p Planned, m Meta, opt JUnitO
 	if !attached {
 		out.WriteString(extra.String())
 	}
-	s.SystemOut = Clean(out.String())
-	s.SystemErr = Clean(o.KernelLog) // what the kernel logged meanwhile
+	// Each check's evidence is bounded (scenario.MaxEvidence), but a
+	// testsuite's system-out gathers all of them in the strict form:
+	// libxml2 refuses text nodes over 10 MB.
+	s.SystemOut = Clean(scenario.BoundText(out.String(), maxXMLText))
+	s.SystemErr = Clean(scenario.BoundText(o.KernelLog, maxXMLText)) // what the kernel logged meanwhile
 	for _, c := range s.Cases {
 		s.Tests++
 		switch c.status() {

@@ -287,11 +287,11 @@ func callCheck(ctx context.Context, n *Network, c CheckSpec, inconclusiveFails b
 	defer func() {
 		if r := recover(); r != nil {
 			co.Status = Fail
-			co.Message = fmt.Sprintf("panic: %v\n%s", r, debug.Stack())
+			co.Message = BoundText(fmt.Sprintf("panic: %v\n%s", r, debug.Stack()), MaxEvidence)
 		}
 	}()
 	r := c.Func(ctx, n)
-	co.Evidence = r.Evidence
+	co.Evidence = BoundText(r.Evidence, MaxEvidence)
 	switch {
 	case r.Skip != "" && inconclusiveFails && IsInconclusive(r.Err):
 		co.Status, co.Message = Fail, r.Skip+" (inconclusive counts as failure in this run)"
@@ -302,6 +302,7 @@ func callCheck(ctx context.Context, n *Network, c CheckSpec, inconclusiveFails b
 	default:
 		co.Status = Pass
 	}
+	co.Message = BoundText(co.Message, MaxEvidence)
 	return co
 }
 

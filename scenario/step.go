@@ -104,6 +104,7 @@ func (v *validator) items(p *plan) {
 		switch {
 		case c.Name == "":
 			v.add(fmt.Sprintf("%s #%d", kind, i+1), "has no name", "give every step and check a name")
+		case !v.checkName(fmt.Sprintf("%s #%d", kind, i+1), c.Name, MaxItemName):
 		case seen[c.Name]:
 			v.add(obj, "is defined twice", "give each step and check a unique name (reports and -run use it)")
 		}

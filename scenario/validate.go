@@ -18,9 +18,10 @@ type ValidationError struct {
 	Fix      string
 }
 
-// Error names the scenario, the object, the problem and the fix.
+// Error names the scenario, the object, the problem and the fix. Control
+// characters and invalid UTF-8 in names come out escaped.
 func (e *ValidationError) Error() string {
-	msg := fmt.Sprintf("scenario %q: %s: %s", e.Scenario, e.Object, e.Problem)
+	msg := fmt.Sprintf("scenario %s: %s: %s", quoteName(e.Scenario), Printable(e.Object), Printable(e.Problem))
 	if e.Fix != "" {
 		msg += " (fix: " + e.Fix + ")"
 	}
@@ -102,6 +103,11 @@ type validator struct {
 	// direct is set when validating one action for Network.Apply, outside
 	// the scenario's list of steps.
 	direct bool
+	// steps counts the comparisons of the passes that relate one object to
+	// many others (overlapping subnets, free subnets and addresses, merged
+	// switches, bridge loops), so that a test can prove validation grows
+	// linearly with the size of the scenario without timing it.
+	steps int
 }
 
 func (v *validator) add(object, problem, fix string, args ...any) {
@@ -109,15 +115,22 @@ func (v *validator) add(object, problem, fix string, args ...any) {
 }
 
 func (s *Spec) plan() (*plan, error) {
+	return s.planWith(&validator{s: s})
+}
+
+// planWith validates and resolves the scenario with v, whose counters the
+// tests read.
+func (s *Spec) planWith(v *validator) (*plan, error) {
 	if s == nil {
 		return nil, errors.New("vtest: nil scenario Spec (fix: create it with scenario.Define)")
 	}
-	v := &validator{s: s}
 	p := &plan{spec: s, ipv6: s.IPv6}
 	if strings.TrimSpace(s.Name) == "" {
 		v.add("scenario", "has no name", "pass a name to Define")
 	} else if strings.ContainsAny(s.Name, " \t\n/") {
 		v.add("scenario", "name contains spaces or slashes", "use letters, digits, '-', '_' and '.'")
+	} else {
+		v.checkName("scenario", s.Name, MaxScenarioName)
 	}
 	range4, _ := v.prefix("Range4", orDefault(s.Range4, DefaultRange4), true)
 	range6, _ := v.prefix("Range6", orDefault(s.Range6, DefaultRange6), true)
@@ -131,6 +144,8 @@ func (s *Spec) plan() (*plan, error) {
 			continue
 		case strings.ContainsAny(ns.name, ": \t\n"):
 			v.add(obj, "name contains ':' or spaces", "use a name without ':' or spaces (':' separates node and interface in Link)")
+			continue
+		case !v.checkName(fmt.Sprintf("node #%d", i+1), ns.name, MaxNodeName):
 			continue
 		case byName[ns.name] != nil:
 			v.add(obj, "is defined twice", "give each node a unique name")
@@ -256,6 +271,10 @@ func (v *validator) loops(p *plan) {
 	parent := map[any]any{}
 	find := func(n any) any {
 		for parent[n] != nil && parent[n] != n {
+			v.steps++
+			if up := parent[parent[n]]; up != nil {
+				parent[n] = up // path halving: later finds are short
+			}
 			n = parent[n]
 		}
 		return n
@@ -386,6 +405,23 @@ type segment struct {
 	subnets []netip.Prefix
 	members []*planIface // interfaces that get addresses
 	sw      *planNode
+	// mergedInto is the switch segment this one was merged into, when a
+	// link joins two switches.
+	mergedInto *segment
+}
+
+// root returns the segment a switch segment was merged into, shortening
+// the chain as it goes (path halving), so that merging n switches costs
+// about n steps.
+func (v *validator) root(sg *segment) *segment {
+	for sg.mergedInto != nil {
+		v.steps++
+		if up := sg.mergedInto.mergedInto; up != nil {
+			sg.mergedInto = up
+		}
+		sg = sg.mergedInto
+	}
+	return sg
 }
 
 func (v *validator) addresses(p *plan, range4, range6 netip.Prefix) {
@@ -446,15 +482,11 @@ func (v *validator) addresses(p *plan, range4, range6 netip.Prefix) {
 				v.add(obj, "joins two switches but has addresses", "remove Subnet/Addrs: a trunk between switches is layer 2")
 			}
 			// Merge the two switches into one layer-2 domain.
-			sa, sb := segOf[pl.a.node], segOf[pl.b.node]
+			sa, sb := v.root(segOf[pl.a.node]), v.root(segOf[pl.b.node])
 			if sa != sb {
 				sa.subnets = append(sa.subnets, sb.subnets...)
 				sa.members = append(sa.members, sb.members...)
-				for n, s := range segOf {
-					if s == sb {
-						segOf[n] = sa
-					}
-				}
+				sb.mergedInto = sa
 				sb.sw = nil
 			}
 		case swA || swB:
@@ -465,7 +497,7 @@ func (v *validator) addresses(p *plan, range4, range6 netip.Prefix) {
 			if len(linkSubnets) > 0 {
 				v.add(obj, "a link to switch %q has its own Subnet", "set the segment's subnet on the switch with Switch(...).Subnet", sw.spec.name)
 			}
-			sg := segOf[sw]
+			sg := v.root(segOf[sw])
 			sg.members = append(sg.members, host)
 		default:
 			sg := &segment{name: obj, subnets: linkSubnets, vrf: pl.a.inVRF() || pl.b.inVRF()}
@@ -488,7 +520,7 @@ func (v *validator) addresses(p *plan, range4, range6 netip.Prefix) {
 	// Subnets come from Subnet, or else from the explicit addresses.
 	var live []*segment
 	for _, sg := range segs {
-		if sg.sw == nil && strings.HasPrefix(sg.name, "switch") {
+		if sg.mergedInto != nil {
 			continue // merged into another switch
 		}
 		live = append(live, sg)
@@ -512,22 +544,24 @@ func (v *validator) addresses(p *plan, range4, range6 netip.Prefix) {
 		}
 	}
 	// Overlapping subnets between different segments cannot be routed.
-	for i, a := range live {
-		for _, b := range live[i+1:] {
-			if a.vrf || b.vrf || a.manual || b.manual {
-				// VRFs exist to hold overlapping segments; a segment
-				// reaching a bridge or bond port is part of a larger
-				// layer-2 domain (an overlay, a VLAN) that may span
-				// several links.
-				continue
+	// Each subnet is compared with those of the segments before it, and
+	// named once, with one earlier subnet it overlaps.
+	earlier := newPrefixSet(&v.steps)
+	for _, sg := range live {
+		if sg.vrf || sg.manual {
+			// VRFs exist to hold overlapping segments; a segment
+			// reaching a bridge or bond port is part of a larger
+			// layer-2 domain (an overlay, a VLAN) that may span
+			// several links.
+			continue
+		}
+		for _, pb := range sg.subnets {
+			if prev, ok := earlier.overlap(pb); ok {
+				v.add(sg.name, "subnet %s overlaps %s of %s", "give each segment its own subnet", pb, prev.prefix, prev.seg.name)
 			}
-			for _, pa := range a.subnets {
-				for _, pb := range b.subnets {
-					if pa.Overlaps(pb) {
-						v.add(b.name, "subnet %s overlaps %s of %s", "give each segment its own subnet", pb, pa, a.name)
-					}
-				}
-			}
+		}
+		for _, pb := range sg.subnets {
+			earlier.add(pb, sg)
 		}
 	}
 	// Automatic addresses. IPv6 is automatic when the scenario asks for it
@@ -549,15 +583,18 @@ func (v *validator) addresses(p *plan, range4, range6 netip.Prefix) {
 	if len(v.errs) > 0 {
 		return
 	}
-	used := func(pfx netip.Prefix) bool {
-		for _, sg := range live {
-			for _, s := range sg.subnets {
-				if s.Overlaps(pfx) {
-					return true
-				}
-			}
+	// Automatic subnets are taken in increasing order, each after the
+	// last one taken, so they never overlap one another: only the subnets
+	// the segments have now can be in the way.
+	inUse := newPrefixSet(&v.steps)
+	for _, sg := range live {
+		for _, s := range sg.subnets {
+			inUse.add(s, sg)
 		}
-		return false
+	}
+	used := func(pfx netip.Prefix) bool {
+		_, ok := inUse.overlap(pfx)
+		return ok
 	}
 	next4, next6 := range4.Addr(), range6.Addr()
 	alloc := func(rng netip.Prefix, next *netip.Addr, bits int) (netip.Prefix, bool) {
@@ -593,16 +630,19 @@ func (v *validator) addresses(p *plan, range4, range6 netip.Prefix) {
 			sg.subnets = append(sg.subnets, sub)
 		}
 		for _, sub := range sg.subnets {
-			taken := map[netip.Addr]bool{}
-			for a := range explicit {
-				taken[a] = true
+			// Addresses given explicitly anywhere, and those given here.
+			given := map[netip.Addr]bool{}
+			taken := func(a netip.Addr) bool {
+				v.steps++
+				_, dup := explicit[a]
+				return dup || given[a]
 			}
 			host := sub.Addr().Next() // skip the network address
 			for _, m := range sg.members {
 				if inAny(masked(m.addrs), sub.Addr()) {
 					continue // has an address in this subnet
 				}
-				for taken[host] {
+				for taken(host) {
 					host = host.Next()
 				}
 				if !sub.Contains(host) || (host.Is4() && host == lastAddr(sub)) {
@@ -610,7 +650,7 @@ func (v *validator) addresses(p *plan, range4, range6 netip.Prefix) {
 					return
 				}
 				m.addrs = append(m.addrs, netip.PrefixFrom(host, sub.Bits()))
-				taken[host] = true
+				given[host] = true
 				host = host.Next()
 			}
 		}
