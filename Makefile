@@ -8,10 +8,11 @@ SHELL   := /bin/bash
 # to its secure_path, which has neither.
 GO      ?= $(or $(shell command -v go 2>/dev/null),$(wildcard /usr/local/go/bin/go),$(wildcard /usr/lib/go/bin/go),go)
 ROOT    := $(filter 0,$(shell id -u))
-# go.mod needs Go 1.26.9 or newer (net/http fixes) and names go1.27.3 as its
-# toolchain: with GOTOOLCHAIN=auto an older go fetches that one through the
-# Go module proxy. Some installs (this one's go.env) say local, which stops
-# with "go.mod requires go >= 1.26.9" instead. sudo drops it: it is passed on.
+# go.mod names go1.27.3 as its toolchain (net/http HTTP/2 fixes of 1.26.9 and
+# later): with GOTOOLCHAIN=auto an older go fetches it through the Go module
+# proxy and builds vtest with it. Some installs (this one's go.env) say local:
+# then the installed Go (>= 1.26.0) builds, without those fixes. sudo drops the
+# variable: it is passed on.
 export GOTOOLCHAIN ?= auto
 # Under sudo, build as the invoking user, so nothing root-owned lands in your
 # tree or your Go caches.

@@ -1,6 +1,6 @@
 module github.com/vtest-dev/vtest
 
-go 1.26.9
+go 1.26.0
 
 toolchain go1.27.3
 
