@@ -196,15 +196,24 @@ type TestingT interface {
 	Errorf(format string, args ...any)
 }
 
-func helper(t TestingT) {
+// helper returns t's Helper method where t has one. Call it as
+// helper(t).Helper() in the helper itself: testing marks the function that
+// calls Helper, so a wrapper calling it for you would mark only itself and
+// the log line would point into this package.
+func helper(t TestingT) interface{ Helper() } {
 	if h, ok := t.(interface{ Helper() }); ok {
-		h.Helper()
+		return h
 	}
+	return noHelper{}
 }
+
+type noHelper struct{}
+
+func (noHelper) Helper() {}
 
 // logf logs the evidence of a passed check where the test can log.
 func logf(t TestingT, format string, args ...any) {
-	helper(t)
+	helper(t).Helper()
 	if l, ok := t.(interface{ Logf(string, ...any) }); ok {
 		l.Logf(format, args...)
 	}
@@ -217,7 +226,7 @@ func logf(t TestingT, format string, args ...any) {
 //
 //	assert.Check(t, network, assert.Reach("client", "server"))
 func Check(t TestingT, n *scenario.Network, c scenario.CheckFunc) bool {
-	helper(t)
+	helper(t).Helper()
 	r := c(nodeContext(t), n)
 	switch {
 	case r.Skip != "":
@@ -282,7 +291,7 @@ func named[R Evidencer](check direct[R], from string, to Target, opts []Option) 
 // inTest runs a direct check for a testing helper: a failure fails the
 // test with the evidence; a pass logs it.
 func inTest[R Evidencer](t TestingT, check direct[R], from *scenario.Node, to Target, opts []Option) bool {
-	helper(t)
+	helper(t).Helper()
 	dst, err := resolveFor(nil, from, to, opts)
 	if err != nil {
 		t.Errorf("%v", err)
@@ -297,7 +306,7 @@ func inTest[R Evidencer](t TestingT, check direct[R], from *scenario.Node, to Ta
 // to time, neighbour table full) skips the test where t can skip, as vtest
 // run does, unless VTEST_INCONCLUSIVE=fail.
 func report(t TestingT, r Evidencer, err error) bool {
-	helper(t)
+	helper(t).Helper()
 	if err != nil {
 		if s, ok := t.(interface{ Skipf(string, ...any) }); ok && scenario.IsInconclusive(err) && os.Getenv("VTEST_INCONCLUSIVE") != "fail" {
 			s.Skipf("%v", err)
