@@ -106,6 +106,9 @@ func TestWorkstationWithSudo(t *testing.T) {
 		{"make run", "make run", "passed"},
 		{"sudo make run", "sudo make run", "passed"},
 		{"go test -exec sudo", "go test -exec sudo -count=1 ./scenarios/", "ok"},
+		// make test's TestUserModule: a module in go test's temporary
+		// directory (root's under sudo), built by vtest as this user.
+		{"user module under go test -exec sudo", "go test -exec sudo -count=1 -run 'TestUserModule$' ./cmd/vtest/", "ok"},
 		{"vtest run as user", "bin/vtest run -run routed scenarios/", "1 passed"},
 		{"sudo bin/vtest run", "sudo bin/vtest run -run routed -junit report.xml -capture -capture-dir caps ./scenarios && ls -l report.xml", name},
 		{"sudo vtest clean -cache", "sudo bin/vtest clean -cache", "removed " + home},
