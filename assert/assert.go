@@ -1,17 +1,3 @@
-// Package assert holds checks that run inside a scenario's namespaces and
-// return evidence: what was sent, what came back, what was measured.
-//
-// Every check comes in three forms:
-//
-//   - a function returning a result and an error, for direct use:
-//     r, err := assert.Ping(ctx, client, server.IPv4())
-//   - a testing helper in the style of testify, failing the test with the
-//     evidence: assert.Reachable(t, client, server)
-//   - a scenario check built from node names, recorded by the runner:
-//     s.Check("client reaches server", assert.Reach("client", "server"))
-//
-// A check that cannot fail is a defect: the tests of this package build a
-// broken network for every check and show that it fails there.
 package assert
 
 import (
