@@ -122,6 +122,23 @@ func TestWorkstationWithSudo(t *testing.T) {
 			t.Logf("%s: %v", step.script, time.Since(start).Round(time.Millisecond))
 		})
 	}
+	// The documentation's tour as this user: its module beside the copy of
+	// the repository, every command of its tour blocks (README.md and
+	// docs/), as written (vtest run elevates itself; sudo "$(command -v
+	// vtest)" where the text says so).
+	t.Run("documentation tour", func(t *testing.T) {
+		tr := docTour(t)
+		tourDir := filepath.Join(home, "tour")
+		tr.write(t, tourDir, repo)
+		if out, err := exec.Command("chown", "-R", name+":"+name, tourDir).CombinedOutput(); err != nil {
+			t.Fatalf("chown: %v: %s", err, out)
+		}
+		for _, b := range tr.blocks {
+			start := time.Now()
+			asUser(t, 5*time.Minute, "cd ~/tour/mynet\nexport GOBIN=$HOME/tour/bin PATH=$HOME/tour/bin:$PATH\n"+b.script())
+			t.Logf("%s:%d: ok in %v", b.file, b.line, time.Since(start).Round(time.Millisecond))
+		}
+	})
 	out, err := exec.Command("find", home, "-uid", "0").CombinedOutput()
 	if err != nil || len(bytes.TrimSpace(out)) > 0 {
 		t.Errorf("root-owned files in %s (find: %v):\n%s", home, err, out)
