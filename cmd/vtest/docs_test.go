@@ -275,6 +275,9 @@ func TestDocTour(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s:%d: %v\n%s", b.file, b.line, err, out)
 		}
+		if strings.Contains(string(out), "--- SKIP") {
+			t.Errorf("%s:%d: a test skipped as root:\n%s", b.file, b.line, out)
+		}
 		t.Logf("%s:%d: ok in %v", b.file, b.line, time.Since(start).Round(time.Millisecond))
 	}
 	// What the tour promises: reports where it said, packages of tests only
