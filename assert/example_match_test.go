@@ -2,11 +2,13 @@ package assert_test
 
 import (
 	"fmt"
+	"testing"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/vtest-dev/vtest/assert"
+	"github.com/vtest-dev/vtest/scenario"
 )
 
 // A Match selects frames by fields; Func adds any test gopacket can
@@ -23,4 +25,12 @@ func ExampleMatch_vni() {
 	_ = assert.Frames("a:eth0", assert.Frame{Dst: "10.50.2.1", Proto: "udp", DstPort: 4789}, "b:eth0", vni42)
 	// Output:
 	// proto udp and dst port 4789 and a function of the frame
+}
+
+// Check makes any scenario check a testing helper: a failure fails the test
+// with the evidence, a pass logs the evidence at the caller's line.
+func ExampleCheck() {
+	var t *testing.T        // in a test function
+	var n *scenario.Network // from scenario.New(t, spec)
+	assert.Check(t, n, assert.Reach("client", "server"))
 }
