@@ -93,7 +93,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"run", "./testdata/nonexistent"}, "testdata/nonexistent"},
 		{[]string{"run", "./testdata/broken"}, "broken.go:3"},
 		{[]string{"run", "./testdata/empty"}, "no scenarios"},
-		{[]string{"run", "-junit", "/nonexistent-dir/r.xml", builtin}, "cannot write report /nonexistent-dir/r.xml"},
+		// A missing directory is created (like CI reporters do); one that
+		// cannot be is refused before anything runs.
+		{[]string{"run", "-junit", "/dev/null/r.xml", builtin}, "cannot write report /dev/null/r.xml"},
 		{[]string{"build", builtin}, "-o FILE is required"},
 		{[]string{"merge"}, "usage: vtest merge"},
 		{[]string{"clean", "x"}, "takes no arguments"},
