@@ -240,7 +240,7 @@ func ARPUnanswered(from string, to Target, opts ...Option) scenario.CheckFunc {
 // ARPResolves fails the test unless an ARP request from a node for ip is
 // answered (with want's MAC, if want is not nil).
 func ARPResolves(t TestingT, from *scenario.Node, iface string, ip netip.Addr, want net.HardwareAddr, opts ...Option) bool {
-	helper(t)
+	helper(t).Helper()
 	r, err := ARP(nodeContext(t), from, iface, ip, opts...)
 	if err == nil {
 		r.Want = want
@@ -252,7 +252,7 @@ func ARPResolves(t TestingT, from *scenario.Node, iface string, ip netip.Addr, w
 // ARPIgnored fails the test if an ARP request from a node for ip is
 // answered.
 func ARPIgnored(t TestingT, from *scenario.Node, iface string, ip netip.Addr, opts ...Option) bool {
-	helper(t)
+	helper(t).Helper()
 	r, err := ARP(nodeContext(t), from, iface, ip, opts...)
 	if err == nil {
 		err = judgeARP(r, false)

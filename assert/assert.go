@@ -1,17 +1,3 @@
-// Package assert holds checks that run inside a scenario's namespaces and
-// return evidence: what was sent, what came back, what was measured.
-//
-// Every check comes in three forms:
-//
-//   - a function returning a result and an error, for direct use:
-//     r, err := assert.Ping(ctx, client, server.IPv4())
-//   - a testing helper in the style of testify, failing the test with the
-//     evidence: assert.Reachable(t, client, server)
-//   - a scenario check built from node names, recorded by the runner:
-//     s.Check("client reaches server", assert.Reach("client", "server"))
-//
-// A check that cannot fail is a defect: the tests of this package build a
-// broken network for every check and show that it fails there.
 package assert
 
 import (
@@ -197,15 +183,24 @@ type TestingT interface {
 	Errorf(format string, args ...any)
 }
 
-func helper(t TestingT) {
+// helper returns t's Helper method where t has one. Call it as
+// helper(t).Helper() in the helper itself: testing marks the function that
+// calls Helper, so a wrapper calling it for you would mark only itself and
+// the log line would point into this package.
+func helper(t TestingT) interface{ Helper() } {
 	if h, ok := t.(interface{ Helper() }); ok {
-		h.Helper()
+		return h
 	}
+	return noHelper{}
 }
+
+type noHelper struct{}
+
+func (noHelper) Helper() {}
 
 // logf logs the evidence of a passed check where the test can log.
 func logf(t TestingT, format string, args ...any) {
-	helper(t)
+	helper(t).Helper()
 	if l, ok := t.(interface{ Logf(string, ...any) }); ok {
 		l.Logf(format, args...)
 	}
@@ -222,7 +217,7 @@ func logf(t TestingT, format string, args ...any) {
 // it does not read, fails with the reason before it runs, as Validate
 // refuses it in a scenario.
 func Check(t TestingT, n *scenario.Network, c scenario.CheckFunc) bool {
-	helper(t)
+	helper(t).Helper()
 	if err := n.ValidateCheck(c); err != nil {
 		t.Errorf("%v", err)
 		return false
@@ -294,7 +289,7 @@ func named[R Evidencer](name string, r reads, check direct[R], from string, to T
 // inTest runs a direct check for a testing helper: a failure fails the
 // test with the evidence; a pass logs it.
 func inTest[R Evidencer](t TestingT, check direct[R], from *scenario.Node, to Target, opts []Option) bool {
-	helper(t)
+	helper(t).Helper()
 	dst, err := resolveFor(nil, from, to, opts)
 	if err != nil {
 		t.Errorf("%v", err)
@@ -309,7 +304,7 @@ func inTest[R Evidencer](t TestingT, check direct[R], from *scenario.Node, to Ta
 // to time, neighbour table full) skips the test where t can skip, as vtest
 // run does, unless VTEST_INCONCLUSIVE=fail.
 func report(t TestingT, r Evidencer, err error) bool {
-	helper(t)
+	helper(t).Helper()
 	if err != nil {
 		if s, ok := t.(interface{ Skipf(string, ...any) }); ok && scenario.IsInconclusive(err) && os.Getenv("VTEST_INCONCLUSIVE") != "fail" {
 			s.Skipf("%v", err)

@@ -144,7 +144,7 @@ func ConnectOutcome(from string, to Target, port int, want string, opts ...Optio
 // ConnectEndsAs fails the test unless a TCP connection from → to:port (a
 // listener opened in to) ends with want.
 func ConnectEndsAs(t TestingT, from, to *scenario.Node, dst netip.Addr, port int, want string, opts ...Option) bool {
-	helper(t)
+	helper(t).Helper()
 	ap := netip.AddrPortFrom(dst, uint16(port))
 	r, err := TCPAttempt(nodeContext(t), from, to, ap, ap, opts...)
 	if err == nil {

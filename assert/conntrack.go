@@ -111,6 +111,6 @@ func ConntrackEntry(node string, target Target, opts ...Option) scenario.CheckFu
 // Tracks fails the test unless the node's conntrack table is as expected
 // for target; see Conntrack.
 func Tracks(t TestingT, nd *scenario.Node, target Target, opts ...Option) bool {
-	helper(t)
+	helper(t).Helper()
 	return inTest(t, Conntrack, nd, target, opts)
 }

@@ -366,6 +366,6 @@ func Firewall(from string, to Target, port int, opts ...Option) scenario.CheckFu
 // VerdictIs fails the test unless from → to:port gets the expected
 // verdict; see PortVerdict.
 func VerdictIs(t TestingT, from *scenario.Node, to Target, port int, opts ...Option) bool {
-	helper(t)
+	helper(t).Helper()
 	return inTest(t, PortVerdict, from, to, append(opts, Port(port)))
 }

@@ -164,7 +164,7 @@ func Forwarded(from string, to Target, router string, opts ...Option) scenario.C
 
 // ForwardedBy fails the test unless traffic from → to goes through router.
 func ForwardedBy(t TestingT, n *scenario.Network, from *scenario.Node, to netip.Addr, router *scenario.Node, opts ...Option) bool {
-	helper(t)
+	helper(t).Helper()
 	r, err := forwarded(nodeContext(t), n, from, router, to, opts)
 	return report(t, r, err)
 }

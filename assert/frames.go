@@ -84,7 +84,7 @@ func (m Match) String() string {
 		add("dst port", fmt.Sprint(m.DstPort))
 	}
 	if m.Func != nil {
-		p = append(p, "and a function")
+		p = append(p, "a function of the frame")
 	}
 	if len(p) == 0 {
 		return "any frame"
@@ -228,7 +228,7 @@ func Frames(from string, f Frame, at string, m Match, opts ...Option) scenario.C
 // SeesFrames fails the test unless the frames arrive as expected; see
 // FramesTo.
 func SeesFrames(t TestingT, n *scenario.Network, from string, f Frame, at string, m Match, opts ...Option) bool {
-	helper(t)
+	helper(t).Helper()
 	r, err := FramesTo(nodeContext(t), n, from, f, at, m, opts...)
 	return report(t, r, err)
 }

@@ -116,6 +116,6 @@ func NoReach(from string, to Target, opts ...Option) scenario.CheckFunc {
 
 // Unreachable fails the test if from reaches to by ICMP echo.
 func Unreachable(t TestingT, from *scenario.Node, to Target, opts ...Option) bool {
-	helper(t)
+	helper(t).Helper()
 	return inTest(t, Isolated, from, to, opts)
 }

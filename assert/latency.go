@@ -241,6 +241,6 @@ func LatencyWithin(from string, to Target, bounds []Bound, opts ...Option) scena
 // LatencyMeets fails the test unless the latency from → to meets every
 // bound.
 func LatencyMeets(t TestingT, from *scenario.Node, to Target, bounds []Bound, opts ...Option) bool {
-	helper(t)
+	helper(t).Helper()
 	return inTest(t, latencyOf(bounds), from, to, opts)
 }

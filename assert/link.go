@@ -85,7 +85,7 @@ func LinkIs(end string, opts ...Option) scenario.CheckFunc {
 
 // LinkStateIs fails the test unless the interface's state is as expected.
 func LinkStateIs(t TestingT, nd *scenario.Node, iface string, opts ...Option) bool {
-	helper(t)
+	helper(t).Helper()
 	r, err := LinkStatus(nodeContext(t), nd, iface, opts...)
 	return report(t, r, err)
 }
@@ -135,7 +135,7 @@ func SysctlIs(node, name, want string) scenario.CheckFunc {
 
 // HasSysctl fails the test unless the sysctl has the value.
 func HasSysctl(t TestingT, nd *scenario.Node, name, want string) bool {
-	helper(t)
+	helper(t).Helper()
 	r, err := SysctlValue(nodeContext(t), nd, name, want)
 	return report(t, r, err)
 }
@@ -269,7 +269,7 @@ func CountersRose(end string, c Counter, lo, hi uint64) scenario.CheckFunc {
 // CountersRoseDuring fails the test unless counter c of the interface rose
 // by between lo and hi while fn ran.
 func CountersRoseDuring(t TestingT, nd *scenario.Node, iface string, c Counter, lo, hi uint64, fn func()) bool {
-	helper(t)
+	helper(t).Helper()
 	before, err := Counters(nd, iface)
 	if err != nil {
 		t.Errorf("%v", err)

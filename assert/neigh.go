@@ -111,7 +111,7 @@ func NeighbourEntry(node string, target Target, opts ...Option) scenario.CheckFu
 // HasNeighbour fails the test unless the node's neighbour entry for target
 // is as expected; see Neighbour.
 func HasNeighbour(t TestingT, nd *scenario.Node, target Target, opts ...Option) bool {
-	helper(t)
+	helper(t).Helper()
 	return inTest(t, Neighbour, nd, target, opts)
 }
 
@@ -242,7 +242,7 @@ func FDBEntry(sw, mac string, opts ...Option) scenario.CheckFunc {
 // HasFDB fails the test unless the switch's FDB entry for mac is as
 // expected; see FDBLookup.
 func HasFDB(t TestingT, sw *scenario.Node, mac string, opts ...Option) bool {
-	helper(t)
+	helper(t).Helper()
 	m, err := macOf(sw.Network(), mac)
 	if err != nil {
 		t.Errorf("%v", err)

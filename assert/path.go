@@ -203,7 +203,7 @@ func PMTU(from string, to Target, opts ...Option) scenario.CheckFunc {
 // PathMTUIs fails the test unless the DF probe's outcome is as expected;
 // see PMTUProbe.
 func PathMTUIs(t TestingT, from *scenario.Node, to Target, opts ...Option) bool {
-	helper(t)
+	helper(t).Helper()
 	return inTest(t, PMTUProbe, from, to, opts)
 }
 
@@ -265,7 +265,7 @@ func HopIs(from string, to Target, n int, want Target, opts ...Option) scenario.
 // HopAnswers fails the test unless hop n of a trace from → to answers
 // from want.
 func HopAnswers(t TestingT, from *scenario.Node, to Target, n int, want netip.Addr, opts ...Option) bool {
-	helper(t)
+	helper(t).Helper()
 	dst, err := resolveFor(nil, from, to, opts)
 	if err != nil {
 		t.Errorf("%v", err)

@@ -205,7 +205,7 @@ func Reach(from string, to Target, opts ...Option) scenario.CheckFunc {
 // Reachable fails the test unless from reaches to (a node or an address) by
 // ICMP echo. It returns whether the check passed.
 func Reachable(t TestingT, from *scenario.Node, to Target, opts ...Option) bool {
-	helper(t)
+	helper(t).Helper()
 	return inTest(t, Ping, from, to, opts)
 }
 

@@ -164,6 +164,6 @@ func Routes(node string, target Target, opts ...Option) scenario.CheckFunc {
 // RoutesAs fails the test unless the node's route to target is as
 // expected; see RouteLookup.
 func RoutesAs(t TestingT, nd *scenario.Node, target Target, opts ...Option) bool {
-	helper(t)
+	helper(t).Helper()
 	return inTest(t, RouteLookup, nd, target, opts)
 }

@@ -185,7 +185,7 @@ func Consistently(check scenario.CheckFunc, window, every time.Duration) scenari
 
 // Converges fails the test unless probe passes within the bound.
 func Converges(t TestingT, within, every time.Duration, probe Probe) bool {
-	helper(t)
+	helper(t).Helper()
 	r, err := Converge(nodeContext(t), within, every, probe)
 	return report(t, r, err)
 }
@@ -193,7 +193,7 @@ func Converges(t TestingT, within, every time.Duration, probe Probe) bool {
 // Holds fails the test unless probe passes at every attempt for the whole
 // window.
 func Holds(t TestingT, window, every time.Duration, probe Probe) bool {
-	helper(t)
+	helper(t).Helper()
 	r, err := Hold(nodeContext(t), window, every, probe)
 	return report(t, r, err)
 }

@@ -156,6 +156,6 @@ func Echoes(from string, to Target, port int, opts ...Option) scenario.CheckFunc
 // CanConnect fails the test unless a TCP connection from → to:port
 // succeeds.
 func CanConnect(t TestingT, from *scenario.Node, to Target, port int, opts ...Option) bool {
-	helper(t)
+	helper(t).Helper()
 	return inTest(t, TCPConnect, from, to, append(opts, Port(port)))
 }

@@ -527,7 +527,7 @@ func walkCheck(src *scenario.Node, dst netip.Addr) (*Walk, error) {
 
 // PathClear fails the test when the path walk from → to finds a break.
 func PathClear(t TestingT, from *scenario.Node, to Target, opts ...Option) bool {
-	helper(t)
+	helper(t).Helper()
 	return inTest(t, func(ctx context.Context, src *scenario.Node, dst netip.Addr, opts ...Option) (*Walk, error) {
 		return walkCheck(src, dst)
 	}, from, to, opts)

@@ -46,8 +46,18 @@ func Main() {
 		os.Exit(vm.Modprobe(os.Args[1:]))
 	case vm.IsGuest():
 		vm.GuestMain(func(args []string, stdout, stderr io.Writer) int {
+			if err := scenario.RegistrationError(); err != nil {
+				fmt.Fprintf(stderr, "vtest: %v\n", err)
+				return ExitUsage
+			}
 			return guestRun(append(args, "-kernel-log"), stdout, stderr)
 		})
+	}
+	// A scenario registered twice is a mistake in the suite's code: said
+	// once, with both places, before anything runs.
+	if err := scenario.RegistrationError(); err != nil {
+		fmt.Fprintf(os.Stderr, "vtest: %v\n", err)
+		os.Exit(ExitUsage)
 	}
 	os.Exit(Command(context.Background(), os.Args[1:], os.Stdout, os.Stderr, scenario.Registered()))
 }
@@ -177,7 +187,7 @@ func newFlagSet(stderr io.Writer) (*flag.FlagSet, *config) {
 	fs.BoolVar(&c.list, "list", false, "list the scenarios and exit")
 	fs.BoolVar(&c.kernelLog, "kernel-log", false, "put what the kernel logs (/dev/kmsg) during each scenario into its report, and fail a scenario during which the kernel logged a warning (WARNING:, BUG:, Oops, …); vtest kernel sets it")
 	fs.BoolVar(&c.kconfig, "kconfig", false, "print the kernel config fragment the selected scenarios need and exit")
-	fs.BoolVar(&c.capture, "capture", false, "record a pcapng per link; keep those of failed scenarios (implied by -keep-on-failure)")
+	fs.Var(captureFlag{c}, "capture", "record a pcapng per link; keep those of failed scenarios (implied by -keep-on-failure); -capture=DIR also sets -capture-dir")
 	fs.StringVar(&c.capDir, "capture-dir", "vtest-captures", "write captures to `dir`")
 	fs.BoolVar(&c.keep, "keep-on-failure", false, "keep a failed scenario's namespaces under /run/netns (vtest-*) and print how to inspect them")
 	fs.StringVar(&c.graph, "graph", "", "print scenario `name`'s topology as Graphviz DOT and exit")
@@ -185,6 +195,32 @@ func newFlagSet(stderr io.Writer) (*flag.FlagSet, *config) {
 	fs.BoolVar(&c.graphJSON, "graph-json", false, "with -graph: print JSON (nodes, interfaces with their addresses, routes, links) instead of DOT")
 	fs.StringVar(&c.colorMode, "color", "auto", "colour: auto, always or never (NO_COLOR disables auto)")
 	return fs, c
+}
+
+// captureFlag is -capture: a switch, which also takes the capture
+// directory as -capture=DIR (a value after a space would be read as a
+// package path).
+type captureFlag struct{ c *config }
+
+func (f captureFlag) IsBoolFlag() bool { return true }
+
+func (f captureFlag) String() string {
+	if f.c == nil {
+		return "false"
+	}
+	return strconv.FormatBool(f.c.capture)
+}
+
+func (f captureFlag) Set(s string) error {
+	if b, err := strconv.ParseBool(s); err == nil {
+		f.c.capture = b
+		return nil
+	}
+	if s == "" {
+		return errors.New("want true, false or a directory (-capture=DIR)")
+	}
+	f.c.capture, f.c.capDir = true, s
+	return nil
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -294,6 +330,10 @@ func (c *config) check(specs []*scenario.Spec) error {
 	for _, path := range []string{c.junit, c.jsonPath} {
 		if path == "" {
 			continue
+		}
+		// Like other CI reporters, create the report's directory.
+		if err := invoker.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return fmt.Errorf("cannot write report %s: %w", path, err)
 		}
 		f, err := os.CreateTemp(filepath.Dir(path), ".vtest-probe-*")
 		if err != nil {

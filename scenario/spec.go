@@ -1,20 +1,3 @@
-// Package scenario describes a throwaway network (hosts, routers, NAT
-// routers and switches joined by veth pairs), validates the description,
-// builds it out of anonymous network namespaces, runs checks inside it and
-// tears it down, whatever happens.
-//
-// A scenario is defined with a small builder:
-//
-//	s := scenario.Define("routed", "client and server on two subnets joined by a router")
-//	s.Host("client").Route("default", "router")
-//	s.Router("router")
-//	s.Host("server").Route("default", "router")
-//	s.Link("client", "router").Subnet("10.0.1.0/24")
-//	s.Link("router", "server").Subnet("10.0.2.0/24")
-//
-// Builder methods never fail; Validate (called by Build) reports every
-// mistake with the scenario, the object and the fix, before any kernel object
-// exists.
 package scenario
 
 import (

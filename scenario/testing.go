@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"testing"
+
+	"github.com/vtest-dev/vtest/internal/nsx"
 )
 
 // New builds the scenario for a test, in the style of httptest.NewServer: it
@@ -16,6 +18,12 @@ func New(tb testing.TB, s *Spec) *Network {
 	p, err := s.plan()
 	if err != nil {
 		tb.Fatalf("invalid scenario:\n%v", err)
+	}
+	// Without privileges nothing can be built (not even the feature
+	// probes' scratch namespaces): a skip with the reason and the fix, as
+	// vtest run says it.
+	if err := nsx.CheckPrivileges(); err != nil {
+		tb.Skipf("scenario %q: %v (run go test -exec sudo, or as root; nothing was created)", s.Name, err)
 	}
 	for _, f := range s.Features() {
 		if err := f.Probe(); err != nil {

@@ -17,16 +17,23 @@ type TestingT interface {
 	FailNow()
 }
 
-func helper(t TestingT) {
+// helper returns t's Helper method where t has one; call it as
+// helper(t).Helper() (see assert's helper).
+func helper(t TestingT) interface{ Helper() } {
 	if h, ok := t.(interface{ Helper() }); ok {
-		h.Helper()
+		return h
 	}
+	return noHelper{}
 }
+
+type noHelper struct{}
+
+func (noHelper) Helper() {}
 
 // Check is assert.Check, stopping the test on failure: any scenario check
 // as a testing helper.
 func Check(t TestingT, n *scenario.Network, c scenario.CheckFunc) {
-	helper(t)
+	helper(t).Helper()
 	if !assert.Check(t, n, c) {
 		t.FailNow()
 	}
@@ -34,7 +41,7 @@ func Check(t TestingT, n *scenario.Network, c scenario.CheckFunc) {
 
 // Reachable is assert.Reachable, stopping the test on failure.
 func Reachable(t TestingT, from *scenario.Node, to assert.Target, opts ...assert.Option) {
-	helper(t)
+	helper(t).Helper()
 	if !assert.Reachable(t, from, to, opts...) {
 		t.FailNow()
 	}
@@ -42,7 +49,7 @@ func Reachable(t TestingT, from *scenario.Node, to assert.Target, opts ...assert
 
 // Unreachable is assert.Unreachable, stopping the test on failure.
 func Unreachable(t TestingT, from *scenario.Node, to assert.Target, opts ...assert.Option) {
-	helper(t)
+	helper(t).Helper()
 	if !assert.Unreachable(t, from, to, opts...) {
 		t.FailNow()
 	}
@@ -50,7 +57,7 @@ func Unreachable(t TestingT, from *scenario.Node, to assert.Target, opts ...asse
 
 // CanConnect is assert.CanConnect, stopping the test on failure.
 func CanConnect(t TestingT, from *scenario.Node, to assert.Target, port int, opts ...assert.Option) {
-	helper(t)
+	helper(t).Helper()
 	if !assert.CanConnect(t, from, to, port, opts...) {
 		t.FailNow()
 	}
@@ -58,7 +65,7 @@ func CanConnect(t TestingT, from *scenario.Node, to assert.Target, port int, opt
 
 // ARPResolves is assert.ARPResolves, stopping the test on failure.
 func ARPResolves(t TestingT, from *scenario.Node, iface string, ip netip.Addr, want net.HardwareAddr, opts ...assert.Option) {
-	helper(t)
+	helper(t).Helper()
 	if !assert.ARPResolves(t, from, iface, ip, want, opts...) {
 		t.FailNow()
 	}
@@ -66,7 +73,7 @@ func ARPResolves(t TestingT, from *scenario.Node, iface string, ip netip.Addr, w
 
 // ARPIgnored is assert.ARPIgnored, stopping the test on failure.
 func ARPIgnored(t TestingT, from *scenario.Node, iface string, ip netip.Addr, opts ...assert.Option) {
-	helper(t)
+	helper(t).Helper()
 	if !assert.ARPIgnored(t, from, iface, ip, opts...) {
 		t.FailNow()
 	}
@@ -74,7 +81,7 @@ func ARPIgnored(t TestingT, from *scenario.Node, iface string, ip netip.Addr, op
 
 // LatencyMeets is assert.LatencyMeets, stopping the test on failure.
 func LatencyMeets(t TestingT, from *scenario.Node, to assert.Target, bounds []assert.Bound, opts ...assert.Option) {
-	helper(t)
+	helper(t).Helper()
 	if !assert.LatencyMeets(t, from, to, bounds, opts...) {
 		t.FailNow()
 	}
@@ -82,7 +89,7 @@ func LatencyMeets(t TestingT, from *scenario.Node, to assert.Target, bounds []as
 
 // ForwardedBy is assert.ForwardedBy, stopping the test on failure.
 func ForwardedBy(t TestingT, n *scenario.Network, from *scenario.Node, to netip.Addr, router *scenario.Node, opts ...assert.Option) {
-	helper(t)
+	helper(t).Helper()
 	if !assert.ForwardedBy(t, n, from, to, router, opts...) {
 		t.FailNow()
 	}
@@ -90,7 +97,7 @@ func ForwardedBy(t TestingT, n *scenario.Network, from *scenario.Node, to netip.
 
 // SourceIs is assert.SourceIs, stopping the test on failure.
 func SourceIs(t TestingT, from, to *scenario.Node, dst, want netip.Addr, opts ...assert.Option) {
-	helper(t)
+	helper(t).Helper()
 	if !assert.SourceIs(t, from, to, dst, want, opts...) {
 		t.FailNow()
 	}

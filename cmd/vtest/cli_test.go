@@ -93,7 +93,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"run", "./testdata/nonexistent"}, "testdata/nonexistent"},
 		{[]string{"run", "./testdata/broken"}, "broken.go:3"},
 		{[]string{"run", "./testdata/empty"}, "no scenarios"},
-		{[]string{"run", "-junit", "/nonexistent-dir/r.xml", builtin}, "cannot write report /nonexistent-dir/r.xml"},
+		// A missing directory is created (like CI reporters do); one that
+		// cannot be is refused before anything runs.
+		{[]string{"run", "-junit", "/dev/null/r.xml", builtin}, "cannot write report /dev/null/r.xml"},
 		{[]string{"build", builtin}, "-o FILE is required"},
 		{[]string{"merge"}, "usage: vtest merge"},
 		{[]string{"clean", "x"}, "takes no arguments"},
@@ -372,32 +374,10 @@ func hasTool(n string) bool    { _, err := exec.LookPath(n); return err == nil }
 // vtest, one file defining a scenario, vtest run ./myscenarios.
 func TestUserModule(t *testing.T) {
 	hostcheck.RequireRoot(t)
-	repo, _ := filepath.Abs("../..")
-	dir := t.TempDir()
-	os.MkdirAll(filepath.Join(dir, "myscenarios"), 0o755)
-	gomod := fmt.Sprintf("module example.com/mine\n\ngo 1.25.0\n\nrequire github.com/vtest-dev/vtest v0.0.0\n\nreplace github.com/vtest-dev/vtest => %s\n", repo)
-	os.WriteFile(filepath.Join(dir, "go.mod"), []byte(gomod), 0o644)
-	os.WriteFile(filepath.Join(dir, "myscenarios", "mine.go"), []byte(`package myscenarios
-
-import (
-	"github.com/vtest-dev/vtest/assert"
-	"github.com/vtest-dev/vtest/scenario"
-)
-
-func init() {
-	s := scenario.Define("mine", "my own scenario")
-	s.Host("client")
-	s.Host("server")
-	s.Link("client", "server").Subnet("192.168.77.0/24")
-	s.Check("client reaches server", assert.Reach("client", "server"))
-	scenario.Register(s)
-}
-`), 0o644)
-	tidy := exec.Command(hostcheck.GoTool(), "mod", "tidy")
-	tidy.Dir = dir
-	if out, err := tidy.CombinedOutput(); err != nil {
-		t.Fatalf("go mod tidy: %v\n%s", err, out)
-	}
+	// Under go test -exec sudo vtest builds as the invoking user, who must
+	// be able to read the module.
+	dir := readableTempDir(t)
+	userModule(t, dir, map[string]string{"myscenarios/mine.go": mineGo})
 	vtest(t, dir, "run", "./myscenarios").must(t, 0, "PASS mine", "1 passed")
 	// The second run comes from the cache and is quick.
 	start := time.Now()

@@ -102,7 +102,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		bin, cleanup, err := suiteBinary(paths, "", false, stderr)
 		if err != nil {
-			fmt.Fprintf(stderr, "vtest %s: %v\n", cmd, err)
+			fmt.Fprintf(stderr, "vtest %s: %v%s\n", cmd, err, captureValueHint(rest))
 			return runner.ExitUsage
 		}
 		defer cleanup()
@@ -275,6 +275,19 @@ func splitArgs(args []string) (flags, paths []string) {
 		}
 	}
 	return flags, paths
+}
+
+// captureValueHint explains a path that failed as a package path when it
+// followed -capture, a switch: the user meant the capture directory.
+func captureValueHint(args []string) string {
+	for i := 0; i+1 < len(args); i++ {
+		if (args[i] == "-capture" || args[i] == "--capture") && !strings.HasPrefix(args[i+1], "-") {
+			d := args[i+1]
+			return fmt.Sprintf("\n(%s was read as a package path: -capture is a switch and takes no value after a space; "+
+				"to name the capture directory write -capture=%s, or -capture -capture-dir %s)", d, d, d)
+		}
+	}
+	return ""
 }
 
 // cutFlag splits one command-line argument: isFlag is false when it does

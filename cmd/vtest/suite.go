@@ -26,6 +26,28 @@ type goPackage struct {
 	Dir        string
 	Module     *struct{ Path, Dir string }
 	Error      *struct{ Err string }
+	// GoFiles and the test files tell a package of tests only.
+	GoFiles, TestGoFiles, XTestGoFiles []string
+	// Match are the command-line patterns that matched the package.
+	Match []string
+}
+
+// testOnly says whether p has test files and no other Go files: it can
+// hold go tests, not scenarios for vtest.
+func (p goPackage) testOnly() bool {
+	return len(p.GoFiles) == 0 && len(p.TestGoFiles)+len(p.XTestGoFiles) > 0
+}
+
+// byPattern says whether p was matched by a "..." pattern only, not named:
+// such packages are skipped when they cannot hold scenarios, as go build
+// ./... skips packages of tests only.
+func (p goPackage) byPattern() bool {
+	for _, m := range p.Match {
+		if !strings.Contains(m, "...") {
+			return false
+		}
+	}
+	return len(p.Match) > 0
 }
 
 // maxCachedSuites bounds the suite cache: the least recently used suites
@@ -287,7 +309,7 @@ func listPackages(gt *goTool, paths []string) ([]goPackage, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := gt.output(dir, append([]string{"list", "-e", "-json=ImportPath,Name,Dir,Module,Error"}, args...)...)
+	out, err := gt.output(dir, append([]string{"list", "-e", "-json=ImportPath,Name,Dir,Module,Error,GoFiles,TestGoFiles,XTestGoFiles,Match"}, args...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -301,6 +323,11 @@ func listPackages(gt *goTool, paths []string) ([]goPackage, error) {
 			return nil, err
 		}
 		switch {
+		case p.byPattern() && (p.testOnly() || p.Name == "main"):
+			// Packages of tests only and commands hold no scenarios.
+			continue
+		case p.testOnly():
+			return nil, fmt.Errorf("package %s has only _test.go files: it can hold go tests (run them with go test -exec sudo), not scenarios for vtest, which registers them from a package's non-test files", p.ImportPath)
 		case p.Error != nil && !filepath.IsAbs(p.ImportPath) && !strings.Contains(p.ImportPath, "."):
 			// A name that is no directory here reads to go list as a
 			// package of the standard library.
@@ -315,7 +342,7 @@ func listPackages(gt *goTool, paths []string) ([]goPackage, error) {
 		pkgs = append(pkgs, p)
 	}
 	if len(pkgs) == 0 {
-		return nil, fmt.Errorf("no Go package at %s", strings.Join(paths, " "))
+		return nil, fmt.Errorf("no Go package that can hold scenarios at %s", strings.Join(paths, " "))
 	}
 	for _, p := range pkgs[1:] {
 		if p.Module.Dir != pkgs[0].Module.Dir {

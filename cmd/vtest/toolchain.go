@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -172,9 +173,67 @@ func (t *goTool) output(dir string, args ...string) ([]byte, error) {
 	var out, errBuf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errBuf
 	if err := cmd.Run(); err != nil {
+		if why := t.unreadable(dir); why != "" {
+			return out.Bytes(), fmt.Errorf("%s: %w", why, toolError(cmd, err, errBuf.String()))
+		}
 		return out.Bytes(), toolError(cmd, err, errBuf.String())
 	}
 	return out.Bytes(), nil
+}
+
+// unreadable explains, when the go command runs as the user behind sudo
+// and that user's permissions keep them out of dir (or one of the
+// directories above it), which directory it is and how to fix it; "" when
+// the permission bits let them in. (A go command that cannot enter its
+// working directory fails as "fork/exec …/go: permission denied", which
+// blames Go.)
+func (t *goTool) unreadable(dir string) string {
+	if t.user == nil {
+		return ""
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return ""
+	}
+	u := t.user
+	var parts []string
+	for d := abs; ; d = filepath.Dir(d) {
+		parts = append(parts, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	for i := len(parts) - 1; i >= 0; i-- {
+		d := parts[i]
+		fi, err := os.Stat(d)
+		if err != nil {
+			return ""
+		}
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		if !ok {
+			return ""
+		}
+		need := os.FileMode(0o1) // enter
+		what := "enter"
+		if i == 0 {
+			need, what = 0o5, "read"
+		}
+		var perm os.FileMode
+		switch {
+		case int(st.Uid) == u.UID:
+			perm = fi.Mode().Perm() >> 6
+		case int(st.Gid) == u.GID || slices.Contains(u.Groups, st.Gid):
+			perm = fi.Mode().Perm() >> 3
+		default:
+			perm = fi.Mode().Perm()
+		}
+		if perm&need != need {
+			return fmt.Sprintf("vtest builds the suite as %s (uid %d, the user who ran sudo), who cannot %s %s (owner uid %d, mode %v) "+
+				"(fix: keep the module where %s can read it, e.g. chmod o+rx %s, or build as root: sudo env -u SUDO_UID vtest ...)",
+				u.Name, u.UID, what, d, st.Uid, fi.Mode().Perm(), u.Name, d)
+		}
+	}
+	return ""
 }
 
 // toolError describes a failed tool invocation with the tool's own output,

@@ -106,6 +106,9 @@ func TestWorkstationWithSudo(t *testing.T) {
 		{"make run", "make run", "passed"},
 		{"sudo make run", "sudo make run", "passed"},
 		{"go test -exec sudo", "go test -exec sudo -count=1 ./scenarios/", "ok"},
+		// make test's TestUserModule: a module in go test's temporary
+		// directory (root's under sudo), built by vtest as this user.
+		{"user module under go test -exec sudo", "go test -exec sudo -count=1 -run 'TestUserModule$' ./cmd/vtest/", "ok"},
 		{"vtest run as user", "bin/vtest run -run routed scenarios/", "1 passed"},
 		{"sudo bin/vtest run", "sudo bin/vtest run -run routed -junit report.xml -capture -capture-dir caps ./scenarios && ls -l report.xml", name},
 		{"sudo vtest clean -cache", "sudo bin/vtest clean -cache", "removed " + home},
@@ -119,6 +122,23 @@ func TestWorkstationWithSudo(t *testing.T) {
 			t.Logf("%s: %v", step.script, time.Since(start).Round(time.Millisecond))
 		})
 	}
+	// The documentation's tour as this user: its module beside the copy of
+	// the repository, every command of its tour blocks (README.md and
+	// docs/), as written (vtest run elevates itself; sudo "$(command -v
+	// vtest)" where the text says so).
+	t.Run("documentation tour", func(t *testing.T) {
+		tr := docTour(t)
+		tourDir := filepath.Join(home, "tour")
+		tr.write(t, tourDir, repo)
+		if out, err := exec.Command("chown", "-R", name+":"+name, tourDir).CombinedOutput(); err != nil {
+			t.Fatalf("chown: %v: %s", err, out)
+		}
+		for _, b := range tr.blocks {
+			start := time.Now()
+			asUser(t, 5*time.Minute, "cd ~/tour/mynet\nexport GOBIN=$HOME/tour/bin PATH=$HOME/tour/bin:$PATH\n"+b.script())
+			t.Logf("%s:%d: ok in %v", b.file, b.line, time.Since(start).Round(time.Millisecond))
+		}
+	})
 	out, err := exec.Command("find", home, "-uid", "0").CombinedOutput()
 	if err != nil || len(bytes.TrimSpace(out)) > 0 {
 		t.Errorf("root-owned files in %s (find: %v):\n%s", home, err, out)

@@ -1,0 +1,71 @@
+/*
+Package scenario describes a throwaway network (hosts, routers, NAT routers
+and switches joined by veth pairs and other link kinds), validates the
+description, builds it out of anonymous network namespaces, runs steps and
+checks inside it and tears it down, whatever happens.
+
+# Life cycle
+
+A scenario goes through five stages, each with one entry point:
+
+ 1. Spec. Define starts a description; builder methods add nodes (Spec.Host,
+    Spec.Router, Spec.Switch), links (Spec.Link), addresses, routes, NAT and
+    firewall rules, interfaces of other kinds (NodeSpec.Iface), steps
+    (Spec.Step) and checks (Spec.Check). Builder methods never fail and
+    create nothing.
+ 2. Validate. Spec.Validate reports mistakes, each naming the scenario,
+    the object and the fix, before any kernel object exists: an address
+    outside its subnet, a gateway on no shared segment, two routes that
+    would collide, an unknown interface in a step.
+ 3. Build. Build (or New in a test) creates a namespace per node, links,
+    addresses, routes, NAT and firewall tables, impairments, in dependency
+    order, and returns only when every link is operationally up on both
+    ends. Kernel features a scenario needs (Spec.Needs, and those its
+    definition implies) are probed first; a kernel without one skips the
+    scenario with the probe's reason. Without privileges New skips and
+    Build returns an error; nothing is created.
+ 4. Steps and checks, in definition order. A step (Spec.Step with a
+    built-in Action such as LinkDown or Flap, or Spec.StepFunc) changes the
+    network; a check (a CheckFunc, usually from package assert) observes it
+    and returns a Result with evidence. A failed step stops the scenario;
+    the items after it are reported as not run. Spec.Parallel runs the
+    checks between two steps concurrently.
+ 5. Teardown. Network.Close (or t.Cleanup after New) kills the processes
+    started in nodes and closes the namespaces; they are anonymous (held by
+    file descriptors), so the kernel frees them even when the process dies
+    by SIGKILL. Nothing in the caller's namespace is created or changed at
+    any stage.
+
+vtest run drives the same stages for every registered scenario (Register,
+from a package's init) through package runner, and writes the reports.
+
+# The model
+
+	s := scenario.Define("routed", "client — router — server on two subnets")
+	s.Host("client").Route("default", "router") // gateway by node name or address
+	s.Router("router")                           // forwarding on, in its namespace only
+	s.Host("server").Route("default", "router")
+	s.Link("client", "router").Subnet("10.0.1.0/24") // addresses .1, .2 allocated
+	s.Link("router", "server").Subnet("10.0.2.0/24")
+	s.Check("client reaches server", assert.Reach("client", "server"))
+	scenario.Register(s)
+
+Hosts are a namespace each; routers are hosts with forwarding on; switches
+are a Linux bridge in a namespace of their own. A link is a veth pair whose
+ends are "node" or "node:iface" (unnamed interfaces are eth0, eth1, … in
+the order of the node's links). Addresses come from Addrs, from a link's
+Subnet (.1 and .2, in the order of the ends), or from Spec.Range4/Range6.
+A gateway or target given by node name means that node's address on the
+segment shared with the node that uses it; a node that shares no segment
+is reached at its first address (of the family asked for) in definition
+order: to aim at one address of a multi-homed node, give the address.
+
+Taking an interface administratively down (LinkDown, Flap) makes the
+kernel flush every route through it, static ones included, and LinkUp does
+not restore them: take the far end down instead (the near end loses
+carrier and keeps its routes), or re-add routes with AddRoute.
+
+The reference (routing, NAT, firewall, link kinds, steps) is in docs/model.md
+of the repository; checks are in package assert.
+*/
+package scenario
