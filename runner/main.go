@@ -476,7 +476,7 @@ func (c *config) dropEvents() {
 // console (or KTAP on stdout), JUnit and JSON files, and last the private
 // event stream for crash reports. close closes the files.
 func (c *config) reporters(stdout, stderr io.Writer, tty bool, plans []reports.Planned, runs []string, meta reports.Meta) (rep reports.Multi, close func(), err error) {
-	var files []*os.File
+	var files []io.Closer
 	close = func() {
 		for _, f := range files {
 			f.Close()
@@ -496,14 +496,8 @@ func (c *config) reporters(stdout, stderr io.Writer, tty bool, plans []reports.P
 		rep = append(rep, c.junitFile(plans, meta, stderr))
 	}
 	if c.jsonPath != "" {
-		f, err := os.Create(c.jsonPath)
-		if err != nil {
-			return nil, close, err
-		}
+		f := &jsonFile{path: c.jsonPath, log: func(err error) { fmt.Fprintf(stderr, "vtest: %v\n", err) }}
 		files = append(files, f)
-		if err := invoker.Give(c.jsonPath); err != nil {
-			fmt.Fprintf(stderr, "vtest: %v\n", err)
-		}
 		rep = append(rep, reports.JSONLines{W: f})
 	}
 	if c.events != "" {
