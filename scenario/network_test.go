@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -304,30 +305,35 @@ func TestProcessDiesWithRun(t *testing.T) {
 	}
 }
 
-// TestDaemonDiesAtTeardown starts a command in a node that forks a
-// daemon the way daemons start: a child in a session of its own (setsid)
-// that forks the daemon and exits, leaving it with parent PID 1, outside
-// the started process's group. Teardown kills it all the same, found by
-// its namespace, without waiting out its bound for a process that does
-// not die.
+// TestDaemonDiesAtTeardown starts a process in a node (StartProcess) that
+// forks a daemon the way daemons start: a child in a session of its own
+// (setsid) that forks the daemon and exits, leaving it with parent PID 1,
+// outside the started process's group. Teardown kills it all the same,
+// found by its namespace, without waiting out its bound for a process that
+// does not die.
 func TestDaemonDiesAtTeardown(t *testing.T) {
 	hostcheck.RequireRoot(t)
 	n := scenario.New(t, pair("daemon"))
-	c := n.Node("left").Command("sh", "-c", `setsid sh -c 'sleep 1000 & echo daemon $!' & wait`)
-	if err := c.Start(); err != nil {
+	pidFile := filepath.Join(t.TempDir(), "daemon.pid")
+	err := n.Apply(context.Background(), scenario.StartProcess("left", "daemon",
+		"sh", "-c", `setsid sh -c 'sleep 1000 & echo $! > "$1"' sh "$1" & wait`, "sh", pidFile))
+	if err != nil {
 		t.Fatal(err)
 	}
 	pid := 0
 	deadline := time.Now().Add(10 * time.Second)
 	for pid == 0 {
-		fmt.Sscanf(c.Output(), "daemon %d", &pid)
+		b, _ := os.ReadFile(pidFile)
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 		if pid == 0 && time.Now().After(deadline) {
-			t.Fatalf("the daemon never said its PID; output %q", c.Output())
+			t.Fatalf("the daemon never wrote its PID")
 		}
-		time.Sleep(5 * time.Millisecond) // polling its output, with a deadline
+		time.Sleep(5 * time.Millisecond) // polling its PID file, with a deadline
 	}
-	if sid, err := unix.Getsid(pid); err != nil || sid == c.Process().Pid {
-		t.Fatalf("daemon %d: session %d (%v), want one of its own", pid, sid, err)
+	// The started process shares this process's session; the daemon not.
+	ours, _ := unix.Getsid(0)
+	if sid, err := unix.Getsid(pid); err != nil || sid == ours {
+		t.Fatalf("daemon %d: session %d (%v), want another than %d", pid, sid, err, ours)
 	}
 	start := time.Now()
 	if err := n.Close(); err != nil {
