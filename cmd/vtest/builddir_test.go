@@ -146,3 +146,53 @@ func childRunning(pid int, name, arg string) int {
 	}
 	return 0
 }
+
+// TestSuiteOutlivesKilledVtestRun kills vtest run with SIGKILL while its
+// suite runs: the suite (given SIGTERM as parent-death signal) tears down
+// and writes complete reports although its stderr, a pipe to the dead
+// vtest run, has no reader any more: both runs in the JUnit report,
+// interrupted, the JSON stream with its summary, and the private event
+// stream removed. (faults' TestKillVtestRun does this 50 times.)
+func TestSuiteOutlivesKilledVtestRun(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	before := hostcheck.Take(t)
+	dir := t.TempDir()
+	tmp := filepath.Join(dir, "tmp")
+	os.Mkdir(tmp, 0o755)
+	junit, jsonl := filepath.Join(dir, "r.xml"), filepath.Join(dir, "e.jsonl")
+	cmd := exec.Command(vtestBin, "run", "-run", "^slow$", "-count", "2", "-parallel", "1", "-junit", junit, "-json", jsonl, "./testdata/failing")
+	cmd.Env = append(os.Environ(), "NO_COLOR=1", "TMPDIR="+tmp)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.WaitDelay = time.Minute // Wait returns when the suite, which shares stdout, exits
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Minute); ; {
+		b, _ := os.ReadFile(jsonl)
+		if bytes.Contains(b, []byte(`"check":"ready"`)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("the run never started:\n%s", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	b, _ := os.ReadFile(junit)
+	if n := bytes.Count(b, []byte("<testsuite ")); n != 2 || bytes.Count(b, []byte(`type="Interrupted"`)) != 2 {
+		t.Errorf("JUnit report does not hold both runs interrupted (%d testsuites):\n%s", n, b)
+	}
+	j, _ := os.ReadFile(jsonl)
+	lines := bytes.Split(bytes.TrimSpace(j), []byte("\n"))
+	if last := lines[len(lines)-1]; !bytes.Contains(last, []byte(`"action":"summary"`)) || !bytes.Contains(last, []byte(`"INTERRUPTED":2`)) {
+		t.Errorf("JSON report does not end with a summary of 2 interrupted runs:\n%s", j)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		t.Errorf("left in TMPDIR: %v", left)
+	}
+	hostcheck.Unchanged(t, before)
+}
