@@ -13,6 +13,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/vtest-dev/vtest/internal/tmpdir"
 	"github.com/vtest-dev/vtest/reports"
 	"github.com/vtest-dev/vtest/scenario"
 )
@@ -159,22 +160,29 @@ func guestRun(args []string, stdout, stderr io.Writer) int {
 // signal), Finish writes the reports from the process's event stream and
 // the tail of its stderr (CrashReports) and returns 1.
 type CrashWatch struct {
-	dir, events string
-	tail        tailWriter
+	dir    *tmpdir.Dir
+	events string
+	tail   tailWriter
 }
 
+// eventsDirPrefix starts the name of a CrashWatch's private directory.
+const eventsDirPrefix = "vtest-events-"
+
 // WatchCrash prepares a CrashWatch: a private directory for the event
-// stream.
+// stream. (The suite removes the stream when its run ended; a later
+// WatchCrash removes the directory of a watcher that was killed.)
 func WatchCrash() (*CrashWatch, error) {
-	dir, err := os.MkdirTemp("", "vtest-events-")
+	// The directories of watchers that were killed (SIGKILL) go first.
+	tmpdir.Sweep("", eventsDirPrefix)
+	dir, err := tmpdir.New("", eventsDirPrefix)
 	if err != nil {
 		return nil, err
 	}
-	w := &CrashWatch{dir: dir, events: filepath.Join(dir, "events.jsonl"), tail: tailWriter{max: 64 << 10}}
+	w := &CrashWatch{dir: dir, events: filepath.Join(dir.Path, "events.jsonl"), tail: tailWriter{max: 64 << 10}}
 	// Created here, so it is ours to read even when the suite runs as
 	// another user (through sudo), which appends to it.
 	if err := os.WriteFile(w.events, nil, 0o600); err != nil {
-		os.RemoveAll(dir)
+		dir.Remove()
 		return nil, err
 	}
 	return w, nil
@@ -193,7 +201,7 @@ func (w *CrashWatch) Stderr(stderr io.Writer) io.Writer { return io.MultiWriter(
 // else 1 after writing the reports of the crashed run. flags are the run
 // flags without the event stream. It removes the private directory.
 func (w *CrashWatch) Finish(flags []string, code int, stdout, stderr io.Writer) int {
-	defer os.RemoveAll(w.dir)
+	defer w.dir.Remove()
 	f, err := os.Open(w.events)
 	if err != nil {
 		return code // no run began (a usage error, -h, -list)

@@ -69,6 +69,11 @@ type usageError struct{ error }
 // 0 all passed (skips allowed), 1 a failure or interruption, 2 a usage or
 // environment error, 4 everything skipped.
 func Command(ctx context.Context, args []string, stdout, stderr io.Writer, specs []*scenario.Spec) int {
+	// From the start: a signal that comes before the run begins stops it
+	// before anything is created, with every scenario reported as
+	// interrupted, instead of killing the process without reports.
+	ctx, stop := interruptible(ctx, stderr)
+	defer stop()
 	cfg, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return ExitPass
@@ -380,21 +385,6 @@ func (c *config) run(ctx context.Context, specs []*scenario.Spec, stdout, stderr
 		t := time.AfterFunc(c.deadline, func() { cancel(fmt.Errorf("run deadline reached (-deadline %s)", c.deadline)) })
 		defer t.Stop()
 	}
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	go func() {
-		n := 0
-		for s := range sigs {
-			n++
-			if n == 1 {
-				fmt.Fprintf(stderr, "\nvtest: %v: stopping; tearing down running scenarios\n", s)
-				cancel(fmt.Errorf("received %v", s))
-				continue
-			}
-			fmt.Fprintf(stderr, "vtest: %v again: teardown is in progress and will finish\n", s)
-		}
-	}()
 
 	meta := reports.Meta{Kernel: kernelRelease(), Version: Version, Start: time.Now()}
 	meta.Hostname, _ = os.Hostname()
@@ -468,14 +458,65 @@ func (c *config) run(ctx context.Context, specs []*scenario.Spec, stdout, stderr
 		fmt.Fprintf(stderr, "vtest: %v\n", err)
 		return ExitUsage
 	}
+	c.dropEvents()
 	return res.ExitCode()
+}
+
+// interruptible returns ctx cancelled by the first SIGINT or SIGTERM (also
+// the parent-death signal vtest run gives the suite): the run stops
+// starting scenarios, tears down the running ones and reports them as
+// interrupted. A second signal does not cut the teardown short.
+//
+// It also makes a write to a console nobody reads fail with EPIPE instead
+// of killing the process with SIGPIPE: when vtest run is killed, the suite
+// goes on writing its reports while its stderr (a pipe to vtest run) has
+// no reader. (signal.Notify, not signal.Ignore: an ignored signal stays
+// ignored in the processes a scenario starts.)
+func interruptible(ctx context.Context, stderr io.Writer) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	go func() {
+		n := 0
+		for s := range sigs {
+			n++
+			if n == 1 {
+				fmt.Fprintf(stderr, "\nvtest: %v: stopping; tearing down running scenarios\n", s)
+				cancel(fmt.Errorf("received %v", s))
+				continue
+			}
+			fmt.Fprintf(stderr, "vtest: %v again: teardown is in progress and will finish\n", s)
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		cancel(nil)
+	}
+}
+
+// dropEvents removes the private event stream of vtest run once the run
+// has ended and its end record is written: nothing needs it any more.
+// vtest run removes it too, but it may be gone (killed) while the suite
+// finishes its reports. Its directory goes with it when it is vtest run's
+// (named vtest-events-*) and holds nothing else.
+func (c *config) dropEvents() {
+	if c.events == "" {
+		return
+	}
+	if err := os.Remove(c.events); err != nil {
+		return
+	}
+	if dir := filepath.Dir(c.events); strings.HasPrefix(filepath.Base(dir), eventsDirPrefix) {
+		os.Remove(dir) // only if empty
+	}
 }
 
 // reporters returns the reports this run writes, through one seam: the
 // console (or KTAP on stdout), JUnit and JSON files, and last the private
 // event stream for crash reports. close closes the files.
 func (c *config) reporters(stdout, stderr io.Writer, tty bool, plans []reports.Planned, runs []string, meta reports.Meta) (rep reports.Multi, close func(), err error) {
-	var files []*os.File
+	var files []io.Closer
 	close = func() {
 		for _, f := range files {
 			f.Close()
@@ -495,14 +536,8 @@ func (c *config) reporters(stdout, stderr io.Writer, tty bool, plans []reports.P
 		rep = append(rep, c.junitFile(plans, meta, stderr))
 	}
 	if c.jsonPath != "" {
-		f, err := os.Create(c.jsonPath)
-		if err != nil {
-			return nil, close, err
-		}
+		f := &jsonFile{path: c.jsonPath, log: func(err error) { fmt.Fprintf(stderr, "vtest: %v\n", err) }}
 		files = append(files, f)
-		if err := invoker.Give(c.jsonPath); err != nil {
-			fmt.Fprintf(stderr, "vtest: %v\n", err)
-		}
 		rep = append(rep, reports.JSONLines{W: f})
 	}
 	if c.events != "" {

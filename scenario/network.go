@@ -615,6 +615,18 @@ func (nd *Node) waitOperUp(ctx context.Context, ifc *Interface) error {
 func (n *Network) Close() error {
 	n.closeOnce.Do(func() {
 		var errs []error
+		// Every process in a node's namespace dies first, found by its
+		// namespace: also daemons that left the process group and the
+		// session of the process started (setsid, double fork).
+		nss := make([]netns.NsHandle, 0, len(n.order))
+		for _, nd := range n.order {
+			nss = append(nss, nd.ns)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), processKillTimeout)
+		if err := nsx.KillProcessesIn(ctx, nss...); err != nil {
+			errs = append(errs, err)
+		}
+		cancel()
 		for i := len(n.order) - 1; i >= 0; i-- {
 			if err := n.order[i].close(); err != nil {
 				errs = append(errs, err)
@@ -624,6 +636,11 @@ func (n *Network) Close() error {
 	})
 	return n.closeErr
 }
+
+// processKillTimeout bounds how long teardown waits for the processes of
+// its namespaces to die after SIGKILL (a process in uninterruptible sleep
+// dies when it wakes up).
+const processKillTimeout = 5 * time.Second
 
 // closeHandle closes a netlink handle so that it stays closed. A plain
 // Close leaves a handle that sends later requests on a socket of the calling

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -302,6 +303,61 @@ func TestProcessDiesWithRun(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// TestDaemonDiesAtTeardown starts a process in a node (StartProcess) that
+// forks a daemon the way daemons start: a child in a session of its own
+// (setsid) that forks the daemon and exits, leaving it with parent PID 1,
+// outside the started process's group. Teardown kills it all the same,
+// found by its namespace, without waiting out its bound for a process that
+// does not die.
+func TestDaemonDiesAtTeardown(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	n := scenario.New(t, pair("daemon"))
+	pidFile := filepath.Join(t.TempDir(), "daemon.pid")
+	err := n.Apply(context.Background(), scenario.StartProcess("left", "daemon",
+		"sh", "-c", `setsid sh -c 'sleep 1000 & echo $! > "$1"' sh "$1" & wait`, "sh", pidFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := 0
+	deadline := time.Now().Add(10 * time.Second)
+	for pid == 0 {
+		b, _ := os.ReadFile(pidFile)
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		if pid == 0 && time.Now().After(deadline) {
+			t.Fatalf("the daemon never wrote its PID")
+		}
+		time.Sleep(5 * time.Millisecond) // polling its PID file, with a deadline
+	}
+	// The started process shares this process's session; the daemon not.
+	ours, _ := unix.Getsid(0)
+	if sid, err := unix.Getsid(pid); err != nil || sid == ours {
+		t.Fatalf("daemon %d: session %d (%v), want another than %d", pid, sid, err, ours)
+	}
+	start := time.Now()
+	if err := n.Close(); err != nil {
+		t.Fatalf("teardown: %v", err)
+	}
+	took := time.Since(start)
+	t.Logf("teardown with a daemon took %v", took)
+	if alive(pid) {
+		t.Errorf("daemon %d survived the teardown", pid)
+	}
+	if took >= 5*time.Second {
+		t.Errorf("teardown took %v: it waited out its bound for a process that did not die", took)
+	}
+}
+
+// alive reports whether process pid exists and has not exited (a zombie
+// waiting for its parent to reap it has exited).
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	_, after, _ := strings.Cut(string(b), ") ")
+	return !strings.HasPrefix(after, "Z")
 }
 
 func TestDoNeverPoisonsThreads(t *testing.T) {

@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -332,7 +333,13 @@ func execSuite(command []string, flags []string, stdout, stderr io.Writer) int {
 	// An *os.File is handed to the child as is, so a terminal stays a
 	// terminal for its colour and progress detection.
 	c.Stdin, c.Stdout, c.Stderr = os.Stdin, stdout, stderr
+	// The parent-death signal comes when the thread that started the
+	// child ends, not the process: the thread stays locked to this
+	// goroutine until the suite exits, so the signal means vtest died.
+	// The suite then stops, tears down and finishes its reports.
 	c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	// The suite tears down on SIGINT and SIGTERM itself. A terminal's Ctrl-C
 	// reaches it directly (same process group); a signal sent to vtest alone
 	// is forwarded.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/vtest-dev/vtest/internal/invoker"
+	"github.com/vtest-dev/vtest/internal/tmpdir"
 	"github.com/vtest-dev/vtest/runner"
 )
 
@@ -63,6 +64,18 @@ func suiteBinary(paths []string, out string, static bool, stderr io.Writer) (bin
 	if err != nil {
 		return "", cleanup, err
 	}
+	sweepBuildDirs(gt, suiteCacheDir(gt))
+	// The go command's own temporary files go where a later vtest removes
+	// them if vtest and the go command are killed before they can.
+	work, err := tmpdir.New("", goWorkPrefix)
+	if err != nil {
+		return "", cleanup, err
+	}
+	defer work.Remove()
+	if err := gt.chownToUser(work.Path); err != nil {
+		return "", cleanup, err
+	}
+	gt.workDir = work.Path
 	pkgs, err := listPackages(gt, paths)
 	if err != nil {
 		return "", cleanup, err
@@ -104,18 +117,16 @@ func suiteBinary(paths []string, out string, static bool, stderr io.Writer) (bin
 			}
 		}
 	}
-	tmp, err := os.MkdirTemp("", "vtest-gen-")
+	bd, useCache, err := newBuildDir(gt, cacheDir, useCache, stderr)
 	if err != nil {
 		return "", cleanup, err
 	}
+	tmp := bd.Path
 	defer func() {
 		if err != nil {
-			os.RemoveAll(tmp)
+			bd.Remove()
 		}
 	}()
-	if err := gt.chownToUser(tmp); err != nil {
-		return "", cleanup, err
-	}
 	mainFile := filepath.Join(tmp, "main.go")
 	if err := os.WriteFile(mainFile, src.Bytes(), 0o644); err != nil {
 		return "", cleanup, err
@@ -158,25 +169,76 @@ func suiteBinary(paths []string, out string, static bool, stderr io.Writer) (bin
 	}
 	var errBuf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &errBuf, &errBuf
-	if err := cmd.Run(); err != nil {
+	if err := runTool(cmd); err != nil {
 		return "", cleanup, fmt.Errorf("building the suite failed: %w", toolError(cmd, err, errBuf.String()))
 	}
 	if out != "" {
 		if err := moveFile(target, out); err != nil {
 			return "", cleanup, err
 		}
-		os.RemoveAll(tmp)
+		bd.Remove()
 		return out, cleanup, nil
 	}
 	if !useCache {
-		return target, func() { os.RemoveAll(tmp) }, nil
+		return target, func() { bd.Remove() }, nil
 	}
+	// On the cache's file system (see newBuildDir): one rename.
 	if err := os.Rename(target, cached); err != nil {
 		return "", cleanup, err
 	}
-	os.RemoveAll(tmp)
+	bd.Remove()
 	pruneCache(cacheDir, maxCachedSuites)
 	return cached, cleanup, nil
+}
+
+// Where suites are built: in the suite cache (".build-*"), whose file
+// system may differ from TMPDIR's (a tmpfs /tmp), so the binary moves into
+// the cache with one rename; in TMPDIR ("vtest-gen-*") when there is no
+// cache to use.
+const (
+	cacheBuildPrefix   = ".build-"
+	privateBuildPrefix = "vtest-gen-"
+	// goWorkPrefix names the go command's GOTMPDIR, in TMPDIR.
+	goWorkPrefix = "vtest-gowork-"
+)
+
+// newBuildDir makes the directory a suite is built in: in the cache
+// directory when useCache (else, or when the cache takes no new directory,
+// a private one in TMPDIR; useCache says which it is).
+func newBuildDir(gt *goTool, cacheDir string, useCache bool, stderr io.Writer) (*tmpdir.Dir, bool, error) {
+	var bd *tmpdir.Dir
+	var err error
+	if useCache {
+		if bd, err = tmpdir.New(cacheDir, cacheBuildPrefix); err != nil {
+			fmt.Fprintf(stderr, "vtest: cannot build in the suite cache (%v); building a private copy\n", err)
+			useCache = false
+		}
+	}
+	if bd == nil {
+		if bd, err = tmpdir.New("", privateBuildPrefix); err != nil {
+			return nil, false, err
+		}
+	}
+	if err := gt.chownToUser(bd.Path); err != nil {
+		bd.Remove()
+		return nil, false, err
+	}
+	return bd, useCache, nil
+}
+
+// sweepBuildDirs removes the build directories that builds killed before
+// they removed them left (see tmpdir), of this user (under sudo, also of
+// the invoking user, who gets them).
+func sweepBuildDirs(gt *goTool, cacheDir string) {
+	owners := []int{os.Geteuid()}
+	if gt.user != nil {
+		owners = append(owners, gt.user.UID)
+	}
+	tmpdir.Sweep("", privateBuildPrefix, owners...)
+	tmpdir.Sweep("", goWorkPrefix, owners...)
+	if untrusted(cacheDir) == "" {
+		tmpdir.Sweep(cacheDir, cacheBuildPrefix, owners...)
+	}
 }
 
 // suiteCacheDir is where built suites are kept: the user cache directory

@@ -26,6 +26,8 @@ type goTool struct {
 	user *invoker.User
 	// userPath is the invoking user's PATH, when it could be found.
 	userPath string
+	// workDir, when set, is the go command's GOTMPDIR.
+	workDir string
 }
 
 // findGoTool locates the Go toolchain: VTEST_GO, then PATH, $GOROOT/bin,
@@ -162,7 +164,24 @@ func (t *goTool) command(args ...string) *exec.Cmd {
 		}
 	}
 	cmd.Env = append(env, "PATH="+pathDirs)
+	if t.workDir != "" {
+		cmd.Env = append(cmd.Env, "GOTMPDIR="+t.workDir)
+	}
+	// If vtest dies (SIGKILL), the go command gets SIGINT, on which it
+	// stops and removes its work directory.
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGINT
 	return cmd
+}
+
+// runTool runs a command of the goTool, keeping the thread that started it
+// until it exits: the parent-death signal comes when that thread ends.
+func runTool(cmd *exec.Cmd) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	return cmd.Run()
 }
 
 // output runs the go command and returns its standard output; a failure
@@ -172,7 +191,7 @@ func (t *goTool) output(dir string, args ...string) ([]byte, error) {
 	cmd.Dir = dir
 	var out, errBuf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errBuf
-	if err := cmd.Run(); err != nil {
+	if err := runTool(cmd); err != nil {
 		if why := t.unreadable(dir); why != "" {
 			return out.Bytes(), fmt.Errorf("%s: %w", why, toolError(cmd, err, errBuf.String()))
 		}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/vtest-dev/vtest/assert"
@@ -60,6 +61,14 @@ func init() {
 			return nil
 		}))
 	})
+	scenario.Register(s)
+
+	s = pair("report", "checks with a megabyte of evidence each: long report writes to interrupt")
+	for i := range 4 {
+		s.Check(fmt.Sprintf("evidence %d", i), func(context.Context, *scenario.Network) scenario.Result {
+			return scenario.Result{Evidence: strings.Repeat("evidence line of a big report\n", 1<<15)}
+		})
+	}
 	scenario.Register(s)
 
 	big := scenario.Define("big", "a switch with 30 hosts: a long build to interrupt")
