@@ -21,7 +21,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vtest-dev/vtest/internal/capture"
-	"github.com/vtest-dev/vtest/internal/invoker"
 	"github.com/vtest-dev/vtest/internal/nsx"
 	"github.com/vtest-dev/vtest/internal/vm"
 	"github.com/vtest-dev/vtest/reports"
@@ -455,14 +454,12 @@ func (c *config) reporters(stdout, stderr io.Writer, tty bool, plans []reports.P
 		rep = append(rep, c.junitFile(plans, meta, stderr))
 	}
 	if c.jsonPath != "" {
-		f, err := os.Create(c.jsonPath)
+		// A new file, never one (or a link) found at the path.
+		f, err := reports.CreateFile(c.jsonPath)
 		if err != nil {
 			return nil, close, err
 		}
 		files = append(files, f)
-		if err := invoker.Give(c.jsonPath); err != nil {
-			fmt.Fprintf(stderr, "vtest: %v\n", err)
-		}
 		rep = append(rep, reports.JSONLines{W: f})
 	}
 	if c.events != "" {
@@ -483,9 +480,10 @@ func (c *config) reporters(stdout, stderr io.Writer, tty bool, plans []reports.P
 // junitFile is the JUnit reporter of -junit.
 func (c *config) junitFile(plans []reports.Planned, meta reports.Meta, stderr io.Writer) *reports.JUnitFile {
 	return &reports.JUnitFile{Path: c.junit, Plans: plans, Meta: meta, Options: c.junitOpt,
-		Log: func(err error) { fmt.Fprintf(stderr, "vtest: %v\n", err) },
-		// A report belongs to whoever asked for it, also under sudo.
-		Written: func() error { return invoker.Give(c.junit) }}
+		// A report belongs to whoever asked for it, also under sudo: the
+		// new file is given to them in their own directories (see
+		// reports.WriteFileAtomic).
+		Log: func(err error) { fmt.Fprintf(stderr, "vtest: %v\n", err) }}
 }
 
 // color says whether to colour the console: on a terminal, unless NO_COLOR
