@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/vtest-dev/vtest/internal/hostcheck"
 )
@@ -121,8 +123,10 @@ func vtestRun(pkg string) (int, string) {
 
 // race runs vtest runs times while attacker swaps the directories a and b
 // in a loop, and returns how many runs ran the attacker's binary (target
-// changed) and the exit codes seen.
-func race(t *testing.T, attacker *hostcheck.LocalUser, evil, a, b string, runs int, pkg, target string) (pwned int, codes map[int]int) {
+// changed) and the exit codes seen. Before each run the loop is paused and
+// refill puts back what the previous run removed (vtest deletes a cached
+// suite it distrusts): each run meets the same attack.
+func race(t *testing.T, attacker *hostcheck.LocalUser, evil, a, b string, runs int, pkg, target string, refill func()) (pwned int, codes map[int]int) {
 	t.Helper()
 	loop := attacker.Command(evil, "exchange", a, b)
 	if err := loop.Start(); err != nil {
@@ -131,6 +135,9 @@ func race(t *testing.T, attacker *hostcheck.LocalUser, evil, a, b string, runs i
 	defer func() { loop.Process.Kill(); loop.Wait() }()
 	codes = map[int]int{}
 	for range runs {
+		pause(t, loop.Process.Pid)
+		refill()
+		loop.Process.Signal(syscall.SIGCONT)
 		code, stderr := vtestRun(pkg)
 		codes[code]++
 		if !intact(t, target) {
@@ -139,6 +146,46 @@ func race(t *testing.T, attacker *hostcheck.LocalUser, evil, a, b string, runs i
 		}
 	}
 	return pwned, codes
+}
+
+// pause stops the process pid and waits until it has stopped.
+func pause(t *testing.T, pid int) {
+	t.Helper()
+	syscall.Kill(pid, syscall.SIGSTOP)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:])); len(f) > 0 && f[0] == "T" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d did not stop", pid)
+		}
+		time.Sleep(time.Millisecond) // polling a condition with a deadline
+	}
+}
+
+// refillFunc returns a refill for race: in each of the directories dirs,
+// whoever owns it (the user, root, or the attacker) puts their binary back
+// under key if it is gone.
+func refillFunc(t *testing.T, key string, dirs []string, binOf func(uid int) (bin string, as *hostcheck.LocalUser)) func() {
+	return func() {
+		for _, d := range dirs {
+			p := filepath.Join(d, key)
+			if _, err := os.Lstat(p); err == nil {
+				continue
+			}
+			bin, as := binOf(fileUID(t, d))
+			if as == nil {
+				exec.Command("cp", bin, p).Run()
+				continue
+			}
+			as.Run(t, "cp", bin, p)
+		}
+	}
 }
 
 // TestAttackCacheSwap: another member of the user's group, with
@@ -166,7 +213,14 @@ func TestAttackCacheSwap(t *testing.T) {
 	attacker.Run(t, "mkdir", filepath.Join(cache, "evil"))
 	attacker.Run(t, "cp", evil, filepath.Join(cache, "evil", key))
 	const runs = 20
-	pwned, codes := race(t, attacker, evil, filepath.Join(cache, "suites"), filepath.Join(cache, "evil"), runs, pkg, target)
+	a, b := filepath.Join(cache, "suites"), filepath.Join(cache, "evil")
+	refill := refillFunc(t, key, []string{a, b}, func(uid int) (string, *hostcheck.LocalUser) {
+		if uid == attacker.UID {
+			return evil, attacker
+		}
+		return suite, victim
+	})
+	pwned, codes := race(t, attacker, evil, a, b, runs, pkg, target, refill)
 	t.Logf("%d runs under attack: root ran the attacker's binary in %d; exit codes %v", runs, pwned, codes)
 	if pwned > 0 {
 		t.Errorf("root ran the attacker's binary in %d of %d runs", pwned, runs)
@@ -231,7 +285,14 @@ func TestAttackSharedFallbackCache(t *testing.T) {
 	attacker.Run(t, "mkdir", "-p", filepath.Join(shared, "evil", "suites"))
 	attacker.Run(t, "cp", evil, filepath.Join(shared, "evil", "suites", key))
 	const runs = 20
-	pwned, codes := race(t, attacker, evil, filepath.Join(shared, "vtest"), filepath.Join(shared, "evil"), runs, pkg, target)
+	a, b := filepath.Join(shared, "vtest"), filepath.Join(shared, "evil")
+	refill := refillFunc(t, key, []string{filepath.Join(a, "suites"), filepath.Join(b, "suites")}, func(uid int) (string, *hostcheck.LocalUser) {
+		if uid == attacker.UID {
+			return evil, attacker
+		}
+		return suite, nil
+	})
+	pwned, codes := race(t, attacker, evil, a, b, runs, pkg, target, refill)
 	t.Logf("%d runs under attack: root ran the attacker's binary in %d; exit codes %v", runs, pwned, codes)
 	if pwned > 0 {
 		t.Errorf("root ran the attacker's binary in %d of %d runs", pwned, runs)
@@ -295,4 +356,42 @@ func fileUID(t *testing.T, path string) int {
 		t.Fatal(err)
 	}
 	return int(fi.Sys().(*syscall.Stat_t).Uid)
+}
+
+// TestSuiteRunsTheFileItChecked: vtest runs the suite binary it opened and
+// checked, through its descriptor, directly and after an -exec prefix:
+// replacing the file at its path after the check (as anyone able to write
+// there could) changes nothing.
+func TestSuiteRunsTheFileItChecked(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	target := rootTarget(t)
+	suite, evil := attackStubs(t, target)
+	prefixes := [][]string{nil, {"env"}}
+	if _, err := exec.LookPath("sudo"); err == nil {
+		prefixes = append(prefixes, []string{"sudo", "-n"})
+	}
+	for _, prefix := range prefixes {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "suite")
+		exec.Command("cp", suite, path).Run()
+		d, err := os.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exe, err := openSuite(d, "suite")
+		d.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		exec.Command("cp", evil, path+".new").Run()
+		if err := os.Rename(path+".new", path); err != nil {
+			t.Fatal(err)
+		}
+		var stderr bytes.Buffer
+		code := execSuite(exe.command(prefix), nil, io.Discard, &stderr)
+		exe.f.Close()
+		if code != 0 || !intact(t, target) {
+			t.Errorf("prefix %q: exit %d, target intact %v: ran the file now at the path, not the one checked\n%s", prefix, code, intact(t, target), stderr.String())
+		}
+	}
 }
