@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -107,15 +108,22 @@ func createNew(path string) (*newFile, error) {
 func (f *newFile) publish() error {
 	dirfd := int(f.dir.Fd())
 	if f.anonymous {
-		proc := fmt.Sprintf("/proc/self/fd/%d", f.Fd())
+		// Linking through /proc needs no privilege beyond writing to
+		// dir; without /proc, AT_EMPTY_PATH does it for root.
+		link := func(name string) error {
+			err := unix.Linkat(unix.AT_FDCWD, fmt.Sprintf("/proc/self/fd/%d", f.Fd()), dirfd, name, unix.AT_SYMLINK_FOLLOW)
+			if errors.Is(err, unix.ENOENT) {
+				err = unix.Linkat(int(f.Fd()), "", dirfd, name, unix.AT_EMPTY_PATH)
+			}
+			return err
+		}
 		// The first write publishes in one step: linkat fails if path
 		// exists (also as a symbolic link, which it does not follow).
-		// Linking through /proc needs no privilege beyond writing to dir.
-		if err := unix.Linkat(unix.AT_FDCWD, proc, dirfd, f.base, unix.AT_SYMLINK_FOLLOW); err == nil {
+		if err := link(f.base); err == nil {
 			return nil
 		}
 		f.tmp = tempName(f.base)
-		if err := unix.Linkat(unix.AT_FDCWD, proc, dirfd, f.tmp, unix.AT_SYMLINK_FOLLOW); err != nil {
+		if err := link(f.tmp); err != nil {
 			f.tmp = ""
 			return err
 		}

@@ -1,7 +1,9 @@
 // Package invoker tells who asked for a privileged run: the user behind
 // sudo. vtest builds as that user and gives that user the files it writes
 // for them, so a "sudo vtest run" never leaves a root-owned file in the
-// user's tree or caches.
+// user's tree or caches. It also says what vtest, running as root, may
+// trust on their behalf (Trusts, CheckOwnerMode, OpenTrustedDir): files of
+// root and of that user only, where no one else can swap them.
 package invoker
 
 import (
