@@ -120,7 +120,7 @@ func openChild(dir *os.File, name string, create bool) (*os.File, error) {
 			return nil, fmt.Errorf("%s is not a directory", path)
 		}
 		if st.Uid != 0 && (os.Geteuid() == 0 || int(st.Uid) != os.Geteuid()) {
-			return nil, fmt.Errorf("%s is a symbolic link of uid %d, which vtest does not follow as root (fix: use the directory it points to)", path, st.Uid)
+			return nil, fmt.Errorf("%s is a symbolic link of uid %d, which vtest does not follow as root (fix: run vtest as yourself, which runs the suite through sudo, or make it a directory)", path, st.Uid)
 		}
 		buf := make([]byte, unix.PathMax)
 		n, err := unix.Readlinkat(int(dir.Fd()), name, buf)
