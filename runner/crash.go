@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,9 @@ import (
 	"sync"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/vtest-dev/vtest/internal/invoker"
 	"github.com/vtest-dev/vtest/internal/tmpdir"
 	"github.com/vtest-dev/vtest/reports"
 	"github.com/vtest-dev/vtest/scenario"
@@ -111,15 +115,41 @@ func CrashReports(args []string, events io.Reader, crash string, stdout, stderr 
 }
 
 // openToAppend opens a JSON lines file to add events, after a newline if
-// its last line was cut short.
+// its last line was cut short. It opens only the report the suite wrote: a
+// regular file with one name, of root or the user the run is for, never
+// through a link planted at path; when there is none it creates a new one
+// (reports.CreateFile).
 func openToAppend(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|syscall.O_NOFOLLOW, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return reports.CreateFile(path)
+	}
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fmt.Errorf("not appending to the JSON report: %s is a symbolic link now, not the file the suite wrote", path)
+	}
 	if err != nil {
 		return nil, err
 	}
-	if fi, err := f.Stat(); err == nil && fi.Size() > 0 {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		f.Close()
+		return nil, err
+	}
+	why := invoker.CheckOwnerMode(path, &st)
+	switch {
+	case why != nil:
+	case st.Mode&unix.S_IFMT != unix.S_IFREG:
+		why = fmt.Errorf("%s is not a regular file", path)
+	case st.Nlink != 1:
+		why = fmt.Errorf("%s has %d names (hard links)", path, st.Nlink)
+	}
+	if why != nil {
+		f.Close()
+		return nil, fmt.Errorf("not appending to the JSON report: %w", why)
+	}
+	if st.Size > 0 {
 		last := make([]byte, 1)
-		if _, err := f.ReadAt(last, fi.Size()-1); err == nil && last[0] != '\n' {
+		if _, err := f.ReadAt(last, st.Size-1); err == nil && last[0] != '\n' {
 			f.Write([]byte("\n"))
 		}
 	}

@@ -2,17 +2,14 @@ package runner
 
 import (
 	"fmt"
-	"io"
 	"os"
-	"syscall"
 
-	"github.com/vtest-dev/vtest/internal/invoker"
 	"github.com/vtest-dev/vtest/reports"
 )
 
 // jsonFile is the -json report's writer. Its first write publishes a new
-// file at path with that write in it, in one step (reports.WriteFileAtomic),
-// and the later writes are appended to that file, so tail -f follows the
+// file at path with that write in it, in one step (reports.CreateFileWith),
+// and the later writes go to that file, so tail -f follows the
 // run. An existing report is therefore never truncated: it is replaced by
 // a new file once the new report has its first event, and a first write
 // that fails (a full disk) leaves it as it was.
@@ -20,8 +17,6 @@ type jsonFile struct {
 	path string
 	f    *os.File
 	err  error // the first failed write; later writes fail with it
-	// log, when set, receives an error giving the file to the user.
-	log func(error)
 }
 
 func (j *jsonFile) Write(p []byte) (int, error) {
@@ -29,20 +24,12 @@ func (j *jsonFile) Write(p []byte) (int, error) {
 		return 0, j.err
 	}
 	if j.f == nil {
-		err := reports.WriteFileAtomic(j.path, func(w io.Writer) error {
-			_, err := w.Write(p)
-			return err
-		})
-		if err == nil {
-			j.f, err = os.OpenFile(j.path, os.O_WRONLY|os.O_APPEND|syscall.O_NOFOLLOW, 0)
-		}
+		f, err := reports.CreateFileWith(j.path, p)
 		if err != nil {
 			j.err = fmt.Errorf("JSON report: %w (a report that was there is unchanged)", err)
 			return 0, j.err
 		}
-		if err := invoker.Give(j.path); err != nil && j.log != nil {
-			j.log(err)
-		}
+		j.f = f
 		return len(p), nil
 	}
 	n, err := j.f.Write(p)

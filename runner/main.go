@@ -536,7 +536,7 @@ func (c *config) reporters(stdout, stderr io.Writer, tty bool, plans []reports.P
 		rep = append(rep, c.junitFile(plans, meta, stderr))
 	}
 	if c.jsonPath != "" {
-		f := &jsonFile{path: c.jsonPath, log: func(err error) { fmt.Fprintf(stderr, "vtest: %v\n", err) }}
+		f := &jsonFile{path: c.jsonPath}
 		files = append(files, f)
 		rep = append(rep, reports.JSONLines{W: f})
 	}
@@ -558,9 +558,10 @@ func (c *config) reporters(stdout, stderr io.Writer, tty bool, plans []reports.P
 // junitFile is the JUnit reporter of -junit.
 func (c *config) junitFile(plans []reports.Planned, meta reports.Meta, stderr io.Writer) *reports.JUnitFile {
 	return &reports.JUnitFile{Path: c.junit, Plans: plans, Meta: meta, Options: c.junitOpt,
-		Log: func(err error) { fmt.Fprintf(stderr, "vtest: %v\n", err) },
-		// A report belongs to whoever asked for it, also under sudo.
-		Written: func() error { return invoker.Give(c.junit) }}
+		// A report belongs to whoever asked for it, also under sudo: the
+		// new file is given to them in their own directories (see
+		// reports.WriteFileAtomic).
+		Log: func(err error) { fmt.Fprintf(stderr, "vtest: %v\n", err) }}
 }
 
 // color says whether to colour the console: on a terminal, unless NO_COLOR

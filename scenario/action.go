@@ -14,6 +14,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
+
+	"github.com/vtest-dev/vtest/internal/nsx"
 )
 
 // The built-in actions. Each is declarative: its arguments name nodes
@@ -611,8 +613,8 @@ func (p *plan) node(name string) *planNode {
 
 // sysctl validates a sysctl name and value.
 func (v *validator) sysctl(obj, name, value string) {
-	if !sysctlNameRE.MatchString(name) || strings.Contains(name, "..") {
-		v.add(obj, "sysctl %q is not a network sysctl", "only net.* sysctls are per namespace; write it like net.ipv4.conf.all.rp_filter", name)
+	if nsx.CheckSysctlName(name) != nil {
+		v.add(obj, "sysctl %q is not a network sysctl", "only net.* sysctls are per namespace; write it like net.ipv4.conf.all.rp_filter (letters, digits, _ and - between dots)", name)
 	} else if !sysctlExists(name) {
 		v.add(obj, "sysctl %s does not exist on this kernel", "check the name (per-interface ones look like net.ipv4.conf.eth0.rp_filter)", name)
 	}

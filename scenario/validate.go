@@ -32,8 +32,7 @@ func (e *ValidationError) Error() string {
 const maxIfaceName = 15
 
 var (
-	ifaceNameRE  = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9_.-]*$`)
-	sysctlNameRE = regexp.MustCompile(`^net\.[A-Za-z0-9_.-]+$`)
+	ifaceNameRE = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9_.-]*$`)
 )
 
 // Validate checks the definition and returns every mistake found, joined, or

@@ -11,8 +11,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/vtest-dev/vtest/internal/invoker"
 	"github.com/vtest-dev/vtest/internal/vm"
+	"github.com/vtest-dev/vtest/reports"
 	"github.com/vtest-dev/vtest/runner"
 )
 
@@ -145,13 +145,21 @@ func kernelCmd(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprint(stdout, res.Console)
 	fmt.Fprintf(stdout, "kernel %s under QEMU (%s, %s): %.1fs from boot to result\n", res.Kernel, res.Accel, res.Boot, res.Elapsed.Seconds())
 	if junit != "" {
-		if err := os.WriteFile(junit, res.JUnit, 0o644); err != nil {
+		if err := writeJUnit(junit, res.JUnit); err != nil {
 			fmt.Fprintf(stderr, "vtest kernel: %v\n", err)
 			return runner.ExitUsage
 		}
-		if err := invoker.Give(junit); err != nil {
-			fmt.Fprintf(stderr, "vtest kernel: %v\n", err)
-		}
 	}
 	return res.Exit
+}
+
+// writeJUnit writes the JUnit report b at path as every report is written:
+// a new file put in place, never written through whatever path names, and
+// given to the user behind sudo in their own directories
+// (reports.WriteFileAtomic).
+func writeJUnit(path string, b []byte) error {
+	return reports.WriteFileAtomic(path, func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	})
 }

@@ -101,7 +101,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 				return runner.ExitUsage
 			}
 		}
-		bin, cleanup, err := suiteBinary(paths, "", false, stderr)
+		exe, cleanup, err := suiteBinary(paths, "", false, stderr)
 		if err != nil {
 			fmt.Fprintf(stderr, "vtest %s: %v%s\n", cmd, err, captureValueHint(rest))
 			return runner.ExitUsage
@@ -111,9 +111,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			flags = envFlags(flags)
 		}
 		if cmd == "run" {
-			return runSuite(append(prefix, bin), flags, stdout, stderr)
+			return runSuite(exe.command(prefix), flags, stdout, stderr)
 		}
-		return execSuite(append(prefix, bin), flags, stdout, stderr)
+		return execSuite(exe.command(prefix), flags, stdout, stderr)
 	case "build":
 		if wantsHelp(rest) {
 			fmt.Fprintln(stdout, "usage: vtest build -o FILE PATH...\n\nWrites the scenarios of the Go packages at PATH as one static binary (CGO_ENABLED=0)\nthat takes vtest run's flags and needs no Go toolchain.")
@@ -218,13 +218,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "vtest graph: usage: vtest graph [-mermaid] NAME [PATH...]\n")
 			return runner.ExitUsage
 		}
-		bin, cleanup, err := suiteBinary(paths[1:], "", false, stderr)
+		exe, cleanup, err := suiteBinary(paths[1:], "", false, stderr)
 		if err != nil {
 			fmt.Fprintf(stderr, "vtest graph: %v\n", err)
 			return runner.ExitUsage
 		}
 		defer cleanup()
-		return execSuite([]string{bin}, append(flags, "-graph", paths[0]), stdout, stderr)
+		return execSuite(exe.command(nil), append(flags, "-graph", paths[0]), stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "vtest: unknown command %q\n\n%s", cmd, usage)
 	return runner.ExitUsage

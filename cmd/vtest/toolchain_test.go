@@ -76,19 +76,37 @@ func TestNormalizePaths(t *testing.T) {
 }
 
 func TestUntrustedCache(t *testing.T) {
-	f := filepath.Join(t.TempDir(), "suite")
+	dir := t.TempDir()
+	f := filepath.Join(dir, "suite")
 	os.WriteFile(f, []byte("x"), 0o755)
-	if why := untrusted(f); why != "" {
+	d, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	why := func() string {
+		exe, err := openSuite(d, "suite")
+		if err != nil {
+			return err.Error()
+		}
+		exe.f.Close()
+		return ""
+	}
+	if why := why(); why != "" {
 		t.Fatalf("own file untrusted: %s", why)
 	}
 	os.Chmod(f, 0o775)
-	if why := untrusted(f); !strings.Contains(why, "writable by group or others") {
+	if why := why(); !strings.Contains(why, "writable by group or others") {
 		t.Errorf("group-writable: %q", why)
 	}
+	os.Chmod(f, 0o755)
+	os.Symlink("suite", filepath.Join(dir, "link"))
+	if _, err := openSuite(d, "link"); err == nil {
+		t.Errorf("a symbolic link was opened")
+	}
 	if os.Geteuid() == 0 {
-		os.Chmod(f, 0o755)
 		os.Chown(f, 12345, 12345)
-		if why := untrusted(f); !strings.Contains(why, "owned by uid 12345") {
+		if why := why(); !strings.Contains(why, "belongs to uid 12345") {
 			t.Errorf("foreign owner: %q", why)
 		}
 	}
@@ -102,7 +120,12 @@ func TestPruneCacheKeepsMostRecent(t *testing.T) {
 		tm := timeAt(i)
 		os.Chtimes(p, tm, tm)
 	}
-	pruneCache(dir, 2)
+	d, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	pruneCache(d, 2)
 	ents, _ := os.ReadDir(dir)
 	if len(ents) != 2 || ents[0].Name() != "d" || ents[1].Name() != "e" {
 		t.Errorf("kept %v, want d and e", ents)

@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"github.com/vtest-dev/vtest/internal/invoker"
 	"net"
 	"os"
 	"path/filepath"
@@ -17,18 +16,22 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+	"golang.org/x/sys/unix"
 
+	"github.com/vtest-dev/vtest/internal/invoker"
 	"github.com/vtest-dev/vtest/scenario"
 )
 
 // Capture is a running capture of every link of a network.
 type Capture struct {
+	dir   *os.File
 	links []*link
 	wg    sync.WaitGroup
 }
 
 type link struct {
 	path string
+	name string // in Capture.dir
 	f    *os.File
 	bw   *bufio.Writer
 	w    *pcapgo.NgWriter
@@ -47,11 +50,18 @@ var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
 // WireGuard; not bridges, VRFs or dummies), into
 // dir/<prefix>-<node>-<iface>.pcapng. VLAN tags the kernel strips are put
 // back into the frames.
+//
+// Run as root, it writes only where no one else can interfere: dir must
+// belong to root or the user the run is for (see invoker.Trusts), and no
+// group or others may write to it unless it is sticky (like /tmp). Each
+// file is new (never one found there, never through a link) and is given
+// to the user behind sudo when dir is theirs.
 func Start(n *scenario.Network, dir, prefix string) (*Capture, error) {
-	if err := invoker.MkdirAll(dir, 0o755); err != nil {
+	d, err := openDir(dir)
+	if err != nil {
 		return nil, fmt.Errorf("capture: %w", err)
 	}
-	c := &Capture{}
+	c := &Capture{dir: d}
 	seen := map[string]bool{}
 	for _, nd := range n.Nodes() {
 		for _, ifc := range nd.Interfaces() {
@@ -59,7 +69,7 @@ func Start(n *scenario.Network, dir, prefix string) (*Capture, error) {
 				continue // a bridge, or the other end of a pair already captured
 			}
 			seen[nd.Name()+"/"+ifc.Name] = true
-			l, err := open(nd, ifc, filepath.Join(dir, unsafeChars.ReplaceAllString(prefix+"-"+nd.Name()+"-"+ifc.Name, "_")+".pcapng"))
+			l, err := open(nd, ifc, d, unsafeChars.ReplaceAllString(prefix+"-"+nd.Name()+"-"+ifc.Name, "_")+".pcapng")
 			if err != nil {
 				c.Stop(false)
 				return nil, err
@@ -72,8 +82,31 @@ func Start(n *scenario.Network, dir, prefix string) (*Capture, error) {
 	return c, nil
 }
 
-func open(nd *scenario.Node, ifc *scenario.Interface, path string) (*link, error) {
-	l := &link{path: path}
+// openDir makes (see invoker.MkdirAll) and opens the capture directory,
+// and checks the directory it opened.
+func openDir(dir string) (*os.File, error) {
+	if err := invoker.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: dir, Err: err}
+	}
+	d := os.NewFile(uintptr(fd), dir)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		d.Close()
+		return nil, err
+	}
+	if err := invoker.CheckOwnerMode(dir, &st); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("not writing captures to %s: %w", dir, err)
+	}
+	return d, nil
+}
+
+func open(nd *scenario.Node, ifc *scenario.Interface, dir *os.File, name string) (*link, error) {
+	l := &link{path: filepath.Join(dir.Name(), name), name: name}
 	err := nd.Do(func() (err error) {
 		l.c, err = Sniff(ifc.Name)
 		return err
@@ -81,13 +114,17 @@ func open(nd *scenario.Node, ifc *scenario.Interface, path string) (*link, error
 	if err != nil {
 		return nil, fmt.Errorf("capture %s:%s: %w", nd.Name(), ifc.Name, err)
 	}
-	if l.f, err = os.Create(path); err != nil {
+	// A new file: never one (or a link) someone put at the name first.
+	fd, err := unix.Openat(int(dir.Fd()), name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	if err != nil {
 		l.c.Close()
-		return nil, fmt.Errorf("capture: %w", err)
+		return nil, fmt.Errorf("capture: %w", &os.PathError{Op: "create", Path: l.path, Err: err})
 	}
-	if err := invoker.Give(path); err != nil {
+	l.f = os.NewFile(uintptr(fd), l.path)
+	if err := invoker.GiveCreated(l.f, dir); err != nil {
 		l.c.Close()
 		l.f.Close()
+		unix.Unlinkat(int(dir.Fd()), name, 0)
 		return nil, fmt.Errorf("capture: %w", err)
 	}
 	l.bw = bufio.NewWriter(l.f)
@@ -142,12 +179,24 @@ func (c *Capture) Stop(keep bool) []string {
 	for _, l := range c.links {
 		l.w.Flush()
 		l.bw.Flush()
-		l.f.Close()
 		if keep {
 			files = append(files, l.path)
 		} else {
-			os.Remove(l.path)
+			c.remove(l)
 		}
+		l.f.Close()
 	}
+	c.dir.Close()
 	return files
+}
+
+// remove removes the file l wrote, and nothing that has taken its name.
+func (c *Capture) remove(l *link) {
+	var mine, there unix.Stat_t
+	if unix.Fstat(int(l.f.Fd()), &mine) != nil || unix.Fstatat(int(c.dir.Fd()), l.name, &there, unix.AT_SYMLINK_NOFOLLOW) != nil {
+		return
+	}
+	if mine.Dev == there.Dev && mine.Ino == there.Ino {
+		unix.Unlinkat(int(c.dir.Fd()), l.name, 0)
+	}
 }

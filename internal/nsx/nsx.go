@@ -209,14 +209,36 @@ func (t *Thread) Close() {
 	<-t.done
 }
 
-// SysctlPath maps a sysctl name ("net.ipv4.ip_forward") to its file under
-// /proc/sys. Names that already contain a slash are taken as paths relative
-// to /proc/sys.
-func SysctlPath(name string) string {
-	if strings.Contains(name, "/") {
-		return "/proc/sys/" + strings.TrimPrefix(name, "/")
+// SysctlPath maps a network sysctl's name ("net.ipv4.ip_forward") to its
+// file under /proc/sys, or says why the name is not one (CheckSysctlName).
+func SysctlPath(name string) (string, error) {
+	if err := CheckSysctlName(name); err != nil {
+		return "", err
 	}
-	return "/proc/sys/" + strings.ReplaceAll(name, ".", "/")
+	return "/proc/sys/" + strings.ReplaceAll(name, ".", "/"), nil
+}
+
+// CheckSysctlName says why name is not the name of a network sysctl, or
+// returns nil. Only net.* sysctls belong to a network namespace; every
+// other one is the host's. So a name is "net" and then elements separated
+// by dots, each made of letters, digits, "_" and "-": no "/", no empty,
+// "." or ".." element, nothing that could lead out of /proc/sys/net
+// ("net/../kernel/hostname" would set the host's name).
+func CheckSysctlName(name string) error {
+	elems := strings.Split(name, ".")
+	if len(elems) < 2 || elems[0] != "net" {
+		return fmt.Errorf("%q is not a network sysctl: only net.* sysctls are per namespace (write it like net.ipv4.conf.all.rp_filter)", name)
+	}
+	for _, e := range elems[1:] {
+		if e == "" || strings.TrimFunc(e, isSysctlNameRune) != "" {
+			return fmt.Errorf("%q is not a network sysctl name: its elements are are letters, digits, _ and - separated by dots (write it like net.ipv4.conf.all.rp_filter)", name)
+		}
+	}
+	return nil
+}
+
+func isSysctlNameRune(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-'
 }
 
 // WriteSysctl writes a sysctl of the calling thread's network namespace. Call
@@ -225,6 +247,9 @@ func SysctlPath(name string) string {
 // double the cost of a sysctl (10–20 µs) and vtest writes several per
 // namespace.
 func WriteSysctl(name, value string) error {
+	if err := CheckSysctlName(name); err != nil {
+		return err
+	}
 	fd, err := openSysctl(name, unix.O_WRONLY|unix.O_TRUNC)
 	if err != nil {
 		return fmt.Errorf("sysctl %s: %w", name, err)
@@ -241,7 +266,11 @@ func WriteSysctl(name, value string) error {
 
 // ReadSysctl reads a sysctl of the calling thread's network namespace.
 func ReadSysctl(name string) (string, error) {
-	b, err := ReadProc(SysctlPath(name))
+	path, err := SysctlPath(name)
+	if err != nil {
+		return "", err
+	}
+	b, err := ReadProc(path)
 	if err != nil {
 		return "", fmt.Errorf("sysctl %s: %w", name, err)
 	}
@@ -270,7 +299,13 @@ func ReadProc(path string) ([]byte, error) {
 	}
 }
 
-func openSysctl(name string, flags int) (int, error) { return openProc(SysctlPath(name), flags) }
+func openSysctl(name string, flags int) (int, error) {
+	path, err := SysctlPath(name)
+	if err != nil {
+		return -1, err
+	}
+	return openProc(path, flags)
+}
 
 func openProc(path string, flags int) (int, error) {
 	fd, err := ignoringEINTR(func() (int, error) { return unix.Open(path, flags|unix.O_CLOEXEC, 0) })
