@@ -243,7 +243,10 @@ func (w *linkWatch) await(ctx context.Context, index int, ok func(netlink.Link) 
 			continue
 		}
 		for _, m := range msgs {
-			if m.Header.Type != unix.RTM_NEWLINK {
+			// Only the device's own notification (AF_UNSPEC): a bridge
+			// also sends AF_BRIDGE ones for its ports, from inside the
+			// notifiers, before they have all run.
+			if m.Header.Type != unix.RTM_NEWLINK || len(m.Data) < unix.SizeofIfInfomsg || nl.DeserializeIfInfomsg(m.Data).Family != unix.AF_UNSPEC {
 				continue
 			}
 			hdr := unix.NlMsghdr(m.Header)

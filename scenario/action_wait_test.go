@@ -93,3 +93,37 @@ func TestLinkDownReturnsWhenKernelActed(t *testing.T) {
 		}
 	}
 }
+
+// TestLinkDownOnSwitchPort: right after a host's link to a switch goes
+// down, the switch port has no carrier and the bridge has dropped what it
+// learned on it (it disables the port when it acts on the carrier loss).
+func TestLinkDownOnSwitchPort(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	ctx := context.Background()
+	s := scenario.Define("link-down-switch", "")
+	s.Switch("sw")
+	s.Host("h1")
+	s.Host("h2")
+	s.Link("h1", "sw:p1")
+	s.Link("h2", "sw:p2")
+	n := scenario.New(t, s)
+	sw, h1 := n.Node("sw"), n.Node("h1")
+	assert.Reachable(t, h1, n.Node("h2"))
+	mac := h1.Interface("eth0").MAC
+	if r, err := assert.FDBLookup(ctx, sw, mac, assert.Via("p1"), assert.Expect(assert.FDBLearned)); err != nil {
+		t.Fatalf("before: %v", err)
+	} else {
+		t.Log(r.Evidence())
+	}
+	if err := n.Apply(ctx, scenario.LinkDown("h1:eth0")); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := assert.FDBLookup(ctx, sw, mac, assert.Absent()); err != nil {
+		t.Errorf("right after LinkDown: %v", err)
+	} else {
+		t.Log(r.Evidence())
+	}
+	if _, err := assert.LinkStatus(ctx, sw, "p1", assert.Expect("no-carrier")); err != nil {
+		t.Errorf("switch port right after LinkDown: %v", err)
+	}
+}
