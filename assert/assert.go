@@ -49,6 +49,8 @@ type Options struct {
 	// PathMTU is the expected path MTU of a route lookup (a PMTU
 	// exception).
 	PathMTU int
+	// VLAN is the VLAN an FDB entry must be in.
+	VLAN int
 	// UDP makes a firewall-verdict check use UDP.
 	UDP bool
 	// Listen makes a firewall-verdict check listen at the destination.
@@ -108,6 +110,9 @@ func Gateway(addr string) Option { return func(o *Options) { o.Gateway = addr } 
 // PathMTU sets the expected path MTU of a route lookup.
 func PathMTU(mtu int) Option { return func(o *Options) { o.PathMTU = mtu } }
 
+// VLAN requires an FDB entry in this VLAN.
+func VLAN(id int) Option { return func(o *Options) { o.VLAN = id } }
+
 func build(defaults Options, opts []Option) (Options, error) {
 	o := defaults
 	for _, f := range opts {
@@ -132,6 +137,8 @@ func build(defaults Options, opts []Option) (Options, error) {
 		return o, fmt.Errorf("duration %v is negative", o.Duration)
 	case o.PathMTU < 0:
 		return o, fmt.Errorf("path MTU %d is negative", o.PathMTU)
+	case o.VLAN < 0 || o.VLAN > 4094:
+		return o, fmt.Errorf("VLAN %d is outside 1..4094", o.VLAN)
 	}
 	return o, nil
 }

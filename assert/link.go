@@ -23,15 +23,20 @@ type LinkResult struct {
 }
 
 // State is "up" (operationally up), "no-carrier" (administratively up,
-// no carrier) or "down" (administratively down).
+// operationally down) or "down" (administratively down), judged from the
+// kernel's operstate — the state the kernel has acted on (neighbours,
+// routes, bridge ports), which it sets after the carrier flag changes.
+// A driver that keeps no operstate ("unknown", like lo) is judged by its
+// carrier. Other operstates ("dormant", "testing") are returned as they
+// are.
 func (r *LinkResult) State() string {
 	switch {
 	case !r.AdminUp:
 		return "down"
-	case !r.Carrier:
-		return "no-carrier"
-	case r.Oper == "up" || r.Oper == "unknown":
+	case r.Oper == "up", r.Oper == "unknown" && r.Carrier:
 		return "up"
+	case r.Oper == "unknown", r.Oper == "down", r.Oper == "lowerlayerdown":
+		return "no-carrier"
 	}
 	return r.Oper
 }

@@ -155,16 +155,57 @@ func knownIface(nd *scenario.Node, index int) (string, bool) {
 	return "", false
 }
 
+// The kinds of a bridge FDB entry, for Expect.
+const (
+	// FDBLocal is an entry for an address of the bridge or of one of its
+	// ports (iproute2: permanent): frames for it are delivered to the
+	// bridge itself and forwarded through no port.
+	FDBLocal = "local"
+	// FDBStatic is a forwarding entry that never ages (bridge fdb add …
+	// static, or scenario.FDBEntry).
+	FDBStatic = "static"
+	// FDBLearned is an address the bridge learned from a frame's source.
+	FDBLearned = "learned"
+	// FDBExternLearn is an entry added by an external learner (a switch
+	// driver, or bridge fdb add … extern_learn).
+	FDBExternLearn = "extern_learn"
+)
+
 // FDBResult is the evidence of a bridge FDB check.
 type FDBResult struct {
 	Switch string
 	MAC    net.HardwareAddr
 	Found  bool
-	// Port is the bridge port the MAC was learned on (or set on).
+	// Port, VLAN (0: none) and Kind describe the entry the check judged:
+	// the one matching every option, else the closest. Port is the bridge
+	// port the entry belongs to; for a local entry frames do not leave
+	// through it.
 	Port string
-	// Kind is "learned", "static" or "local".
+	VLAN int
+	// Kind is FDBLocal, FDBStatic, FDBLearned or FDBExternLearn.
 	Kind string
-	Want string
+	// Entries are all of the bridge's entries for MAC, like bridge fdb
+	// show renders them.
+	Entries []string
+	Want    string
+}
+
+// fdbEntry is one of a bridge's entries for a MAC.
+type fdbEntry struct {
+	port, kind string
+	vlan       int
+}
+
+func (e fdbEntry) String() string {
+	s := "dev " + e.port
+	if e.vlan != 0 {
+		s += fmt.Sprintf(" vlan %d", e.vlan)
+	}
+	s += " " + e.kind
+	if e.kind == FDBLocal {
+		s += " (delivered to the bridge itself, forwarded through no port)"
+	}
+	return s
 }
 
 // Evidence renders the entry like bridge fdb.
@@ -172,57 +213,124 @@ func (r *FDBResult) Evidence() string {
 	if !r.Found {
 		return fmt.Sprintf("%s fdb %s: no entry; want %s", r.Switch, r.MAC, r.Want)
 	}
-	return fmt.Sprintf("%s fdb %s dev %s %s; want %s", r.Switch, r.MAC, r.Port, r.Kind, r.Want)
+	s := fmt.Sprintf("%s fdb %s %s; want %s", r.Switch, r.MAC, fdbEntry{port: r.Port, kind: r.Kind, vlan: r.VLAN}, r.Want)
+	if len(r.Entries) > 1 {
+		s += "; all entries: " + strings.Join(r.Entries, " | ")
+	}
+	return s
 }
 
-// FDBLookup checks a switch's forwarding database for a MAC: present (on
-// the port Via names, if any) or, with Absent(), missing — which after
-// ageing means aged out.
+// fdbKind tells the kind of an entry from its state and flags, as the
+// kernel reports them (br_fdb.c: fdb_fill_info).
+func fdbKind(e netlink.Neigh) string {
+	switch {
+	case e.State&netlink.NUD_PERMANENT != 0:
+		return FDBLocal
+	case e.Flags&netlink.NTF_EXT_LEARNED != 0:
+		return FDBExternLearn
+	case e.State&netlink.NUD_NOARP != 0:
+		return FDBStatic
+	}
+	return FDBLearned
+}
+
+// fdbWantKind resolves Expect for an FDB check ("permanent" is iproute2's
+// word for local).
+func fdbWantKind(expect string) (string, error) {
+	switch k := strings.ToLower(expect); k {
+	case "", FDBStatic, FDBLearned, FDBExternLearn, FDBLocal:
+		return k, nil
+	case "permanent":
+		return FDBLocal, nil
+	}
+	return "", fmt.Errorf("fdb: kind %q is not %s, %s, %s or %s", expect, FDBStatic, FDBLearned, FDBExternLearn, FDBLocal)
+}
+
+// FDBLookup checks a switch's forwarding database for a MAC. By default
+// an entry must exist; Via("p2") asks for a forwarding entry on port p2
+// (a local entry never qualifies: it forwards through no port, unless
+// Expect(FDBLocal) asks for one), Expect(FDBStatic, FDBLearned,
+// FDBExternLearn or FDBLocal) for its kind, VLAN(10) for its VLAN.
+// Absent() asks for no entry matching those options — without them, no
+// entry at all, which after ageing means aged out.
 func FDBLookup(ctx context.Context, sw *scenario.Node, mac net.HardwareAddr, opts ...Option) (*FDBResult, error) {
 	o, err := build(Options{}, opts)
 	if err != nil {
 		return nil, fmt.Errorf("fdb: %w", err)
 	}
-	r := &FDBResult{Switch: sw.Name(), MAC: mac, Want: "present"}
-	if o.Interface != "" {
-		r.Want = "on " + o.Interface
+	kind, err := fdbWantKind(o.Expect)
+	if err != nil {
+		return nil, err
 	}
-	if o.Absent {
+	var want []string
+	if o.Interface != "" {
+		want = append(want, "dev "+o.Interface)
+	}
+	if o.VLAN != 0 {
+		want = append(want, fmt.Sprintf("vlan %d", o.VLAN))
+	}
+	if kind != "" {
+		want = append(want, kind)
+	}
+	r := &FDBResult{Switch: sw.Name(), MAC: mac, Want: "present"}
+	switch {
+	case o.Absent && len(want) > 0:
+		r.Want = "no entry " + strings.Join(want, " ")
+	case o.Absent:
 		r.Want = "absent"
+	case len(want) > 0:
+		r.Want = strings.Join(want, " ")
 	}
 	entries, err := sw.Netlink().NeighList(0, unix.AF_BRIDGE)
 	if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
 		return r, fmt.Errorf("fdb: list %s's FDB: %w", sw.Name(), err)
 	}
-	for _, e := range entries {
-		if e.HardwareAddr.String() != mac.String() || e.Flags&netlink.NTF_MASTER == 0 && e.MasterIndex == 0 {
+	// Each entry is scored by the options it meets; the check judges the
+	// best one.
+	portOK := func(e fdbEntry) bool {
+		return o.Interface == "" || e.port == o.Interface && (e.kind != FDBLocal || kind == FDBLocal)
+	}
+	kindOK := func(e fdbEntry) bool { return kind == "" || e.kind == kind }
+	vlanOK := func(e fdbEntry) bool { return o.VLAN == 0 || e.vlan == o.VLAN }
+	best, bestScore := fdbEntry{}, -1
+	for _, ne := range entries {
+		if ne.HardwareAddr.String() != mac.String() || ne.Flags&netlink.NTF_MASTER == 0 && ne.MasterIndex == 0 {
 			continue // another MAC, or a port's own (self) entry
 		}
-		r.Found, r.Port = true, ifaceName(sw, e.LinkIndex)
-		switch {
-		case e.State&netlink.NUD_PERMANENT != 0:
-			r.Kind = "local"
-		case e.State&netlink.NUD_NOARP != 0:
-			r.Kind = "static"
-		default:
-			r.Kind = "learned"
+		e := fdbEntry{port: ifaceName(sw, ne.LinkIndex), kind: fdbKind(ne), vlan: ne.Vlan}
+		r.Entries = append(r.Entries, e.String())
+		score := 0
+		for _, ok := range []bool{portOK(e), kindOK(e), vlanOK(e)} {
+			if ok {
+				score++
+			}
 		}
-		if o.Interface == "" || r.Port == o.Interface {
-			break
+		if score > bestScore {
+			best, bestScore = e, score
 		}
 	}
+	if bestScore >= 0 {
+		r.Found, r.Port, r.Kind, r.VLAN = true, best.port, best.kind, best.vlan
+	}
+	matches := bestScore == 3
 	fail := func(why string) (*FDBResult, error) {
 		return r, fmt.Errorf("%s's FDB entry for %s %s: %s", sw.Name(), mac, why, r.Evidence())
 	}
 	switch {
-	case o.Absent && r.Found:
+	case o.Absent && matches:
 		return fail("exists")
 	case o.Absent:
 		return r, nil
 	case !r.Found:
 		return fail("is missing")
-	case o.Interface != "" && r.Port != o.Interface:
+	case !portOK(best) && best.port == o.Interface:
+		return fail(fmt.Sprintf("is a local entry: frames for it stay in the bridge and never leave through %s", o.Interface))
+	case !portOK(best):
 		return fail("is on the wrong port")
+	case !kindOK(best):
+		return fail(fmt.Sprintf("is %s, not %s", best.kind, kind))
+	case !vlanOK(best):
+		return fail("is in the wrong VLAN")
 	}
 	return r, nil
 }

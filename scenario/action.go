@@ -30,11 +30,19 @@ import (
 // stepTimeout bounds the waits of an action whose context has no deadline.
 const stepTimeout = 10 * time.Second
 
-// LinkDown sets an interface ("node:iface") administratively down.
+// LinkDown sets an interface ("node:iface") administratively down and
+// returns once the kernel has acted on it: the interface reports
+// operstate down, and its veth peer, when it had a carrier, has lost it —
+// the kernel notified the peer's new operstate, which it does after
+// evicting the peer's neighbours and disabling its bridge port
+// (net/core/dev.c: netdev_state_change). A check right after it reads the
+// new state. The step's evidence says how long each took.
 func LinkDown(end string) Action { return linkState{end: end, up: false} }
 
 // LinkUp sets an interface administratively up and, when its veth peer is
-// up too, returns once both ends are operationally up.
+// up too, returns once the kernel has acted on both ends' carrier: it
+// notified their operstate up (after attaching their qdiscs and enabling
+// their bridge ports).
 func LinkUp(end string) Action { return linkState{end: end, up: true} }
 
 type linkState struct {
@@ -52,48 +60,233 @@ func (a linkState) String() string {
 func (a linkState) validate(v *validator, p *plan, obj string) { v.end(p, obj, a.end) }
 
 func (a linkState) Run(ctx context.Context, n *Network) error {
-	nd, ifc, l, err := n.end(a.end)
-	if err != nil {
-		return err
-	}
-	if !a.up {
-		if err := nd.nl.LinkSetDown(l); err != nil {
-			return fmt.Errorf("set %s down: %w", a.end, err)
-		}
-		return nil
-	}
-	if err := nd.nl.LinkSetUp(l); err != nil {
-		return fmt.Errorf("set %s up: %w", a.end, err)
-	}
-	return n.waitEndUp(ctx, nd, ifc)
+	_, err := a.report(ctx, n)
+	return err
 }
 
-// waitEndUp waits until an interface and its veth peer are operationally
-// up, if the peer is administratively up (else the link cannot come up).
-func (n *Network) waitEndUp(ctx context.Context, nd *Node, ifc *Interface) error {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, stepTimeout)
-		defer cancel()
+// report applies the state and says what the kernel reported, and when.
+func (a linkState) report(ctx context.Context, n *Network) (string, error) {
+	nd, ifc, l, err := n.end(a.end)
+	if err != nil {
+		return "", err
 	}
+	verb := "down"
+	if a.up {
+		verb = "up"
+	}
+	fail := func(err error) (string, error) { return "", fmt.Errorf("set %s %s: %w", a.end, verb, err) }
+	start := time.Now()
+	peer, pi, pl := n.vethPeer(ifc)
+	peerEnd := ifc.PeerNode + ":" + ifc.PeerInterface
+	// The ends whose carrier the change moves, watched from before the
+	// change so that the kernel's notification cannot be missed: going
+	// down, the peer if it has a carrier; going up, both ends if the peer
+	// is administratively up (else neither gets a carrier).
+	type watched struct {
+		nd   *Node
+		ifc  *Interface
+		name string
+		w    *linkWatch
+	}
+	var ends []*watched
+	switch {
+	case pl == nil:
+	case !a.up && pl.Attrs().Flags&net.FlagUp != 0 && pl.Attrs().RawFlags&unix.IFF_LOWER_UP != 0:
+		ends = []*watched{{nd: peer, ifc: pi, name: peerEnd}}
+	case a.up && pl.Attrs().Flags&net.FlagUp != 0 && !(l.Attrs().Flags&net.FlagUp != 0 && lowerUp(l)):
+		ends = []*watched{{nd: nd, ifc: ifc, name: a.end}, {nd: peer, ifc: pi, name: peerEnd}}
+	}
+	for _, e := range ends {
+		if e.w, err = e.nd.watchLinks(); err != nil {
+			return fail(err)
+		}
+		defer e.w.close()
+	}
+	if a.up {
+		err = nd.nl.LinkSetUp(l)
+	} else {
+		err = nd.nl.LinkSetDown(l)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	// Read the end back. Going down, the request returns once the kernel
+	// closed it and flushed its neighbours: it reports operstate down.
+	if l, err = nd.nl.LinkByIndex(ifc.Index); err != nil {
+		return fail(fmt.Errorf("read it back: %w", err))
+	}
+	if !a.up && (l.Attrs().Flags&net.FlagUp != 0 || lowerUp(l)) {
+		return fail(fmt.Errorf("the kernel still reports it up (operstate %s)", l.Attrs().OperState))
+	}
+	var ev []string
+	if len(ends) == 0 || !a.up {
+		ev = append(ev, fmt.Sprintf("%s %s (operstate %s) after %s", a.end, verb, l.Attrs().OperState, ms(time.Since(start))))
+	}
+	if a.up && pl != nil && pl.Attrs().Flags&net.FlagUp == 0 {
+		ev = append(ev, fmt.Sprintf("no carrier: its peer %s is administratively down", peerEnd))
+	}
+	// The kernel acts on a carrier change in its linkwatch work, rate
+	// limited to once a second unless the event is urgent. Kernels whose
+	// RTM_GETLINK syncs linkwatch for the link asked about (rtnl_getlink:
+	// linkwatch_sync_dev) act at once when the link is read; older ones
+	// within the second. Either way the notification awaited comes after
+	// the kernel has acted.
+	ctx, cancel := withStepTimeout(ctx)
+	defer cancel()
+	for _, e := range ends {
+		_, _ = e.nd.nl.LinkByIndex(e.ifc.Index)
+		ok := func(l netlink.Link) bool { return lowerUp(l) }
+		what := "has its carrier"
+		if !a.up {
+			ok = func(l netlink.Link) bool { return !lowerUp(l) && l.Attrs().RawFlags&unix.IFF_LOWER_UP == 0 }
+			what = "lost its carrier"
+		}
+		el, how, err := e.w.await(ctx, e.ifc.Index, ok)
+		if err != nil {
+			return strings.Join(ev, "; "), fmt.Errorf("set %s %s: %s: not notified that it %s: %w", a.end, verb, e.name, what, err)
+		}
+		if a.up {
+			e.ifc.MAC = el.Attrs().HardwareAddr
+		}
+		ev = append(ev, fmt.Sprintf("%s %s (operstate %s, %s) after %s", e.name, what, el.Attrs().OperState, how, ms(time.Since(start))))
+	}
+	return strings.Join(ev, "; "), nil
+}
+
+// vethPeer returns the veth peer of an interface, and its state, when
+// the peer is a node's interface in the scenario.
+func (n *Network) vethPeer(ifc *Interface) (*Node, *Interface, netlink.Link) {
 	if ifc.PeerNode == "" {
-		return nil // a bridge: up when a port is
+		return nil, nil, nil
 	}
 	peer, ok := n.Lookup(ifc.PeerNode)
 	if !ok {
-		return nil
+		return nil, nil, nil
 	}
-	pl, err := peer.nl.LinkByName(ifc.PeerInterface)
-	if err != nil || pl.Attrs().Flags&net.FlagUp == 0 {
-		return nil
+	pi := peer.Interface(ifc.PeerInterface)
+	if pi == nil {
+		return nil, nil, nil
 	}
-	if err := nd.waitOperUp(ctx, ifc); err != nil {
+	pl, err := peer.nl.LinkByIndex(pi.Index)
+	if err != nil {
+		return nil, nil, nil
+	}
+	return peer, pi, pl
+}
+
+// ms renders a duration in milliseconds, as step evidence does.
+func ms(d time.Duration) string {
+	return fmt.Sprintf("%.3fms", float64(d)/float64(time.Millisecond))
+}
+
+// withStepTimeout bounds ctx by stepTimeout unless it has a deadline.
+func withStepTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, stepTimeout)
+}
+
+// linkWatch receives a node's link notifications (RTNLGRP_LINK). The
+// kernel acts on a carrier change in its linkwatch work, which runs up to
+// a second after the change: it sets the operstate, runs the
+// NETDEV_CHANGE notifiers (neighbour eviction, bridge port state) and
+// only then sends RTM_NEWLINK. Waiting for that message, rather than
+// reading IFF_LOWER_UP (which changes at once) or polling the operstate
+// (set before the notifiers run), returns once the kernel has acted.
+type linkWatch struct {
+	nd *Node
+	s  *nl.NetlinkSocket
+}
+
+// watchLinks subscribes to the node's link notifications.
+func (nd *Node) watchLinks() (*linkWatch, error) {
+	var s *nl.NetlinkSocket
+	err := nd.Do(func() error {
+		var err error
+		s, err = nl.Subscribe(unix.NETLINK_ROUTE, unix.RTNLGRP_LINK)
 		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("watch the links of %q: %w", nd.name, err)
 	}
-	if pi := peer.Interface(ifc.PeerInterface); pi != nil {
-		return peer.waitOperUp(ctx, pi)
+	return &linkWatch{nd: nd, s: s}, nil
+}
+
+func (w *linkWatch) close() { w.s.Close() }
+
+// await returns the link once the kernel notifies a state of interface
+// index that ok accepts, and how it learnt it. If notifications were lost
+// (the socket overran), it falls back to reading the state until ok
+// accepts it. At the deadline it fails with the state last read.
+func (w *linkWatch) await(ctx context.Context, index int, ok func(netlink.Link) bool) (netlink.Link, string, error) {
+	for {
+		wait := 50 * time.Millisecond // wakes up to notice a cancelled ctx
+		if dl, has := ctx.Deadline(); has {
+			wait = min(wait, time.Until(dl))
+		}
+		if wait <= 0 || ctx.Err() != nil {
+			return nil, "", w.timeout(ctx, index)
+		}
+		tv := unix.NsecToTimeval(wait.Nanoseconds())
+		if err := w.s.SetReceiveTimeout(&tv); err != nil {
+			return nil, "", err
+		}
+		msgs, from, err := w.s.Receive()
+		switch {
+		case errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.ENOBUFS):
+			l, err := w.poll(ctx, index, ok)
+			return l, "read back after lost notifications", err
+		case err != nil:
+			return nil, "", fmt.Errorf("read the link notifications of %q: %w", w.nd.name, err)
+		case from.Pid != nl.PidKernel:
+			continue
+		}
+		for _, m := range msgs {
+			// Only the device's own notification (AF_UNSPEC): a bridge
+			// also sends AF_BRIDGE ones for its ports, from inside the
+			// notifiers, before they have all run.
+			if m.Header.Type != unix.RTM_NEWLINK || len(m.Data) < unix.SizeofIfInfomsg || nl.DeserializeIfInfomsg(m.Data).Family != unix.AF_UNSPEC {
+				continue
+			}
+			hdr := unix.NlMsghdr(m.Header)
+			l, err := netlink.LinkDeserialize(&hdr, m.Data)
+			if err == nil && l.Attrs().Index == index && ok(l) {
+				return l, "notified", nil
+			}
+		}
 	}
-	return nil
+}
+
+func (w *linkWatch) poll(ctx context.Context, index int, ok func(netlink.Link) bool) (netlink.Link, error) {
+	var last netlink.Link
+	err := poll(ctx, func() (bool, error) {
+		l, err := w.nd.nl.LinkByIndex(index)
+		if err != nil {
+			return false, err
+		}
+		last = l
+		return ok(l), nil
+	})
+	if err != nil {
+		return nil, w.timeout(ctx, index)
+	}
+	return last, nil
+}
+
+func (w *linkWatch) timeout(ctx context.Context, index int) error {
+	state := "unreadable"
+	if l, err := w.nd.nl.LinkByIndex(index); err == nil {
+		a := l.Attrs()
+		state = fmt.Sprintf("operstate %s, carrier %v", a.OperState, a.RawFlags&unix.IFF_LOWER_UP != 0)
+	}
+	cause := ctx.Err()
+	if cause == nil {
+		cause = context.DeadlineExceeded
+	}
+	return fmt.Errorf("still %s: %w", state, cause)
 }
 
 // LinkDelete deletes an interface; deleting one end of a veth pair deletes
@@ -124,7 +317,9 @@ func (nd *Node) forget(iface string) {
 }
 
 // Flap takes an interface down and up again times times, spending half of
-// period down and half up; it returns once the link is up again.
+// period down and half up, each half counted from when the kernel has
+// acted on the change (see LinkDown and LinkUp); it returns once the link
+// is up again.
 func Flap(end string, times int, period time.Duration) Action {
 	return flap{end: end, times: times, period: period}
 }
@@ -150,23 +345,35 @@ func (a flap) validate(v *validator, p *plan, obj string) {
 }
 
 func (a flap) Run(ctx context.Context, n *Network) error {
+	_, err := a.report(ctx, n)
+	return err
+}
+
+// report flaps the link; each half period starts once the kernel has
+// acted on the change (the peer lost or regained its carrier), so that
+// every flap is seen by the peer however short the period.
+func (a flap) report(ctx context.Context, n *Network) (string, error) {
+	var last string
 	for i := range a.times {
-		if err := (linkState{end: a.end}).Run(ctx, n); err != nil {
-			return err
+		down, err := (linkState{end: a.end}).report(ctx, n)
+		if err != nil {
+			return last, err
 		}
 		if err := sleep(ctx, a.period/2); err != nil {
-			return fmt.Errorf("flap %s: interrupted at flap %d: %w", a.end, i+1, err)
+			return last, fmt.Errorf("flap %s: interrupted at flap %d: %w", a.end, i+1, err)
 		}
-		if err := (linkState{end: a.end, up: true}).Run(ctx, n); err != nil {
-			return err
+		up, err := (linkState{end: a.end, up: true}).report(ctx, n)
+		if err != nil {
+			return last, err
 		}
+		last = fmt.Sprintf("last flap: %s; %s", down, up)
 		if i < a.times-1 {
 			if err := sleep(ctx, a.period-a.period/2); err != nil {
-				return fmt.Errorf("flap %s: interrupted at flap %d: %w", a.end, i+1, err)
+				return last, fmt.Errorf("flap %s: interrupted at flap %d: %w", a.end, i+1, err)
 			}
 		}
 	}
-	return nil
+	return last, nil
 }
 
 // sleep waits d, which is the point of the action (a flap's period), not a
@@ -490,7 +697,12 @@ func (a procAction) Run(ctx context.Context, n *Network) error {
 		}
 		if a.op == "kill" {
 			c.kill()
-			return nil
+			select {
+			case <-c.done:
+				return nil
+			default:
+				return fmt.Errorf("%s: still running after SIGKILL", a)
+			}
 		}
 		if _, ok := ctx.Deadline(); !ok {
 			var cancel context.CancelFunc

@@ -77,7 +77,10 @@ type BridgePort struct {
 }
 
 // FDBEntry is a static entry of a bridge's forwarding database: frames for
-// MAC leave through Port (in VLAN, when the bridge filters VLANs).
+// MAC leave through Port (in VLAN, when the bridge filters VLANs), like
+// bridge fdb add MAC dev PORT master static [vlan VLAN]. It is a
+// forwarding entry that never ages, not a local one: frames for MAC are
+// not delivered to the bridge itself.
 type FDBEntry struct {
 	MAC  string
 	Port string
@@ -280,12 +283,19 @@ func portStates(nd *Node) (map[int]uint8, error) {
 	return out, err
 }
 
+// fdbStatic is the state of a static forwarding entry, as iproute2's
+// "bridge fdb add … static" sends it: NUD_NOARP makes the kernel's entry
+// static (it never ages); NUD_PERMANENT would make it local instead, an
+// entry for the bridge's own address that delivers frames to the bridge
+// and forwards them through no port.
+const fdbStatic = netlink.NUD_NOARP | netlink.NUD_REACHABLE
+
 // configure adds the static FDB entries, once the ports exist.
 func (b Bridge) configure(kb *kindBuild, l netlink.Link) error {
 	for _, e := range b.FDB {
 		port := kb.node.Interface(e.Port)
 		mac, _ := net.ParseMAC(e.MAC)
-		err := kb.node.nl.NeighAdd(&netlink.Neigh{LinkIndex: port.Index, Family: unix.AF_BRIDGE, State: netlink.NUD_NOARP | netlink.NUD_PERMANENT,
+		err := kb.node.nl.NeighAdd(&netlink.Neigh{LinkIndex: port.Index, Family: unix.AF_BRIDGE, State: fdbStatic,
 			Flags: netlink.NTF_MASTER, HardwareAddr: mac, Vlan: e.VLAN})
 		if err != nil {
 			return fmt.Errorf("static FDB entry %s on %s: %w", e.MAC, e.Port, err)

@@ -127,7 +127,8 @@ func TestBridgeOptions(t *testing.T) {
 	}
 	found := false
 	for _, e := range fdb {
-		found = found || e.HardwareAddr.String() == "02:00:00:00:00:42" && e.State&netlink.NUD_PERMANENT != 0
+		// Static (NUD_NOARP), not local (NUD_PERMANENT): it forwards.
+		found = found || e.HardwareAddr.String() == "02:00:00:00:00:42" && e.State&netlink.NUD_NOARP != 0 && e.State&netlink.NUD_PERMANENT == 0
 	}
 	if !found {
 		t.Errorf("static FDB entry missing on p1: %+v", fdb)

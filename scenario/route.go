@@ -627,15 +627,6 @@ func containing(ps []netip.Prefix, a netip.Addr) (netip.Prefix, bool) {
 	return sameFamily(ps, a)
 }
 
-// masked returns the subnets of addresses.
-func masked(addrs []netip.Prefix) []netip.Prefix {
-	out := make([]netip.Prefix, len(addrs))
-	for i, a := range addrs {
-		out[i] = a.Masked()
-	}
-	return out
-}
-
 // addL3 installs a node's routes, policy rules and static neighbours.
 func (nd *Node) addL3(pn *planNode) error {
 	index := func(dev string) int {

@@ -362,23 +362,34 @@ func TestTwoLinkGatewayResolved(t *testing.T) {
 	}
 }
 
-// TestSeveralSubnetsOnOneLink: Subnet twice gives both ends an address in
-// each subnet.
+// TestSeveralSubnetsOnOneLink: Subnet twice gives an end without explicit
+// addresses an address in each subnet; an end with explicit addresses gets
+// exactly those, and the end an Addrs call left empty none in that
+// address's subnet.
 func TestSeveralSubnetsOnOneLink(t *testing.T) {
 	s := Define("t", "")
 	s.Host("a")
 	s.Host("b")
+	s.Host("c")
 	s.Link("a", "b").Subnet("10.0.0.0/24").Subnet("10.0.5.0/24").Addrs("10.0.5.7/24", "")
+	s.Link("a", "c").Subnet("10.0.1.0/24").Subnet("10.0.6.0/24")
 	p, err := s.plan()
 	if err != nil {
 		t.Fatal(err)
 	}
 	a, b := p.nodes[0].ifaces[0].addrs, p.nodes[1].ifaces[0].addrs
-	if len(a) != 2 || a[0].String() != "10.0.5.7/24" || a[1].String() != "10.0.0.1/24" {
-		t.Errorf("a = %v", a)
+	if len(a) != 1 || a[0].String() != "10.0.5.7/24" {
+		t.Errorf("a = %v, want exactly 10.0.5.7/24", a)
 	}
-	if len(b) != 2 || b[0].String() != "10.0.0.2/24" || b[1].String() != "10.0.5.1/24" {
-		t.Errorf("b = %v", b)
+	if len(b) != 1 || b[0].String() != "10.0.0.1/24" {
+		t.Errorf("b = %v, want 10.0.0.1/24 only", b)
+	}
+	a1, c := p.nodes[0].ifaces[1].addrs, p.nodes[2].ifaces[0].addrs
+	if len(a1) != 2 || a1[0].String() != "10.0.1.1/24" || a1[1].String() != "10.0.6.1/24" {
+		t.Errorf("a:eth1 = %v", a1)
+	}
+	if len(c) != 2 || c[0].String() != "10.0.1.2/24" || c[1].String() != "10.0.6.2/24" {
+		t.Errorf("c = %v", c)
 	}
 }
 

@@ -52,8 +52,9 @@ type Spec struct {
 	// Range4 and Range6 are the ranges from which links without explicit
 	// addresses get a /24 (IPv4) or /64 (IPv6). Empty means the defaults.
 	Range4, Range6 string
-	// IPv6 asks for automatic IPv6 addresses on every link as well. Links
-	// with explicit IPv6 addresses or subnets need not set it.
+	// IPv6 asks for automatic IPv6 addresses on every link as well (for
+	// the ends without explicit addresses). Links with explicit IPv6
+	// addresses or subnets need not set it.
 	IPv6 bool
 
 	nodes  []*NodeSpec
@@ -243,8 +244,10 @@ func (n *NodeSpec) Addr(cidr string) *NodeSpec {
 	return n
 }
 
-// Subnet sets the subnet of a switch's segment; hosts linked to the switch
-// without explicit addresses get addresses from it.
+// Subnet sets a subnet of a switch's segment; hosts linked to the switch
+// without explicit addresses get addresses from it (from each, when it is
+// called more than once). A host with explicit addresses gets exactly
+// those.
 func (n *NodeSpec) Subnet(cidr string) *NodeSpec {
 	n.subnets = append(n.subnets, cidr)
 	return n
@@ -299,11 +302,16 @@ type LinkSpec struct {
 	subnets []string
 	addrsA  []string
 	addrsB  []string
-	mtu     int
-	queues  int
-	delay   time.Duration
-	impair  []DirectedImpairment // impair.go
-	l2      bool
+	// noneA and noneB hold, for each Addrs call that left that end
+	// empty, the other end's address: the end gets no address in its
+	// subnet. noAddrs records an Addrs("", "").
+	noneA, noneB []string
+	noAddrs      bool
+	mtu          int
+	queues       int
+	delay        time.Duration
+	impair       []DirectedImpairment // impair.go
+	l2           bool
 }
 
 // L2 makes the link layer 2 only: neither end gets an address (trunks,
@@ -317,17 +325,29 @@ func (l *LinkSpec) L2() *LinkSpec {
 // Ends returns the link's two ends as defined.
 func (l *LinkSpec) Ends() (a, b Endpoint) { return l.a, l.b }
 
-// Subnet sets a subnet of the link: its ends get the first free addresses of
-// it, unless they have explicit addresses in it. Call it once per family.
+// Subnet sets a subnet of the link: ends without explicit addresses get
+// the first free addresses of it. Call it once per subnet (a link may
+// have several of one family).
 func (l *LinkSpec) Subnet(cidr string) *LinkSpec {
 	l.subnets = append(l.subnets, cidr)
 	return l
 }
 
-// Addrs gives the two ends explicit addresses in CIDR form ("10.0.0.1/24");
-// "" leaves an end without an address of that family. Call it once per
-// family.
+// Addrs gives the two ends explicit addresses in CIDR form ("10.0.0.1/24").
+// An end with explicit addresses gets exactly those: no automatic address
+// in any subnet, of any family. "" gives that end no address in the other
+// end's subnet (it may still get automatic addresses in the link's other
+// subnets). Call it once per address pair; for addresses in two subnets
+// of one family, declare both with Subnet.
 func (l *LinkSpec) Addrs(a, b string) *LinkSpec {
+	switch {
+	case a == "" && b == "":
+		l.noAddrs = true
+	case a == "":
+		l.noneA = append(l.noneA, b)
+	case b == "":
+		l.noneB = append(l.noneB, a)
+	}
 	if a != "" {
 		l.addrsA = append(l.addrsA, a)
 	}

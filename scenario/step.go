@@ -70,9 +70,25 @@ func stepCheck(a Action) CheckFunc {
 			return Result{Err: fmt.Errorf("step has no action")}
 		}
 		start := time.Now()
-		err := a.Run(ctx, n)
-		return Result{Err: err, Evidence: fmt.Sprintf("%s (took %.3fms)", a, float64(time.Since(start))/float64(time.Millisecond))}
+		var detail string
+		var err error
+		if r, ok := a.(reporter); ok {
+			detail, err = r.report(ctx, n)
+		} else {
+			err = a.Run(ctx, n)
+		}
+		ev := a.String()
+		if detail != "" {
+			ev += ": " + detail
+		}
+		return Result{Err: err, Evidence: fmt.Sprintf("%s (took %.3fms)", ev, float64(time.Since(start))/float64(time.Millisecond))}
 	}
+}
+
+// reporter is implemented by built-in actions that wait for the kernel to
+// act: their evidence says what the kernel reported, and when.
+type reporter interface {
+	report(ctx context.Context, n *Network) (string, error)
 }
 
 // Apply validates a built-in action against the network's definition and

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -401,6 +402,7 @@ type segment struct {
 	manual  bool // no automatic addresses
 	vrf     bool // touches a VRF: may overlap other segments
 	name    string
+	call    string // how the user declares its subnets: Link("a", "b") or Switch("sw")
 	subnets []netip.Prefix
 	members []*planIface // interfaces that get addresses
 	sw      *planNode
@@ -429,7 +431,7 @@ func (v *validator) addresses(p *plan, range4, range6 netip.Prefix) {
 	segOf := map[*planNode]*segment{}
 	for _, pn := range p.nodes {
 		if pn.spec.kind == KindSwitch {
-			sg := &segment{name: fmt.Sprintf("switch %q", pn.spec.name), sw: pn, subnets: pn.segments}
+			sg := &segment{name: fmt.Sprintf("switch %q", pn.spec.name), call: fmt.Sprintf("Switch(%q)", pn.spec.name), sw: pn, subnets: pn.segments}
 			segOf[pn] = sg
 			segs = append(segs, sg)
 		}
@@ -443,6 +445,9 @@ func (v *validator) addresses(p *plan, range4, range6 netip.Prefix) {
 	}
 	v.virtualAddrs(p, explicit)
 	vrfAddr := map[netip.Addr]bool{} // addresses on segments touching a VRF may repeat
+	// none holds, per end, the addresses of the other end in the Addrs
+	// calls that left it empty: it gets no address in their subnets.
+	none := map[*planIface][]netip.Addr{}
 	for _, pl := range p.links {
 		obj := fmt.Sprintf("link %s:%s—%s:%s", pl.a.node.spec.name, pl.a.name, pl.b.node.spec.name, pl.b.name)
 		swA, swB := pl.a.node.spec.kind == KindSwitch, pl.b.node.spec.kind == KindSwitch
@@ -452,10 +457,19 @@ func (v *validator) addresses(p *plan, range4, range6 netip.Prefix) {
 				linkSubnets = append(linkSubnets, pfx)
 			}
 		}
+		if pl.spec.noAddrs {
+			v.add(obj, `has Addrs("", ""), which gives neither end an address`, "drop it; L2() makes a link without addresses")
+		}
 		for _, side := range []struct {
 			i     *planIface
 			addrs []string
-		}{{pl.a, pl.spec.addrsA}, {pl.b, pl.spec.addrsB}} {
+			none  []string
+		}{{pl.a, pl.spec.addrsA, pl.spec.noneA}, {pl.b, pl.spec.addrsB, pl.spec.noneB}} {
+			for _, c := range side.none {
+				if a, err := netip.ParsePrefix(strings.TrimSpace(c)); err == nil {
+					none[side.i] = append(none[side.i], a.Addr())
+				}
+			}
 			if side.i.node.spec.kind == KindSwitch && len(side.addrs) > 0 {
 				v.add(obj, "the port on switch %q has an address; switch ports are layer 2", "address the switch with Switch(...).Addr", side.i.node.spec.name)
 				continue
@@ -499,7 +513,7 @@ func (v *validator) addresses(p *plan, range4, range6 netip.Prefix) {
 			sg := v.root(segOf[sw])
 			sg.members = append(sg.members, host)
 		default:
-			sg := &segment{name: obj, subnets: linkSubnets, vrf: pl.a.inVRF() || pl.b.inVRF()}
+			sg := &segment{name: obj, call: fmt.Sprintf("Link(%q, %q)", pl.spec.a, pl.spec.b), subnets: linkSubnets, vrf: pl.a.inVRF() || pl.b.inVRF()}
 			// Ports of bridges and bonds, and links declared L2, carry no
 			// address; a link touching one is addressed explicitly or not
 			// at all, since its segment lies beyond the bridge.
@@ -529,7 +543,7 @@ func (v *validator) addresses(p *plan, range4, range6 netip.Prefix) {
 			for _, a := range m.addrs {
 				if sub, ok := containing(sg.subnets, a.Addr()); ok {
 					if !sub.Contains(a.Addr()) {
-						v.add(sg.name, "address %s of %s is outside the subnet %s", "use an address inside "+sub.String()+", or change the subnet", a, owner(m), sub)
+						v.outsideSubnets(sg, a, owner(m))
 					} else if a.Bits() != sub.Bits() {
 						v.add(sg.name, "address %s of %s has prefix length /%d but the subnet is %s", fmt.Sprintf("write it as %s/%d", a.Addr(), sub.Bits()), a, owner(m), a.Bits(), sub)
 					}
@@ -628,6 +642,12 @@ func (v *validator) addresses(p *plan, range4, range6 netip.Prefix) {
 			}
 			sg.subnets = append(sg.subnets, sub)
 		}
+		// An end with explicit addresses gets exactly those; an end an
+		// Addrs call left empty gets none in the other end's subnet.
+		fixed := map[*planIface]bool{}
+		for _, m := range sg.members {
+			fixed[m] = len(m.addrs) > 0
+		}
 		for _, sub := range sg.subnets {
 			// Addresses given explicitly anywhere, and those given here.
 			given := map[netip.Addr]bool{}
@@ -638,8 +658,8 @@ func (v *validator) addresses(p *plan, range4, range6 netip.Prefix) {
 			}
 			host := sub.Addr().Next() // skip the network address
 			for _, m := range sg.members {
-				if inAny(masked(m.addrs), sub.Addr()) {
-					continue // has an address in this subnet
+				if fixed[m] || slices.ContainsFunc(none[m], sub.Contains) {
+					continue
 				}
 				for taken(host) {
 					host = host.Next()
@@ -654,6 +674,27 @@ func (v *validator) addresses(p *plan, range4, range6 netip.Prefix) {
 			}
 		}
 	}
+}
+
+// outsideSubnets refuses an explicit address outside every subnet of its
+// family on its segment, naming those subnets and the declaration that
+// would hold it too.
+func (v *validator) outsideSubnets(sg *segment, a netip.Prefix, owner string) {
+	var in []string
+	decl := sg.call
+	for _, s := range sg.subnets {
+		if s.Addr().Is4() == a.Addr().Is4() {
+			in = append(in, s.String())
+			decl += fmt.Sprintf(".Subnet(%q)", s)
+		}
+	}
+	decl += fmt.Sprintf(".Subnet(%q)", a.Masked())
+	word := "subnet"
+	if len(in) > 1 {
+		word = "subnets"
+	}
+	list := strings.Join(in, ", ")
+	v.add(sg.name, "address %s of %s is outside the %s %s", fmt.Sprintf("use an address inside %s, or declare every subnet of the segment: %s", list, decl), a, owner, word, list)
 }
 
 // hasV6Only reports whether a segment was given only IPv6 subnets explicitly,
