@@ -39,6 +39,7 @@ const (
 	readsListen
 	readsMbps
 	readsFor
+	readsVLAN
 )
 
 // optionFields names the option that sets each field of Options, in the
@@ -68,6 +69,7 @@ var optionFields = []struct {
 	{"MinMbps", "Mbps", readsMbps},
 	{"MaxMbps", "Mbps", readsMbps},
 	{"Duration", "For", readsFor},
+	{"VLAN", "VLAN", readsVLAN},
 }
 
 // The options each family of checks reads. IPv6 is read by every check
@@ -90,7 +92,7 @@ const (
 	framesReads     = readsCount | readsExpect | readsTimeout
 	linkReads       = readsExpect
 	neighbourReads  = readsAbsent | readsExpect | readsMAC | readsIPv6
-	fdbReads        = readsVia | readsAbsent
+	fdbReads        = readsVia | readsAbsent | readsExpect | readsVLAN
 )
 
 // names lists the options of a set, in the order of Options.

@@ -45,7 +45,7 @@ func TestChecksRefuseOptionsTheyDoNotRead(t *testing.T) {
 		{assert.Firewall("client", "server", 80, assert.Port(81)), `assert.Firewall does not read option Port`},
 		{assert.Connects("client", "server", 80, assert.Absent()), `assert.Connects does not read option Absent`},
 		{assert.LinkIs("client:eth0", assert.MAC("02:00:00:00:00:01")), `assert.LinkIs does not read option MAC (fix: remove MAC; assert.LinkIs reads Expect)`},
-		{assert.FDBEntry("sw", "h1:eth0", assert.Expect("static")), `assert.FDBEntry does not read option Expect`},
+		{assert.FDBEntry("sw", "h1:eth0", assert.Port(80)), `assert.FDBEntry does not read option Port`},
 		{assert.ARPUnanswered("client", "r1", assert.MAC("r1:eth0")), `assert.ARPUnanswered does not read option MAC`},
 		{assert.ARPAnswered("client", "r1", assert.IPv6()), `assert.ARPAnswered does not read option IPv6`},
 		{assert.Rate("client", "server", assert.Count(5)), `assert.Rate does not read option Count`},

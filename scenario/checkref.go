@@ -141,8 +141,11 @@ func (p *plan) nodeNames() string {
 // ValidateCheck validates what a check made with Declare names against the
 // network's definition, as Validate does for a scenario's checks: the
 // direct form for go test (assert.Check calls it). A check not made with
-// Declare names nothing to validate.
+// Declare names nothing to validate, and neither does a nil network.
 func (n *Network) ValidateCheck(check CheckFunc) error {
+	if n == nil {
+		return nil
+	}
 	v := &validator{s: n.spec, direct: true}
 	v.checkRefs(n.plan, "check", check)
 	return v.err()
