@@ -2,19 +2,16 @@ package assert
 
 import (
 	"context"
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"strings"
 	"time"
-	"unsafe"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"golang.org/x/sys/unix"
 
+	"github.com/vtest-dev/vtest/internal/capture"
 	"github.com/vtest-dev/vtest/scenario"
 )
 
@@ -457,105 +454,37 @@ func summarize(p gopacket.Packet) string {
 	return strings.Join(parts, " ")
 }
 
-// packetSock is an AF_PACKET socket bound to one interface of a node. It
-// asks for PACKET_AUXDATA: the kernel strips a received frame's VLAN tag
-// into metadata, which read puts back, as tcpdump does.
-type packetSock struct {
-	fd    int
-	index int
-}
-
-func htons(v uint16) uint16 { return v<<8 | v>>8 }
+// packetSock is an AF_PACKET socket bound to one interface of a node (the
+// capture package's Sniffer, which puts stripped VLAN tags back).
+type packetSock struct{ *capture.Sniffer }
 
 func openPacket(nd *scenario.Node, iface string) (*packetSock, error) {
-	ifc := nd.Interface(iface)
-	if ifc == nil {
+	if nd.Interface(iface) == nil {
 		return nil, fmt.Errorf("%s has no interface %q", nd.Name(), iface)
 	}
-	s := &packetSock{fd: -1, index: ifc.Index}
-	err := nd.Do(func() error {
-		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ALL)))
-		if err != nil {
-			return err
-		}
-		s.fd = fd
-		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_AUXDATA, 1); err != nil {
-			return err
-		}
-		return unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifc.Index})
-	})
-	if err != nil {
-		s.close()
+	var sn *capture.Sniffer
+	if err := nd.Do(func() (err error) { sn, err = capture.Sniff(iface); return err }); err != nil {
 		return nil, fmt.Errorf("packet socket on %s:%s: %w", nd.Name(), iface, err)
 	}
-	return s, nil
+	return &packetSock{sn}, nil
 }
 
-func (s *packetSock) close() {
-	if s.fd >= 0 {
-		unix.Close(s.fd)
-		s.fd = -1
-	}
-}
+func (s *packetSock) close() { s.Close() }
 
-func (s *packetSock) send(frame []byte) error {
-	return unix.Sendto(s.fd, frame, 0, &unix.SockaddrLinklayer{Ifindex: s.index, Halen: 6})
-}
-
-var errWindow = errors.New("window ended")
+func (s *packetSock) send(frame []byte) error { return s.Send(frame) }
 
 // read returns the next frame received (not sent) on the interface before
 // the deadline, with its VLAN tag restored.
 func (s *packetSock) read(deadline time.Time) (gopacket.Packet, error) {
-	buf := make([]byte, 65536)
-	oob := make([]byte, 256)
 	for {
-		left := time.Until(deadline)
-		if left <= 0 {
-			return nil, errWindow
-		}
-		tv := unix.NsecToTimeval(max(left.Nanoseconds(), int64(time.Microsecond)))
-		if err := unix.SetsockoptTimeval(s.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-			return nil, err
-		}
-		n, oobn, _, from, err := unix.Recvmsg(s.fd, buf, oob, 0)
-		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
-			continue
-		}
+		frame, outgoing, err := s.ReadDir(deadline)
 		if err != nil {
 			return nil, err
 		}
-		if ll, ok := from.(*unix.SockaddrLinklayer); ok && ll.Pkttype == unix.PACKET_OUTGOING {
-			continue
-		}
-		frame := buf[:n]
-		if tci, ok := vlanAux(oob[:oobn]); ok && n >= 12 {
-			tagged := make([]byte, 0, n+4)
-			tagged = append(tagged, frame[:12]...)
-			tagged = binary.BigEndian.AppendUint16(tagged, unix.ETH_P_8021Q)
-			tagged = binary.BigEndian.AppendUint16(tagged, tci)
-			frame = append(tagged, frame[12:]...)
-		}
-		return gopacket.NewPacket(append([]byte(nil), frame...), layers.LayerTypeEthernet, gopacket.Default), nil
-	}
-}
-
-// vlanAux returns the VLAN TCI from a PACKET_AUXDATA control message.
-func vlanAux(oob []byte) (uint16, bool) {
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return 0, false
-	}
-	for _, m := range msgs {
-		if m.Header.Level != unix.SOL_PACKET || m.Header.Type != unix.PACKET_AUXDATA || len(m.Data) < int(unsafe.Sizeof(unix.TpacketAuxdata{})) {
-			continue
-		}
-		aux := (*unix.TpacketAuxdata)(unsafe.Pointer(&m.Data[0]))
-		if aux.Status&unix.TP_STATUS_VLAN_VALID != 0 {
-			return aux.Vlan_tci, true
+		if !outgoing {
+			return gopacket.NewPacket(frame, layers.LayerTypeEthernet, gopacket.Default), nil
 		}
 	}
-	return 0, false
 }
 
 // Deliver is a step that sends one crafted frame from an interface

@@ -9,8 +9,10 @@ import (
 	"net/netip"
 	"sort"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
 
 	"github.com/vtest-dev/vtest/scenario"
 )
@@ -193,31 +195,54 @@ type SpreadResult struct {
 	Dst    netip.AddrPort
 	Flows  int
 	Router string
-	// Packets is how many packets each of the router's interfaces sent.
+	// Ifaces are the router's interfaces watched, in the order given.
+	Ifaces []string
+	// Packets is how many of the check's own datagrams each of the
+	// router's interfaces sent, counted on the wire (a packet socket on
+	// the interface), matched by addresses, protocol and ports.
 	Packets map[string]uint64
+	// Other is how many other frames each interface sent meanwhile
+	// (ARP, neighbour discovery, other traffic): shown, never counted.
+	Other map[string]uint64
 }
 
 // Evidence renders the spread.
 func (r *SpreadResult) Evidence() string {
-	var names []string
-	for k := range r.Packets {
-		names = append(names, k)
+	names := r.Ifaces
+	if len(names) == 0 {
+		for k := range r.Packets {
+			names = append(names, k)
+		}
+		sort.Strings(names)
 	}
-	sort.Strings(names)
-	var parts []string
+	var total uint64
 	for _, k := range names {
-		parts = append(parts, fmt.Sprintf("%s:%s %d", r.Router, k, r.Packets[k]))
+		total += r.Packets[k]
 	}
-	return fmt.Sprintf("%d UDP flows %s → %s (source ports vary), packets sent per interface: %s", r.Flows, r.From, r.Dst, strings.Join(parts, ", "))
+	var parts, other []string
+	for _, k := range names {
+		share := 0.0
+		if total > 0 {
+			share = 100 * float64(r.Packets[k]) / float64(total)
+		}
+		parts = append(parts, fmt.Sprintf("%s:%s %d (%.0f%%)", r.Router, k, r.Packets[k], share))
+		other = append(other, fmt.Sprintf("%s:%s %d", r.Router, k, r.Other[k]))
+	}
+	return fmt.Sprintf("%d UDP flows %s → %s (source ports vary); the check's own datagrams sent per interface: %s; other frames sent, not counted: %s",
+		r.Flows, r.From, r.Dst, strings.Join(parts, ", "), strings.Join(other, ", "))
 }
 
 var spreadDefaults = Options{Count: 16, Port: 9}
 
 // FlowSpread sends Count (default 16) UDP flows — one datagram each from
 // a different source port — from a node to dst:Port (default 9; nothing
-// need listen) and counts the packets each of router's interfaces ifaces
-// sent meanwhile. It passes when every one of them carried some: the
-// flows are spread over the paths, as ECMP with an L4 hash should.
+// need listen) and counts, with a packet socket on each of router's
+// interfaces ifaces, which of them sent each of those datagrams: its own
+// flows, matched by source and destination address and port, never the
+// interfaces' counters (which count ARP, neighbour discovery and any
+// other traffic too). It passes when every one of the interfaces sent
+// some: the flows are spread over the paths, as ECMP with an L4 hash
+// should.
 func FlowSpread(ctx context.Context, from *scenario.Node, dst netip.Addr, router *scenario.Node, ifaces []string, opts ...Option) (*SpreadResult, error) {
 	o, err := build(spreadDefaults, opts)
 	if err != nil {
@@ -226,53 +251,72 @@ func FlowSpread(ctx context.Context, from *scenario.Node, dst netip.Addr, router
 	if len(ifaces) < 2 {
 		return nil, errors.New("spread: name at least two interfaces of the router")
 	}
-	r := &SpreadResult{From: from.Name(), Dst: netip.AddrPortFrom(dst, uint16(o.Port)), Flows: o.Count, Router: router.Name(), Packets: map[string]uint64{}}
-	before := map[string]CounterSnapshot{}
 	for _, i := range ifaces {
-		s, err := Counters(router, i)
-		if err != nil {
-			return r, err
+		if router.Interface(i) == nil {
+			return nil, fmt.Errorf("spread: %s has no interface %q", router.Name(), i)
 		}
-		before[i] = s
 	}
-	var mu sync.Mutex
-	var sendErrs []error
+	r := &SpreadResult{From: from.Name(), Dst: netip.AddrPortFrom(dst, uint16(o.Port)), Flows: o.Count, Router: router.Name(),
+		Ifaces: ifaces, Packets: map[string]uint64{}, Other: map[string]uint64{}}
+	// Open the flows' sockets first (connecting a UDP socket sends
+	// nothing): their addresses and ports are what the router's
+	// interfaces are watched for.
+	var conns []*net.UDPConn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	flows := map[netip.AddrPort]bool{}
 	err = from.Do(func() error {
 		for range o.Count {
 			c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(r.Dst))
 			if err != nil {
 				return err
 			}
-			if _, err := c.Write([]byte("vtest flow")); err != nil {
-				mu.Lock()
-				sendErrs = append(sendErrs, err)
-				mu.Unlock()
-			}
-			c.Close()
+			conns = append(conns, c)
+			ap := c.LocalAddr().(*net.UDPAddr).AddrPort()
+			flows[netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())] = true
 		}
 		return nil
 	})
 	if err != nil {
 		return r, fmt.Errorf("spread: sockets in %s: %w", from.Name(), err)
 	}
-	// The datagrams are forwarded asynchronously: wait (bounded) until the
-	// router has sent as many as were sent to it.
-	want := uint64(o.Count - len(sendErrs))
-	wait := earliest(ctx, time.Now().Add(time.Second))
-	for {
-		var total uint64
-		for _, i := range ifaces {
-			after, err := Counters(router, i)
-			if err != nil {
-				return r, err
-			}
-			r.Packets[i] = after[TxPackets] - before[i][TxPackets]
-			total += r.Packets[i]
+	own := func(p gopacket.Packet, outgoing bool) bool {
+		src, dst, ok := udpFlow(p)
+		return ok && outgoing && dst == r.Dst && flows[src]
+	}
+	t, err := openTap(router, ifaces, own)
+	if err != nil {
+		return r, fmt.Errorf("spread: %w", err)
+	}
+	sent := 0
+	var sendErrs []error
+	for _, c := range conns {
+		if _, err := c.Write([]byte("vtest flow")); err != nil {
+			sendErrs = append(sendErrs, err)
+			continue
 		}
-		if total >= want || !time.Now().Before(wait) {
-			break
+		sent++
+	}
+	// The datagrams are forwarded asynchronously: wait (bounded) until
+	// the router has sent as many as were sent to it.
+	counts, err := t.wait(earliest(ctx, time.Now().Add(time.Second)), func(c map[string]*ownCount) bool {
+		total := 0
+		for _, v := range c {
+			total += v.Out
 		}
-		time.Sleep(time.Millisecond) // polling the counters, up to the deadline
+		return total >= sent
+	})
+	for _, i := range ifaces {
+		r.Packets[i], r.Other[i] = uint64(counts[i].Out), uint64(counts[i].OtherOut)
+	}
+	if err != nil {
+		return r, fmt.Errorf("spread: %w", err)
+	}
+	if sent == 0 {
+		return r, fmt.Errorf("spread: %s could send none of its %d datagrams: %v", from.Name(), o.Count, errors.Join(sendErrs...))
 	}
 	for _, i := range ifaces {
 		if r.Packets[i] == 0 {
@@ -280,6 +324,29 @@ func FlowSpread(ctx context.Context, from *scenario.Node, dst netip.Addr, router
 		}
 	}
 	return r, nil
+}
+
+// udpFlow returns a UDP packet's source and destination.
+func udpFlow(p gopacket.Packet) (src, dst netip.AddrPort, ok bool) {
+	u, _ := p.Layer(layers.LayerTypeUDP).(*layers.UDP)
+	if u == nil {
+		return src, dst, false
+	}
+	var s, d netip.Addr
+	switch ip := p.NetworkLayer().(type) {
+	case *layers.IPv4:
+		s, _ = netip.AddrFromSlice(ip.SrcIP.To4())
+		d, _ = netip.AddrFromSlice(ip.DstIP.To4())
+		ok = ip.Protocol == layers.IPProtocolUDP
+	case *layers.IPv6:
+		s, _ = netip.AddrFromSlice(ip.SrcIP)
+		d, _ = netip.AddrFromSlice(ip.DstIP)
+		ok = ip.NextHeader == layers.IPProtocolUDP
+	}
+	if !ok {
+		return src, dst, false // not UDP itself (an ICMP error quoting a datagram, say)
+	}
+	return netip.AddrPortFrom(s, uint16(u.SrcPort)), netip.AddrPortFrom(d, uint16(u.DstPort)), true
 }
 
 // Spread is a scenario check: UDP flows from → to are spread over all of
