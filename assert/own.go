@@ -31,7 +31,7 @@ type tap struct {
 	node   *scenario.Node
 	ifaces []string
 	socks  []*capture.Sniffer
-	own    func(p gopacket.Packet, outgoing bool) bool
+	own    func(iface string, p gopacket.Packet, outgoing bool) bool
 
 	mu     sync.Mutex
 	counts map[string]*ownCount
@@ -43,8 +43,10 @@ type tap struct {
 }
 
 // openTap opens a packet socket on each of a node's interfaces ifaces and
-// counts, from now on, the frames own accepts. Call stop to read the counts.
-func openTap(nd *scenario.Node, ifaces []string, own func(p gopacket.Packet, outgoing bool) bool) (*tap, error) {
+// counts, from now on, the frames own accepts (own is told which
+// interface carried the frame and whether it sent it). Call wait or stop
+// to read the counts.
+func openTap(nd *scenario.Node, ifaces []string, own func(iface string, p gopacket.Packet, outgoing bool) bool) (*tap, error) {
 	t := &tap{node: nd, ifaces: ifaces, own: own, counts: map[string]*ownCount{}, done: make(chan struct{})}
 	for _, name := range ifaces {
 		var sn *capture.Sniffer
@@ -57,13 +59,19 @@ func openTap(nd *scenario.Node, ifaces []string, own func(p gopacket.Packet, out
 		t.counts[name] = &ownCount{}
 	}
 	for i, sn := range t.socks {
+		// A WireGuard interface carries IP packets without a link-layer
+		// header.
+		first := layers.LayerTypeEthernet
+		if ifc := nd.Interface(t.ifaces[i]); ifc != nil && ifc.Kind == "wireguard" {
+			first = layers.LayerTypeIPv4
+		}
 		t.wg.Add(1)
-		go t.read(t.ifaces[i], sn)
+		go t.read(t.ifaces[i], sn, first)
 	}
 	return t, nil
 }
 
-func (t *tap) read(iface string, sn *capture.Sniffer) {
+func (t *tap) read(iface string, sn *capture.Sniffer, first gopacket.LayerType) {
 	defer t.wg.Done()
 	for {
 		frame, outgoing, err := sn.ReadDir(time.Time{})
@@ -75,7 +83,11 @@ func (t *tap) read(iface string, sn *capture.Sniffer) {
 			}
 			return
 		}
-		mine := t.own(gopacket.NewPacket(frame, layers.LayerTypeEthernet, gopacket.DecodeOptions{Lazy: true, NoCopy: true}), outgoing)
+		decode := first
+		if first != layers.LayerTypeEthernet && len(frame) > 0 && frame[0]>>4 == 6 {
+			decode = layers.LayerTypeIPv6
+		}
+		mine := t.own(iface, gopacket.NewPacket(frame, decode, gopacket.DecodeOptions{Lazy: true, NoCopy: true}), outgoing)
 		t.mu.Lock()
 		c := t.counts[iface]
 		switch {

@@ -283,7 +283,7 @@ func FlowSpread(ctx context.Context, from *scenario.Node, dst netip.Addr, router
 	if err != nil {
 		return r, fmt.Errorf("spread: sockets in %s: %w", from.Name(), err)
 	}
-	own := func(p gopacket.Packet, outgoing bool) bool {
+	own := func(_ string, p gopacket.Packet, outgoing bool) bool {
 		src, dst, ok := udpFlow(p)
 		return ok && outgoing && dst == r.Dst && flows[src]
 	}
