@@ -2,6 +2,7 @@ package assert
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"net"
 	"net/netip"
@@ -10,14 +11,21 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+	"github.com/vishvananda/netlink"
 
 	"github.com/vtest-dev/vtest/internal/capture"
 	"github.com/vtest-dev/vtest/scenario"
 )
 
 // Frame is a crafted Ethernet frame. Zero fields take defaults from the
-// sending interface: its MAC as source, its veth peer's MAC as destination,
-// its address of the destination's family as source, UDP, TTL 64.
+// sending interface: its MAC as source, its address of the destination's
+// family as source, UDP, TTL 64; and as destination MAC, what the kernel
+// would put there: the MAC of the interface owning the next hop to Dst
+// (Dst itself when it is on the sending interface's subnet, else the
+// gateway of the sending node's route), found on the sending interface's
+// segment (through veth pairs, switches and bridges), so the default means
+// the same on every topology; for a multicast or broadcast Dst, the
+// group's or the broadcast MAC.
 type Frame struct {
 	// SrcMAC and DstMAC are MACs, or "node:iface" for that interface's.
 	SrcMAC, DstMAC string
@@ -248,12 +256,7 @@ func craft(n *scenario.Network, nd *scenario.Node, iface string, f Frame) ([]byt
 	} else if src = firstAddr(ifc, dst.Is4()); !src.IsValid() {
 		return nil, fmt.Errorf("frames: %s:%s has no %s address; set Frame.Src", nd.Name(), iface, family(dst.Is6()))
 	}
-	srcMAC, dstMAC := ifc.MAC, net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
-	if peer, ok := n.Lookup(ifc.PeerNode); ok {
-		if pi := peer.Interface(ifc.PeerInterface); pi != nil && peer.Kind() != scenario.KindSwitch {
-			dstMAC = pi.MAC
-		}
-	}
+	srcMAC, dstMAC := ifc.MAC, net.HardwareAddr(nil)
 	if f.SrcMAC != "" {
 		if srcMAC, err = macOf(n, f.SrcMAC); err != nil {
 			return nil, err
@@ -263,6 +266,8 @@ func craft(n *scenario.Network, nd *scenario.Node, iface string, f Frame) ([]byt
 		if dstMAC, err = macOf(n, f.DstMAC); err != nil {
 			return nil, err
 		}
+	} else if dstMAC, err = defaultDstMAC(n, nd, ifc, dst); err != nil {
+		return nil, err
 	}
 	ttl := f.TTL
 	if ttl == 0 {
@@ -356,6 +361,106 @@ func craft(n *scenario.Network, nd *scenario.Node, iface string, f Frame) ([]byt
 		return nil, fmt.Errorf("frames: build: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// defaultDstMAC is the destination MAC the kernel would use for a packet
+// to dst leaving ifc of nd: a multicast group's MAC, the broadcast MAC,
+// or the MAC of the interface owning the next hop, looked for first on
+// ifc's segment.
+func defaultDstMAC(n *scenario.Network, nd *scenario.Node, ifc *scenario.Interface, dst netip.Addr) (net.HardwareAddr, error) {
+	switch {
+	case dst.Is4() && dst.IsMulticast():
+		b := dst.As4()
+		return net.HardwareAddr{0x01, 0x00, 0x5e, b[1] & 0x7f, b[2], b[3]}, nil
+	case dst.Is6() && dst.IsMulticast():
+		b := dst.As16()
+		return net.HardwareAddr{0x33, 0x33, b[12], b[13], b[14], b[15]}, nil
+	case dst == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return broadcastMAC, nil
+	}
+	hop := dst
+	onLink := false
+	for _, a := range ifc.Addrs {
+		if a.Contains(dst) {
+			onLink = true
+			if dst.Is4() && a.Bits() < 31 && dst == lastAddr(a) {
+				return broadcastMAC, nil // the subnet's broadcast address
+			}
+		}
+	}
+	if !onLink {
+		routes, err := nd.Netlink().RouteGetWithOptions(dst.AsSlice(), &netlink.RouteGetOptions{Oif: ifc.Name})
+		if err != nil || len(routes) == 0 {
+			return nil, fmt.Errorf("frames: %s has no route to %s through %s (%v): set Frame.DstMAC", nd.Name(), dst, ifc.Name, err)
+		}
+		if gw, ok := netip.AddrFromSlice(routes[0].Gw); ok && gw.IsValid() {
+			hop = gw.Unmap()
+		}
+	}
+	for _, e := range segment(n, nd, ifc) {
+		for _, a := range e.Addrs {
+			if a.Addr() == hop {
+				return e.MAC, nil
+			}
+		}
+	}
+	if o := owner(n, hop); o != nil {
+		return o.MAC, nil
+	}
+	return nil, fmt.Errorf("frames: no interface of scenario %q owns %s, the next hop from %s:%s to %s: set Frame.DstMAC", n.Spec().Name, hop, nd.Name(), ifc.Name, dst)
+}
+
+var broadcastMAC = net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+
+// lastAddr is the highest address of an IPv4 prefix (its broadcast).
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().As4()
+	v := binary.BigEndian.Uint32(b[:]) | (1<<(32-p.Bits()) - 1)
+	binary.BigEndian.PutUint32(b[:], v)
+	return netip.AddrFrom4(b)
+}
+
+// segment returns the interfaces on ifc's Ethernet segment: across veth
+// pairs, and through the bridges (a switch's, or one inside a node) their
+// ends are ports of, including the bridges themselves.
+func segment(n *scenario.Network, nd *scenario.Node, ifc *scenario.Interface) []*scenario.Interface {
+	type end struct {
+		nd  *scenario.Node
+		ifc *scenario.Interface
+	}
+	seen := map[*scenario.Interface]bool{ifc: true}
+	queue := []end{{nd, ifc}}
+	var out []*scenario.Interface
+	add := func(x *scenario.Node, i *scenario.Interface) {
+		if i != nil && !seen[i] {
+			seen[i] = true
+			queue = append(queue, end{x, i})
+			out = append(out, i)
+		}
+	}
+	for len(queue) > 0 {
+		e := queue[0]
+		queue = queue[1:]
+		if peer, ok := n.Lookup(e.ifc.PeerNode); ok {
+			add(peer, peer.Interface(e.ifc.PeerInterface))
+		}
+		bridge := ""
+		if e.ifc.Kind == "bridge" {
+			bridge = e.ifc.Name
+		} else if m := e.nd.Interface(e.ifc.Master); m != nil && m.Kind == "bridge" {
+			bridge = m.Name
+			add(e.nd, m)
+		}
+		if bridge == "" {
+			continue
+		}
+		for _, port := range e.nd.Interfaces() {
+			if port.Master == bridge {
+				add(e.nd, port)
+			}
+		}
+	}
+	return out
 }
 
 // compileMatch resolves a Match's names once.
