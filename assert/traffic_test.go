@@ -262,3 +262,39 @@ func evidenceOf(r assert.Evidencer) string {
 }
 
 func netipMust(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// TestRateDefaultWindow: the default Rate on a 10 Mbit/s tbf link reads
+// the link's rate run after run (TCP's ramp and the losses that end it
+// are not measured); For beyond what Timeout allows is refused with the
+// fix.
+func TestRateDefaultWindow(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	s := pair()
+	s.Links()[0].ImpairFrom("left", scenario.Impairment{Rate: 10_000_000})
+	n := scenario.New(t, s)
+	check := assert.Rate("left", "right", assert.Mbps(8.5, 11.5))
+	var rates []string
+	for i := range 10 {
+		r := check(ctx, n)
+		if r.Err != nil {
+			t.Errorf("run %d: %v", i+1, r.Err)
+		}
+		if f := strings.Fields(r.Evidence); len(f) > 4 {
+			rates = append(rates, f[4])
+		}
+		t.Log(r.Evidence)
+	}
+	t.Logf("Mbit/s of 10 default runs on a 10 Mbit/s tbf link: %s", strings.Join(rates, " "))
+
+	_, err := assert.Throughput(ctx, n.Node("left"), n.Node("right").IPv4(), assert.For(2*time.Second))
+	if err == nil || !strings.Contains(err.Error(), "For(2s) needs more than Timeout 2s") || !strings.Contains(err.Error(), "raise Timeout to more than 3s (e.g. Timeout(4s)) or shorten For") ||
+		strings.Contains(err.Error(), "bounds") {
+		t.Errorf("For(2s) alone: %v", err)
+	}
+	_, err = assert.Throughput(ctx, n.Node("left"), n.Node("right").IPv4(), assert.Mbps(10, 5))
+	if err == nil || !strings.Contains(err.Error(), "Mbps(10, 5): the upper bound is below the lower one") {
+		t.Errorf("Mbps(10, 5): %v", err)
+	}
+	r, err := assert.Throughput(ctx, n.Node("left"), n.Node("right").IPv4(), assert.For(2*time.Second), assert.Timeout(4*time.Second), assert.Mbps(8.5, 11.5), assert.Port(5300))
+	mustPass(t, "For(2s) with Timeout(4s)", r, err)
+}
