@@ -21,11 +21,12 @@ import (
 // sending interface: its MAC as source, its address of the destination's
 // family as source, UDP, TTL 64; and as destination MAC, what the kernel
 // would put there: the MAC of the interface owning the next hop to Dst
-// (Dst itself when it is on the sending interface's subnet, else the
-// gateway of the sending node's route), found on the sending interface's
-// segment (through veth pairs, switches and bridges), so the default means
-// the same on every topology; for a multicast or broadcast Dst, the
-// group's or the broadcast MAC.
+// (Dst itself when an interface on the sending interface's segment owns
+// it or it is on the sending interface's subnet, else the gateway of the
+// sending node's route), looked for on the segment first (through veth
+// pairs, switches and bridges inside nodes), so the default means the same
+// on every topology; for a multicast or broadcast Dst, the group's or the
+// broadcast MAC.
 type Frame struct {
 	// SrcMAC and DstMAC are MACs, or "node:iface" for that interface's.
 	SrcMAC, DstMAC string
@@ -378,6 +379,20 @@ func defaultDstMAC(n *scenario.Network, nd *scenario.Node, ifc *scenario.Interfa
 	case dst == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
 		return broadcastMAC, nil
 	}
+	seg := segment(n, nd, ifc)
+	onSegment := func(a netip.Addr) net.HardwareAddr {
+		for _, e := range seg {
+			for _, p := range e.Addrs {
+				if p.Addr() == a {
+					return e.MAC
+				}
+			}
+		}
+		return nil
+	}
+	if mac := onSegment(dst); mac != nil {
+		return mac, nil // the destination is on the segment
+	}
 	hop := dst
 	onLink := false
 	for _, a := range ifc.Addrs {
@@ -397,12 +412,8 @@ func defaultDstMAC(n *scenario.Network, nd *scenario.Node, ifc *scenario.Interfa
 			hop = gw.Unmap()
 		}
 	}
-	for _, e := range segment(n, nd, ifc) {
-		for _, a := range e.Addrs {
-			if a.Addr() == hop {
-				return e.MAC, nil
-			}
-		}
+	if mac := onSegment(hop); mac != nil {
+		return mac, nil
 	}
 	if o := owner(n, hop); o != nil {
 		return o.MAC, nil
