@@ -281,7 +281,8 @@ func TestForwarding(t *testing.T) {
 		if r.Err != nil {
 			t.Fatal(r.Err)
 		}
-		for _, w := range []string{"1 10.0.1.2 (router) time exceeded", "2 10.0.2.2 (server) echo reply", "router:eth1 rx +", "tx +"} {
+		for _, w := range []string{"1 10.0.1.2 (router) time exceeded", "2 10.0.2.2 (server) echo reply",
+			"the trace's own echo requests at router:eth0 in 2 out 0", "router:eth1 in 0 out 1", "(TTL 2) left router through eth1"} {
 			if !strings.Contains(r.Evidence, w) {
 				t.Errorf("evidence lacks %q: %s", w, r.Evidence)
 			}

@@ -7,7 +7,10 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/gopacket/gopacket"
 
 	"github.com/vtest-dev/vtest/scenario"
 )
@@ -40,8 +43,10 @@ type TraceResult struct {
 	To      netip.Addr
 	Hops    []Hop
 	Reached bool
-	// Counters holds, for a forwarding check, the packet counters of the
-	// router's interfaces before and after the trace.
+	// Counters holds, for a forwarding check, how many of the trace's own
+	// echo requests each of the router's interfaces received and sent
+	// (seen by a packet socket on it), and which interface the request
+	// that reached the destination left through.
 	Counters string
 	// Cause explains a failure from the evidence (e.g. ip_forward=0).
 	Cause   string
@@ -92,14 +97,20 @@ func Trace(ctx context.Context, from *scenario.Node, to netip.Addr, opts ...Opti
 	if err != nil {
 		return nil, fmt.Errorf("trace: %w", err)
 	}
-	start := time.Now()
 	r := &TraceResult{From: from.Name(), To: to}
-	defer func() { r.Elapsed = time.Since(start) }()
 	p, err := openProber(from, to.Is6())
 	if err != nil {
 		return r, err
 	}
 	defer p.Close()
+	return trace(ctx, r, p, o)
+}
+
+// trace runs a trace with prober p.
+func trace(ctx context.Context, r *TraceResult, p *prober, o Options) (*TraceResult, error) {
+	start := time.Now()
+	defer func() { r.Elapsed = time.Since(start) }()
+	to := r.To
 	for ttl := 1; ttl <= max(o.Count, 1); ttl++ {
 		if err := ctx.Err(); err != nil {
 			return r, err
@@ -147,10 +158,13 @@ func Trace(ctx context.Context, from *scenario.Node, to netip.Addr, opts ...Opti
 }
 
 // Forwarded is a scenario check: traffic from → to (a node name or an
-// address) goes through router: the router answers a hop of the trace and
-// the destination is reached, and the router's interface counters rise on
-// ingress and egress. On failure the evidence names the cause when it can
-// see it, e.g. "router did not forward: ip_forward=0".
+// address) goes through router: the router answers a hop of the trace,
+// the destination is reached, and the echo request that reached it left
+// the router: a packet socket on each of the router's interfaces sees the
+// trace's own requests (matched by their payload's random tag), never the
+// interface counters. The evidence shows, per interface, how many of them
+// came in and went out. On failure it names the cause when it can see
+// it, e.g. "router did not forward: ip_forward=0".
 func Forwarded(from string, to Target, router string, opts ...Option) scenario.CheckFunc {
 	return declare("Forwarded", traceReads, opts, names([]string{from, router}, to), checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
 		src, rt := n.Node(from), n.Node(router)
@@ -170,13 +184,54 @@ func ForwardedBy(t TestingT, n *scenario.Network, from *scenario.Node, to netip.
 }
 
 func forwarded(ctx context.Context, n *scenario.Network, src, rt *scenario.Node, dst netip.Addr, opts []Option) (*TraceResult, error) {
-	before := counters(rt)
-	r, err := Trace(ctx, src, dst, opts...)
+	o, err := build(traceDefaults, opts)
+	if err != nil {
+		return nil, fmt.Errorf("trace: %w", err)
+	}
+	r := &TraceResult{From: src.Name(), To: dst}
+	p, err := openProber(src, dst.Is6())
 	if err != nil {
 		return r, err
 	}
-	after := counters(rt)
-	r.Counters = counterDelta(rt, before, after)
+	defer p.Close()
+	// Which of the trace's own requests left the router (by sequence
+	// number, which is the TTL), and through which interface.
+	var mu sync.Mutex
+	left := map[int]string{}
+	var ifaces []string
+	for _, ifc := range rt.Interfaces() {
+		ifaces = append(ifaces, ifc.Name)
+	}
+	t, err := openTap(rt, ifaces, func(iface string, pkt gopacket.Packet, outgoing bool) bool {
+		seq, ok := p.request(pkt)
+		if ok && outgoing {
+			mu.Lock()
+			if left[seq] == "" {
+				left[seq] = iface
+			}
+			mu.Unlock()
+		}
+		return ok
+	})
+	if err != nil {
+		return r, fmt.Errorf("forwarded: %w", err)
+	}
+	r, err = trace(ctx, r, p, o)
+	counts, terr := t.stop()
+	if err != nil {
+		return r, err
+	}
+	if terr != nil {
+		return r, fmt.Errorf("forwarded: %w", terr)
+	}
+	r.Counters = "the trace's own echo requests at " + ownTraffic(rt.Name(), ifaces, counts)
+	last := 0
+	if r.Reached {
+		last = r.Hops[len(r.Hops)-1].TTL
+	}
+	mu.Lock()
+	lastOut := left[last]
+	mu.Unlock()
 	for i := range r.Hops {
 		if ow := owner(n, r.Hops[i].From); ow != nil {
 			r.Hops[i].Node = nodeOf(n, ow)
@@ -188,7 +243,10 @@ func forwarded(ctx context.Context, n *scenario.Network, src, rt *scenario.Node,
 			viaRouter = true
 		}
 	}
-	if viaRouter && r.Reached {
+	if r.Reached && lastOut != "" {
+		r.Counters += fmt.Sprintf("; the request that reached %s (TTL %d) left %s through %s", dst, last, rt.Name(), lastOut)
+	}
+	if viaRouter && r.Reached && lastOut != "" {
 		return r, nil
 	}
 	// Explain from the evidence.
@@ -210,6 +268,8 @@ func forwarded(ctx context.Context, n *scenario.Network, src, rt *scenario.Node,
 		r.Cause = fmt.Sprintf("%s never answered: the path does not go through it, or it is unreachable", rt.Name())
 	case !r.Reached:
 		r.Cause = fmt.Sprintf("%s answered but %s was not reached beyond it", rt.Name(), dst)
+	case lastOut == "":
+		r.Cause = fmt.Sprintf("the echo request that reached %s (TTL %d) did not leave %s: it took another path", dst, last, rt.Name())
 	}
 	r.Walk = WalkPath(src, dst)
 	return r, fmt.Errorf("%s → %s is not forwarded by %s: %s", src.Name(), dst, rt.Name(), r.Evidence())
@@ -224,27 +284,4 @@ func nodeOf(n *scenario.Network, ifc *scenario.Interface) string {
 		}
 	}
 	return ""
-}
-
-type linkCounters map[string][2]uint64 // name -> rx, tx packets
-
-func counters(nd *scenario.Node) linkCounters {
-	out := linkCounters{}
-	for _, ifc := range nd.Interfaces() {
-		l, err := nd.Netlink().LinkByIndex(ifc.Index)
-		if err != nil || l.Attrs().Statistics == nil {
-			continue
-		}
-		out[ifc.Name] = [2]uint64{l.Attrs().Statistics.RxPackets, l.Attrs().Statistics.TxPackets}
-	}
-	return out
-}
-
-func counterDelta(nd *scenario.Node, before, after linkCounters) string {
-	var parts []string
-	for _, ifc := range nd.Interfaces() {
-		b, a := before[ifc.Name], after[ifc.Name]
-		parts = append(parts, fmt.Sprintf("%s:%s rx +%d tx +%d", nd.Name(), ifc.Name, a[0]-b[0], a[1]-b[1]))
-	}
-	return "counters " + strings.Join(parts, ", ")
 }

@@ -3,24 +3,30 @@ package assert
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"strings"
 	"time"
-	"unsafe"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"golang.org/x/sys/unix"
+	"github.com/vishvananda/netlink"
 
+	"github.com/vtest-dev/vtest/internal/capture"
 	"github.com/vtest-dev/vtest/scenario"
 )
 
 // Frame is a crafted Ethernet frame. Zero fields take defaults from the
-// sending interface: its MAC as source, its veth peer's MAC as destination,
-// its address of the destination's family as source, UDP, TTL 64.
+// sending interface: its MAC as source, its address of the destination's
+// family as source, UDP, TTL 64; and as destination MAC, what the kernel
+// would put there: the MAC of the interface owning the next hop to Dst
+// (Dst itself when an interface on the sending interface's segment owns
+// it or it is on the sending interface's subnet, else the gateway of the
+// sending node's route), looked for on the segment first (through veth
+// pairs, switches and bridges inside nodes), so the default means the same
+// on every topology; for a multicast or broadcast Dst, the group's or the
+// broadcast MAC.
 type Frame struct {
 	// SrcMAC and DstMAC are MACs, or "node:iface" for that interface's.
 	SrcMAC, DstMAC string
@@ -251,12 +257,7 @@ func craft(n *scenario.Network, nd *scenario.Node, iface string, f Frame) ([]byt
 	} else if src = firstAddr(ifc, dst.Is4()); !src.IsValid() {
 		return nil, fmt.Errorf("frames: %s:%s has no %s address; set Frame.Src", nd.Name(), iface, family(dst.Is6()))
 	}
-	srcMAC, dstMAC := ifc.MAC, net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
-	if peer, ok := n.Lookup(ifc.PeerNode); ok {
-		if pi := peer.Interface(ifc.PeerInterface); pi != nil && peer.Kind() != scenario.KindSwitch {
-			dstMAC = pi.MAC
-		}
-	}
+	srcMAC, dstMAC := ifc.MAC, net.HardwareAddr(nil)
 	if f.SrcMAC != "" {
 		if srcMAC, err = macOf(n, f.SrcMAC); err != nil {
 			return nil, err
@@ -266,6 +267,8 @@ func craft(n *scenario.Network, nd *scenario.Node, iface string, f Frame) ([]byt
 		if dstMAC, err = macOf(n, f.DstMAC); err != nil {
 			return nil, err
 		}
+	} else if dstMAC, err = defaultDstMAC(n, nd, ifc, dst); err != nil {
+		return nil, err
 	}
 	ttl := f.TTL
 	if ttl == 0 {
@@ -359,6 +362,116 @@ func craft(n *scenario.Network, nd *scenario.Node, iface string, f Frame) ([]byt
 		return nil, fmt.Errorf("frames: build: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// defaultDstMAC is the destination MAC the kernel would use for a packet
+// to dst leaving ifc of nd: a multicast group's MAC, the broadcast MAC,
+// or the MAC of the interface owning the next hop, looked for first on
+// ifc's segment.
+func defaultDstMAC(n *scenario.Network, nd *scenario.Node, ifc *scenario.Interface, dst netip.Addr) (net.HardwareAddr, error) {
+	switch {
+	case dst.Is4() && dst.IsMulticast():
+		b := dst.As4()
+		return net.HardwareAddr{0x01, 0x00, 0x5e, b[1] & 0x7f, b[2], b[3]}, nil
+	case dst.Is6() && dst.IsMulticast():
+		b := dst.As16()
+		return net.HardwareAddr{0x33, 0x33, b[12], b[13], b[14], b[15]}, nil
+	case dst == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return broadcastMAC, nil
+	}
+	seg := segment(n, nd, ifc)
+	onSegment := func(a netip.Addr) net.HardwareAddr {
+		for _, e := range seg {
+			for _, p := range e.Addrs {
+				if p.Addr() == a {
+					return e.MAC
+				}
+			}
+		}
+		return nil
+	}
+	if mac := onSegment(dst); mac != nil {
+		return mac, nil // the destination is on the segment
+	}
+	hop := dst
+	onLink := false
+	for _, a := range ifc.Addrs {
+		if a.Contains(dst) {
+			onLink = true
+			if dst.Is4() && a.Bits() < 31 && dst == lastAddr(a) {
+				return broadcastMAC, nil // the subnet's broadcast address
+			}
+		}
+	}
+	if !onLink {
+		routes, err := nd.Netlink().RouteGetWithOptions(dst.AsSlice(), &netlink.RouteGetOptions{Oif: ifc.Name})
+		if err != nil || len(routes) == 0 {
+			return nil, fmt.Errorf("frames: %s has no route to %s through %s (%v): set Frame.DstMAC", nd.Name(), dst, ifc.Name, err)
+		}
+		if gw, ok := netip.AddrFromSlice(routes[0].Gw); ok && gw.IsValid() {
+			hop = gw.Unmap()
+		}
+	}
+	if mac := onSegment(hop); mac != nil {
+		return mac, nil
+	}
+	if o := owner(n, hop); o != nil {
+		return o.MAC, nil
+	}
+	return nil, fmt.Errorf("frames: no interface of scenario %q owns %s, the next hop from %s:%s to %s: set Frame.DstMAC", n.Spec().Name, hop, nd.Name(), ifc.Name, dst)
+}
+
+var broadcastMAC = net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+
+// lastAddr is the highest address of an IPv4 prefix (its broadcast).
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().As4()
+	v := binary.BigEndian.Uint32(b[:]) | (1<<(32-p.Bits()) - 1)
+	binary.BigEndian.PutUint32(b[:], v)
+	return netip.AddrFrom4(b)
+}
+
+// segment returns the interfaces on ifc's Ethernet segment: across veth
+// pairs, and through the bridges (a switch's, or one inside a node) their
+// ends are ports of, including the bridges themselves.
+func segment(n *scenario.Network, nd *scenario.Node, ifc *scenario.Interface) []*scenario.Interface {
+	type end struct {
+		nd  *scenario.Node
+		ifc *scenario.Interface
+	}
+	seen := map[*scenario.Interface]bool{ifc: true}
+	queue := []end{{nd, ifc}}
+	var out []*scenario.Interface
+	add := func(x *scenario.Node, i *scenario.Interface) {
+		if i != nil && !seen[i] {
+			seen[i] = true
+			queue = append(queue, end{x, i})
+			out = append(out, i)
+		}
+	}
+	for len(queue) > 0 {
+		e := queue[0]
+		queue = queue[1:]
+		if peer, ok := n.Lookup(e.ifc.PeerNode); ok {
+			add(peer, peer.Interface(e.ifc.PeerInterface))
+		}
+		bridge := ""
+		if e.ifc.Kind == "bridge" {
+			bridge = e.ifc.Name
+		} else if m := e.nd.Interface(e.ifc.Master); m != nil && m.Kind == "bridge" {
+			bridge = m.Name
+			add(e.nd, m)
+		}
+		if bridge == "" {
+			continue
+		}
+		for _, port := range e.nd.Interfaces() {
+			if port.Master == bridge {
+				add(e.nd, port)
+			}
+		}
+	}
+	return out
 }
 
 // compileMatch resolves a Match's names once.
@@ -457,105 +570,37 @@ func summarize(p gopacket.Packet) string {
 	return strings.Join(parts, " ")
 }
 
-// packetSock is an AF_PACKET socket bound to one interface of a node. It
-// asks for PACKET_AUXDATA: the kernel strips a received frame's VLAN tag
-// into metadata, which read puts back, as tcpdump does.
-type packetSock struct {
-	fd    int
-	index int
-}
-
-func htons(v uint16) uint16 { return v<<8 | v>>8 }
+// packetSock is an AF_PACKET socket bound to one interface of a node (the
+// capture package's Sniffer, which puts stripped VLAN tags back).
+type packetSock struct{ *capture.Sniffer }
 
 func openPacket(nd *scenario.Node, iface string) (*packetSock, error) {
-	ifc := nd.Interface(iface)
-	if ifc == nil {
+	if nd.Interface(iface) == nil {
 		return nil, fmt.Errorf("%s has no interface %q", nd.Name(), iface)
 	}
-	s := &packetSock{fd: -1, index: ifc.Index}
-	err := nd.Do(func() error {
-		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ALL)))
-		if err != nil {
-			return err
-		}
-		s.fd = fd
-		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_AUXDATA, 1); err != nil {
-			return err
-		}
-		return unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifc.Index})
-	})
-	if err != nil {
-		s.close()
+	var sn *capture.Sniffer
+	if err := nd.Do(func() (err error) { sn, err = capture.Sniff(iface); return err }); err != nil {
 		return nil, fmt.Errorf("packet socket on %s:%s: %w", nd.Name(), iface, err)
 	}
-	return s, nil
+	return &packetSock{sn}, nil
 }
 
-func (s *packetSock) close() {
-	if s.fd >= 0 {
-		unix.Close(s.fd)
-		s.fd = -1
-	}
-}
+func (s *packetSock) close() { s.Close() }
 
-func (s *packetSock) send(frame []byte) error {
-	return unix.Sendto(s.fd, frame, 0, &unix.SockaddrLinklayer{Ifindex: s.index, Halen: 6})
-}
-
-var errWindow = errors.New("window ended")
+func (s *packetSock) send(frame []byte) error { return s.Send(frame) }
 
 // read returns the next frame received (not sent) on the interface before
 // the deadline, with its VLAN tag restored.
 func (s *packetSock) read(deadline time.Time) (gopacket.Packet, error) {
-	buf := make([]byte, 65536)
-	oob := make([]byte, 256)
 	for {
-		left := time.Until(deadline)
-		if left <= 0 {
-			return nil, errWindow
-		}
-		tv := unix.NsecToTimeval(max(left.Nanoseconds(), int64(time.Microsecond)))
-		if err := unix.SetsockoptTimeval(s.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-			return nil, err
-		}
-		n, oobn, _, from, err := unix.Recvmsg(s.fd, buf, oob, 0)
-		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
-			continue
-		}
+		frame, outgoing, err := s.ReadDir(deadline)
 		if err != nil {
 			return nil, err
 		}
-		if ll, ok := from.(*unix.SockaddrLinklayer); ok && ll.Pkttype == unix.PACKET_OUTGOING {
-			continue
-		}
-		frame := buf[:n]
-		if tci, ok := vlanAux(oob[:oobn]); ok && n >= 12 {
-			tagged := make([]byte, 0, n+4)
-			tagged = append(tagged, frame[:12]...)
-			tagged = binary.BigEndian.AppendUint16(tagged, unix.ETH_P_8021Q)
-			tagged = binary.BigEndian.AppendUint16(tagged, tci)
-			frame = append(tagged, frame[12:]...)
-		}
-		return gopacket.NewPacket(append([]byte(nil), frame...), layers.LayerTypeEthernet, gopacket.Default), nil
-	}
-}
-
-// vlanAux returns the VLAN TCI from a PACKET_AUXDATA control message.
-func vlanAux(oob []byte) (uint16, bool) {
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return 0, false
-	}
-	for _, m := range msgs {
-		if m.Header.Level != unix.SOL_PACKET || m.Header.Type != unix.PACKET_AUXDATA || len(m.Data) < int(unsafe.Sizeof(unix.TpacketAuxdata{})) {
-			continue
-		}
-		aux := (*unix.TpacketAuxdata)(unsafe.Pointer(&m.Data[0]))
-		if aux.Status&unix.TP_STATUS_VLAN_VALID != 0 {
-			return aux.Vlan_tci, true
+		if !outgoing {
+			return gopacket.NewPacket(frame, layers.LayerTypeEthernet, gopacket.Default), nil
 		}
 	}
-	return 0, false
 }
 
 // Deliver is a step that sends one crafted frame from an interface

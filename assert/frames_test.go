@@ -1,6 +1,7 @@
 package assert_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/vtest-dev/vtest/assert"
 	"github.com/vtest-dev/vtest/internal/hostcheck"
 	"github.com/vtest-dev/vtest/scenario"
+	"github.com/vtest-dev/vtest/scenarios"
 )
 
 func TestCraftedFrames(t *testing.T) {
@@ -78,4 +80,55 @@ func TestCraftedFramesIPv6(t *testing.T) {
 	if r := check(ctx, n); r.Err == nil {
 		t.Errorf("a wrong flow label was counted: %s", r.Evidence)
 	}
+}
+
+// TestFrameDefaultDstMAC: a frame without DstMAC goes to the MAC of the
+// node owning its destination (or the next hop to it), whatever lies
+// between: a bridge inside a node (which would consume a frame to its
+// port's MAC), a switch, a router.
+func TestFrameDefaultDstMAC(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	inNodeBridge := func() *scenario.Spec {
+		s := scenario.Define("in-node-bridge", "")
+		s.Host("sw").Iface("br0", scenario.Bridge{}).Port("swp1", scenario.BridgePort{}).Port("swp2", scenario.BridgePort{})
+		s.Host("h1")
+		s.Host("h2")
+		s.Link("h1", "sw:swp1").Addrs("192.0.2.1/24", "").Addrs("2001:db8:1::1/64", "")
+		s.Link("h2", "sw:swp2").Addrs("192.0.2.2/24", "").Addrs("2001:db8:1::2/64", "")
+		return s
+	}
+	switched := func() *scenario.Spec {
+		s := scenario.Define("switched", "")
+		s.Switch("net").Subnet("192.0.2.0/24").Subnet("2001:db8:1::/64")
+		s.Host("h1")
+		s.Host("h2")
+		s.Link("h1", "net").Addrs("192.0.2.1/24", "").Addrs("2001:db8:1::1/64", "")
+		s.Link("h2", "net").Addrs("192.0.2.2/24", "").Addrs("2001:db8:1::2/64", "")
+		return s
+	}
+	for _, c := range []struct {
+		name string
+		spec func() *scenario.Spec
+	}{{"bridge inside a node", inNodeBridge}, {"switch", switched}} {
+		t.Run(c.name, func(t *testing.T) {
+			n := scenario.New(t, c.spec())
+			for _, dst := range []string{"192.0.2.2", "2001:db8:1::2"} {
+				r, err := assert.FramesTo(ctx, n, "h1:eth0", assert.Frame{Dst: dst}, "h2:eth0",
+					assert.Match{SrcMAC: "h1:eth0", DstMAC: "h2:eth0", Dst: dst, Proto: "udp"}, assert.Timeout(100*time.Millisecond))
+				mustPass(t, "default destination MAC to "+dst, r, err)
+				t.Log(evidenceOf(r))
+			}
+		})
+	}
+	t.Run("router", func(t *testing.T) {
+		n := scenario.New(t, scenarios.Routed())
+		dst := n.Node("server").IPv4().String()
+		r, err := assert.FramesTo(ctx, n, "client:eth0", assert.Frame{Dst: dst}, "server:eth0",
+			assert.Match{SrcMAC: "router:eth1", DstMAC: "server:eth0", Dst: dst, Proto: "udp"}, assert.Timeout(100*time.Millisecond))
+		mustPass(t, "default destination MAC through a router", r, err)
+		_, err = assert.FramesTo(ctx, n, "client:eth0", assert.Frame{Dst: "10.0.1.99"}, "server:eth0", assert.Match{})
+		if err == nil || !strings.Contains(err.Error(), "no interface of scenario \"routed\" owns 10.0.1.99") || !strings.Contains(err.Error(), "set Frame.DstMAC") {
+			t.Errorf("a frame to an on-link address nobody owns: %v", err)
+		}
+	})
 }

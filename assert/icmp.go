@@ -1,6 +1,7 @@
 package assert
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
@@ -8,6 +9,8 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -24,6 +27,10 @@ type prober struct {
 	c  *icmp.PacketConn
 	v6 bool
 	id int
+	// data is the payload of every request: "vtest-probe" and a random
+	// tag, by which a packet socket elsewhere tells this prober's requests
+	// from any other (NAT may rewrite the ID, never the payload).
+	data []byte
 }
 
 type replyKind int
@@ -66,7 +73,7 @@ func openProber(nd *scenario.Node, v6 bool) (*prober, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &prober{c: c, v6: v6, id: rand.IntN(0xffff) + 1}, nil
+	return &prober{c: c, v6: v6, id: rand.IntN(0xffff) + 1, data: fmt.Appendf(nil, "vtest-probe %016x", rand.Uint64())}, nil
 }
 
 // listenICMP opens a raw ICMP (or ICMPv6) socket in node nd, which sees
@@ -99,7 +106,7 @@ func (p *prober) send(dst netip.Addr, seq, ttl int) error {
 	} else if err := p.c.IPv4PacketConn().SetTTL(ttl); err != nil {
 		return err
 	}
-	m := icmp.Message{Type: typ, Body: &icmp.Echo{ID: p.id, Seq: seq, Data: []byte("vtest-probe")}}
+	m := icmp.Message{Type: typ, Body: &icmp.Echo{ID: p.id, Seq: seq, Data: p.data}}
 	b, err := m.Marshal(nil)
 	if err != nil {
 		return err
@@ -171,4 +178,22 @@ func (p *prober) embeddedEcho(b []byte) (id, seq int, ok bool) {
 		return 0, 0, false
 	}
 	return int(binary.BigEndian.Uint16(b[off+4:])), int(binary.BigEndian.Uint16(b[off+6:])), true
+}
+
+// request returns the sequence number of an echo request this prober
+// sent, found in a captured frame.
+func (p *prober) request(pkt gopacket.Packet) (seq int, ok bool) {
+	if ic, _ := pkt.Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4); ic != nil && !p.v6 {
+		if ic.TypeCode.Type() == layers.ICMPv4TypeEchoRequest && bytes.Equal(ic.Payload, p.data) {
+			return int(ic.Seq), true
+		}
+		return 0, false
+	}
+	if e, _ := pkt.Layer(layers.LayerTypeICMPv6Echo).(*layers.ICMPv6Echo); e != nil && p.v6 {
+		ic, _ := pkt.Layer(layers.LayerTypeICMPv6).(*layers.ICMPv6)
+		if ic != nil && ic.TypeCode.Type() == layers.ICMPv6TypeEchoRequest && bytes.Equal(e.Payload, p.data) {
+			return int(e.SeqNumber), true
+		}
+	}
+	return 0, false
 }

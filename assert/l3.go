@@ -13,8 +13,9 @@ import (
 
 // PortForwarded is a scenario check for DNAT: a TCP connection from client
 // to the router's address to:port reaches a listener the check opens in
-// server on serverPort, and the server sees the client's own address as
-// the peer (the forward rewrote the destination only).
+// server on serverPort, and the server sees the client's own address and
+// port as the peer: the connection it accepted is the one the check
+// opened, and the forward rewrote the destination only.
 func PortForwarded(client string, to Target, port int, server string, serverPort int, opts ...Option) scenario.CheckFunc {
 	return declare("PortForwarded", connReads, opts, names([]string{client, server}, to), checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
 		src, srv := n.Node(client), n.Node(server)
@@ -37,6 +38,8 @@ func PortForwarded(client string, to Target, port int, server string, serverPort
 			return r, fmt.Errorf("port forward %s → %s: connected, but not to %s: %s", client, r.Dst, server, r.Evidence())
 		case r.Peer.Addr() != r.Local.Addr():
 			return r, fmt.Errorf("port forward %s → %s: %s saw %s, not the client's %s: %s", client, r.Dst, server, r.Peer.Addr(), r.Local.Addr(), r.Evidence())
+		case r.Peer != r.Local:
+			return r, fmt.Errorf("port forward %s → %s: %s accepted a connection from %s, not the check's own from %s: %s", client, r.Dst, server, r.Peer, r.Local, r.Evidence())
 		}
 		return r, nil
 	}))

@@ -252,7 +252,10 @@ func (m markCounters) Run(ctx context.Context, n *scenario.Network) error {
 
 // CountersRose is a scenario check: since the MarkCounters step of the
 // same interface, counter c rose by between lo and hi (hi ^uint64(0): no
-// upper bound; lo = hi = 0: not at all).
+// upper bound; lo = hi = 0: not at all). The kernel's counters count every
+// packet, ARP and neighbour discovery included: this check is about the
+// counter itself (drops, errors). To tell where your own traffic went, use
+// the checks that match their packets (Spread, Forwarded, Frames).
 func CountersRose(end string, c Counter, lo, hi uint64) scenario.CheckFunc {
 	return declare("CountersRose", 0, nil, ends(end), checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
 		v, ok := n.Value(markKey(end))

@@ -9,8 +9,13 @@ import (
 	"net/netip"
 	"sort"
 	"strings"
-	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"golang.org/x/sys/unix"
 
 	"github.com/vtest-dev/vtest/scenario"
 )
@@ -24,7 +29,10 @@ type ThroughputResult struct {
 	Bytes    int64
 	Measured time.Duration
 	Warmup   time.Duration
-	Mbps     float64
+	// Ramp says why the warm-up ended: TCP had left slow start and loss
+	// recovery, or the longest warm-up had passed.
+	Ramp string
+	Mbps float64
 	// Min and Max are the bounds in Mbit/s (0: none).
 	Min, Max float64
 	Elapsed  time.Duration
@@ -34,8 +42,11 @@ type ThroughputResult struct {
 
 // Evidence renders the rate.
 func (r *ThroughputResult) Evidence() string {
-	s := fmt.Sprintf("TCP %s → %s: %.1f Mbit/s (%d bytes in %s after a %s warm-up); want %s; took %s",
-		r.From, r.Dst, r.Mbps, r.Bytes, ms(r.Measured), ms(r.Warmup), mbpsBounds(r.Min, r.Max), ms(r.Elapsed))
+	s := fmt.Sprintf("TCP %s → %s: %.1f Mbit/s (%d bytes in %s after a %s warm-up", r.From, r.Dst, r.Mbps, r.Bytes, ms(r.Measured), ms(r.Warmup))
+	if r.Ramp != "" {
+		s += ": " + r.Ramp
+	}
+	s += fmt.Sprintf("); want %s; took %s", mbpsBounds(r.Min, r.Max), ms(r.Elapsed))
 	if r.Machine != "" {
 		s += "; " + r.Machine
 	}
@@ -57,24 +68,32 @@ func mbpsBounds(lo, hi float64) string {
 // Mbps bounds a throughput check in Mbit/s; 0 leaves a side open.
 func Mbps(min, max float64) Option { return func(o *Options) { o.MinMbps, o.MaxMbps = min, max } }
 
-// For sets how long a throughput check sends.
+// For sets how long a throughput check measures, after its warm-up.
 func For(d time.Duration) Option { return func(o *Options) { o.Duration = d } }
 
 var throughputDefaults = Options{Port: 5201, Duration: time.Second, Timeout: 2 * time.Second}
 
+// warmups returns the shortest and the longest warm-up of a throughput
+// check measuring for d.
+func warmups(d time.Duration) (least, most time.Duration) { return d / 4, d / 2 }
+
 // Throughput sends TCP as fast as it can from a node to dst:Port (default
-// 5201; the check listens there itself, in the node owning dst) for
-// Duration (default 1 s) and measures the rate at the receiver over the
-// last three quarters of it (the first is slow start, like iperf's
-// --omit). It passes when the rate is within Mbps(min, max).
-// The whole check is bounded by Timeout (default 2 s).
+// 5201; the check listens there itself, in the node owning dst) and
+// measures the rate at the receiver for Duration (For, default 1 s) after
+// a warm-up, like iperf's --omit: the warm-up lasts until the sender's
+// TCP has left slow start and any loss recovery that ended it (read from
+// TCP_INFO), at least a quarter of Duration and at most half of it. So
+// TCP's ramp, and the losses that end it against a shallow queue, are
+// not measured. It passes when the rate is within Mbps(min, max). The
+// whole check is bounded by Timeout (default 2 s), which must exceed the
+// longest warm-up plus Duration.
 func Throughput(ctx context.Context, from *scenario.Node, dst netip.Addr, opts ...Option) (*ThroughputResult, error) {
 	o, err := build(throughputDefaults, opts)
 	if err != nil {
 		return nil, fmt.Errorf("throughput: %w", err)
 	}
-	if o.Duration <= 0 || o.Duration >= o.Timeout || o.MinMbps < 0 || o.MaxMbps < 0 || o.MaxMbps > 0 && o.MaxMbps < o.MinMbps {
-		return nil, fmt.Errorf("throughput: duration %v must be positive and below the timeout %v, bounds %v..%v ordered", o.Duration, o.Timeout, o.MinMbps, o.MaxMbps)
+	if err := throughputOptions(o); err != nil {
+		return nil, err
 	}
 	// A rate is timing: measure with the machine to ourselves.
 	release, note, err := scenario.Exclusive(ctx)
@@ -98,40 +117,63 @@ func Throughput(ctx context.Context, from *scenario.Node, dst netip.Addr, opts .
 		return r, fmt.Errorf("throughput: listen in %s: %w", rcv.Name(), err)
 	}
 	defer l.Close()
+	if tl, ok := l.(*net.TCPListener); ok {
+		_ = tl.SetDeadline(earliest(ctx, start.Add(o.Timeout)))
+	}
+	var c net.Conn
+	err = from.Do(func() (err error) {
+		c, err = (&net.Dialer{}).DialContext(ctx, "tcp", r.Dst.String())
+		return err
+	})
+	if err != nil {
+		return r, fmt.Errorf("throughput: connect %s → %s: %w", from.Name(), r.Dst, err)
+	}
+	defer c.Close()
+	rc, err := l.Accept()
+	if err != nil {
+		return r, fmt.Errorf("throughput: accept in %s: %w", rcv.Name(), err)
+	}
+	defer rc.Close()
+
+	// Both ends stop at the same moment: what is still queued in socket
+	// buffers or a qdisc then is not waited for, so a check takes the
+	// warm-up plus Duration (plus setup) whatever the rate.
+	begin := time.Now()
+	least, most := warmups(o.Duration)
+	stop := earliest(ctx, begin.Add(most+o.Duration))
+	_ = c.SetWriteDeadline(stop)
+	_ = rc.SetReadDeadline(stop)
+	var warm atomic.Int64 // when the warm-up ended (UnixNano), 0 before
+	ramp := make(chan string, 1)
+	go func() {
+		why := rampEnd(c, begin.Add(least), begin.Add(most))
+		end := time.Now()
+		warm.Store(end.UnixNano())
+		stop := earliest(ctx, end.Add(o.Duration))
+		_ = c.SetWriteDeadline(stop)
+		_ = rc.SetReadDeadline(stop)
+		ramp <- why
+	}()
 	type received struct {
 		bytes       int64
 		first, last time.Time
 		err         error
 	}
-	// Both ends stop at the same moment: what is still queued in socket
-	// buffers or a qdisc then is not waited for, so a check takes Duration
-	// (plus setup) whatever the rate.
-	// The first quarter is TCP's slow start (and its first losses against
-	// a shallow queue): not counted, as iperf's --omit.
-	begin := time.Now()
-	stop := earliest(ctx, begin.Add(o.Duration))
-	warm := begin.Add(o.Duration / 4)
-	r.Warmup = o.Duration / 4
 	got := make(chan received, 1)
 	go func() {
 		var rv received
 		defer func() { got <- rv }()
-		c, err := l.Accept()
-		if err != nil {
-			rv.err = err
-			return
-		}
-		defer c.Close()
-		_ = c.SetReadDeadline(stop)
 		buf := make([]byte, 256<<10)
 		for {
-			k, err := c.Read(buf)
-			if now := time.Now(); k > 0 && now.After(warm) {
+			k, err := rc.Read(buf)
+			if w := warm.Load(); k > 0 && w != 0 {
 				if rv.first.IsZero() {
-					rv.first = warm
+					rv.first = time.Unix(0, w)
 				}
-				rv.last = now
-				rv.bytes += int64(k)
+				if now := time.Now(); now.After(rv.first) {
+					rv.last = now
+					rv.bytes += int64(k)
+				}
 			}
 			if err != nil {
 				if !errors.Is(err, io.EOF) {
@@ -141,23 +183,16 @@ func Throughput(ctx context.Context, from *scenario.Node, dst netip.Addr, opts .
 			}
 		}
 	}()
-	var c net.Conn
-	err = from.Do(func() (err error) {
-		c, err = (&net.Dialer{}).DialContext(ctx, "tcp", r.Dst.String())
-		return err
-	})
-	if err != nil {
-		return r, fmt.Errorf("throughput: connect %s → %s: %w", from.Name(), r.Dst, err)
-	}
 	buf := make([]byte, 128<<10)
-	_ = c.SetWriteDeadline(stop)
 	for {
 		if _, err := c.Write(buf); err != nil {
 			break // the sending time is over (or the path broke)
 		}
 	}
-	rv := <-got
 	c.Close()
+	rv := <-got
+	r.Ramp = <-ramp
+	r.Warmup = time.Unix(0, warm.Load()).Sub(begin)
 	r.Bytes, r.Measured = rv.bytes, rv.last.Sub(rv.first)
 	if r.Measured > 0 {
 		r.Mbps = float64(r.Bytes) * 8 / r.Measured.Seconds() / 1e6
@@ -172,6 +207,77 @@ func Throughput(ctx context.Context, from *scenario.Node, dst netip.Addr, opts .
 		return r, fmt.Errorf("throughput %s → %s is %.1f Mbit/s, want %s: %s", from.Name(), r.Dst, r.Mbps, mbpsBounds(o.MinMbps, o.MaxMbps), r.Evidence())
 	}
 	return r, nil
+}
+
+// throughputOptions refuses options a throughput check cannot meet, each
+// with its own fix.
+func throughputOptions(o Options) error {
+	_, most := warmups(o.Duration)
+	switch {
+	case o.Duration <= 0:
+		return fmt.Errorf("throughput: For(%v): the measured time must be positive", o.Duration)
+	case most+o.Duration >= o.Timeout:
+		return fmt.Errorf("throughput: For(%v) needs more than Timeout %v: a warm-up of up to %v, then %v measured, takes up to %v; raise Timeout to more than %v (e.g. Timeout(%v)) or shorten For",
+			o.Duration, o.Timeout, most, o.Duration, most+o.Duration, most+o.Duration, (most + o.Duration + time.Second).Round(time.Second))
+	case o.MinMbps < 0 || o.MaxMbps < 0:
+		return fmt.Errorf("throughput: Mbps(%v, %v): bounds must not be negative (0 leaves a side open)", o.MinMbps, o.MaxMbps)
+	case o.MaxMbps > 0 && o.MaxMbps < o.MinMbps:
+		return fmt.Errorf("throughput: Mbps(%v, %v): the upper bound is below the lower one", o.MinMbps, o.MaxMbps)
+	}
+	return nil
+}
+
+// rampEnd returns, between least and most, once the TCP connection c has
+// left slow start and loss recovery: its congestion state is open, and its
+// window has reached the slow-start threshold a first loss (or ECN) set.
+// It samples TCP_INFO every few milliseconds and says why it returned.
+func rampEnd(c net.Conn, least, most time.Time) string {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		time.Sleep(time.Until(least))
+		return "no TCP_INFO"
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		time.Sleep(time.Until(least))
+		return "no TCP_INFO"
+	}
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	var info *unix.TCPInfo
+	for {
+		var ierr error
+		if err := raw.Control(func(fd uintptr) { info, ierr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) }); err != nil || ierr != nil {
+			time.Sleep(time.Until(least))
+			return "no TCP_INFO"
+		}
+		now := time.Now()
+		settled := info.Ca_state == tcpCAOpen && info.Snd_ssthresh < tcpInfiniteSsthresh && info.Snd_cwnd >= info.Snd_ssthresh
+		switch {
+		case settled && !now.Before(least):
+			return fmt.Sprintf("TCP out of slow start and recovery (cwnd %d ≥ ssthresh %d, %d retransmitted)", info.Snd_cwnd, info.Snd_ssthresh, info.Total_retrans)
+		case !now.Before(most):
+			if info.Snd_ssthresh >= tcpInfiniteSsthresh {
+				return fmt.Sprintf("the longest warm-up; TCP never lost a packet (slow start, cwnd %d)", info.Snd_cwnd)
+			}
+			return fmt.Sprintf("the longest warm-up; TCP still in %s (cwnd %d, ssthresh %d, %d retransmitted)", caState(info.Ca_state), info.Snd_cwnd, info.Snd_ssthresh, info.Total_retrans)
+		}
+		<-tick.C
+	}
+}
+
+// TCP congestion states (include/uapi/linux/tcp.h) and the threshold of a
+// connection that has not lost yet (TCP_INFINITE_SSTHRESH).
+const (
+	tcpCAOpen           = 0
+	tcpInfiniteSsthresh = 0x7fffffff
+)
+
+func caState(s uint8) string {
+	if names := []string{"open", "disorder", "CWR", "recovery", "loss"}; int(s) < len(names) {
+		return names[s] + " state"
+	}
+	return fmt.Sprintf("congestion state %d", s)
 }
 
 // Rate is a scenario check: TCP throughput from → to lies within
@@ -193,31 +299,54 @@ type SpreadResult struct {
 	Dst    netip.AddrPort
 	Flows  int
 	Router string
-	// Packets is how many packets each of the router's interfaces sent.
+	// Ifaces are the router's interfaces watched, in the order given.
+	Ifaces []string
+	// Packets is how many of the check's own datagrams each of the
+	// router's interfaces sent, counted on the wire (a packet socket on
+	// the interface), matched by addresses, protocol and ports.
 	Packets map[string]uint64
+	// Other is how many other frames each interface sent meanwhile
+	// (ARP, neighbour discovery, other traffic): shown, never counted.
+	Other map[string]uint64
 }
 
 // Evidence renders the spread.
 func (r *SpreadResult) Evidence() string {
-	var names []string
-	for k := range r.Packets {
-		names = append(names, k)
+	names := r.Ifaces
+	if len(names) == 0 {
+		for k := range r.Packets {
+			names = append(names, k)
+		}
+		sort.Strings(names)
 	}
-	sort.Strings(names)
-	var parts []string
+	var total uint64
 	for _, k := range names {
-		parts = append(parts, fmt.Sprintf("%s:%s %d", r.Router, k, r.Packets[k]))
+		total += r.Packets[k]
 	}
-	return fmt.Sprintf("%d UDP flows %s → %s (source ports vary), packets sent per interface: %s", r.Flows, r.From, r.Dst, strings.Join(parts, ", "))
+	var parts, other []string
+	for _, k := range names {
+		share := 0.0
+		if total > 0 {
+			share = 100 * float64(r.Packets[k]) / float64(total)
+		}
+		parts = append(parts, fmt.Sprintf("%s:%s %d (%.0f%%)", r.Router, k, r.Packets[k], share))
+		other = append(other, fmt.Sprintf("%s:%s %d", r.Router, k, r.Other[k]))
+	}
+	return fmt.Sprintf("%d UDP flows %s → %s (source ports vary); the check's own datagrams sent per interface: %s; other frames sent, not counted: %s",
+		r.Flows, r.From, r.Dst, strings.Join(parts, ", "), strings.Join(other, ", "))
 }
 
 var spreadDefaults = Options{Count: 16, Port: 9}
 
 // FlowSpread sends Count (default 16) UDP flows — one datagram each from
 // a different source port — from a node to dst:Port (default 9; nothing
-// need listen) and counts the packets each of router's interfaces ifaces
-// sent meanwhile. It passes when every one of them carried some: the
-// flows are spread over the paths, as ECMP with an L4 hash should.
+// need listen) and counts, with a packet socket on each of router's
+// interfaces ifaces, which of them sent each of those datagrams: its own
+// flows, matched by source and destination address and port, never the
+// interfaces' counters (which count ARP, neighbour discovery and any
+// other traffic too). It passes when every one of the interfaces sent
+// some: the flows are spread over the paths, as ECMP with an L4 hash
+// should.
 func FlowSpread(ctx context.Context, from *scenario.Node, dst netip.Addr, router *scenario.Node, ifaces []string, opts ...Option) (*SpreadResult, error) {
 	o, err := build(spreadDefaults, opts)
 	if err != nil {
@@ -226,53 +355,72 @@ func FlowSpread(ctx context.Context, from *scenario.Node, dst netip.Addr, router
 	if len(ifaces) < 2 {
 		return nil, errors.New("spread: name at least two interfaces of the router")
 	}
-	r := &SpreadResult{From: from.Name(), Dst: netip.AddrPortFrom(dst, uint16(o.Port)), Flows: o.Count, Router: router.Name(), Packets: map[string]uint64{}}
-	before := map[string]CounterSnapshot{}
 	for _, i := range ifaces {
-		s, err := Counters(router, i)
-		if err != nil {
-			return r, err
+		if router.Interface(i) == nil {
+			return nil, fmt.Errorf("spread: %s has no interface %q", router.Name(), i)
 		}
-		before[i] = s
 	}
-	var mu sync.Mutex
-	var sendErrs []error
+	r := &SpreadResult{From: from.Name(), Dst: netip.AddrPortFrom(dst, uint16(o.Port)), Flows: o.Count, Router: router.Name(),
+		Ifaces: ifaces, Packets: map[string]uint64{}, Other: map[string]uint64{}}
+	// Open the flows' sockets first (connecting a UDP socket sends
+	// nothing): their addresses and ports are what the router's
+	// interfaces are watched for.
+	var conns []*net.UDPConn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	flows := map[netip.AddrPort]bool{}
 	err = from.Do(func() error {
 		for range o.Count {
 			c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(r.Dst))
 			if err != nil {
 				return err
 			}
-			if _, err := c.Write([]byte("vtest flow")); err != nil {
-				mu.Lock()
-				sendErrs = append(sendErrs, err)
-				mu.Unlock()
-			}
-			c.Close()
+			conns = append(conns, c)
+			ap := c.LocalAddr().(*net.UDPAddr).AddrPort()
+			flows[netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())] = true
 		}
 		return nil
 	})
 	if err != nil {
 		return r, fmt.Errorf("spread: sockets in %s: %w", from.Name(), err)
 	}
-	// The datagrams are forwarded asynchronously: wait (bounded) until the
-	// router has sent as many as were sent to it.
-	want := uint64(o.Count - len(sendErrs))
-	wait := earliest(ctx, time.Now().Add(time.Second))
-	for {
-		var total uint64
-		for _, i := range ifaces {
-			after, err := Counters(router, i)
-			if err != nil {
-				return r, err
-			}
-			r.Packets[i] = after[TxPackets] - before[i][TxPackets]
-			total += r.Packets[i]
+	own := func(_ string, p gopacket.Packet, outgoing bool) bool {
+		src, dst, ok := udpFlow(p)
+		return ok && outgoing && dst == r.Dst && flows[src]
+	}
+	t, err := openTap(router, ifaces, own)
+	if err != nil {
+		return r, fmt.Errorf("spread: %w", err)
+	}
+	sent := 0
+	var sendErrs []error
+	for _, c := range conns {
+		if _, err := c.Write([]byte("vtest flow")); err != nil {
+			sendErrs = append(sendErrs, err)
+			continue
 		}
-		if total >= want || !time.Now().Before(wait) {
-			break
+		sent++
+	}
+	// The datagrams are forwarded asynchronously: wait (bounded) until
+	// the router has sent as many as were sent to it.
+	counts, err := t.wait(earliest(ctx, time.Now().Add(time.Second)), func(c map[string]*ownCount) bool {
+		total := 0
+		for _, v := range c {
+			total += v.Out
 		}
-		time.Sleep(time.Millisecond) // polling the counters, up to the deadline
+		return total >= sent
+	})
+	for _, i := range ifaces {
+		r.Packets[i], r.Other[i] = uint64(counts[i].Out), uint64(counts[i].OtherOut)
+	}
+	if err != nil {
+		return r, fmt.Errorf("spread: %w", err)
+	}
+	if sent == 0 {
+		return r, fmt.Errorf("spread: %s could send none of its %d datagrams: %v", from.Name(), o.Count, errors.Join(sendErrs...))
 	}
 	for _, i := range ifaces {
 		if r.Packets[i] == 0 {
@@ -280,6 +428,29 @@ func FlowSpread(ctx context.Context, from *scenario.Node, dst netip.Addr, router
 		}
 	}
 	return r, nil
+}
+
+// udpFlow returns a UDP packet's source and destination.
+func udpFlow(p gopacket.Packet) (src, dst netip.AddrPort, ok bool) {
+	u, _ := p.Layer(layers.LayerTypeUDP).(*layers.UDP)
+	if u == nil {
+		return src, dst, false
+	}
+	var s, d netip.Addr
+	switch ip := p.NetworkLayer().(type) {
+	case *layers.IPv4:
+		s, _ = netip.AddrFromSlice(ip.SrcIP.To4())
+		d, _ = netip.AddrFromSlice(ip.DstIP.To4())
+		ok = ip.Protocol == layers.IPProtocolUDP
+	case *layers.IPv6:
+		s, _ = netip.AddrFromSlice(ip.SrcIP)
+		d, _ = netip.AddrFromSlice(ip.DstIP)
+		ok = ip.NextHeader == layers.IPProtocolUDP
+	}
+	if !ok {
+		return src, dst, false // not UDP itself (an ICMP error quoting a datagram, say)
+	}
+	return netip.AddrPortFrom(s, uint16(u.SrcPort)), netip.AddrPortFrom(d, uint16(u.DstPort)), true
 }
 
 // Spread is a scenario check: UDP flows from → to are spread over all of

@@ -46,7 +46,7 @@ func TestBuiltinScenarios(t *testing.T) {
 		},
 	}
 	want["netem-delay"] = map[string][]string{"round trip at least 20 ms": {"min"}}
-	want["ecmp"] = map[string][]string{"flows use both paths": {"UDP flows", "packets sent per interface: r1:a", ", r1:b"}}
+	want["ecmp"] = map[string][]string{"flows use both paths": {"UDP flows", "the check's own datagrams sent per interface: r1:a", ", r1:b"}}
 	want["policy-routing"] = map[string][]string{
 		"from 10.1.0.2: leaves through r1": {"(10.1.0.2:", "server saw source 192.0.2.1", "echo back to host: true"},
 		"from 10.2.0.2: leaves through r2": {"(10.2.0.2:", "server saw source 192.0.2.2", "echo back to host: true"},
