@@ -2,8 +2,6 @@ module github.com/vtest-dev/vtest
 
 go 1.26.0
 
-toolchain go1.27.3
-
 require (
 	github.com/google/nftables v0.3.0
 	github.com/gopacket/gopacket v1.7.7
