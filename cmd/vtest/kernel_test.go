@@ -130,7 +130,11 @@ func TestKernelInVM(t *testing.T) {
 				r := vtest(t, ".", "kernel", "--kernel", kernel, "--timeout", "4m", "--junit", xmlPath, s.path)
 				took := time.Since(start)
 				t.Logf("vtest kernel %s, %s suite: %v\n%s", filepath.Base(kernel), s.name, took.Round(time.Second), r.stdout)
-				r.must(t, s.exit, "under QEMU")
+				// Not fatal: every check's verdict below says more than the
+				// exit code.
+				if r.code != s.exit || !strings.Contains(r.stdout, "under QEMU") {
+					t.Errorf("%s suite in the VM: exit %d, want %d\n%s", s.name, r.code, s.exit, r.stderr)
+				}
 				if took > 5*time.Minute {
 					t.Errorf("the VM run took %v, over 5 minutes", took)
 				}
