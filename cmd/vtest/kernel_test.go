@@ -13,6 +13,7 @@ import (
 
 	"github.com/vtest-dev/vtest/internal/hostcheck"
 	"github.com/vtest-dev/vtest/internal/misconfigured"
+	"github.com/vtest-dev/vtest/internal/twins"
 	"github.com/vtest-dev/vtest/internal/vm"
 	"github.com/vtest-dev/vtest/reports"
 )
@@ -78,11 +79,19 @@ func kernelSuites() []kernelSuite {
 			}
 			return "pass" // steps and setup
 		}},
+		// Every check of package assert with its healthy and broken
+		// network: it passes on one and fails on the other.
+		{name: "twins", path: "./testdata/twins", exit: 1, want: func(s, c string) string {
+			if strings.HasSuffix(s, "-broken") && c == twins.CheckName {
+				return "fail"
+			}
+			return "pass"
+		}},
 	}
 }
 
-// TestKernelInVM is the kernel matrix: the built-in suite and the
-// misconfigured suite on the host kernel and, in QEMU VMs, on Debian's 6.1
+// TestKernelInVM is the kernel matrix: the built-in suite, the
+// misconfigured suite and the check twins on the host kernel and, in QEMU VMs, on Debian's 6.1
 // and 6.12 kernels. Scenarios needing netem, 8021q, bridge VLAN filtering,
 // ipvlan, bonding, VRF or WireGuard are skipped on a host kernel without
 // them and have their verdict in the VMs; nothing else changes between the
