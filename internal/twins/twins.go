@@ -35,7 +35,7 @@ type Twin struct {
 func Twins() []Twin {
 	return []Twin{
 		reach(), noReach(), walked(), eventually(), consistently(),
-		arpAnswered(), arpUnanswered(),
+		arpAnswered(), arpUnanswered(), neighbourEntry(),
 		connectOutcome(), firewallVerdict(),
 		masqueraded(), portForwarded(), counted(), conntrackEntry(),
 		routes(), sysctlIs(), pmtu(), hopIs(), latencyWithin(),
@@ -152,6 +152,21 @@ func arpUnanswered() Twin {
 				right.Sysctl("net.ipv4.conf.all.arp_ignore", "8")
 			}
 		}, assert.ARPUnanswered("left", "right"))
+}
+
+func neighbourEntry() Twin {
+	return twin("neighbour", "assert.NeighbourEntry", "arp_ignore=8 on the target (left's entry never resolves)",
+		func(s *scenario.Spec, broken bool) {
+			if right := pair(s); broken {
+				right.Sysctl("net.ipv4.conf.all.arp_ignore", "8")
+			}
+			// Traffic first, in both: the check reads the table. Whether
+			// the ping is answered is the check's to judge, not the step's.
+			s.StepFunc("left pings right", func(ctx context.Context, n *scenario.Network) error {
+				_, _ = assert.Ping(ctx, n.Node("left"), n.Node("right").IPv4(), assert.Timeout(300*time.Millisecond))
+				return nil
+			})
+		}, assert.NeighbourEntry("left", "right", assert.MAC("right:eth0"), assert.Expect("reachable")))
 }
 
 // tcpRule is a forward rule of r for TCP to port.
