@@ -148,9 +148,12 @@ func TestKernelInVM(t *testing.T) {
 					t.Errorf("the VM run took %v, over 5 minutes", took)
 				}
 				inconclusive := inconclusiveChecks(t, xmlPath)
+				skipped := skipReasons(t, xmlPath)
 				for key, res := range readResults(t, xmlPath) {
 					if got, want := res.Status(), s.want(key[0], key[1]); got != want && !(got == "skip" && inconclusive[key]) {
-						t.Errorf("%s: %s / %s: %q, want %q", k.series, key[0], key[1], got, want)
+						// A skip here is a feature the VM should have had
+						// (a module the guest could not load): its reason says which.
+						t.Errorf("%s: %s / %s: %q, want %q %s", k.series, key[0], key[1], got, want, skipped[key])
 					}
 				}
 				// host → VM: a scenario the host skipped gets its verdict;
@@ -252,6 +255,15 @@ func diffReports(t *testing.T, old, new string) []reports.Change {
 	return changes
 }
 
+// TestDebianKernelSkipReason: a kernel that is not installed is named with
+// the package that installs it.
+func TestDebianKernelSkipReason(t *testing.T) {
+	kernel, why := debianKernel("9.99", "linux-image-9.99-amd64")
+	if kernel != "" || !strings.Contains(why, "Debian's 9.99 kernel is not installed") || !strings.Contains(why, "apt-get install linux-image-9.99-amd64") {
+		t.Errorf("debianKernel: %q, %q", kernel, why)
+	}
+}
+
 func TestKernelUsage(t *testing.T) {
 	vtest(t, ".", "kernel", builtin).must(t, 2, "--kernel is required")
 	vtest(t, ".", "kernel", "--kernel", "/nonexistent").must(t, 2, "no PATH given")
@@ -304,6 +316,18 @@ func TestKernelWarningsAndCrashInVM(t *testing.T) {
 // inconclusiveChecks returns the checks of a JUnit report that were skipped
 // as inconclusive timing checks, by scenario and check.
 func inconclusiveChecks(t *testing.T, path string) map[[2]string]bool {
+	out := map[[2]string]bool{}
+	for key, why := range skipReasons(t, path) {
+		if strings.HasPrefix(why, "inconclusive") {
+			out[key] = true
+		}
+	}
+	return out
+}
+
+// skipReasons returns the reason of every skipped check of a JUnit report,
+// by scenario and check.
+func skipReasons(t *testing.T, path string) map[[2]string]string {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -322,11 +346,11 @@ func inconclusiveChecks(t *testing.T, path string) map[[2]string]bool {
 	if err := xml.Unmarshal(b, &doc); err != nil {
 		t.Fatal(err)
 	}
-	out := map[[2]string]bool{}
+	out := map[[2]string]string{}
 	for _, s := range doc.Suites {
 		for _, c := range s.Cases {
-			if c.Skipped != nil && strings.HasPrefix(c.Skipped.Message, "inconclusive") {
-				out[[2]string{s.Name, c.Name}] = true
+			if c.Skipped != nil {
+				out[[2]string{s.Name, c.Name}] = c.Skipped.Message
 			}
 		}
 	}
