@@ -171,8 +171,12 @@ func TestKernelInVM(t *testing.T) {
 						t.Errorf("host→%s change other than a skipped check getting its verdict: %s %+v", k.series, c.Kind(), c)
 					}
 				}
+				// vtest diff agrees: exit 0, or 1 with the regressions
+				// reported above (not fatal: the next suite still runs).
 				d := vtest(t, ".", "diff", hostXML[s.name], xmlPath)
-				d.must(t, 0)
+				if d.code != 0 && d.code != 1 {
+					t.Errorf("vtest diff: exit %d\n%s", d.code, d.stderr)
+				}
 				t.Logf("vtest diff host→%s (%s suite):\n%s", k.series, s.name, d.stdout)
 				vmXML[k.series][s.name] = xmlPath
 			}
@@ -198,7 +202,9 @@ func TestKernelInVM(t *testing.T) {
 			}
 		}
 		d := vtest(t, ".", "diff", a[s.name], b[s.name])
-		d.must(t, 0)
+		if d.code != 0 && d.code != 1 {
+			t.Errorf("vtest diff: exit %d\n%s", d.code, d.stderr)
+		}
 		t.Logf("vtest diff %s→%s (%s suite):\n%s", debianKernels[0].series, debianKernels[1].series, s.name, d.stdout)
 	}
 }
