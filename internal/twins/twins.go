@@ -34,7 +34,7 @@ type Twin struct {
 // Twins returns fresh definitions of every twin.
 func Twins() []Twin {
 	return []Twin{
-		reach(), noReach(), walked(), eventually(), consistently(),
+		reach(), reach6(), noReach(), noReach6(), walked(), eventually(), consistently(),
 		arpAnswered(), arpUnanswered(), neighbourEntry(),
 		connectOutcome(), firewallVerdict(),
 		masqueraded(), portForwarded(), counted(), conntrackEntry(),
@@ -98,6 +98,26 @@ func reach() Twin {
 				forwardingOff(r)
 			}
 		}, assert.Reach("client", "server"))
+}
+
+func reach6() Twin {
+	return twin("reach6", "assert.Reach (IPv6)", "IPv6 forwarding off on the router",
+		func(s *scenario.Spec, broken bool) {
+			s.IPv6 = true
+			if r := routed(s); broken {
+				r.Sysctl("net.ipv6.conf.all.forwarding", "0")
+			}
+		}, assert.Reach("client", "server", assert.IPv6()))
+}
+
+func noReach6() Twin {
+	return twin("noreach6", "assert.NoReach (IPv6)", "no ICMPv6 rule on the router (the isolation leaks)",
+		func(s *scenario.Spec, broken bool) {
+			s.IPv6 = true
+			if r := routed(s); !broken {
+				r.Firewall(scenario.FirewallRule{Name: "drop-icmpv6", Hook: scenario.HookForward, Match: scenario.Match{Proto: "icmpv6"}, Action: scenario.Drop})
+			}
+		}, assert.NoReach("client", "server", assert.IPv6()))
 }
 
 func noReach() Twin {
