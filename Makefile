@@ -63,12 +63,15 @@ faults: deps
 
 # The kernel matrix: runs the built-in and the misconfigured suites on the
 # host kernel and, in QEMU VMs (TCG), on Debian 12's 6.1 and 6.12 kernels,
-# and compares them. Installs qemu and the kernels with apt if it can; a
-# kernel it cannot install (or that lacks a module) is skipped with the reason.
+# and compares them. Installs qemu and the kernels with apt if it can (zstd
+# too: 6.12's image is zstd-compressed, and the uncompressed kernel boots
+# faster under TCG); a kernel it cannot install (or that lacks a module) is
+# skipped with the reason.
 KERNEL_PKGS := linux-image-amd64:/boot/vmlinuz-6.1.*-amd64 linux-image-6.12-amd64:/boot/vmlinuz-6.12.*-amd64
 kernel-check: deps
 	@missing=""; \
 	command -v qemu-system-x86_64 >/dev/null || missing="$$missing qemu-system-x86"; \
+	command -v zstd >/dev/null || missing="$$missing zstd"; \
 	for pv in $(KERNEL_PKGS); do ls $${pv#*:} >/dev/null 2>&1 || missing="$$missing $${pv%%:*}"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
