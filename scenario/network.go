@@ -556,6 +556,13 @@ func (nd *Node) waitAllUp(ctx context.Context, ifcs []*Interface) error {
 func (nd *Node) waitNotTentative(ctx context.Context) error {
 	return poll(ctx, func() (bool, error) {
 		addrs, err := nd.nl.AddrList(nil, netlink.FAMILY_V6)
+		if errors.Is(err, netlink.ErrDumpInterrupted) {
+			// The addresses changed during the dump (DAD finishing on
+			// one of them, NLM_F_DUMP_INTR): ask again. Seen in the VM
+			// as "list addresses: results may be incomplete or
+			// inconsistent" failing an IPv6 scenario's build.
+			return false, nil
+		}
 		if err != nil {
 			return false, fmt.Errorf("node %q: list addresses: %w", nd.name, err)
 		}

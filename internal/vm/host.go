@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -91,6 +92,28 @@ var moduleSeeds = []string{
 	// Requested by alias at run time (e.g. libcrc32c asks for
 	// crypto-crc32c), so modules.dep does not list them.
 	"kernel/crypto/", "kernel/arch/x86/crypto/", "kernel/lib/",
+}
+
+// MissingModules returns which of the named modules (as lsmod names them:
+// veth, 8021q, sch_netem) the module tree at modDir neither builds in nor
+// ships among the parts Initramfs packs for the guest: a suite needing one
+// of them cannot run its scenarios on that kernel.
+func MissingModules(modDir string, names ...string) ([]string, error) {
+	db, err := loadModDB(modDir)
+	if err != nil {
+		return nil, err
+	}
+	var missing []string
+	for _, name := range names {
+		n := strings.ReplaceAll(name, "-", "_")
+		if db.builtin[n] {
+			continue
+		}
+		if file, ok := db.file[n]; !ok || !slices.ContainsFunc(moduleSeeds, func(seed string) bool { return strings.HasPrefix(file, seed) }) {
+			missing = append(missing, name)
+		}
+	}
+	return missing, nil
 }
 
 // Initramfs writes the initramfs: the suite as /init, /sbin/modprobe as a

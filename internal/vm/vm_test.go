@@ -66,6 +66,24 @@ func TestModprobeResolvesEveryAlias(t *testing.T) {
 	}
 }
 
+func TestMissingModules(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "modules.dep"), []byte(
+		"kernel/drivers/net/veth.ko.xz:\nkernel/net/8021q/8021q.ko: kernel/net/802/garp.ko\nkernel/net/802/garp.ko:\nkernel/sound/snd.ko:\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "modules.builtin"), []byte("kernel/net/bridge/bridge.ko\n"), 0o644)
+	got, err := MissingModules(dir, "veth", "8021q", "bridge", "sch_netem", "snd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// sch_netem is not there; snd is, but not among what the guest gets.
+	if strings.Join(got, " ") != "sch_netem snd" {
+		t.Errorf("missing %q, want sch_netem snd", got)
+	}
+	if _, err := MissingModules(t.TempDir(), "veth"); err == nil {
+		t.Error("a directory without modules.dep gave no error")
+	}
+}
+
 func TestReleaseOfInstalledKernels(t *testing.T) {
 	kernels, _ := filepath.Glob("/boot/vmlinuz-*")
 	if len(kernels) == 0 {
@@ -91,17 +109,26 @@ func TestExtractVmlinux(t *testing.T) {
 		t.Skip("no Debian kernel in /boot")
 	}
 	dir := t.TempDir()
-	v, err := extractVmlinux(kernels[0], dir)
-	if err != nil {
-		t.Skipf("cannot extract here: %v", err)
+	// Every installed one: Debian's 6.1 is xz-compressed, 6.12 zstd.
+	extracted := 0
+	for _, k := range kernels {
+		v, err := extractVmlinux(k, dir)
+		if err != nil {
+			t.Logf("%s: cannot extract here: %v", k, err)
+			continue
+		}
+		b, err := os.ReadFile(v)
+		if err != nil || !hasPVHNote(b) {
+			t.Fatalf("%s: no PVH note (%v)", v, err)
+		}
+		// Cached: the second call returns the same file.
+		if v2, err := extractVmlinux(k, dir); err != nil || v2 != v {
+			t.Errorf("cache: %s %v", v2, err)
+		}
+		extracted++
 	}
-	b, err := os.ReadFile(v)
-	if err != nil || !hasPVHNote(b) {
-		t.Fatalf("%s: no PVH note (%v)", v, err)
-	}
-	// Cached: the second call returns the same file.
-	if v2, err := extractVmlinux(kernels[0], dir); err != nil || v2 != v {
-		t.Errorf("cache: %s %v", v2, err)
+	if extracted == 0 {
+		t.Skip("no installed kernel can be extracted here")
 	}
 	if _, err := extractVmlinux("/proc/self/status", dir); err == nil {
 		t.Error("extracted a kernel from a text file")
