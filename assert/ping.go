@@ -35,6 +35,9 @@ type PingResult struct {
 	// NeighbourTable, set when the check failed while the kernel's
 	// neighbour table was nearly full, says so (see neighbourTableFull).
 	NeighbourTable string
+	// PreinstalledNeighbours is set when the scenario pre-installed its
+	// neighbour entries (Spec.PreinstallNeighbours): no ARP or NDP ran.
+	PreinstalledNeighbours bool
 }
 
 // Loss returns the fraction of probes lost.
@@ -60,6 +63,9 @@ func (r *PingResult) Evidence() string {
 		fmt.Fprintf(&b, "; route: %s", r.Route)
 	}
 	fmt.Fprintf(&b, "; took %s", ms(r.Elapsed))
+	if r.PreinstalledNeighbours {
+		b.WriteString("; neighbours pre-installed (ARP/NDP not exercised)")
+	}
 	if r.Walk != nil {
 		b.WriteString("\n" + r.Walk.Evidence())
 	}
@@ -100,7 +106,11 @@ func Ping(ctx context.Context, from *scenario.Node, to netip.Addr, opts ...Optio
 	table := readNeighbourTable(to, true)
 	if err == nil {
 		r.Walk = WalkPath(from, to)
-		r.NeighbourTable = table.note()
+		if !r.PreinstalledNeighbours {
+			// The table's count includes the permanent entries,
+			// which the limit does not apply to.
+			r.NeighbourTable = table.note()
+		}
 		err = fmt.Errorf("%s is not reachable from %s: %s", to, from.Name(), r.Evidence())
 	}
 	// A send the kernel refused (it could not create the neighbour) or
@@ -119,6 +129,9 @@ func Ping(ctx context.Context, from *scenario.Node, to netip.Addr, opts ...Optio
 func ping(ctx context.Context, from *scenario.Node, to netip.Addr, o Options) (*PingResult, error) {
 	start := time.Now()
 	r := &PingResult{From: from.Name(), To: to}
+	if n := from.Network(); n != nil {
+		r.PreinstalledNeighbours = n.Spec().NeighboursPreinstalled()
+	}
 	// The route lookup (a netlink round trip) runs while the probes
 	// are on the wire.
 	route := make(chan string, 1)
