@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vtest-dev/vtest/assert"
 	"github.com/vtest-dev/vtest/internal/hostcheck"
 	"github.com/vtest-dev/vtest/scenario"
 )
@@ -104,6 +105,38 @@ func TestPreinstalledNeighbours(t *testing.T) {
 	for _, c := range out.Checks {
 		if !strings.Contains(c.Evidence, "pre-installed") {
 			t.Fatalf("check %q: the evidence does not say the neighbours were pre-installed: %s", c.Name, c.Evidence)
+		}
+	}
+}
+
+// TestPreinstalledNeighboursARP: in a scenario with pre-installed
+// neighbours, ARPAnswered still tests the target's ARP answer (to the
+// check's own request) and its evidence says that the kernel's resolution
+// is not exercised; the requester's entry is the pre-installed PERMANENT
+// one. Without the option, the evidence says nothing of the kind.
+func TestPreinstalledNeighboursARP(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	for _, static := range []bool{false, true} {
+		s := scenario.Define(fmt.Sprintf("arp-static-%v", static), "two hosts on a switch")
+		s.Switch("sw")
+		s.Host("a")
+		s.Host("b")
+		s.Link("a", "sw")
+		s.Link("b", "sw")
+		s.Check("a resolves b", assert.ARPAnswered("a", "b"))
+		if static {
+			s.PreinstallNeighbours()
+		}
+		out := scenario.Run(context.Background(), s, scenario.RunOptions{})
+		if out.Status != scenario.Pass {
+			t.Fatalf("%s: %s %s: %s", s.Name, out.Status, out.Step, out.Message)
+		}
+		ev := out.Checks[0].Evidence
+		if says := strings.Contains(ev, "not the kernel's address resolution"); says != static {
+			t.Errorf("%s: evidence says ARP is not exercised: %v, want %v: %s", s.Name, says, static, ev)
+		}
+		if perm := strings.Contains(ev, "PERMANENT"); perm != static {
+			t.Errorf("%s: neighbour entry PERMANENT: %v, want %v: %s", s.Name, perm, static, ev)
 		}
 	}
 }
