@@ -11,8 +11,6 @@ import (
 	"sync"
 	"syscall"
 
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 
 	"github.com/vtest-dev/vtest/internal/nsx"
@@ -55,8 +53,10 @@ type segmentEnd struct {
 }
 
 // preinstallNeighbours is the build step of PreinstallNeighbours: it reads
-// each segment's MACs (recorded by waitUp, read back for the rest) and
-// installs the entries of each node in batches, the nodes in parallel.
+// each segment's MACs (recorded by waitUp, read back for the rest), then
+// installs each node's entries, the nodes in parallel. The entries are
+// made while they are sent, a batch at a time: a star of 1000 hosts has
+// a million.
 func (n *Network) preinstallNeighbours(ctx context.Context) error {
 	if !n.spec.neighbours {
 		return nil
@@ -69,7 +69,12 @@ func (n *Network) preinstallNeighbours(ctx context.Context) error {
 			}
 		}
 	}
-	entries := map[*Node][]*netlink.Neigh{}
+	// For each node, its ends and the segment each one is on.
+	type own struct {
+		end  segmentEnd
+		segs []segmentEnd
+	}
+	owns := map[*Node][]own{}
 	for _, sg := range n.plan.segments {
 		var ends []segmentEnd
 		for _, m := range sg.members {
@@ -95,38 +100,40 @@ func (n *Network) preinstallNeighbours(ctx context.Context) error {
 			}
 			ends = append(ends, segmentEnd{node: nd, index: nd.bridge.Index, mac: nd.bridge.MAC, addrs: nd.bridge.Addrs})
 		}
-		for i, on := range ends {
-			for j, of := range ends {
-				if i == j {
-					continue
-				}
-				for _, a := range of.addrs {
-					if a.Addr().IsLinkLocalUnicast() || !hasFamily(on.addrs, a.Addr()) {
-						continue
-					}
-					entries[on.node] = append(entries[on.node], &netlink.Neigh{
-						LinkIndex: on.index, Family: family(a.Addr()), State: netlink.NUD_PERMANENT,
-						IP: a.Addr().AsSlice(), HardwareAddr: of.mac,
-					})
-				}
-			}
+		for _, e := range ends {
+			owns[e.node] = append(owns[e.node], own{end: e, segs: ends})
 		}
 	}
 	sem := make(chan struct{}, maxParallelNodes())
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var errs []error
-	for nd, ne := range entries {
+	for nd, mine := range owns {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			if err := ctx.Err(); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-				return
+			err := ctx.Err()
+			if err == nil {
+				err = nd.addNeighbours(func(add func(index int, ip netip.Addr, mac net.HardwareAddr) error) error {
+					for _, o := range mine {
+						for _, of := range o.segs {
+							if of.index == o.end.index && of.node == o.end.node {
+								continue
+							}
+							for _, a := range of.addrs {
+								if a.Addr().IsLinkLocalUnicast() || !hasFamily(o.end.addrs, a.Addr()) {
+									continue
+								}
+								if err := add(o.end.index, a.Addr(), of.mac); err != nil {
+									return err
+								}
+							}
+						}
+					}
+					return nil
+				})
 			}
-			if err := nd.addNeighbours(ne); err != nil {
+			if err != nil {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
@@ -160,14 +167,31 @@ func (nd *Node) readMAC(ifc *Interface) error {
 }
 
 // neighbourBatch is how many requests go to the kernel in one write: each
-// is about 50 bytes and its answer under 100, well within a netlink
+// is at most 64 bytes and its answer under 100, well within a netlink
 // socket's buffers.
 const neighbourBatch = 256
 
-// addNeighbours installs entries in the node's namespace, neighbourBatch
-// requests per write on one netlink socket, and returns when the kernel
-// has answered every one.
-func (nd *Node) addNeighbours(entries []*netlink.Neigh) error {
+// neighbourSender sends RTM_NEWNEIGH requests on a netlink socket of a
+// node's namespace, neighbourBatch per write, and checks every answer.
+type neighbourSender struct {
+	fd     int
+	seq    uint32
+	buf    []byte
+	queued []queuedNeighbour // of the batch in buf, for errors
+	answer []byte
+}
+
+// queuedNeighbour is an entry sent and not yet answered.
+type queuedNeighbour struct {
+	index int
+	ip    netip.Addr
+	mac   net.HardwareAddr
+}
+
+// addNeighbours installs, in the node's namespace, the permanent entries
+// that each calls add with, and returns when the kernel has answered every
+// one.
+func (nd *Node) addNeighbours(each func(add func(index int, ip netip.Addr, mac net.HardwareAddr) error) error) error {
 	return nd.Do(func() error {
 		fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
 		if err != nil {
@@ -177,61 +201,90 @@ func (nd *Node) addNeighbours(entries []*netlink.Neigh) error {
 		if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 			return fmt.Errorf("bind netlink socket: %w", err)
 		}
-		buf := make([]byte, 0, neighbourBatch*64)
-		answer := make([]byte, 1<<16)
-		for start := 0; start < len(entries); start += neighbourBatch {
-			batch := entries[start:min(start+neighbourBatch, len(entries))]
-			buf = buf[:0]
-			bySeq := make(map[uint32]*netlink.Neigh, len(batch))
-			for _, ne := range batch {
-				req := neighRequest(ne)
-				bySeq[req.Seq] = ne
-				buf = append(buf, req.Serialize()...)
-			}
-			if err := unix.Sendto(fd, buf, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-				return fmt.Errorf("send %d neighbour entries: %w", len(batch), err)
-			}
-			for len(bySeq) > 0 {
-				k, _, err := unix.Recvfrom(fd, answer, 0)
-				if err == unix.EINTR {
-					continue
-				}
-				if err != nil {
-					return fmt.Errorf("read the answers to neighbour entries: %w", err)
-				}
-				msgs, err := syscall.ParseNetlinkMessage(answer[:k])
-				if err != nil {
-					return fmt.Errorf("parse the answers to neighbour entries: %w", err)
-				}
-				for _, m := range msgs {
-					ne, ok := bySeq[m.Header.Seq]
-					if !ok || m.Header.Type != unix.NLMSG_ERROR || len(m.Data) < 4 {
-						continue
-					}
-					delete(bySeq, m.Header.Seq)
-					if code := int32(binary.NativeEndian.Uint32(m.Data[:4])); code != 0 {
-						return fmt.Errorf("add neighbour %s lladdr %s dev %d: %w", ne.IP, ne.HardwareAddr, ne.LinkIndex, syscall.Errno(-code))
-					}
-				}
-			}
+		s := &neighbourSender{fd: fd, buf: make([]byte, 0, neighbourBatch*64), queued: make([]queuedNeighbour, 0, neighbourBatch), answer: make([]byte, 1<<16)}
+		if err := each(s.add); err != nil {
+			return err
 		}
-		return nil
+		return s.flush()
 	})
 }
 
-// neighRequest is the RTM_NEWNEIGH request of `ip neigh replace … nud
-// permanent`, as netlink's NeighSet makes it.
-func neighRequest(ne *netlink.Neigh) *nl.NetlinkRequest {
-	req := nl.NewNetlinkRequest(unix.RTM_NEWNEIGH, unix.NLM_F_CREATE|unix.NLM_F_REPLACE|unix.NLM_F_ACK)
-	msg := netlink.Ndmsg{Family: uint8(ne.Family), Index: uint32(ne.LinkIndex), State: uint16(ne.State)}
-	req.AddData(&msg)
-	ip := ne.IP
-	if ne.Family == unix.AF_INET {
-		ip = ip.To4()
+// add queues the request of `ip neigh replace IP lladdr MAC dev INDEX nud
+// permanent`, and sends the queue when it is full.
+func (s *neighbourSender) add(index int, ip netip.Addr, mac net.HardwareAddr) error {
+	fam := uint8(unix.AF_INET)
+	if ip.Is6() {
+		fam = unix.AF_INET6
 	}
-	req.AddData(nl.NewRtAttr(netlink.NDA_DST, ip))
-	req.AddData(nl.NewRtAttr(netlink.NDA_LLADDR, ne.HardwareAddr))
-	return req
+	dst := ip.AsSlice()
+	attr := func(b []byte, typ uint16, v []byte) []byte {
+		b = binary.NativeEndian.AppendUint16(b, uint16(unix.SizeofRtAttr+len(v)))
+		b = binary.NativeEndian.AppendUint16(b, typ)
+		b = append(b, v...)
+		for len(b)%unix.NLMSG_ALIGNTO != 0 {
+			b = append(b, 0)
+		}
+		return b
+	}
+	s.seq++
+	start := len(s.buf)
+	b := binary.NativeEndian.AppendUint32(s.buf, 0) // length, below
+	b = binary.NativeEndian.AppendUint16(b, unix.RTM_NEWNEIGH)
+	b = binary.NativeEndian.AppendUint16(b, unix.NLM_F_REQUEST|unix.NLM_F_ACK|unix.NLM_F_CREATE|unix.NLM_F_REPLACE)
+	b = binary.NativeEndian.AppendUint32(b, s.seq)
+	b = binary.NativeEndian.AppendUint32(b, 0) // pid: the kernel's
+	// struct ndmsg: family, 3 bytes of padding, ifindex, state, flags, type.
+	b = append(b, fam, 0, 0, 0)
+	b = binary.NativeEndian.AppendUint32(b, uint32(index))
+	b = binary.NativeEndian.AppendUint16(b, unix.NUD_PERMANENT)
+	b = append(b, 0, 0)
+	b = attr(b, unix.NDA_DST, dst)
+	b = attr(b, unix.NDA_LLADDR, mac)
+	binary.NativeEndian.PutUint32(b[start:], uint32(len(b)-start))
+	s.buf = b
+	s.queued = append(s.queued, queuedNeighbour{index, ip, mac})
+	if len(s.queued) == neighbourBatch {
+		return s.flush()
+	}
+	return nil
+}
+
+// flush sends the queued requests and reads the kernel's answer to each.
+func (s *neighbourSender) flush() error {
+	if len(s.queued) == 0 {
+		return nil
+	}
+	if err := unix.Sendto(s.fd, s.buf, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return fmt.Errorf("send %d neighbour entries: %w", len(s.queued), err)
+	}
+	first := s.seq - uint32(len(s.queued)) + 1
+	left := len(s.queued)
+	for left > 0 {
+		k, _, err := unix.Recvfrom(s.fd, s.answer, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read the answers to neighbour entries: %w", err)
+		}
+		msgs, err := syscall.ParseNetlinkMessage(s.answer[:k])
+		if err != nil {
+			return fmt.Errorf("parse the answers to neighbour entries: %w", err)
+		}
+		for _, m := range msgs {
+			if m.Header.Type != unix.NLMSG_ERROR || m.Header.Seq < first || m.Header.Seq > s.seq || len(m.Data) < 4 {
+				continue
+			}
+			left--
+			if code := int32(binary.NativeEndian.Uint32(m.Data[:4])); code != 0 {
+				q := s.queued[m.Header.Seq-first]
+				return fmt.Errorf("add permanent neighbour %s lladdr %s on interface %d: %w", q.ip, q.mac, q.index, syscall.Errno(-code))
+			}
+		}
+	}
+	s.buf = s.buf[:0]
+	s.queued = s.queued[:0]
+	return nil
 }
 
 // neighbourTable tells, when the scenario does not pre-install its
