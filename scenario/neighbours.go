@@ -167,9 +167,9 @@ func (nd *Node) readMAC(ifc *Interface) error {
 }
 
 // neighbourBatch is how many requests go to the kernel in one write: each
-// is at most 64 bytes and its answer under 100, well within a netlink
-// socket's buffers.
-const neighbourBatch = 256
+// is at most 64 bytes, and only a failed one is answered (but the last),
+// well within a netlink socket's buffers.
+const neighbourBatch = 1024
 
 // neighbourSender sends RTM_NEWNEIGH requests on a netlink socket of a
 // node's namespace, neighbourBatch per write, and checks every answer.
@@ -177,6 +177,7 @@ type neighbourSender struct {
 	fd     int
 	seq    uint32
 	buf    []byte
+	last   int               // offset of the last request in buf
 	queued []queuedNeighbour // of the batch in buf, for errors
 	answer []byte
 }
@@ -230,7 +231,9 @@ func (s *neighbourSender) add(index int, ip netip.Addr, mac net.HardwareAddr) er
 	start := len(s.buf)
 	b := binary.NativeEndian.AppendUint32(s.buf, 0) // length, below
 	b = binary.NativeEndian.AppendUint16(b, unix.RTM_NEWNEIGH)
-	b = binary.NativeEndian.AppendUint16(b, unix.NLM_F_REQUEST|unix.NLM_F_ACK|unix.NLM_F_CREATE|unix.NLM_F_REPLACE)
+	// No NLM_F_ACK: the kernel answers a failed request anyway, and
+	// flush asks for the last one's answer, which comes after every other.
+	b = binary.NativeEndian.AppendUint16(b, unix.NLM_F_REQUEST|unix.NLM_F_CREATE|unix.NLM_F_REPLACE)
 	b = binary.NativeEndian.AppendUint32(b, s.seq)
 	b = binary.NativeEndian.AppendUint32(b, 0) // pid: the kernel's
 	// struct ndmsg: family, 3 bytes of padding, ifindex, state, flags, type.
@@ -242,6 +245,7 @@ func (s *neighbourSender) add(index int, ip netip.Addr, mac net.HardwareAddr) er
 	b = attr(b, unix.NDA_LLADDR, mac)
 	binary.NativeEndian.PutUint32(b[start:], uint32(len(b)-start))
 	s.buf = b
+	s.last = start
 	s.queued = append(s.queued, queuedNeighbour{index, ip, mac})
 	if len(s.queued) == neighbourBatch {
 		return s.flush()
@@ -249,17 +253,21 @@ func (s *neighbourSender) add(index int, ip netip.Addr, mac net.HardwareAddr) er
 	return nil
 }
 
-// flush sends the queued requests and reads the kernel's answer to each.
+// flush sends the queued requests, the last one asking for an answer, and
+// reads the kernel's answers until that one: rtnetlink handles the
+// requests of one write in order, and answers only those that failed.
 func (s *neighbourSender) flush() error {
 	if len(s.queued) == 0 {
 		return nil
 	}
+	flags := s.buf[s.last+6:]
+	binary.NativeEndian.PutUint16(flags, binary.NativeEndian.Uint16(flags)|unix.NLM_F_ACK)
 	if err := unix.Sendto(s.fd, s.buf, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		return fmt.Errorf("send %d neighbour entries: %w", len(s.queued), err)
 	}
 	first := s.seq - uint32(len(s.queued)) + 1
-	left := len(s.queued)
-	for left > 0 {
+	var failed error
+	for done := false; !done; {
 		k, _, err := unix.Recvfrom(s.fd, s.answer, 0)
 		if err == unix.EINTR {
 			continue
@@ -275,12 +283,15 @@ func (s *neighbourSender) flush() error {
 			if m.Header.Type != unix.NLMSG_ERROR || m.Header.Seq < first || m.Header.Seq > s.seq || len(m.Data) < 4 {
 				continue
 			}
-			left--
-			if code := int32(binary.NativeEndian.Uint32(m.Data[:4])); code != 0 {
+			done = done || m.Header.Seq == s.seq
+			if code := int32(binary.NativeEndian.Uint32(m.Data[:4])); code != 0 && failed == nil {
 				q := s.queued[m.Header.Seq-first]
-				return fmt.Errorf("add permanent neighbour %s lladdr %s on interface %d: %w", q.ip, q.mac, q.index, syscall.Errno(-code))
+				failed = fmt.Errorf("add permanent neighbour %s lladdr %s on interface %d: %w", q.ip, q.mac, q.index, syscall.Errno(-code))
 			}
 		}
+	}
+	if failed != nil {
+		return failed
 	}
 	s.buf = s.buf[:0]
 	s.queued = s.queued[:0]
