@@ -42,7 +42,7 @@ type ARPResult struct {
 	// neighbour entries (Spec.PreinstallNeighbours): the check then tests
 	// the target's ARP responder with its own request only.
 	PreinstalledNeighbours bool
-	Elapsed   time.Duration
+	Elapsed                time.Duration
 }
 
 // Evidence renders the exchange.

@@ -298,7 +298,7 @@ func (t neighbourTable) note() string {
 	if !t.ok || t.entries*10 < t.limit*9 {
 		return ""
 	}
-	return fmt.Sprintf("note: the kernel's neighbour table, shared by every namespace of the host, holds %d entries of at most %d (gc_thresh3) and has refused %d since boot: with this many neighbours resolved at once the kernel drops new ones; raise gc_thresh3 on the host or resolve fewer neighbours per scenario", t.entries, t.limit, t.refused)
+	return fmt.Sprintf("note: the kernel's neighbour table, shared by every namespace of the host, holds %d entries of at most %d (gc_thresh3) and has refused %d since boot: with this many neighbours resolved at once the kernel drops new ones; pre-install the scenario's neighbours (Spec.PreinstallNeighbours), raise gc_thresh3 on the host, or resolve fewer neighbours per scenario", t.entries, t.limit, t.refused)
 }
 
 // inconclusive returns the reason a failed ping is inconclusive: the
@@ -307,5 +307,5 @@ func (t neighbourTable) inconclusive(before neighbourTable) string {
 	if !t.ok || !before.ok || t.refused <= before.refused {
 		return ""
 	}
-	return fmt.Sprintf("the kernel's neighbour table was full: it refused %d new entries while the check ran (%d of at most %d entries, gc_thresh3, shared by every namespace of the host); raise gc_thresh3 on the host or resolve fewer neighbours at once", t.refused-before.refused, t.entries, t.limit)
+	return fmt.Sprintf("the kernel's neighbour table was full: it refused %d new entries while the check ran (%d of at most %d entries, gc_thresh3, shared by every namespace of the host); pre-install the scenario's neighbours (Spec.PreinstallNeighbours), raise gc_thresh3 on the host, or resolve fewer neighbours at once", t.refused-before.refused, t.entries, t.limit)
 }
