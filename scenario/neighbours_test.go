@@ -140,3 +140,34 @@ func TestPreinstalledNeighboursARP(t *testing.T) {
 		}
 	}
 }
+
+// TestPreinstalledNeighboursIPv6: in a dual-stack scenario the NDP entries
+// are pre-installed too, PERMANENT, for the global addresses (not the
+// link-local ones), and a host reaches the other over IPv6.
+func TestPreinstalledNeighboursIPv6(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	s := scenario.Define("ndp-static", "two hosts on a switch, dual stack")
+	s.IPv6 = true
+	s.Switch("sw")
+	s.Host("a")
+	s.Host("b")
+	s.Link("a", "sw")
+	s.Link("b", "sw")
+	s.PreinstallNeighbours()
+	n, err := scenario.Build(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	b6 := n.Node("b").IPv6()
+	c := n.Node("a").Command("ip", "-6", "neigh", "show", "dev", "eth0")
+	if err := c.Run(); err != nil {
+		t.Fatalf("ip -6 neigh: %v\n%s", err, c.Output())
+	}
+	if lines := strings.Split(strings.TrimSpace(c.Output()), "\n"); len(lines) != 1 || !strings.HasPrefix(lines[0], b6.String()+" ") || !strings.Contains(lines[0], "PERMANENT") {
+		t.Fatalf("a's NDP table is not exactly b's %s, PERMANENT:\n%s", b6, c.Output())
+	}
+	if _, err := assert.Ping(context.Background(), n.Node("a"), b6); err != nil {
+		t.Fatal(err)
+	}
+}
