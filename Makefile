@@ -98,7 +98,8 @@ bench:
 	$(GO) test $(TEST_EXEC) -run '^$$' -bench AbandonStuckCheck -benchtime 3x -count 3 ./scenario/
 	$(GO) test $(TEST_EXEC) -run '^$$' -bench 'TwoNamespacesGone' -benchtime 100x -count 3 ./scenario/
 	$(GO) test $(TEST_EXEC) -run '^$$' -bench 'TwoNamespacesDrift' -benchtime 1x -count 3 ./scenario/
-	$(GO) test $(TEST_EXEC) -run '^$$' -bench 'Star' -benchtime 1x -count 3 -timeout 30m ./scenario/
+	$(GO) test $(TEST_EXEC) -run '^$$' -bench 'StarProcess' -benchtime 1x -count 1 -timeout 30m ./scenario/
+	$(GO) test $(TEST_EXEC) -run '^$$' -bench 'StarScale' -benchtime 1x -count 3 -timeout 30m ./scenario/
 	$(GO) test $(TEST_EXEC) -run '^$$' -bench 'Reach|PathWalk' -benchtime 200x -count 3 ./assert/
 	$(GO) test $(TEST_EXEC) -run '^$$' -bench Isolated -benchtime 10x -count 3 ./assert/
 	$(GO) test $(TEST_EXEC) -run '^$$' -bench Throughput -benchtime 3x -count 1 ./assert/

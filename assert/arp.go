@@ -38,7 +38,11 @@ type ARPResult struct {
 	// the exchange ("none" if there is none). A raw ARP exchange does not
 	// create one; the kernel's own resolution does.
 	Neighbour string
-	Elapsed   time.Duration
+	// PreinstalledNeighbours is set when the scenario pre-installed its
+	// neighbour entries (Spec.PreinstallNeighbours): the check then tests
+	// the target's ARP responder with its own request only.
+	PreinstalledNeighbours bool
+	Elapsed                time.Duration
 }
 
 // Evidence renders the exchange.
@@ -59,6 +63,9 @@ func (r *ARPResult) Evidence() string {
 		fmt.Fprintf(&b, " (owner's MAC %s)", r.Want)
 	}
 	fmt.Fprintf(&b, "; neighbour entry: %s; took %s", r.Neighbour, ms(r.Elapsed))
+	if r.PreinstalledNeighbours {
+		b.WriteString("; neighbours pre-installed: this tests the target's ARP answer to the check's own request, not the kernel's address resolution, which the scenario never exercises")
+	}
 	return b.String()
 }
 
@@ -79,6 +86,9 @@ func ARP(ctx context.Context, from *scenario.Node, iface string, target netip.Ad
 	}
 	start := time.Now()
 	r := &ARPResult{From: from.Name(), Interface: iface, Target: target}
+	if n := from.Network(); n != nil {
+		r.PreinstalledNeighbours = n.Spec().NeighboursPreinstalled()
+	}
 	var c *arp.Client
 	err = from.Do(func() error {
 		ifi, err := net.InterfaceByName(iface)

@@ -35,6 +35,9 @@ type PingResult struct {
 	// NeighbourTable, set when the check failed while the kernel's
 	// neighbour table was nearly full, says so (see neighbourTableFull).
 	NeighbourTable string
+	// PreinstalledNeighbours is set when the scenario pre-installed its
+	// neighbour entries (Spec.PreinstallNeighbours): no ARP or NDP ran.
+	PreinstalledNeighbours bool
 }
 
 // Loss returns the fraction of probes lost.
@@ -60,6 +63,9 @@ func (r *PingResult) Evidence() string {
 		fmt.Fprintf(&b, "; route: %s", r.Route)
 	}
 	fmt.Fprintf(&b, "; took %s", ms(r.Elapsed))
+	if r.PreinstalledNeighbours {
+		b.WriteString("; neighbours pre-installed (ARP/NDP not exercised)")
+	}
 	if r.Walk != nil {
 		b.WriteString("\n" + r.Walk.Evidence())
 	}
@@ -99,7 +105,11 @@ func Ping(ctx context.Context, from *scenario.Node, to netip.Addr, opts ...Optio
 	table := readNeighbourTable(to, true)
 	if err == nil {
 		r.Walk = WalkPath(from, to)
-		r.NeighbourTable = table.note()
+		if !r.PreinstalledNeighbours {
+			// The table's count includes the permanent entries,
+			// which the limit does not apply to.
+			r.NeighbourTable = table.note()
+		}
 		err = fmt.Errorf("%s is not reachable from %s: %s", to, from.Name(), r.Evidence())
 	}
 	// A send the kernel refused (it could not create the neighbour) or
@@ -118,6 +128,9 @@ func Ping(ctx context.Context, from *scenario.Node, to netip.Addr, opts ...Optio
 func ping(ctx context.Context, from *scenario.Node, to netip.Addr, o Options) (*PingResult, error) {
 	start := time.Now()
 	r := &PingResult{From: from.Name(), To: to}
+	if n := from.Network(); n != nil {
+		r.PreinstalledNeighbours = n.Spec().NeighboursPreinstalled()
+	}
 	// The route lookup (a netlink round trip) runs while the probes
 	// are on the wire.
 	route := make(chan string, 1)
@@ -284,7 +297,7 @@ func (t neighbourTable) note() string {
 	if !t.ok || t.entries*10 < t.limit*9 {
 		return ""
 	}
-	return fmt.Sprintf("note: the kernel's neighbour table, shared by every namespace of the host, holds %d entries of at most %d (gc_thresh3) and has refused %d since boot: with this many neighbours resolved at once the kernel drops new ones; raise gc_thresh3 on the host or resolve fewer neighbours per scenario", t.entries, t.limit, t.refused)
+	return fmt.Sprintf("note: the kernel's neighbour table, shared by every namespace of the host, holds %d entries of at most %d (gc_thresh3) and has refused %d since boot: with this many neighbours resolved at once the kernel drops new ones; pre-install the scenario's neighbours (Spec.PreinstallNeighbours), raise gc_thresh3 on the host, or resolve fewer neighbours per scenario", t.entries, t.limit, t.refused)
 }
 
 // inconclusive returns the reason a failed ping is inconclusive: the
@@ -293,5 +306,5 @@ func (t neighbourTable) inconclusive(before neighbourTable) string {
 	if !t.ok || !before.ok || t.refused <= before.refused {
 		return ""
 	}
-	return fmt.Sprintf("the kernel's neighbour table was full: it refused %d new entries while the check ran (%d of at most %d entries, gc_thresh3, shared by every namespace of the host); raise gc_thresh3 on the host or resolve fewer neighbours at once", t.refused-before.refused, t.entries, t.limit)
+	return fmt.Sprintf("the kernel's neighbour table was full: it refused %d new entries while the check ran (%d of at most %d entries, gc_thresh3, shared by every namespace of the host); pre-install the scenario's neighbours (Spec.PreinstallNeighbours), raise gc_thresh3 on the host, or resolve fewer neighbours at once", t.refused-before.refused, t.entries, t.limit)
 }

@@ -360,6 +360,9 @@ func list(w io.Writer, specs []*scenario.Spec) int {
 			}
 			fmt.Fprintf(w, "    needs: %s\n", strings.Join(names, ", "))
 		}
+		if s.NeighboursPreinstalled() {
+			fmt.Fprintf(w, "    neighbours: pre-installed, permanent (ARP/NDP not exercised)\n")
+		}
 		for _, n := range s.Nodes() {
 			for _, i := range n.Ifaces() {
 				fmt.Fprintf(w, "    iface %s:%s: %s\n", n.Name(), i.Name(), i.Describe())

@@ -139,6 +139,7 @@ func build(ctx context.Context, p *plan) (*Network, error) {
 		{"install firewall", n.installFirewall},
 		{"add impairments", n.addImpairments},
 		{"wait for links", n.waitUp},
+		{"pre-install neighbours", n.preinstallNeighbours},
 	}
 	for _, st := range steps {
 		if err := ctx.Err(); err != nil {

@@ -62,7 +62,8 @@ type Spec struct {
 	checks []CheckSpec
 	needs  []Feature
 
-	parallel bool // Parallel: checks between steps run concurrently
+	parallel   bool // Parallel: checks between steps run concurrently
+	neighbours bool // PreinstallNeighbours (neighbours.go)
 }
 
 // Define starts the definition of a scenario.

@@ -50,6 +50,9 @@ type plan struct {
 	nodes []*planNode
 	links []*planLink
 	ipv6  bool
+	// segments are the layer-2 domains of links and switches, with the
+	// interfaces that have addresses on them (neighbours.go).
+	segments []*segment
 }
 
 type planNode struct {
@@ -241,6 +244,7 @@ func (s *Spec) planWith(v *validator) (*plan, error) {
 	v.firewall(p)
 	v.impairments(p)
 	v.items(p)
+	v.neighbourTable(p)
 	if len(v.errs) > 0 {
 		return nil, errors.Join(v.errs...)
 	}
@@ -406,6 +410,8 @@ type segment struct {
 	subnets []netip.Prefix
 	members []*planIface // interfaces that get addresses
 	sw      *planNode
+	// bridges are the switches of the domain, merged ones included.
+	bridges []*planNode
 	// mergedInto is the switch segment this one was merged into, when a
 	// link joins two switches.
 	mergedInto *segment
@@ -431,7 +437,7 @@ func (v *validator) addresses(p *plan, range4, range6 netip.Prefix) {
 	segOf := map[*planNode]*segment{}
 	for _, pn := range p.nodes {
 		if pn.spec.kind == KindSwitch {
-			sg := &segment{name: fmt.Sprintf("switch %q", pn.spec.name), call: fmt.Sprintf("Switch(%q)", pn.spec.name), sw: pn, subnets: pn.segments}
+			sg := &segment{name: fmt.Sprintf("switch %q", pn.spec.name), call: fmt.Sprintf("Switch(%q)", pn.spec.name), sw: pn, subnets: pn.segments, bridges: []*planNode{pn}}
 			segOf[pn] = sg
 			segs = append(segs, sg)
 		}
@@ -499,6 +505,7 @@ func (v *validator) addresses(p *plan, range4, range6 netip.Prefix) {
 			if sa != sb {
 				sa.subnets = append(sa.subnets, sb.subnets...)
 				sa.members = append(sa.members, sb.members...)
+				sa.bridges = append(sa.bridges, sb.bridges...)
 				sb.mergedInto = sa
 				sb.sw = nil
 			}
@@ -538,6 +545,7 @@ func (v *validator) addresses(p *plan, range4, range6 netip.Prefix) {
 		}
 		live = append(live, sg)
 	}
+	p.segments = live
 	for _, sg := range live {
 		for _, m := range sg.members {
 			for _, a := range m.addrs {

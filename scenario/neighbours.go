@@ -1,0 +1,385 @@
+package scenario
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/vtest-dev/vtest/internal/nsx"
+)
+
+// The kernel keeps one ARP and one NDP table for every namespace of the
+// host, and refuses new entries beyond the initial namespace's
+// net.ipv{4,6}.neigh.default.gc_thresh3 (1024 by default), evicting none
+// younger than 5 s. Permanent entries do not count: neigh_add creates an
+// entry whose state has NUD_PERMANENT with exempt_from_gc set, and
+// neigh_alloc skips the gc_entries count and the thresholds for it
+// (net/core/neighbour.c, since Linux 5.0). vtest knows every address and
+// MAC it creates, so a scenario that resolves more neighbours than the
+// table holds may have them installed, permanent, at build.
+
+// PreinstallNeighbours installs, at build, a permanent neighbour entry
+// (ARP for IPv4, NDP for IPv6) on every interface for every address of
+// every other interface on its layer-2 segment (a link, or a switch with
+// all its ports and its bridge's addresses). Permanent entries are exempt
+// from the kernel's neighbour table limit (gc_thresh3, shared by every
+// namespace of the host), so scenarios with thousands of hosts run on a
+// host with default settings. Off by default: with it, address resolution
+// (ARP, NDP) is never exercised, and the evidence of reach checks says so.
+// A segment of n interfaces costs n(n−1) entries of kernel memory (about
+// 0.5 KiB each).
+func (s *Spec) PreinstallNeighbours() *Spec {
+	s.neighbours = true
+	return s
+}
+
+// NeighboursPreinstalled reports whether PreinstallNeighbours was called.
+func (s *Spec) NeighboursPreinstalled() bool { return s.neighbours }
+
+// segmentEnd is an interface with addresses on a segment, once built.
+type segmentEnd struct {
+	node  *Node
+	index int
+	mac   net.HardwareAddr
+	addrs []netip.Prefix
+}
+
+// preinstallNeighbours is the build step of PreinstallNeighbours: it reads
+// each segment's MACs (recorded by waitUp, read back for the rest), then
+// installs each node's entries, the nodes in parallel. The entries are
+// made while they are sent, a batch at a time: a star of 1000 hosts has
+// a million.
+func (n *Network) preinstallNeighbours(ctx context.Context) error {
+	if !n.spec.neighbours {
+		return nil
+	}
+	built := map[*planIface]*Interface{}
+	for _, nd := range n.order {
+		for _, ifc := range nd.ifaces {
+			if ifc.plan != nil {
+				built[ifc.plan] = ifc
+			}
+		}
+	}
+	// For each node, its ends and the segment each one is on.
+	type own struct {
+		end  segmentEnd
+		segs []segmentEnd
+	}
+	owns := map[*Node][]own{}
+	for _, sg := range n.plan.segments {
+		var ends []segmentEnd
+		for _, m := range sg.members {
+			ifc := built[m]
+			if ifc == nil || len(ifc.Addrs) == 0 {
+				continue
+			}
+			nd := n.nodes[m.node.spec.name]
+			if err := nd.readMAC(ifc); err != nil {
+				return err
+			}
+			ends = append(ends, segmentEnd{node: nd, index: ifc.Index, mac: ifc.MAC, addrs: ifc.Addrs})
+		}
+		for _, b := range sg.bridges {
+			nd := n.nodes[b.spec.name]
+			if nd.bridge == nil || len(nd.bridge.Addrs) == 0 {
+				continue
+			}
+			// Read after every port was added: a bridge takes the
+			// lowest MAC of its ports unless one was set.
+			if err := nd.readMAC(nd.bridge); err != nil {
+				return err
+			}
+			ends = append(ends, segmentEnd{node: nd, index: nd.bridge.Index, mac: nd.bridge.MAC, addrs: nd.bridge.Addrs})
+		}
+		for _, e := range ends {
+			owns[e.node] = append(owns[e.node], own{end: e, segs: ends})
+		}
+	}
+	sem := make(chan struct{}, maxParallelNodes())
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	for nd, mine := range owns {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			err := ctx.Err()
+			if err == nil {
+				err = nd.addNeighbours(func(add func(index int, ip netip.Addr, mac net.HardwareAddr) error) error {
+					for _, o := range mine {
+						for _, of := range o.segs {
+							if of.index == o.end.index && of.node == o.end.node {
+								continue
+							}
+							for _, a := range of.addrs {
+								if a.Addr().IsLinkLocalUnicast() || !hasFamily(o.end.addrs, a.Addr()) {
+									continue
+								}
+								if err := add(o.end.index, a.Addr(), of.mac); err != nil {
+									return err
+								}
+							}
+						}
+					}
+					return nil
+				})
+			}
+			if err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func hasFamily(addrs []netip.Prefix, a netip.Addr) bool {
+	for _, p := range addrs {
+		if p.Addr().Is4() == a.Is4() && !p.Addr().IsLinkLocalUnicast() {
+			return true
+		}
+	}
+	return false
+}
+
+// readMAC reads an interface's MAC if waitUp did not record it.
+func (nd *Node) readMAC(ifc *Interface) error {
+	if ifc.MAC != nil {
+		return nil
+	}
+	l, err := nd.nl.LinkByIndex(ifc.Index)
+	if err != nil {
+		return fmt.Errorf("node %q: read the MAC of %q: %w", nd.name, ifc.Name, err)
+	}
+	ifc.MAC = l.Attrs().HardwareAddr
+	return nil
+}
+
+// neighbourBatch is how many requests go to the kernel in one write: each
+// is at most 64 bytes, and only a failed one is answered (but the last),
+// well within a netlink socket's buffers.
+const neighbourBatch = 1024
+
+// neighbourSender sends RTM_NEWNEIGH requests on a netlink socket of a
+// node's namespace, neighbourBatch per write, and checks every answer.
+type neighbourSender struct {
+	fd     int
+	seq    uint32
+	buf    []byte
+	last   int               // offset of the last request in buf
+	queued []queuedNeighbour // of the batch in buf, for errors
+	answer []byte
+}
+
+// queuedNeighbour is an entry sent and not yet answered.
+type queuedNeighbour struct {
+	index int
+	ip    netip.Addr
+	mac   net.HardwareAddr
+}
+
+// addNeighbours installs, in the node's namespace, the permanent entries
+// that each calls add with, and returns when the kernel has answered every
+// one.
+func (nd *Node) addNeighbours(each func(add func(index int, ip netip.Addr, mac net.HardwareAddr) error) error) error {
+	return nd.Do(func() error {
+		fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+		if err != nil {
+			return fmt.Errorf("open netlink socket: %w", err)
+		}
+		defer unix.Close(fd)
+		if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+			return fmt.Errorf("bind netlink socket: %w", err)
+		}
+		s := &neighbourSender{fd: fd, buf: make([]byte, 0, neighbourBatch*64), queued: make([]queuedNeighbour, 0, neighbourBatch), answer: make([]byte, 1<<16)}
+		if err := each(s.add); err != nil {
+			return err
+		}
+		return s.flush()
+	})
+}
+
+// add queues the request of `ip neigh replace IP lladdr MAC dev INDEX nud
+// permanent`, and sends the queue when it is full.
+func (s *neighbourSender) add(index int, ip netip.Addr, mac net.HardwareAddr) error {
+	fam := uint8(unix.AF_INET)
+	if ip.Is6() {
+		fam = unix.AF_INET6
+	}
+	dst := ip.AsSlice()
+	attr := func(b []byte, typ uint16, v []byte) []byte {
+		b = binary.NativeEndian.AppendUint16(b, uint16(unix.SizeofRtAttr+len(v)))
+		b = binary.NativeEndian.AppendUint16(b, typ)
+		b = append(b, v...)
+		for len(b)%unix.NLMSG_ALIGNTO != 0 {
+			b = append(b, 0)
+		}
+		return b
+	}
+	s.seq++
+	start := len(s.buf)
+	b := binary.NativeEndian.AppendUint32(s.buf, 0) // length, below
+	b = binary.NativeEndian.AppendUint16(b, unix.RTM_NEWNEIGH)
+	// No NLM_F_ACK: the kernel answers a failed request anyway, and
+	// flush asks for the last one's answer, which comes after every other.
+	b = binary.NativeEndian.AppendUint16(b, unix.NLM_F_REQUEST|unix.NLM_F_CREATE|unix.NLM_F_REPLACE)
+	b = binary.NativeEndian.AppendUint32(b, s.seq)
+	b = binary.NativeEndian.AppendUint32(b, 0) // pid: the kernel's
+	// struct ndmsg: family, 3 bytes of padding, ifindex, state, flags, type.
+	b = append(b, fam, 0, 0, 0)
+	b = binary.NativeEndian.AppendUint32(b, uint32(index))
+	b = binary.NativeEndian.AppendUint16(b, unix.NUD_PERMANENT)
+	b = append(b, 0, 0)
+	b = attr(b, unix.NDA_DST, dst)
+	b = attr(b, unix.NDA_LLADDR, mac)
+	binary.NativeEndian.PutUint32(b[start:], uint32(len(b)-start))
+	s.buf = b
+	s.last = start
+	s.queued = append(s.queued, queuedNeighbour{index, ip, mac})
+	if len(s.queued) == neighbourBatch {
+		return s.flush()
+	}
+	return nil
+}
+
+// flush sends the queued requests, the last one asking for an answer, and
+// reads the kernel's answers until that one: rtnetlink handles the
+// requests of one write in order, and answers only those that failed.
+func (s *neighbourSender) flush() error {
+	if len(s.queued) == 0 {
+		return nil
+	}
+	flags := s.buf[s.last+6:]
+	binary.NativeEndian.PutUint16(flags, binary.NativeEndian.Uint16(flags)|unix.NLM_F_ACK)
+	if err := unix.Sendto(s.fd, s.buf, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return fmt.Errorf("send %d neighbour entries: %w", len(s.queued), err)
+	}
+	first := s.seq - uint32(len(s.queued)) + 1
+	var failed error
+	for done := false; !done; {
+		k, _, err := unix.Recvfrom(s.fd, s.answer, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read the answers to neighbour entries: %w", err)
+		}
+		msgs, err := syscall.ParseNetlinkMessage(s.answer[:k])
+		if err != nil {
+			return fmt.Errorf("parse the answers to neighbour entries: %w", err)
+		}
+		for _, m := range msgs {
+			if m.Header.Type != unix.NLMSG_ERROR || m.Header.Seq < first || m.Header.Seq > s.seq || len(m.Data) < 4 {
+				continue
+			}
+			done = done || m.Header.Seq == s.seq
+			if code := int32(binary.NativeEndian.Uint32(m.Data[:4])); code != 0 && failed == nil {
+				q := s.queued[m.Header.Seq-first]
+				failed = fmt.Errorf("add permanent neighbour %s lladdr %s on interface %d: %w", q.ip, q.mac, q.index, syscall.Errno(-code))
+			}
+		}
+	}
+	if failed != nil {
+		return failed
+	}
+	s.buf = s.buf[:0]
+	s.queued = s.queued[:0]
+	return nil
+}
+
+// neighbourTable tells, when the scenario does not pre-install its
+// neighbours, whether its checks would resolve more neighbours at once
+// than the host's ARP table holds: each pair of nodes a check relates
+// (the node it runs in and a node it aims at) costs two entries when they
+// share a segment (one on each side) and at least one otherwise. The
+// estimate is a lower bound, compared with the host's gc_thresh3, read
+// only; a host whose value cannot be read is not judged.
+func (v *validator) neighbourTable(p *plan) {
+	if p.spec.neighbours || len(v.errs) > 0 {
+		return
+	}
+	limit, ok := hostNeighbourLimit()
+	if !ok {
+		return
+	}
+	if est := estimateNeighbours(p); est >= limit {
+		v.add("scenario", "its checks resolve about %d neighbours at once (2 per pair of nodes on one segment), more than the host's neighbour table holds (net.ipv4.neigh.default.gc_thresh3 = %d, shared by every namespace): the kernel would refuse entries and checks would fail",
+			"call PreinstallNeighbours() on the Spec (permanent entries are exempt from the limit; ARP is then not exercised), or split the scenario", est, limit)
+	}
+}
+
+// hostNeighbourLimit reads the host's ARP table limit, from the calling
+// goroutine (the host's namespace: only the initial namespace has it).
+func hostNeighbourLimit() (int, bool) {
+	raw, err := nsx.ReadSysctl("net.ipv4.neigh.default.gc_thresh3")
+	if err != nil {
+		return 0, false
+	}
+	n, err := strconv.Atoi(raw)
+	return n, err == nil
+}
+
+// estimateNeighbours is the lower bound of neighbourTable.
+func estimateNeighbours(p *plan) int {
+	segsOf := map[string][]int{}
+	for i, sg := range p.segments {
+		for _, m := range sg.members {
+			segsOf[m.node.spec.name] = append(segsOf[m.node.spec.name], i)
+		}
+		for _, b := range sg.bridges {
+			if len(b.bridgeAddrs) > 0 {
+				segsOf[b.spec.name] = append(segsOf[b.spec.name], i)
+			}
+		}
+	}
+	shared := func(a, b string) bool {
+		for _, i := range segsOf[a] {
+			for _, j := range segsOf[b] {
+				if i == j {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	seen := map[[2]string]bool{}
+	est := 0
+	for _, c := range p.spec.checks {
+		if c.IsStep() {
+			continue
+		}
+		refs, ok := RefsOf(c.Func)
+		if !ok {
+			continue
+		}
+		for _, from := range refs.Nodes {
+			for _, to := range refs.Targets {
+				if _, isNode := segsOf[to]; !isNode || from == to {
+					continue
+				}
+				k := [2]string{min(from, to), max(from, to)}
+				if seen[k] {
+					continue
+				}
+				seen[k] = true
+				if shared(from, to) {
+					est += 2
+				} else {
+					est++
+				}
+			}
+		}
+	}
+	return est
+}

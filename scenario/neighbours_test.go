@@ -1,0 +1,173 @@
+package scenario_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/vtest-dev/vtest/assert"
+	"github.com/vtest-dev/vtest/internal/hostcheck"
+	"github.com/vtest-dev/vtest/scenario"
+)
+
+// arpLimit is the host's ARP table limit (gc_thresh3), shared by every
+// namespace; the test is skipped where it cannot be read or is so large
+// that overflowing it would take too long here.
+func arpLimit(t *testing.T) int {
+	t.Helper()
+	raw, err := os.ReadFile("/proc/sys/net/ipv4/neigh/default/gc_thresh3")
+	if err != nil {
+		t.Skipf("cannot read the host's gc_thresh3: %v", err)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+	if err != nil || n > 4096 {
+		t.Skipf("host gc_thresh3 %q: not a default-sized table", raw)
+	}
+	return n
+}
+
+// overflowingStar is a star whose reach checks resolve more neighbours
+// (2 per host beyond h1) than the host's ARP table holds.
+func overflowingStar(t *testing.T) *scenario.Spec {
+	return starReach(arpLimit(t)/2 + 20)
+}
+
+// TestNeighbourOverflowRefused: without pre-installed neighbours, a star
+// too large for the host's neighbour table is refused at validation, with
+// the fix; the same star with PreinstallNeighbours, and a star that fits,
+// are accepted.
+func TestNeighbourOverflowRefused(t *testing.T) {
+	s := overflowingStar(t)
+	err := s.Validate()
+	if err == nil {
+		t.Fatalf("%s validated: its checks overflow the host's neighbour table", s.Name)
+	}
+	for _, want := range []string{"gc_thresh3", "PreinstallNeighbours()"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not say %q: %v", want, err)
+		}
+	}
+	if err := s.PreinstallNeighbours().Validate(); err != nil {
+		t.Errorf("with PreinstallNeighbours: %v", err)
+	}
+	if err := starReach(arpLimit(t)/2 - 20).Validate(); err != nil {
+		t.Errorf("a star that fits the table: %v", err)
+	}
+}
+
+// TestPreinstalledNeighbours runs a star whose ARP traffic would overflow
+// the host's neighbour table with its neighbours pre-installed: every
+// reach check passes and says ARP was not exercised, and h1's and the last
+// host's entries are PERMANENT (seen with `ip neigh` in the node).
+func TestPreinstalledNeighbours(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	if testing.Short() {
+		t.Skip("builds hundreds of namespaces")
+	}
+	s := overflowingStar(t).PreinstallNeighbours()
+	hosts := len(s.Nodes()) - 1
+	var permanent, other []string
+	opt := scenario.RunOptions{Capture: func(n *scenario.Network) func(bool) []string {
+		for _, name := range []string{"h1", fmt.Sprintf("h%d", hosts)} {
+			c := n.Node(name).Command("ip", "-4", "neigh", "show")
+			if err := c.Run(); err != nil {
+				t.Errorf("ip neigh in %s: %v\n%s", name, err, c.Output())
+				continue
+			}
+			for _, l := range strings.Split(strings.TrimSpace(c.Output()), "\n") {
+				if f := strings.Fields(l); len(f) > 0 && f[len(f)-1] == "PERMANENT" {
+					permanent = append(permanent, name+": "+l)
+				} else {
+					other = append(other, name+": "+l)
+				}
+			}
+		}
+		return func(bool) []string { return nil }
+	}}
+	out := scenario.Run(context.Background(), s, opt)
+	if out.Status != scenario.Pass {
+		var failed int
+		for _, c := range out.Checks {
+			if c.Status != scenario.Pass {
+				failed++
+			}
+		}
+		t.Fatalf("%s: %s %s (%d checks failed): %s", s.Name, out.Status, out.Step, failed, out.Message)
+	}
+	// Every host has an entry for every other: h1 and h<N> each hold
+	// hosts−1 permanent entries, and none other (ARP never ran).
+	if want := 2 * (hosts - 1); len(permanent) != want || len(other) > 0 {
+		t.Errorf("%d permanent entries in h1 and h%d, want %d; %d others, first: %q", len(permanent), hosts, want, len(other), other[:min(3, len(other))])
+	}
+	for _, c := range out.Checks {
+		if !strings.Contains(c.Evidence, "pre-installed") {
+			t.Fatalf("check %q: the evidence does not say the neighbours were pre-installed: %s", c.Name, c.Evidence)
+		}
+	}
+}
+
+// TestPreinstalledNeighboursARP: in a scenario with pre-installed
+// neighbours, ARPAnswered still tests the target's ARP answer (to the
+// check's own request) and its evidence says that the kernel's resolution
+// is not exercised; the requester's entry is the pre-installed PERMANENT
+// one. Without the option, the evidence says nothing of the kind.
+func TestPreinstalledNeighboursARP(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	for _, static := range []bool{false, true} {
+		s := scenario.Define(fmt.Sprintf("arp-static-%v", static), "two hosts on a switch")
+		s.Switch("sw")
+		s.Host("a")
+		s.Host("b")
+		s.Link("a", "sw")
+		s.Link("b", "sw")
+		s.Check("a resolves b", assert.ARPAnswered("a", "b"))
+		if static {
+			s.PreinstallNeighbours()
+		}
+		out := scenario.Run(context.Background(), s, scenario.RunOptions{})
+		if out.Status != scenario.Pass {
+			t.Fatalf("%s: %s %s: %s", s.Name, out.Status, out.Step, out.Message)
+		}
+		ev := out.Checks[0].Evidence
+		if says := strings.Contains(ev, "not the kernel's address resolution"); says != static {
+			t.Errorf("%s: evidence says ARP is not exercised: %v, want %v: %s", s.Name, says, static, ev)
+		}
+		if perm := strings.Contains(ev, "PERMANENT"); perm != static {
+			t.Errorf("%s: neighbour entry PERMANENT: %v, want %v: %s", s.Name, perm, static, ev)
+		}
+	}
+}
+
+// TestPreinstalledNeighboursIPv6: in a dual-stack scenario the NDP entries
+// are pre-installed too, PERMANENT, for the global addresses (not the
+// link-local ones), and a host reaches the other over IPv6.
+func TestPreinstalledNeighboursIPv6(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	s := scenario.Define("ndp-static", "two hosts on a switch, dual stack")
+	s.IPv6 = true
+	s.Switch("sw")
+	s.Host("a")
+	s.Host("b")
+	s.Link("a", "sw")
+	s.Link("b", "sw")
+	s.PreinstallNeighbours()
+	n, err := scenario.Build(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	b6 := n.Node("b").IPv6()
+	c := n.Node("a").Command("ip", "-6", "neigh", "show", "dev", "eth0")
+	if err := c.Run(); err != nil {
+		t.Fatalf("ip -6 neigh: %v\n%s", err, c.Output())
+	}
+	if lines := strings.Split(strings.TrimSpace(c.Output()), "\n"); len(lines) != 1 || !strings.HasPrefix(lines[0], b6.String()+" ") || !strings.Contains(lines[0], "PERMANENT") {
+		t.Fatalf("a's NDP table is not exactly b's %s, PERMANENT:\n%s", b6, c.Output())
+	}
+	if _, err := assert.Ping(context.Background(), n.Node("a"), b6); err != nil {
+		t.Fatal(err)
+	}
+}
