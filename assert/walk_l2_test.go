@@ -253,3 +253,20 @@ func restartSTPPort(t *testing.T, nd *scenario.Node, port string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestEventuallyCarriesTheWalk: an Eventually whose last attempt the bound
+// cuts off (a 1 s ping in a 300 ms bound) still ends with the walk of that
+// attempt, not only "context deadline exceeded".
+func TestEventuallyCarriesTheWalk(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	n := scenario.New(t, chain())
+	setSysctl(t, n.Node("r2"), "net.ipv4.ip_forward", "0")
+	res := assert.Eventually(assert.Reach("client", "server"), 300*time.Millisecond, 0)(ctx, n)
+	if res.Err == nil {
+		t.Fatal("passed with ip_forward=0")
+	}
+	if !strings.Contains(res.Evidence, "first break: forward path: r2: net.ipv4.ip_forward=0") {
+		t.Fatalf("no walk in the evidence of Eventually:\n%s", res.Evidence)
+	}
+	t.Logf("%s", res.Evidence)
+}
