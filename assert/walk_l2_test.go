@@ -270,3 +270,20 @@ func TestEventuallyCarriesTheWalk(t *testing.T) {
 	}
 	t.Logf("%s", res.Evidence)
 }
+
+// TestDumpShowsL2State: the node dump shows what the L2 walk reads: VNIs,
+// VXLAN FDB entries, and the STP state and flags of bridge ports.
+func TestDumpShowsL2State(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	n := scenario.New(t, overlay(4242, 4243))
+	d := n.DumpState()
+	for _, want := range []string{
+		"vxlan id 4242", "vxlan id 4243", "dstport 4789",
+		"fdb 00:00:00:00:00:00 dev vx0 dst 10.50.2.1",
+		"bridge port state forwarding learning true flood true isolated false",
+	} {
+		if !strings.Contains(d, want) {
+			t.Errorf("dump lacks %q:\n%s", want, d)
+		}
+	}
+}
