@@ -2,8 +2,11 @@ package assert
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/vishvananda/netlink"
@@ -36,8 +39,7 @@ func (p l2Pos) tagList() []int {
 	}
 	var out []int
 	for _, s := range strings.Split(p.tags, ".") {
-		var v int
-		fmt.Sscan(s, &v)
+		v, _ := strconv.Atoi(s)
 		out = append(out, v)
 	}
 	return out
@@ -187,6 +189,8 @@ func (w *l2Walker) steps(p l2Pos) []l2Step {
 		// Sending.
 		if ifc := s.nd.Interface(p.iface); ifc != nil && ifc.PeerNode != "" {
 			enter(ifc.PeerNode, ifc.PeerInterface, true, tags, "")
+		} else if peer := w.tunnelPeer(p.node, p.iface); peer.node != "" {
+			enter(peer.node, peer.iface, true, tags, "")
 		}
 		switch l := l.(type) {
 		case *netlink.Vlan:
@@ -226,13 +230,13 @@ func (w *l2Walker) steps(p l2Pos) []l2Step {
 			}
 			// Up into the bridge's own stack.
 			st := l2Step{to: l2Pos{node: p.node, iface: m.Attrs().Name, rx: true, tags: tagKey(inner)}, problem: problem}
-			if problem == "" && vid != 0 && !w.member(s, m, m, vid) {
-				st.problem = fmt.Sprintf("%s: VLAN %d (from port %s) is not configured on the bridge %s itself", p.node, vid, p.iface, m.Attrs().Name)
-			}
-			if problem == "" && vid != 0 && w.untagged(s, m, m, vid) {
-				st.to.tags = tagKey(inner)
-			} else if vid != 0 {
-				st.to.tags = tagKey(append(inner, vid))
+			if vid != 0 {
+				if problem == "" && !w.member(s, m, m, vid) {
+					st.problem = fmt.Sprintf("%s: VLAN %d (from port %s) is not configured on the bridge %s itself", p.node, vid, p.iface, m.Attrs().Name)
+				}
+				if !w.untagged(s, m, m, vid) {
+					st.to.tags = tagKey(append(append([]int(nil), inner...), vid))
+				}
 			}
 			return append(out, st)
 		case *netlink.Bond:
@@ -268,18 +272,7 @@ func (w *l2Walker) portsOf(s *l2Node, master netlink.Link) []netlink.Link {
 }
 
 func sortedNames(m map[string]netlink.Link) []string {
-	names := make([]string, 0, len(m))
-	for n := range m {
-		names = append(names, n)
-	}
-	for i := range names {
-		for j := i + 1; j < len(names); j++ {
-			if names[j] < names[i] {
-				names[i], names[j] = names[j], names[i]
-			}
-		}
-	}
-	return names
+	return slices.Sorted(maps.Keys(m))
 }
 
 // filtering reports whether a bridge filters VLANs.
@@ -561,4 +554,22 @@ func vxPort(v *netlink.Vxlan) int {
 		return 4789
 	}
 	return v.Port
+}
+
+// tunnelPeer returns the other end of a tunnel declared with a peer
+// (WireGuard), as a receiving position.
+func (w *l2Walker) tunnelPeer(node, iface string) l2Pos {
+	spec := specNode(w.n, node)
+	if spec == nil {
+		return l2Pos{}
+	}
+	for _, i := range spec.Ifaces() {
+		if i.Name() != iface || i.Peer() == "" {
+			continue
+		}
+		if pn, pi, ok := strings.Cut(i.Peer(), ":"); ok {
+			return l2Pos{node: pn, iface: pi, rx: true}
+		}
+	}
+	return l2Pos{}
 }
