@@ -35,6 +35,11 @@ type WalkHop struct {
 	Drops string
 	// Problem is why the packet dies here, or "".
 	Problem string
+
+	// The packet as it passes: its addresses and the interface it leaves
+	// by, for the nftables rules on the path.
+	src, dst netip.Addr
+	out      string
 }
 
 // String renders the hop on one line.
@@ -110,6 +115,9 @@ func WalkPath(from *scenario.Node, dst netip.Addr) *Walk {
 		w.Break = "forward path: " + problem
 		return w
 	}
+	if !src.IsValid() {
+		return w // the node's own address: nothing goes back
+	}
 	// The reply goes from dst back to the (possibly translated) source.
 	back, _, _, _, _, problem := walkOne(n, end, "", dst, src)
 	if problem == "" && nat.node != nil {
@@ -130,7 +138,7 @@ func WalkPath(from *scenario.Node, dst netip.Addr) *Walk {
 		for i := range dir.hops {
 			nd, _ := n.Lookup(dir.hops[i].Node)
 			transit := dir.hops[i].In != "" && i < len(dir.hops)-1
-			if p := nftDrops(nd, transit); p != "" {
+			if p := nftDrops(nd, transit, dir.hops[i]); p != "" {
 				dir.hops[i].Problem = p
 				w.Break = dir.name + ": " + p
 				return w
@@ -152,6 +160,11 @@ type natHop struct {
 // the NAT router passed, and the problem that stopped it ("" when it
 // arrived).
 func walkOne(n *scenario.Network, cur *scenario.Node, in string, src, dst netip.Addr) (hops []WalkHop, end *scenario.Node, endIn string, srcOut netip.Addr, nat natHop, problem string) {
+	return walkOneDepth(n, cur, in, src, dst, 0)
+}
+
+// walkOneDepth is walkOne inside depth VXLAN underlay walks.
+func walkOneDepth(n *scenario.Network, cur *scenario.Node, in string, src, dst netip.Addr, depth int) (hops []WalkHop, end *scenario.Node, endIn string, srcOut netip.Addr, nat natHop, problem string) {
 	fwdName := "net.ipv4.ip_forward"
 	if dst.Is6() {
 		fwdName = "net.ipv6.conf.all.forwarding"
@@ -170,6 +183,7 @@ func walkOne(n *scenario.Network, cur *scenario.Node, in string, src, dst netip.
 		}
 		seen[key] = true
 		if owns(cur, dst) {
+			h.src, h.dst = src, dst
 			h.Route = "local: " + dst.String() + " is its own address"
 			if in != "" {
 				h.Drops = drops(cur, in)
@@ -229,6 +243,7 @@ func walkOne(n *scenario.Network, cur *scenario.Node, in string, src, dst netip.
 			h.Route += " (back where it came from)"
 			return stop(fmt.Sprintf("%s: sends packets for %s back out of %s, where they came from (route via %s: wrong gateway?)", cur.Name(), dst, out, nh))
 		}
+		h.src, h.dst, h.out = src, dst, out
 		h.Neigh = neighOf(cur, nh, rt.LinkIndex)
 		h.Drops = drops(cur, in, out)
 		outIfc := cur.Interface(out)
@@ -249,8 +264,13 @@ func walkOne(n *scenario.Network, cur *scenario.Node, in string, src, dst netip.
 			return stop(fmt.Sprintf("%s: next hop %s (dev %s) is no node's address (wrong gateway?)", cur.Name(), nh, out))
 		}
 		nextNode, _ := n.Lookup(nodeOf(n, next))
-		if !adjacent(n, cur, outIfc, nextNode, next) {
-			return stop(fmt.Sprintf("%s: next hop %s belongs to %s, which is not on the segment of %s:%s (wrong gateway?)", cur.Name(), nh, nextNode.Name(), cur.Name(), out))
+		if ok, p := newL2Walker(n, depth).reaches(cur, out, nextNode, next.Name); !ok {
+			switch {
+			case p != "":
+				return stop(p)
+			case !adjacent(n, cur, outIfc, nextNode, next):
+				return stop(fmt.Sprintf("%s: next hop %s belongs to %s, which is not on the segment of %s:%s (wrong gateway?)", cur.Name(), nh, nextNode.Name(), cur.Name(), out))
+			}
 		}
 		if p := linkProblem(nextNode, next.Name); p != "" {
 			return stop(p)
@@ -399,8 +419,10 @@ func drops(nd *scenario.Node, ifaces ...string) string {
 // nftDrops names the nftables chains of a node that drop or reject
 // traffic on the path: forward chains on a transit node, input and output
 // chains on the ends. Rules with counters say how many packets they
-// matched.
-func nftDrops(nd *scenario.Node, transit bool) string {
+// matched. A rule whose matches rule out the walk's packet (an ICMP echo
+// of hop's addresses and interfaces) is passed over; so is one with a
+// match the walk cannot evaluate: a wrong diagnosis costs more than none.
+func nftDrops(nd *scenario.Node, transit bool, hop WalkHop) string {
 	c, err := nftables.New(nftables.WithNetNSFd(nd.NamespaceFd()), nftables.AsLasting())
 	if err != nil {
 		return ""
@@ -431,6 +453,9 @@ func nftDrops(nd *scenario.Node, transit bool) string {
 			continue
 		}
 		for _, r := range rules {
+			if !nftMatches(r.Exprs, hop, hook) {
+				continue
+			}
 			var counter *expr.Counter
 			for _, e := range r.Exprs {
 				switch e := e.(type) {
@@ -531,4 +556,101 @@ func PathClear(t TestingT, from *scenario.Node, to Target, opts ...Option) bool 
 	return inTest(t, func(ctx context.Context, src *scenario.Node, dst netip.Addr, opts ...Option) (*Walk, error) {
 		return walkCheck(src, dst)
 	}, from, to, opts)
+}
+
+// nftMatches reports whether a rule's matches certainly hold for the
+// walk's packet at hop: an ICMP echo (ICMPv6 for IPv6) from hop.src to
+// hop.dst, in by hop.In and out by hop.out. It evaluates meta l4proto,
+// nfproto, iifname and oifname, the IP protocol and addresses (with
+// prefix masks), compared equal or not equal; any other match makes the
+// rule uncertain, and it does not count.
+func nftMatches(exprs []expr.Any, hop WalkHop, hook nftables.ChainHook) bool {
+	regs := map[uint32][]byte{}
+	known := map[uint32]bool{}
+	proto, nfproto := byte(unix.IPPROTO_ICMP), byte(unix.NFPROTO_IPV4)
+	if hop.dst.Is6() {
+		proto, nfproto = unix.IPPROTO_ICMPV6, unix.NFPROTO_IPV6
+	}
+	ifname := func(s string) []byte {
+		b := make([]byte, 16)
+		copy(b, s)
+		return b
+	}
+	for _, e := range exprs {
+		switch e := e.(type) {
+		case *expr.Meta:
+			known[e.Register] = true
+			switch e.Key {
+			case expr.MetaKeyL4PROTO:
+				regs[e.Register] = []byte{proto}
+			case expr.MetaKeyNFPROTO:
+				regs[e.Register] = []byte{nfproto}
+			case expr.MetaKeyIIFNAME:
+				if hop.In == "" {
+					return false // a locally sent packet has no input interface
+				}
+				regs[e.Register] = ifname(hop.In)
+			case expr.MetaKeyOIFNAME:
+				if hook == *nftables.ChainHookInput {
+					return false
+				}
+				regs[e.Register] = ifname(hop.out)
+			default:
+				known[e.Register] = false
+			}
+		case *expr.Payload:
+			known[e.DestRegister] = false
+			if e.Base != expr.PayloadBaseNetworkHeader || !hop.src.IsValid() || !hop.dst.IsValid() {
+				continue
+			}
+			src, dst := hop.src.AsSlice(), hop.dst.AsSlice()
+			switch {
+			case hop.dst.Is4() && e.Offset == 9 && e.Len == 1, hop.dst.Is6() && e.Offset == 6 && e.Len == 1:
+				regs[e.DestRegister] = []byte{proto}
+			case hop.dst.Is4() && e.Offset == 12 && e.Len == 4, hop.dst.Is6() && e.Offset == 8 && e.Len == 16:
+				regs[e.DestRegister] = src
+			case hop.dst.Is4() && e.Offset == 16 && e.Len == 4, hop.dst.Is6() && e.Offset == 24 && e.Len == 16:
+				regs[e.DestRegister] = dst
+			default:
+				continue
+			}
+			known[e.DestRegister] = true
+		case *expr.Bitwise:
+			v, ok := regs[e.SourceRegister]
+			if !known[e.SourceRegister] || !ok || len(e.Mask) != len(v) || len(e.Xor) != len(v) {
+				known[e.DestRegister] = false
+				continue
+			}
+			out := make([]byte, len(v))
+			for i := range v {
+				out[i] = v[i]&e.Mask[i] ^ e.Xor[i]
+			}
+			regs[e.DestRegister], known[e.DestRegister] = out, true
+		case *expr.Cmp:
+			v, ok := regs[e.Register]
+			if !known[e.Register] || !ok {
+				return false
+			}
+			eq := string(v) == string(e.Data)
+			if e.Data != nil && len(e.Data) < len(v) {
+				eq = string(v[:len(e.Data)]) == string(e.Data) && strings.Trim(string(v[len(e.Data):]), "\x00") == ""
+			}
+			switch e.Op {
+			case expr.CmpOpEq:
+				if !eq {
+					return false
+				}
+			case expr.CmpOpNeq:
+				if eq {
+					return false
+				}
+			default:
+				return false
+			}
+		case *expr.Counter, *expr.Verdict, *expr.Reject, *expr.Log:
+		default:
+			return false // a match the walk cannot evaluate
+		}
+	}
+	return true
 }

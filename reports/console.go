@@ -80,7 +80,7 @@ func (c *Console) Done(o scenario.Outcome) {
 			msg := ch.Message
 			switch {
 			case ch.Status == scenario.Fail, ch.Status == scenario.Skip && c.Verbose:
-				msg = ch.Message + "\n" + ch.Evidence
+				msg = withoutEvidence(ch.Message, ch.Evidence) + "\n" + ch.Evidence
 			case ch.Status == scenario.Pass:
 				msg = ch.Evidence
 			}
@@ -107,6 +107,31 @@ func (c *Console) Done(o scenario.Outcome) {
 	for _, n := range o.Notes {
 		fmt.Fprintf(c.W, "     %s\n", scenario.Printable(n))
 	}
+}
+
+// withoutEvidence returns a failure message without the copy of the
+// evidence it ends with (checks fail with "x is not reachable from y:
+// <evidence>"), so that the console prints each failure once: the message,
+// then the evidence, with the path walk last. The copy is found by the
+// start of the evidence's first line up to its first timing figure, as
+// the message was written before the check had stopped its clock (a
+// stale "took 0.000ms" where the evidence says 1000 ms).
+func withoutEvidence(msg, ev string) string {
+	head, _, _ := strings.Cut(strings.TrimSpace(ev), "\n")
+	if i := strings.Index(head, "took "); i > 0 {
+		head = head[:i]
+	}
+	if len(head) < 8 {
+		return msg
+	}
+	i := strings.Index(msg, head)
+	if i < 0 {
+		return msg
+	}
+	if kept := strings.TrimRight(msg[:i], ":;, \n"); kept != "" {
+		return kept
+	}
+	return msg[:0]
 }
 
 // checkCounts summarises a scenario's checks on its line, so that a

@@ -35,6 +35,7 @@ func (nd *Node) dump(b *strings.Builder) {
 	for _, l := range links {
 		names[l.Attrs().Index] = l.Attrs().Name
 	}
+	ports, _ := nd.BridgePorts()
 	for _, l := range links {
 		a := l.Attrs()
 		master := ""
@@ -42,6 +43,9 @@ func (nd *Node) dump(b *strings.Builder) {
 			master = " master " + names[a.MasterIndex]
 		}
 		fmt.Fprintf(b, "   link %d: %s %s state %s mtu %d %s%s rx %d tx %d\n", a.Index, a.Name, l.Type(), a.OperState, a.MTU, a.HardwareAddr, master, stat(a, true), stat(a, false))
+		if d := linkDetail(l, ports, names); d != "" {
+			fmt.Fprintf(b, "      %s\n", d)
+		}
 		addrs, _ := nd.nl.AddrList(l, netlink.FAMILY_ALL)
 		for _, ad := range addrs {
 			fmt.Fprintf(b, "      inet %s\n", ad.IPNet)
@@ -115,6 +119,37 @@ func dumpL2(b *strings.Builder, nd *Node, names map[int]string) {
 		}
 		fmt.Fprintf(b, "%s %s\n", line, neighState(e.State))
 	}
+}
+
+// linkDetail is what the link line leaves out of a VXLAN (its VNI,
+// endpoints and port), a bridge (STP, VLAN filtering) and a bridge port
+// (STP state, learning, flooding, isolation), or "".
+func linkDetail(l netlink.Link, ports map[int]BridgePortInfo, names map[int]string) string {
+	var parts []string
+	switch l := l.(type) {
+	case *netlink.Vxlan:
+		parts = append(parts, fmt.Sprintf("vxlan id %d", l.VxlanId))
+		if l.SrcAddr != nil {
+			parts = append(parts, "local "+l.SrcAddr.String())
+		}
+		if l.Group != nil {
+			parts = append(parts, "remote/group "+l.Group.String())
+		}
+		if l.VtepDevIndex != 0 {
+			parts = append(parts, "dev "+names[l.VtepDevIndex])
+		}
+		port := l.Port
+		if port == 0 {
+			port = 4789
+		}
+		parts = append(parts, fmt.Sprintf("dstport %d learning %v", port, l.Learning))
+	case *netlink.Bridge:
+		parts = append(parts, fmt.Sprintf("bridge vlan_filtering %v", l.VlanFiltering != nil && *l.VlanFiltering))
+	}
+	if p, ok := ports[l.Attrs().Index]; ok {
+		parts = append(parts, fmt.Sprintf("bridge port state %s learning %v flood %v isolated %v", p.State, p.Learning, p.Flood, p.Isolated))
+	}
+	return strings.Join(parts, "; ")
 }
 
 func stat(a *netlink.LinkAttrs, rx bool) uint64 {
