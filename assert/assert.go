@@ -59,6 +59,9 @@ type Options struct {
 	MinMbps, MaxMbps float64
 	// Duration is how long a throughput check sends.
 	Duration time.Duration
+	// Jitter bounds the RFC 3550 interarrival jitter of a UDP stream
+	// check (0: open).
+	Jitter time.Duration
 }
 
 // Option sets one field of Options.
