@@ -32,7 +32,8 @@ type Options struct {
 	Port int
 	// Warmup is a number of probes sent and not counted before measuring.
 	Warmup int
-	// Size is the ICMP payload size in bytes.
+	// Size is the ICMP payload size in bytes (a UDP stream's datagram
+	// payload).
 	Size int
 	// Absent expects a kernel object (neighbour, FDB or conntrack entry,
 	// route) to be missing.
