@@ -73,3 +73,17 @@ func TestUDPStreamValidates(t *testing.T) {
 		t.Errorf("a good stream check refused: %v", err)
 	}
 }
+
+// TestUDPStreamIPv6: the same over IPv6, healthy and through a tbf.
+func TestUDPStreamIPv6(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	s := pair()
+	s.IPv6 = true
+	n := scenario.New(t, s)
+	short := assert.For(300 * time.Millisecond)
+	r, err := assert.StreamUDP(ctx, n.Node("left"), n.Node("right").IPv6(), 10, short)
+	mustPass(t, "IPv6, 10 Mbit/s over a veth", r, err)
+	limit(t, n.Node("left"), "eth0", 2)
+	r, err = assert.StreamUDP(ctx, n.Node("left"), n.Node("right").IPv6(), 10, short)
+	mustFail(t, "IPv6, 10 Mbit/s into 2", r, err, "lost", "[fd")
+}
