@@ -32,7 +32,8 @@ type Options struct {
 	Port int
 	// Warmup is a number of probes sent and not counted before measuring.
 	Warmup int
-	// Size is the ICMP payload size in bytes.
+	// Size is the ICMP payload size in bytes (a UDP stream's datagram
+	// payload).
 	Size int
 	// Absent expects a kernel object (neighbour, FDB or conntrack entry,
 	// route) to be missing.
@@ -59,6 +60,9 @@ type Options struct {
 	MinMbps, MaxMbps float64
 	// Duration is how long a throughput check sends.
 	Duration time.Duration
+	// Jitter bounds the RFC 3550 interarrival jitter of a UDP stream
+	// check (0: open).
+	Jitter time.Duration
 }
 
 // Option sets one field of Options.

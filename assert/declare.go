@@ -40,6 +40,7 @@ const (
 	readsMbps
 	readsFor
 	readsVLAN
+	readsJitter
 )
 
 // optionFields names the option that sets each field of Options, in the
@@ -70,6 +71,7 @@ var optionFields = []struct {
 	{"MaxMbps", "Mbps", readsMbps},
 	{"Duration", "For", readsFor},
 	{"VLAN", "VLAN", readsVLAN},
+	{"Jitter", "Jitter", readsJitter},
 }
 
 // The options each family of checks reads. IPv6 is read by every check
@@ -93,6 +95,7 @@ const (
 	linkReads       = readsExpect
 	neighbourReads  = readsAbsent | readsExpect | readsMAC | readsIPv6
 	fdbReads        = readsVia | readsAbsent | readsExpect | readsVLAN
+	udpStreamReads  = readsMbps | readsFor | readsPort | readsSize | readsLoss | readsJitter | readsTimeout | readsIPv6
 )
 
 // names lists the options of a set, in the order of Options.

@@ -32,6 +32,9 @@ type Frame struct {
 	SrcMAC, DstMAC string
 	// VLAN, when non-zero, adds an 802.1Q tag with this VLAN ID.
 	VLAN int
+	// OuterVLAN, when non-zero, adds an 802.1ad tag (TPID 0x88a8) with
+	// this VLAN ID outside the 802.1Q one: a double-tagged (QinQ) frame.
+	OuterVLAN int
 	// Src and Dst are IP addresses; Dst is required.
 	Src, Dst string
 	// Proto is "udp" (default), "tcp" (a SYN) or "icmp" (an echo request).
@@ -43,6 +46,12 @@ type Frame struct {
 	DF bool
 	// FlowLabel is the IPv6 flow label.
 	FlowLabel uint32
+	// DSCP (0..63) and ECN (0..3, ECNECT0…) make the IPv4 TOS or IPv6
+	// traffic class byte.
+	DSCP, ECN int
+	// Payload, when set, is the transport payload instead of the default
+	// text.
+	Payload []byte
 	// Size pads the frame to this many bytes (Ethernet header included).
 	Size int
 }
@@ -51,10 +60,20 @@ type Frame struct {
 type Match struct {
 	// SrcMAC and DstMAC are MACs or "node:iface".
 	SrcMAC, DstMAC string
-	// VLAN, when non-zero, requires this 802.1Q VLAN ID; Untagged requires
-	// no tag.
+	// VLAN, when non-zero, requires this 802.1Q VLAN ID (the inner tag
+	// when OuterVLAN is set); Untagged requires no tag.
 	VLAN     int
 	Untagged bool
+	// OuterVLAN requires an 802.1ad outer tag with this VLAN ID.
+	OuterVLAN int
+	// TTL requires this IPv4 TTL or IPv6 hop limit.
+	TTL int
+	// DSCP and ECN require these values of the TOS or traffic class byte
+	// (DSCPZero and ECNNotECT for zero).
+	DSCP, ECN int
+	// VNI requires a VXLAN header with this VNI (UDP port 4789, 8472 or
+	// DstPort).
+	VNI int
 	// Src and Dst are IP addresses.
 	Src, Dst string
 	// Proto is "udp", "tcp", "icmp" or "icmpv6".
@@ -83,6 +102,7 @@ func (m Match) String() string {
 	add("src", m.Src)
 	add("dst", m.Dst)
 	add("proto", m.Proto)
+	p = append(p, m.fieldsString()...)
 	if m.SrcPort > 0 {
 		add("src port", fmt.Sprint(m.SrcPort))
 	}
@@ -226,7 +246,7 @@ func FramesTo(ctx context.Context, n *scenario.Network, from string, f Frame, at
 
 // Frames is a scenario check: see FramesTo.
 func Frames(from string, f Frame, at string, m Match, opts ...Option) scenario.CheckFunc {
-	return declare("Frames", framesReads, opts, ends(from, at), checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
+	return declare("Frames", framesReads, opts, framesRefs(ends(from, at), f, m), checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
 		return FramesTo(ctx, n, from, f, at, m, opts...)
 	}))
 }
@@ -248,6 +268,9 @@ func craft(n *scenario.Network, nd *scenario.Node, iface string, f Frame) ([]byt
 	dst, err := netip.ParseAddr(f.Dst)
 	if err != nil {
 		return nil, fmt.Errorf("frames: destination %q is not an address", f.Dst)
+	}
+	if err := f.fieldsProblem(); err != nil {
+		return nil, fmt.Errorf("frames: %w", err)
 	}
 	var src netip.Addr
 	if f.Src != "" {
@@ -281,24 +304,18 @@ func craft(n *scenario.Network, nd *scenario.Node, iface string, f Frame) ([]byt
 	if dport == 0 {
 		dport = 9
 	}
-	eth := &layers.Ethernet{SrcMAC: srcMAC, DstMAC: dstMAC, EthernetType: layers.EthernetTypeIPv4}
+	ethType := layers.EthernetTypeIPv4
 	if dst.Is6() {
-		eth.EthernetType = layers.EthernetTypeIPv6
+		ethType = layers.EthernetTypeIPv6
 	}
-	var ls []gopacket.SerializableLayer
-	if f.VLAN > 0 {
-		ls = append(ls, &layers.Ethernet{SrcMAC: srcMAC, DstMAC: dstMAC, EthernetType: layers.EthernetTypeDot1Q},
-			&layers.Dot1Q{VLANIdentifier: uint16(f.VLAN), Type: eth.EthernetType})
-	} else {
-		ls = append(ls, eth)
-	}
+	ls := f.link(srcMAC, dstMAC, ethType)
 	var netLayer gopacket.NetworkLayer
 	proto := strings.ToLower(f.Proto)
 	if proto == "" {
 		proto = "udp"
 	}
 	if dst.Is4() {
-		ip := &layers.IPv4{Version: 4, TTL: uint8(ttl), SrcIP: src.AsSlice(), DstIP: dst.AsSlice()}
+		ip := &layers.IPv4{Version: 4, TTL: uint8(ttl), TOS: f.tos(), SrcIP: src.AsSlice(), DstIP: dst.AsSlice()}
 		if f.DF {
 			ip.Flags = layers.IPv4DontFragment
 		}
@@ -315,7 +332,7 @@ func craft(n *scenario.Network, nd *scenario.Node, iface string, f Frame) ([]byt
 		netLayer = ip
 		ls = append(ls, ip)
 	} else {
-		ip := &layers.IPv6{Version: 6, HopLimit: uint8(ttl), FlowLabel: f.FlowLabel, SrcIP: src.AsSlice(), DstIP: dst.AsSlice()}
+		ip := &layers.IPv6{Version: 6, HopLimit: uint8(ttl), TrafficClass: f.tos(), FlowLabel: f.FlowLabel, SrcIP: src.AsSlice(), DstIP: dst.AsSlice()}
 		switch proto {
 		case "udp":
 			ip.NextHeader = layers.IPProtocolUDP
@@ -349,7 +366,10 @@ func craft(n *scenario.Network, nd *scenario.Node, iface string, f Frame) ([]byt
 			ls = append(ls, ic, &layers.ICMPv6Echo{Identifier: 0x7e57, SeqNumber: 1})
 		}
 	}
-	header := 14 + 4*min(f.VLAN, 1) + 20 + 8
+	if f.Payload != nil {
+		payload = f.Payload
+	}
+	header := 14 + 4*f.tags() + 20 + 8
 	if dst.Is6() {
 		header += 20
 	}
@@ -495,6 +515,9 @@ func compileMatch(n *scenario.Network, m Match) (func(gopacket.Packet) bool, err
 			return nil, fmt.Errorf("match: destination %q is not an address", m.Dst)
 		}
 	}
+	if err := m.fieldsProblem(); err != nil {
+		return nil, err
+	}
 	proto := strings.ToLower(m.Proto)
 	return func(p gopacket.Packet) bool {
 		eth, _ := p.Layer(layers.LayerTypeEthernet).(*layers.Ethernet)
@@ -504,7 +527,7 @@ func compileMatch(n *scenario.Network, m Match) (func(gopacket.Packet) bool, err
 		if srcMAC != nil && eth.SrcMAC.String() != srcMAC.String() || dstMAC != nil && eth.DstMAC.String() != dstMAC.String() {
 			return false
 		}
-		q, _ := p.Layer(layers.LayerTypeDot1Q).(*layers.Dot1Q)
+		q := m.tag(p)
 		if m.VLAN > 0 && (q == nil || int(q.VLANIdentifier) != m.VLAN) || m.Untagged && q != nil {
 			return false
 		}
@@ -541,7 +564,7 @@ func compileMatch(n *scenario.Network, m Match) (func(gopacket.Packet) bool, err
 		if proto != "" && proto != l4 || m.SrcPort > 0 && sp != m.SrcPort || m.DstPort > 0 && dp != m.DstPort {
 			return false
 		}
-		return m.Func == nil || m.Func(p)
+		return m.matchesFields(p) && (m.Func == nil || m.Func(p))
 	}, nil
 }
 
@@ -554,7 +577,7 @@ func summarize(p gopacket.Packet) string {
 		case *layers.Dot1Q:
 			parts = append(parts, fmt.Sprintf("vlan %d", l.VLANIdentifier))
 		case *layers.IPv4:
-			parts = append(parts, fmt.Sprintf("%s > %s ttl %d", l.SrcIP, l.DstIP, l.TTL))
+			parts = append(parts, fmt.Sprintf("%s > %s ttl %d tos %#x", l.SrcIP, l.DstIP, l.TTL, l.TOS))
 		case *layers.IPv6:
 			parts = append(parts, fmt.Sprintf("%s > %s hlim %d", l.SrcIP, l.DstIP, l.HopLimit))
 		case *layers.UDP:
