@@ -17,7 +17,9 @@ import (
 // in Node.Interfaces for Go checks; built-in actions validate their ends
 // against the declared topology (Apply too), so they cannot name them
 // yet. The kernel deletes the pair with the nodes' namespaces.
-func AddVeth(a, b, addrA, addrB string) Action { return addVeth{a: a, b: b, addrA: addrA, addrB: addrB} }
+func AddVeth(a, b, addrA, addrB string) Action {
+	return addVeth{a: a, b: b, addrA: addrA, addrB: addrB}
+}
 
 type addVeth struct{ a, b, addrA, addrB string }
 
