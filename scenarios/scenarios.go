@@ -20,7 +20,7 @@ func init() {
 
 // All returns fresh definitions of every built-in scenario.
 func All() []*scenario.Spec {
-	return []*scenario.Spec{
+	return append([]*scenario.Spec{
 		SameNamespaceVeth(),
 		TwoNamespaces(),
 		HostNamespace(),
@@ -47,7 +47,7 @@ func All() []*scenario.Spec {
 		PMTUException(),
 		KselftestBridgeLearning(),
 		Throughput(),
-	}
+	}, Kselftests()...)
 }
 
 // NetemDelay delays a link by 10 ms each way with netem and checks that the

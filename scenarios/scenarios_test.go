@@ -46,6 +46,14 @@ func TestBuiltinScenarios(t *testing.T) {
 		},
 	}
 	want["netem-delay"] = map[string][]string{"round trip at least 20 ms": {"min"}}
+	want["kselftest-vxlan-bridge-1d"] = map[string][]string{
+		"flood vtep1's unknown and broadcast frames to vtep3 too": {"the kernel lists 00:00:00:00:00:00 dst 10.52.0.1, 10.53.0.1"},
+		"h1 reaches h3 through VXLAN":                             {"1 received"},
+	}
+	want["kselftest-bridge-vlan-aware"] = map[string][]string{
+		"add VLAN 10 back to p2":                     {"vid 10 pvid untagged"},
+		"the extern_learn entry is on p2 in VLAN 10": {"extern_learn"},
+	}
 	want["ecmp"] = map[string][]string{"flows use both paths": {"UDP flows", "the check's own datagrams sent per interface: r1:a", ", r1:b"}}
 	want["policy-routing"] = map[string][]string{
 		"from 10.1.0.2: leaves through r1": {"(10.1.0.2:", "server saw source 192.0.2.1", "echo back to host: true"},
