@@ -160,15 +160,15 @@ const (
 	// FDBLocal is an entry for an address of the bridge or of one of its
 	// ports (iproute2: permanent): frames for it are delivered to the
 	// bridge itself and forwarded through no port.
-	FDBLocal = "local"
+	FDBLocal = string(scenario.FDBLocal)
 	// FDBStatic is a forwarding entry that never ages (bridge fdb add …
 	// static, or scenario.FDBEntry).
-	FDBStatic = "static"
+	FDBStatic = string(scenario.FDBStatic)
 	// FDBLearned is an address the bridge learned from a frame's source.
-	FDBLearned = "learned"
+	FDBLearned = string(scenario.FDBLearned)
 	// FDBExternLearn is an entry added by an external learner (a switch
 	// driver, or bridge fdb add … extern_learn).
-	FDBExternLearn = "extern_learn"
+	FDBExternLearn = string(scenario.FDBExternLearn)
 )
 
 // FDBResult is the evidence of a bridge FDB check.
@@ -218,20 +218,6 @@ func (r *FDBResult) Evidence() string {
 		s += "; all entries: " + strings.Join(r.Entries, " | ")
 	}
 	return s
-}
-
-// fdbKind tells the kind of an entry from its state and flags, as the
-// kernel reports them (br_fdb.c: fdb_fill_info).
-func fdbKind(e netlink.Neigh) string {
-	switch {
-	case e.State&netlink.NUD_PERMANENT != 0:
-		return FDBLocal
-	case e.Flags&netlink.NTF_EXT_LEARNED != 0:
-		return FDBExternLearn
-	case e.State&netlink.NUD_NOARP != 0:
-		return FDBStatic
-	}
-	return FDBLearned
 }
 
 // fdbWantKind resolves Expect for an FDB check ("permanent" is iproute2's
@@ -297,7 +283,7 @@ func FDBLookup(ctx context.Context, sw *scenario.Node, mac net.HardwareAddr, opt
 		if ne.HardwareAddr.String() != mac.String() || ne.Flags&netlink.NTF_MASTER == 0 && ne.MasterIndex == 0 {
 			continue // another MAC, or a port's own (self) entry
 		}
-		e := fdbEntry{port: ifaceName(sw, ne.LinkIndex), kind: fdbKind(ne), vlan: ne.Vlan}
+		e := fdbEntry{port: ifaceName(sw, ne.LinkIndex), kind: string(scenario.FDBKindOf(ne)), vlan: ne.Vlan}
 		r.Entries = append(r.Entries, e.String())
 		score := 0
 		for _, ok := range []bool{portOK(e), kindOK(e), vlanOK(e)} {

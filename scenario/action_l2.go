@@ -31,6 +31,9 @@ const (
 	// control plane) added: it forwards like a learned one but the bridge
 	// does not age it out (bridge fdb add … master extern_learn).
 	FDBExternLearn FDBKind = "extern_learn"
+	// FDBLearned is an entry the bridge learned from a frame's source
+	// address (reported, never added by a step).
+	FDBLearned FDBKind = "learned"
 )
 
 // FDB is a bridge forwarding entry a step adds or deletes: MAC in VLAN
@@ -189,7 +192,7 @@ func (a fdbAction) report(ctx context.Context, n *Network) (string, error) {
 	if e == nil {
 		return fail(fmt.Errorf("the kernel does not list it after adding it"))
 	}
-	if got := fdbKindOf(*e); got != a.e.kind() {
+	if got := FDBKindOf(*e); got != a.e.kind() {
 		return fail(fmt.Errorf("the kernel lists it as %s: %s", got, fdbDescribe(*e)))
 	}
 	return "the kernel lists " + fdbDescribe(*e), nil
@@ -209,8 +212,10 @@ func fdbFind(nd *Node, index int, mac net.HardwareAddr, vlan int) (*netlink.Neig
 	return nil, nil
 }
 
-// fdbKindOf says what kind an entry is, as bridge fdb show names it.
-func fdbKindOf(e netlink.Neigh) FDBKind {
+// FDBKindOf says what kind a bridge forwarding entry is, from its state
+// and flags as the kernel reports them (br_fdb.c: fdb_fill_info), in the
+// words bridge fdb show uses.
+func FDBKindOf(e netlink.Neigh) FDBKind {
 	switch {
 	case e.Flags&netlink.NTF_EXT_LEARNED != 0:
 		return FDBExternLearn
@@ -219,7 +224,7 @@ func fdbKindOf(e netlink.Neigh) FDBKind {
 	case e.State&netlink.NUD_NOARP != 0:
 		return FDBStatic
 	}
-	return "learned"
+	return FDBLearned
 }
 
 func fdbDescribe(e netlink.Neigh) string {
@@ -230,7 +235,7 @@ func fdbDescribe(e netlink.Neigh) string {
 	if e.IP != nil {
 		s += " dst " + e.IP.String()
 	}
-	return s + " " + string(fdbKindOf(e))
+	return s + " " + string(FDBKindOf(e))
 }
 
 // VXLANFDBAppend appends an entry to a VXLAN device's own FDB

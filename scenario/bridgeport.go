@@ -13,6 +13,7 @@ type BridgePortInfo struct {
 	State string
 	// Learning, Flood (unknown unicast) and Isolated are the port's flags.
 	Learning, Flood, Isolated bool
+	stp                       uint8 // the STP state as the kernel numbers it
 }
 
 // BridgePorts returns the state of every bridge port of the node, by
@@ -48,7 +49,7 @@ func (nd *Node) BridgePorts() (map[int]BridgePortInfo, error) {
 					on := na.Value[0] != 0
 					switch na.Attr.Type &^ unix.NLA_F_NESTED {
 					case nl.IFLA_BRPORT_STATE:
-						info.State = stpStateName(na.Value[0])
+						info.State, info.stp = stpStateName(na.Value[0]), na.Value[0]
 					case nl.IFLA_BRPORT_LEARNING:
 						info.Learning = on
 					case nl.IFLA_BRPORT_UNICAST_FLOOD:

@@ -222,19 +222,19 @@ func (b Bridge) waitReady(ctx context.Context, kb *kindBuild) error {
 	if !b.STP {
 		return nil
 	}
-	ports := map[int]string{}
+	want := map[int]string{}
 	for _, p := range kb.iface.node.ifaces {
 		if p.master == kb.iface && p.expectUp() {
-			ports[kb.node.Interface(p.name).Index] = p.name
+			want[kb.node.Interface(p.name).Index] = p.name
 		}
 	}
 	return poll(ctx, func() (bool, error) {
-		states, err := portStates(kb.node)
+		ports, err := kb.node.BridgePorts()
 		if err != nil {
 			return false, fmt.Errorf("node %q: bridge %q: read port states: %w", kb.node.name, kb.iface.name, err)
 		}
-		for idx, name := range ports {
-			if st := states[idx]; st != brStateForwarding && st != brStateBlocking {
+		for idx, name := range want {
+			if st := ports[idx].stp; st != brStateForwarding && st != brStateBlocking {
 				if ctx.Err() != nil {
 					return false, fmt.Errorf("node %q: STP port %q still in state %d: %w", kb.node.name, name, st, ctx.Err())
 				}
@@ -243,44 +243,6 @@ func (b Bridge) waitReady(ctx context.Context, kb *kindBuild) error {
 		}
 		return true, nil
 	})
-}
-
-// portStates returns the STP state of every bridge port of a node, by
-// interface index, from an AF_BRIDGE link dump (netlink.Protinfo has no
-// state).
-func portStates(nd *Node) (map[int]uint8, error) {
-	out := map[int]uint8{}
-	err := nd.Do(func() error {
-		req := nl.NewNetlinkRequest(unix.RTM_GETLINK, unix.NLM_F_DUMP)
-		req.AddData(nl.NewIfInfomsg(unix.AF_BRIDGE))
-		msgs, err := req.Execute(unix.NETLINK_ROUTE, unix.RTM_NEWLINK)
-		if err != nil {
-			return err
-		}
-		for _, m := range msgs {
-			ifi := nl.DeserializeIfInfomsg(m)
-			attrs, err := nl.ParseRouteAttr(m[ifi.Len():])
-			if err != nil {
-				return err
-			}
-			for _, a := range attrs {
-				if a.Attr.Type&^unix.NLA_F_NESTED != unix.IFLA_PROTINFO {
-					continue
-				}
-				nested, err := nl.ParseRouteAttr(a.Value)
-				if err != nil {
-					return err
-				}
-				for _, na := range nested {
-					if na.Attr.Type&^unix.NLA_F_NESTED == nl.IFLA_BRPORT_STATE && len(na.Value) > 0 {
-						out[int(ifi.Index)] = na.Value[0]
-					}
-				}
-			}
-		}
-		return nil
-	})
-	return out, err
 }
 
 // fdbStatic is the state of a static forwarding entry, as iproute2's
