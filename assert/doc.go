@@ -37,6 +37,8 @@ give an address to aim at a particular one.
 	timing               LatencyWithin, LossWithin LatencyMeets             Latency
 	throughput, ECMP     Rate, ThroughputWithin,   RateWithin, Spreads      Throughput
 	                     Spread, SpreadOver
+	UDP stream           UDPStream                 UDPStreamWithin          StreamUDP
+	reach matrix         Matrix, AllReach                                   ReachMatrix
 	kernel state         NeighbourEntry, FDBEntry, HasNeighbour, HasFDB,    Neighbour, Conntrack
 	                     Routes, LinkIs, SysctlIs, RoutesAs, LinkStateIs,
 	                     ConntrackEntry            HasSysctl, Tracks
@@ -45,7 +47,8 @@ give an address to aim at a particular one.
 	over time            Eventually, Consistently  Converges, Holds         Converge, Hold
 
 Options (Count, Timeout, IPv6, Port, Expect, …) tune a check; each check's
-documentation says which it reads.
+documentation says which it reads, and Validate (or Check) refuses an
+option a scenario check does not read.
 
 Frames counts the frames that arrive at the observed interface, never those
 it sends: to see what a router forwards out of an interface, observe at the
