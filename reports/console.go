@@ -124,8 +124,16 @@ func withoutEvidence(msg, ev string) string {
 	if len(head) < 8 {
 		return msg
 	}
-	i := strings.Index(msg, head)
+	i := strings.LastIndex(msg, head)
 	if i < 0 {
+		return msg
+	}
+	// Only a copy the message ends with ("…: <evidence>"): evidence quoted
+	// inside the message ("too busy (baseline p90 9ms) (…)") stays.
+	if i > 0 && !strings.HasSuffix(strings.TrimRight(msg[:i], " "), ":") && msg[i-1] != '\n' {
+		return msg
+	}
+	if tail := msg[i:]; len(tail) > len(ev)+32 && !strings.HasPrefix(tail, strings.TrimSpace(ev)) {
 		return msg
 	}
 	if kept := strings.TrimRight(msg[:i], ":;, \n"); kept != "" {

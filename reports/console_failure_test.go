@@ -35,3 +35,21 @@ func TestConsolePrintsEachFailureOnce(t *testing.T) {
 	}
 	t.Logf("\n%s", out)
 }
+
+// TestWithoutEvidenceKeepsQuotedEvidence: only the copy of the evidence a
+// message ends with is dropped; evidence quoted inside the message (an
+// inconclusive reason, "(inconclusive counts as failure in this run)")
+// stays whole.
+func TestWithoutEvidenceKeepsQuotedEvidence(t *testing.T) {
+	for _, c := range []struct{ msg, ev, want string }{
+		{"machine too busy (baseline p90 9ms) (inconclusive counts as failure in this run)", "baseline p90 9ms",
+			"machine too busy (baseline p90 9ms) (inconclusive counts as failure in this run)"},
+		{"10.0.0.2 is not reachable from h1: ping 10.0.0.2 took 0.000ms: 0/3 replies", "ping 10.0.0.2 took 1000.1ms: 0/3 replies",
+			"10.0.0.2 is not reachable from h1"},
+		{"h1 reaches h2:\nping 10.0.0.2: 3/3 replies", "ping 10.0.0.2: 3/3 replies", "h1 reaches h2"},
+	} {
+		if got := withoutEvidence(c.msg, c.ev); got != c.want {
+			t.Errorf("withoutEvidence(%q, %q) = %q, want %q", c.msg, c.ev, got, c.want)
+		}
+	}
+}
