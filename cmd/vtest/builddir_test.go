@@ -17,13 +17,27 @@ import (
 // buildEnv is the environment of a vtest that builds into a suite cache of
 // its own (under cacheHome) with the usual Go build cache, and whose go
 // command keeps its work directories in goTmp.
+// rootEnv is the test's environment without sudo's SUDO_* variables:
+// these tests build in t.TempDir (root's, mode 0700, under go test -exec
+// sudo), so vtest must build as root, not as the invoking user, who cannot
+// enter it. Building as the invoking user is TestWorkstationWithSudo's.
+func rootEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "SUDO_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
 func buildEnv(t *testing.T, cacheHome, goTmp string) []string {
 	t.Helper()
 	gocache, err := exec.Command(hostcheck.GoTool(), "env", "GOCACHE").Output()
 	if err != nil {
 		t.Fatalf("go env GOCACHE: %v", err)
 	}
-	return append(os.Environ(), "NO_COLOR=1", "XDG_CACHE_HOME="+cacheHome,
+	return append(rootEnv(), "NO_COLOR=1", "XDG_CACHE_HOME="+cacheHome,
 		"GOCACHE="+strings.TrimSpace(string(gocache)), "GOTMPDIR="+goTmp)
 }
 
@@ -161,7 +175,7 @@ func TestSuiteOutlivesKilledVtestRun(t *testing.T) {
 	os.Mkdir(tmp, 0o755)
 	junit, jsonl := filepath.Join(dir, "r.xml"), filepath.Join(dir, "e.jsonl")
 	cmd := exec.Command(vtestBin, "run", "-run", "^slow$", "-count", "2", "-parallel", "1", "-junit", junit, "-json", jsonl, "./testdata/failing")
-	cmd.Env = append(os.Environ(), "NO_COLOR=1", "TMPDIR="+tmp)
+	cmd.Env = append(rootEnv(), "NO_COLOR=1", "TMPDIR="+tmp)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.WaitDelay = time.Minute // Wait returns when the suite, which shares stdout, exits
