@@ -71,7 +71,7 @@ func Mbps(min, max float64) Option { return func(o *Options) { o.MinMbps, o.MaxM
 // For sets how long a throughput check measures, after its warm-up.
 func For(d time.Duration) Option { return func(o *Options) { o.Duration = d } }
 
-var throughputDefaults = Options{Port: 5201, Duration: time.Second, Timeout: 2 * time.Second}
+var throughputDefaults = Options{Port: 5201, Duration: time.Second, Timeout: 3 * time.Second}
 
 // warmups returns the shortest and the longest warm-up of a throughput
 // check measuring for d.
@@ -86,7 +86,7 @@ func warmups(d time.Duration) (least, most time.Duration) { return d / 4, d / 2 
 // longer while TCP is still in loss recovery and Timeout leaves room. So
 // TCP's ramp, and the losses that end it against a shallow queue, are
 // not measured. It passes when the rate is within Mbps(min, max). The
-// whole check is bounded by Timeout (default 2 s), which must exceed the
+// whole check is bounded by Timeout (default 3 s), which must exceed the
 // longest warm-up plus Duration.
 func Throughput(ctx context.Context, from *scenario.Node, dst netip.Addr, opts ...Option) (*ThroughputResult, error) {
 	o, err := build(throughputDefaults, opts)

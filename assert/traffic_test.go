@@ -290,7 +290,7 @@ func TestRateDefaultWindow(t *testing.T) {
 	t.Logf("Mbit/s of 10 default runs on a 10 Mbit/s tbf link: %s", strings.Join(rates, " "))
 
 	_, err := assert.Throughput(ctx, n.Node("left"), n.Node("right").IPv4(), assert.For(2*time.Second))
-	if err == nil || !strings.Contains(err.Error(), "For(2s) needs more than Timeout 2s") || !strings.Contains(err.Error(), "raise Timeout to more than 3s (e.g. Timeout(4s)) or shorten For") ||
+	if err == nil || !strings.Contains(err.Error(), "For(2s) needs more than Timeout 3s") || !strings.Contains(err.Error(), "raise Timeout to more than 3s (e.g. Timeout(4s)) or shorten For") ||
 		strings.Contains(err.Error(), "bounds") {
 		t.Errorf("For(2s) alone: %v", err)
 	}
