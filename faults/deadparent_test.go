@@ -127,6 +127,11 @@ func (k *rig) killDuringBuild(t *testing.T, delay time.Duration) {
 		time.Sleep(2 * time.Millisecond) // polling /proc, with a deadline
 	}
 	time.Sleep(delay) // a random moment of the build, not a readiness wait
+	// Stopped, vtest run cannot move on between the look and the kill: a
+	// build that ends in between leaves an unreaped go command, which
+	// counts as ended (its command line is gone), and vtest run has
+	// created nothing after it.
+	cmd.Process.Signal(syscall.SIGSTOP)
 	stillBuilding := childRunning(cmd.Process.Pid, "go", "build") != 0
 	cmd.Process.Kill()
 	cmd.Wait()
