@@ -14,30 +14,157 @@ import (
 	"github.com/vtest-dev/vtest/internal/nsx"
 )
 
-// Feature is a kernel feature a scenario may need.
+// Feature is a kernel feature a scenario may need. Each is declared once,
+// with defineFeature, next to what needs it: a link kind's feature in the
+// kind's file (FeatureVLAN in kind_vlan.go), the others here.
 type Feature string
 
-// The features vtest can probe.
+// The features of traffic control, netfilter and IPv6; each link kind's
+// file declares its own (FeatureVeth, FeatureBridge, FeatureVLAN, …).
 const (
-	FeatureVeth       Feature = "veth"
-	FeatureBridge     Feature = "bridge"
 	FeatureNetem      Feature = "netem"      // sch_netem: delay, loss
 	FeatureTBF        Feature = "tbf"        // sch_tbf: rate limits
 	FeatureHTB        Feature = "htb"        // sch_htb
-	FeatureVLAN       Feature = "vlan"       // 8021q
-	FeatureVXLAN      Feature = "vxlan"      // vxlan
-	FeatureVRF        Feature = "vrf"        // vrf
-	FeatureDummy      Feature = "dummy"      // dummy
-	FeatureMacvlan    Feature = "macvlan"    // macvlan
 	FeatureMasquerade Feature = "masquerade" // nf_tables NAT with masquerade
 	FeatureNAT        Feature = "nat"        // nf_tables SNAT/DNAT (nft_nat)
 	FeatureNFTables   Feature = "nftables"   // nf_tables inet filter with reject (firewall)
 	FeatureIPv6       Feature = "ipv6"
 )
 
-// AllFeatures lists every feature vtest can probe.
-var AllFeatures = []Feature{FeatureVeth, FeatureBridge, FeatureNetem, FeatureTBF, FeatureHTB,
-	FeatureVLAN, FeatureVXLAN, FeatureVRF, FeatureDummy, FeatureMacvlan, FeatureMasquerade, FeatureNAT, FeatureNFTables, FeatureIPv6}
+// AllFeatures lists every feature vtest can probe, in the order they are
+// declared. It is filled when the package is initialised; do not change
+// it.
+var AllFeatures []Feature
+
+// featureDef is everything vtest knows about one kernel feature: how to
+// probe it, and what a kernel needs to have it.
+type featureDef struct {
+	// what says what the probe tries ("creating a vlan link"), for the
+	// reason of a skip.
+	what string
+	// try tries the feature in a scratch namespace; h is the namespace's
+	// rtnetlink handle.
+	try func(ns netns.NsHandle, h *netlink.Handle) error
+	// host, instead of try, probes a feature outside any namespace.
+	host func() error
+	// kconfig are the kernel config options (CONFIG_…) it takes.
+	kconfig []string
+	// modules are the kernel modules (as lsmod names them) that provide
+	// it when it is not built in.
+	modules []string
+}
+
+// featureDefs holds the declared features (at init, never changed
+// afterwards).
+var featureDefs = map[Feature]featureDef{}
+
+// defineFeature declares a feature: its probe and what the kernel needs.
+// Only package-level declarations call it, once per feature:
+//
+//	var _ = defineFeature(FeatureX, featureDef{what: …, try: …, kconfig: …, modules: …})
+func defineFeature(f Feature, d featureDef) Feature {
+	if _, dup := featureDefs[f]; dup {
+		panic(fmt.Sprintf("scenario: feature %q declared twice", f))
+	}
+	featureDefs[f] = d
+	AllFeatures = append(AllFeatures, f)
+	return f
+}
+
+// Kconfig returns the kernel config options (CONFIG_…) the feature needs.
+func (f Feature) Kconfig() []string { return featureDefs[f].kconfig }
+
+// Modules returns the kernel modules (as lsmod names them: "8021q",
+// "sch_netem") that provide the feature on a kernel that does not build
+// it in; a VM image packs them.
+func (f Feature) Modules() []string { return featureDefs[f].modules }
+
+// AllModules returns the modules of every feature, each once.
+func AllModules() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, f := range AllFeatures {
+		for _, m := range f.Modules() {
+			if !seen[m] {
+				seen[m] = true
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
+// Traffic control, netfilter and IPv6.
+var (
+	_ = defineFeature(FeatureNetem, featureDef{
+		what: "adding a netem qdisc (module sch_netem)",
+		try: func(_ netns.NsHandle, h *netlink.Handle) error {
+			return h.QdiscAdd(netlink.NewNetem(probeRoot, netlink.NetemQdiscAttrs{Latency: 1000}))
+		},
+		kconfig: []string{"CONFIG_NET_SCHED", "CONFIG_NET_SCH_NETEM"},
+		modules: []string{"sch_netem"},
+	})
+	_ = defineFeature(FeatureTBF, featureDef{
+		what: "adding a tbf qdisc (module sch_tbf)",
+		try: func(_ netns.NsHandle, h *netlink.Handle) error {
+			return h.QdiscAdd(&netlink.Tbf{QdiscAttrs: probeRoot, Rate: 1 << 20, Limit: 1 << 16, Buffer: 1 << 14})
+		},
+		kconfig: []string{"CONFIG_NET_SCHED", "CONFIG_NET_SCH_TBF"},
+		modules: []string{"sch_tbf"},
+	})
+	_ = defineFeature(FeatureHTB, featureDef{
+		what:    "adding an htb qdisc (module sch_htb)",
+		try:     func(_ netns.NsHandle, h *netlink.Handle) error { return h.QdiscAdd(netlink.NewHtb(probeRoot)) },
+		kconfig: []string{"CONFIG_NET_SCHED", "CONFIG_NET_SCH_HTB"},
+		modules: []string{"sch_htb"},
+	})
+	// An inet-family nftables table with a nat chain and masquerade.
+	_ = defineFeature(FeatureMasquerade, featureDef{
+		what: "adding an nftables masquerade rule (nf_tables, nft_masq)",
+		try:  func(ns netns.NsHandle, _ *netlink.Handle) error { return installMasquerade(ns, "probe0") },
+		kconfig: []string{"CONFIG_NETFILTER", "CONFIG_NF_CONNTRACK", "CONFIG_NF_NAT", "CONFIG_NF_TABLES",
+			"CONFIG_NF_TABLES_INET", "CONFIG_NFT_NAT", "CONFIG_NFT_MASQ"},
+		modules: []string{"nf_tables", "nf_conntrack", "nf_nat", "nft_masq"},
+	})
+	// SNAT and DNAT rules in an inet-family table.
+	_ = defineFeature(FeatureNAT, featureDef{
+		what: "adding an nftables DNAT rule (nf_tables, nft_nat)",
+		try:  func(ns netns.NsHandle, _ *netlink.Handle) error { return probeNAT(ns) },
+		kconfig: []string{"CONFIG_NETFILTER", "CONFIG_NF_CONNTRACK", "CONFIG_NF_NAT", "CONFIG_NF_TABLES",
+			"CONFIG_NF_TABLES_INET", "CONFIG_NFT_NAT", "CONFIG_NFT_CT"},
+		modules: []string{"nf_tables", "nf_conntrack", "nf_nat", "nft_nat", "nft_ct"},
+	})
+	// The firewall: an inet filter table with counters, conntrack state
+	// matches and reject.
+	_ = defineFeature(FeatureNFTables, featureDef{
+		what: "adding an nftables filter rule with reject (nf_tables, nft_reject_inet)",
+		try:  func(ns netns.NsHandle, _ *netlink.Handle) error { return probeFirewall(ns) },
+		kconfig: []string{"CONFIG_NETFILTER", "CONFIG_NF_CONNTRACK", "CONFIG_NF_TABLES", "CONFIG_NF_TABLES_INET",
+			"CONFIG_NFT_CT", "CONFIG_NFT_REJECT", "CONFIG_NFT_REJECT_INET"},
+		modules: []string{"nf_tables", "nf_conntrack", "nft_ct", "nft_reject_inet"},
+	})
+	_ = defineFeature(FeatureIPv6, featureDef{
+		host: func() error {
+			if _, err := os.Stat("/proc/sys/net/ipv6"); err != nil {
+				return fmt.Errorf("ipv6: %w: this kernel has no IPv6 (/proc/sys/net/ipv6 is missing)", ErrNotSupported)
+			}
+			return nil
+		},
+		kconfig: []string{"CONFIG_IPV6"},
+		modules: []string{"ipv6"},
+	})
+)
+
+// probeRoot is the root qdisc a probe adds on the scratch namespace's
+// loopback.
+var probeRoot = netlink.QdiscAttrs{LinkIndex: 1, Handle: netlink.MakeHandle(1, 0), Parent: netlink.HANDLE_ROOT}
+
+// probeVeth creates a veth pair in a scratch namespace, the parent of the
+// kinds that need one.
+func probeVeth(h *netlink.Handle) (netlink.Link, error) {
+	v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "probe0"}, PeerName: "probe1"}
+	return v, h.LinkAdd(v)
+}
 
 // ErrNotSupported is wrapped by Probe's error when the kernel lacks a
 // feature. Any other error means the probe itself failed (for example no
@@ -75,11 +202,12 @@ func (f Feature) Probe() error {
 const probeTimeout = 20 * time.Second
 
 func (f Feature) probe() error {
-	if f == FeatureIPv6 {
-		if _, err := os.Stat("/proc/sys/net/ipv6"); err != nil {
-			return fmt.Errorf("ipv6: %w: this kernel has no IPv6 (/proc/sys/net/ipv6 is missing)", ErrNotSupported)
-		}
-		return nil
+	d, ok := featureDefs[f]
+	if !ok {
+		return fmt.Errorf("probe %s: unknown feature", f)
+	}
+	if d.host != nil {
+		return d.host()
 	}
 	ns, err := nsx.New(nil)
 	if err != nil {
@@ -91,77 +219,13 @@ func (f Feature) probe() error {
 		return fmt.Errorf("probe %s: %w", f, err)
 	}
 	defer h.Close()
-	what, err := f.try(ns, h)
+	err = d.try(ns, h)
 	if err == nil {
 		return nil
 	}
 	if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EAFNOSUPPORT) ||
 		errors.Is(err, unix.EPROTONOSUPPORT) || errors.Is(err, unix.ENODEV) {
-		return fmt.Errorf("%s: %w: %s failed in a scratch namespace: %v", f, ErrNotSupported, what, err)
+		return fmt.Errorf("%s: %w: %s failed in a scratch namespace: %v", f, ErrNotSupported, d.what, err)
 	}
-	return fmt.Errorf("probe %s: %s: %w", f, what, err)
-}
-
-func (f Feature) try(ns netns.NsHandle, h *netlink.Handle) (string, error) {
-	veth := func() (netlink.Link, error) {
-		v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "probe0"}, PeerName: "probe1"}
-		return v, h.LinkAdd(v)
-	}
-	qdisc := func(q netlink.Qdisc) error { return h.QdiscAdd(q) }
-	root := netlink.QdiscAttrs{LinkIndex: 1, Handle: netlink.MakeHandle(1, 0), Parent: netlink.HANDLE_ROOT}
-	switch f {
-	case FeatureVeth:
-		_, err := veth()
-		return "creating a veth pair", err
-	case FeatureBridge:
-		return "creating a bridge", h.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "probe0"}})
-	case FeatureDummy:
-		return "creating a dummy link (module dummy)", h.LinkAdd(&netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Name: "probe0"}})
-	case FeatureVRF:
-		return "creating a vrf link (module vrf)", h.LinkAdd(&netlink.Vrf{LinkAttrs: netlink.LinkAttrs{Name: "probe0"}, Table: 10})
-	case FeatureVXLAN:
-		return "creating a vxlan link (module vxlan)", h.LinkAdd(&netlink.Vxlan{LinkAttrs: netlink.LinkAttrs{Name: "probe0"}, VxlanId: 42, Port: 4789})
-	case FeatureVLAN, FeatureMacvlan:
-		parent, err := veth()
-		if err != nil {
-			return "creating a veth parent", err
-		}
-		if f == FeatureVLAN {
-			return "creating an 802.1q link (module 8021q)", h.LinkAdd(&netlink.Vlan{LinkAttrs: netlink.LinkAttrs{Name: "probe2", ParentIndex: parent.Attrs().Index}, VlanId: 10})
-		}
-		return "creating a macvlan link (module macvlan)", h.LinkAdd(&netlink.Macvlan{LinkAttrs: netlink.LinkAttrs{Name: "probe2", ParentIndex: parent.Attrs().Index}, Mode: netlink.MACVLAN_MODE_BRIDGE})
-	case FeatureNetem:
-		return "adding a netem qdisc (module sch_netem)", qdisc(netlink.NewNetem(root, netlink.NetemQdiscAttrs{Latency: 1000}))
-	case FeatureTBF:
-		return "adding a tbf qdisc (module sch_tbf)", qdisc(&netlink.Tbf{QdiscAttrs: root, Rate: 1 << 20, Limit: 1 << 16, Buffer: 1 << 14})
-	case FeatureHTB:
-		return "adding an htb qdisc (module sch_htb)", qdisc(netlink.NewHtb(root))
-	case FeatureMasquerade:
-		return "adding an nftables masquerade rule (nf_tables, nft_masq)", installMasquerade(ns, "probe0")
-	case FeatureNAT:
-		return "adding an nftables DNAT rule (nf_tables, nft_nat)", probeNAT(ns)
-	case FeatureNFTables:
-		return "adding an nftables filter rule with reject (nf_tables, nft_reject_inet)", probeFirewall(ns)
-	}
-	if p, ok := kindProbes[f]; ok {
-		return p.what, p.try(ns, h)
-	}
-	return "", fmt.Errorf("unknown feature %q", f)
-}
-
-// kindProbe is how a link kind's file teaches Probe a feature of its own.
-type kindProbe struct {
-	what string
-	try  func(ns netns.NsHandle, h *netlink.Handle) error
-}
-
-// kindProbes holds the probes registered by the kind files (at init, never
-// changed afterwards).
-var kindProbes = map[Feature]kindProbe{}
-
-// registerProbe adds a feature probed by trying what in a scratch
-// namespace. Only init functions call it.
-func registerProbe(f Feature, what string, try func(ns netns.NsHandle, h *netlink.Handle) error) {
-	kindProbes[f] = kindProbe{what: what, try: try}
-	AllFeatures = append(AllFeatures, f)
+	return fmt.Errorf("probe %s: %s: %w", f, d.what, err)
 }

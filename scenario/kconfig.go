@@ -4,39 +4,6 @@ package scenario
 // namespaces, IPv4, packet sockets (ARP checks, captures) and ICMP sockets.
 var BaseKconfig = []string{"CONFIG_NET", "CONFIG_NAMESPACES", "CONFIG_NET_NS", "CONFIG_INET", "CONFIG_PACKET"}
 
-// kconfig maps each feature to the kernel config options it takes.
-var kconfig = map[Feature][]string{
-	FeatureVeth:   {"CONFIG_VETH"},
-	FeatureBridge: {"CONFIG_BRIDGE"},
-	FeatureNetem:  {"CONFIG_NET_SCHED", "CONFIG_NET_SCH_NETEM"},
-	FeatureTBF:    {"CONFIG_NET_SCHED", "CONFIG_NET_SCH_TBF"},
-	FeatureHTB:    {"CONFIG_NET_SCHED", "CONFIG_NET_SCH_HTB"},
-	FeatureVLAN:   {"CONFIG_VLAN_8021Q"},
-	FeatureVXLAN:  {"CONFIG_VXLAN"},
-	FeatureVRF:    {"CONFIG_NET_VRF"},
-	FeatureDummy:  {"CONFIG_DUMMY"},
-	// macvlan in bridge mode between the ports of a parent.
-	FeatureMacvlan: {"CONFIG_MACVLAN"},
-	// An inet-family nftables table with a nat chain and masquerade.
-	FeatureMasquerade: {"CONFIG_NETFILTER", "CONFIG_NF_CONNTRACK", "CONFIG_NF_NAT", "CONFIG_NF_TABLES",
-		"CONFIG_NF_TABLES_INET", "CONFIG_NFT_NAT", "CONFIG_NFT_MASQ"},
-	// SNAT and DNAT rules in an inet-family table.
-	FeatureNAT: {"CONFIG_NETFILTER", "CONFIG_NF_CONNTRACK", "CONFIG_NF_NAT", "CONFIG_NF_TABLES",
-		"CONFIG_NF_TABLES_INET", "CONFIG_NFT_NAT", "CONFIG_NFT_CT"},
-	// The firewall: an inet filter table with counters, conntrack state
-	// matches and reject.
-	FeatureNFTables: {"CONFIG_NETFILTER", "CONFIG_NF_CONNTRACK", "CONFIG_NF_TABLES", "CONFIG_NF_TABLES_INET",
-		"CONFIG_NFT_CT", "CONFIG_NFT_REJECT", "CONFIG_NFT_REJECT_INET"},
-	FeatureIPv6:       {"CONFIG_IPV6"},
-	FeatureBond:       {"CONFIG_BONDING"},
-	FeatureBridgeVLAN: {"CONFIG_BRIDGE", "CONFIG_BRIDGE_VLAN_FILTERING"},
-	FeatureIPVlan:     {"CONFIG_IPVLAN"},
-	FeatureWireGuard:  {"CONFIG_WIREGUARD"},
-}
-
-// Kconfig returns the kernel config options (CONFIG_…) the feature needs.
-func (f Feature) Kconfig() []string { return kconfig[f] }
-
 // Kconfig returns the kernel config options the scenario needs beyond
 // BaseKconfig: those of its features, CONFIG_BRIDGE_VLAN_FILTERING when it
 // has both a bridge and VLANs, and the routing options its routes and

@@ -12,11 +12,14 @@ import (
 // FeatureBond is link aggregation (module bonding).
 const FeatureBond Feature = "bond"
 
-func init() {
-	registerProbe(FeatureBond, "creating a bond (module bonding)", func(_ netns.NsHandle, h *netlink.Handle) error {
+var _ = defineFeature(FeatureBond, featureDef{
+	what: "creating a bond (module bonding)",
+	try: func(_ netns.NsHandle, h *netlink.Handle) error {
 		return h.LinkAdd(netlink.NewLinkBond(netlink.LinkAttrs{Name: "probe0"}))
-	})
-}
+	},
+	kconfig: []string{"CONFIG_BONDING"},
+	modules: []string{"bonding"},
+})
 
 // Bond aggregates interfaces of its node, named with Members, into one
 // link. The members are ports: they carry no address; the bond does.

@@ -13,12 +13,28 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// FeatureBridgeVLAN is a bridge with VLAN filtering
-// (CONFIG_BRIDGE_VLAN_FILTERING).
-const FeatureBridgeVLAN Feature = "bridge-vlan"
+// The bridge's features.
+const (
+	// FeatureBridge is the Linux bridge (module bridge): a switch node, or
+	// a Bridge interface.
+	FeatureBridge Feature = "bridge"
+	// FeatureBridgeVLAN is a bridge with VLAN filtering
+	// (CONFIG_BRIDGE_VLAN_FILTERING).
+	FeatureBridgeVLAN Feature = "bridge-vlan"
+)
 
-func init() {
-	registerProbe(FeatureBridgeVLAN, "turning on VLAN filtering on a bridge (CONFIG_BRIDGE_VLAN_FILTERING)", func(_ netns.NsHandle, h *netlink.Handle) error {
+var _ = defineFeature(FeatureBridge, featureDef{
+	what: "creating a bridge",
+	try: func(_ netns.NsHandle, h *netlink.Handle) error {
+		return h.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "probe0"}})
+	},
+	kconfig: []string{"CONFIG_BRIDGE"},
+	modules: []string{"bridge"},
+})
+
+var _ = defineFeature(FeatureBridgeVLAN, featureDef{
+	what: "turning on VLAN filtering on a bridge (CONFIG_BRIDGE_VLAN_FILTERING)",
+	try: func(_ netns.NsHandle, h *netlink.Handle) error {
 		on := true
 		err := h.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "probe0"}, VlanFiltering: &on})
 		if err != nil {
@@ -32,8 +48,10 @@ func init() {
 			return fmt.Errorf("vlan_filtering did not stay on: %w", unix.EOPNOTSUPP)
 		}
 		return nil
-	})
-}
+	},
+	kconfig: []string{"CONFIG_BRIDGE", "CONFIG_BRIDGE_VLAN_FILTERING"},
+	modules: []string{"bridge"},
+})
 
 // Bridge is a Linux bridge inside a host or router node; interfaces of the
 // node become its ports with Port or Members. The zero value is a bridge

@@ -10,15 +10,18 @@ import (
 // FeatureIPVlan is the ipvlan driver (module ipvlan).
 const FeatureIPVlan Feature = "ipvlan"
 
-func init() {
-	registerProbe(FeatureIPVlan, "creating an ipvlan link (module ipvlan)", func(_ netns.NsHandle, h *netlink.Handle) error {
-		parent := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "probe0"}, PeerName: "probe1"}
-		if err := h.LinkAdd(parent); err != nil {
+var _ = defineFeature(FeatureIPVlan, featureDef{
+	what: "creating an ipvlan link (module ipvlan)",
+	try: func(_ netns.NsHandle, h *netlink.Handle) error {
+		parent, err := probeVeth(h)
+		if err != nil {
 			return err
 		}
-		return h.LinkAdd(&netlink.IPVlan{LinkAttrs: netlink.LinkAttrs{Name: "probe2", ParentIndex: parent.Index}, Mode: netlink.IPVLAN_MODE_L2})
-	})
-}
+		return h.LinkAdd(&netlink.IPVlan{LinkAttrs: netlink.LinkAttrs{Name: "probe2", ParentIndex: parent.Attrs().Index}, Mode: netlink.IPVLAN_MODE_L2})
+	},
+	kconfig: []string{"CONFIG_IPVLAN"},
+	modules: []string{"ipvlan"},
+})
 
 // IPVlan is an interface sharing the MAC address of Parent ("eth0" in the
 // same node, or "host:eth0"), switching by IP address.

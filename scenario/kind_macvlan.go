@@ -4,7 +4,25 @@ import (
 	"fmt"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 )
+
+// FeatureMacvlan is macvlan in bridge mode between the ports of a parent
+// (module macvlan).
+const FeatureMacvlan Feature = "macvlan"
+
+var _ = defineFeature(FeatureMacvlan, featureDef{
+	what: "creating a macvlan link (module macvlan)",
+	try: func(_ netns.NsHandle, h *netlink.Handle) error {
+		parent, err := probeVeth(h)
+		if err != nil {
+			return err
+		}
+		return h.LinkAdd(&netlink.Macvlan{LinkAttrs: netlink.LinkAttrs{Name: "probe2", ParentIndex: parent.Attrs().Index}, Mode: netlink.MACVLAN_MODE_BRIDGE})
+	},
+	kconfig: []string{"CONFIG_MACVLAN"},
+	modules: []string{"macvlan"},
+})
 
 // Macvlan is an interface with a MAC address of its own on Parent: an
 // interface of the same node ("eth0") or of another node ("host:eth0"),

@@ -5,7 +5,21 @@ import (
 	"net"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 )
+
+// FeatureVeth is veth pairs, what every Link is (module veth).
+const FeatureVeth Feature = "veth"
+
+var _ = defineFeature(FeatureVeth, featureDef{
+	what: "creating a veth pair",
+	try: func(_ netns.NsHandle, h *netlink.Handle) error {
+		_, err := probeVeth(h)
+		return err
+	},
+	kconfig: []string{"CONFIG_VETH"},
+	modules: []string{"veth"},
+})
 
 // veth is the kind of both ends of a Link: a veth pair, created once for
 // the two ends, across namespaces.

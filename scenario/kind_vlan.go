@@ -4,7 +4,24 @@ import (
 	"fmt"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 )
+
+// FeatureVLAN is 802.1Q and 802.1ad sub-interfaces (module 8021q).
+const FeatureVLAN Feature = "vlan"
+
+var _ = defineFeature(FeatureVLAN, featureDef{
+	what: "creating an 802.1q link (module 8021q)",
+	try: func(_ netns.NsHandle, h *netlink.Handle) error {
+		parent, err := probeVeth(h)
+		if err != nil {
+			return err
+		}
+		return h.LinkAdd(&netlink.Vlan{LinkAttrs: netlink.LinkAttrs{Name: "probe2", ParentIndex: parent.Attrs().Index}, VlanId: 10})
+	},
+	kconfig: []string{"CONFIG_VLAN_8021Q"},
+	modules: []string{"8021q"},
+})
 
 // VLAN is an 802.1Q (or 802.1ad) sub-interface of Parent, an interface of
 // the same node: a veth end, a bond, a bridge, or another VLAN (QinQ).

@@ -5,7 +5,20 @@ import (
 	"strings"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 )
+
+// FeatureVRF is the VRF driver (module vrf).
+const FeatureVRF Feature = "vrf"
+
+var _ = defineFeature(FeatureVRF, featureDef{
+	what: "creating a vrf link (module vrf)",
+	try: func(_ netns.NsHandle, h *netlink.Handle) error {
+		return h.LinkAdd(&netlink.Vrf{LinkAttrs: netlink.LinkAttrs{Name: "probe0"}, Table: 10})
+	},
+	kconfig: []string{"CONFIG_NET_VRF"},
+	modules: []string{"vrf"},
+})
 
 // VRF is a virtual routing and forwarding domain in a node: the interfaces
 // named with Members use its routing table. Segments touching a VRF may

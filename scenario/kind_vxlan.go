@@ -7,8 +7,21 @@ import (
 	"strings"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
+
+// FeatureVXLAN is VXLAN tunnels (module vxlan).
+const FeatureVXLAN Feature = "vxlan"
+
+var _ = defineFeature(FeatureVXLAN, featureDef{
+	what: "creating a vxlan link (module vxlan)",
+	try: func(_ netns.NsHandle, h *netlink.Handle) error {
+		return h.LinkAdd(&netlink.Vxlan{LinkAttrs: netlink.LinkAttrs{Name: "probe0"}, VxlanId: 42, Port: 4789})
+	},
+	kconfig: []string{"CONFIG_VXLAN"},
+	modules: []string{"vxlan"},
+})
 
 // VXLAN is a VXLAN tunnel endpoint: an Ethernet segment carried in UDP
 // over a routed underlay. Frames reach the Remotes (head-end replication

@@ -15,11 +15,14 @@ import (
 // FeatureWireGuard is the in-kernel WireGuard driver (module wireguard).
 const FeatureWireGuard Feature = "wireguard"
 
-func init() {
-	registerProbe(FeatureWireGuard, "creating a wireguard link (module wireguard)", func(_ netns.NsHandle, h *netlink.Handle) error {
+var _ = defineFeature(FeatureWireGuard, featureDef{
+	what: "creating a wireguard link (module wireguard)",
+	try: func(_ netns.NsHandle, h *netlink.Handle) error {
 		return h.LinkAdd(&netlink.Wireguard{LinkAttrs: netlink.LinkAttrs{Name: "probe0"}})
-	})
-}
+	},
+	kconfig: []string{"CONFIG_WIREGUARD"},
+	modules: []string{"wireguard"},
+})
 
 // WireGuard is a WireGuard interface with one peer: the WireGuard interface
 // Peer ("node:iface") of another node. vtest generates both key pairs in Go

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/vtest-dev/vtest/internal/initramfs"
+	"github.com/vtest-dev/vtest/scenario"
 )
 
 // ErrInfrastructure marks a run that produced no trustworthy result: QEMU
@@ -80,18 +81,28 @@ func Release(kernel string) (string, error) {
 	return "", fmt.Errorf("%s: no kernel release found (not a Linux kernel image?)", kernel)
 }
 
-// moduleSeeds are the parts of the module tree a network suite may need;
-// the initramfs gets them and everything they depend on.
+// moduleSeeds are the parts of the module tree a network suite may need
+// besides the modules of scenario's features (featureModules); the
+// initramfs gets them and everything they depend on.
 var moduleSeeds = []string{
 	"kernel/net/bridge/", "kernel/net/8021q/", "kernel/net/802/", "kernel/net/llc/", "kernel/net/ipv4/",
 	"kernel/net/ipv6/", "kernel/net/netfilter/", "kernel/net/sched/", "kernel/net/core/", "kernel/net/packet/",
 	"kernel/net/key/", "kernel/net/xfrm/", "kernel/net/unix/",
-	"kernel/drivers/net/veth.", "kernel/drivers/net/dummy.", "kernel/drivers/net/vrf.", "kernel/drivers/net/vxlan",
-	"kernel/drivers/net/macvlan.", "kernel/drivers/net/ipvlan/", "kernel/drivers/net/tun.", "kernel/drivers/net/geneve.",
-	"kernel/drivers/net/ifb.", "kernel/drivers/net/bonding/", "kernel/drivers/net/wireguard/",
+	"kernel/drivers/net/tun.", "kernel/drivers/net/geneve.", "kernel/drivers/net/ifb.",
 	// Requested by alias at run time (e.g. libcrc32c asks for
 	// crypto-crc32c), so modules.dep does not list them.
 	"kernel/crypto/", "kernel/arch/x86/crypto/", "kernel/lib/",
+}
+
+// featureModules are the modules of every feature scenario can probe (the
+// drivers of its link kinds: veth, vxlan, bonding, wireguard, …); each
+// kind declares its own, so a new kind reaches the VM without a change
+// here.
+var featureModules = scenario.AllModules()
+
+// packed reports whether the initramfs packs the module at file.
+func packed(name, file string) bool {
+	return slices.Contains(featureModules, name) || slices.ContainsFunc(moduleSeeds, func(seed string) bool { return strings.HasPrefix(file, seed) })
 }
 
 // MissingModules returns which of the named modules (as lsmod names them:
@@ -109,7 +120,7 @@ func MissingModules(modDir string, names ...string) ([]string, error) {
 		if db.builtin[n] {
 			continue
 		}
-		if file, ok := db.file[n]; !ok || !slices.ContainsFunc(moduleSeeds, func(seed string) bool { return strings.HasPrefix(file, seed) }) {
+		if file, ok := db.file[n]; !ok || !packed(n, file) {
 			missing = append(missing, name)
 		}
 	}
@@ -153,10 +164,8 @@ func Initramfs(path, suite, modDir, release string) (modules int, err error) {
 			}
 		}
 		for name, file := range db.file {
-			for _, seed := range moduleSeeds {
-				if strings.HasPrefix(file, seed) {
-					add(name)
-				}
+			if packed(name, file) {
+				add(name)
 			}
 		}
 		dst := "/lib/modules/" + release + "/"
