@@ -62,7 +62,7 @@ func openTap(nd *scenario.Node, ifaces []string, own func(iface string, p gopack
 		// A WireGuard interface carries IP packets without a link-layer
 		// header.
 		first := layers.LayerTypeEthernet
-		if ifc := nd.Interface(t.ifaces[i]); ifc != nil && ifc.Kind == "wireguard" {
+		if ifc := nd.Interface(t.ifaces[i]); ifc != nil && ifc.Framing == scenario.FramingIP {
 			first = layers.LayerTypeIPv4
 		}
 		t.wg.Add(1)

@@ -96,7 +96,7 @@ func (a fdbAction) validate(v *validator, p *plan, obj string) {
 	br := v.bridgeOf(p, obj, a.port)
 	if a.e.VLAN != 0 && !validVID(a.e.VLAN) {
 		v.add(obj, "FDB entry %s: VLAN %d is out of range", "use 1..4094", a.e.MAC, a.e.VLAN)
-	} else if a.e.VLAN != 0 && br != nil && !br.VLANFiltering {
+	} else if a.e.VLAN != 0 && br != nil && !br.vlanFiltering() {
 		v.add(obj, "FDB entry %s: VLAN %d on a bridge that does not filter VLANs", "set VLANFiltering on the bridge, or drop the VLAN", a.e.MAC, a.e.VLAN)
 	}
 }
@@ -104,7 +104,7 @@ func (a fdbAction) validate(v *validator, p *plan, obj string) {
 // bridgeOf validates that end is a port of a bridge, declared or enslaved
 // by an earlier Enslave step, and returns the bridge's options when they
 // are known.
-func (v *validator) bridgeOf(p *plan, obj, end string) *Bridge {
+func (v *validator) bridgeOf(p *plan, obj, end string) switcher {
 	node, iface, _ := strings.Cut(end, ":")
 	pn := p.node(node)
 	if pn == nil {
@@ -115,14 +115,14 @@ func (v *validator) bridgeOf(p *plan, obj, end string) *Bridge {
 		return nil
 	}
 	if pi.master != nil {
-		if b, ok := pi.master.kind.(Bridge); ok {
-			return &b
+		if b, ok := pi.master.kind.(switcher); ok {
+			return b
 		}
 		v.add(obj, "%q is enslaved to %q, not to a bridge", "name a port of a bridge", end, pi.master.name)
 		return nil
 	}
 	if pi.link != nil && pn.bridge != "" {
-		return &Bridge{} // a switch's port
+		return Bridge{} // a switch's port
 	}
 	if v.direct {
 		return nil // maybe enslaved by an earlier Apply: checked when run
@@ -130,8 +130,8 @@ func (v *validator) bridgeOf(p *plan, obj, end string) *Bridge {
 	for _, c := range v.s.checks {
 		if ea, ok := c.Action.(enslave); ok && ea.end == end && ea.master != "" {
 			if mi := pn.iface(ea.master); mi != nil {
-				if b, ok := mi.kind.(Bridge); ok {
-					return &b
+				if b, ok := mi.kind.(switcher); ok {
+					return b
 				}
 			}
 			return nil
@@ -384,9 +384,7 @@ func (a enslave) validate(v *validator, p *plan, obj string) {
 		v.add(obj, "node %q has no bridge or bond %q", "declare it with Iface(name, scenario.Bridge{}) or scenario.Bond{}", node, a.master)
 		return
 	}
-	switch mi.kind.(type) {
-	case Bridge, Bond:
-	default:
+	if !isL2Master(mi.kind) {
 		v.add(obj, "%q is not a bridge or bond", "enslave to an interface declared with scenario.Bridge or scenario.Bond", a.master)
 	}
 	if pi := pn.iface(iface); pi != nil && len(pi.addrs) > 0 {
@@ -499,7 +497,7 @@ func (a bridgeVLAN) validate(v *validator, p *plan, obj string) {
 	if !validVID(a.v.VID) {
 		v.add(obj, "VLAN %d is out of range", "use VLAN IDs 1..4094", a.v.VID)
 	}
-	if br := v.bridgeOf(p, obj, a.port); br != nil && !br.VLANFiltering {
+	if br := v.bridgeOf(p, obj, a.port); br != nil && !br.vlanFiltering() {
 		v.add(obj, "the bridge of %q does not filter VLANs", "declare it with scenario.Bridge{VLANFiltering: true}", a.port)
 	}
 }

@@ -21,7 +21,13 @@ import (
 // needs, how it is created in its node's namespace and how it is drawn.
 // Optional interfaces add readiness (readyWaiter), configuration of the
 // interfaces enslaved to it (portConfigurer) and configuration once every
-// interface of the scenario exists (configurer).
+// interface of the scenario exists (configurer). Role interfaces say what
+// the rest of the package must know of a kind without naming it: it holds
+// other interfaces (master), switches frames between them (switcher),
+// comes up without its underlay (underlayFree), cannot carry a macvlan or
+// ipvlan (noUppers), or frames packets other than as Ethernet (framer).
+// Adding a kind is therefore one file: the kind, its feature record
+// (defineFeature) and the role methods it has.
 type LinkKind interface {
 	// kindName is the kernel's name of the kind ("vlan", "vxlan", …).
 	kindName() string
@@ -67,6 +73,87 @@ type readyWaiter interface {
 // of the scenario exists (static FDB entries, WireGuard peers).
 type configurer interface {
 	configure(b *kindBuild, link netlink.Link) error
+}
+
+// master is a kind that holds other interfaces of its node, named with
+// Members (a bridge, a bond, a VRF).
+type master interface {
+	// enslavesL2 reports whether the interfaces it holds become layer-2
+	// ports that carry no address of their own (a bridge, a bond), rather
+	// than keep their layer-3 role (a VRF).
+	enslavesL2() bool
+}
+
+// switcher is a master that switches frames between its ports (a
+// bridge): veth ends join it as they are created, FDB steps apply to it,
+// and links between switchers may close a loop only when both run STP.
+type switcher interface {
+	master
+	// stp reports whether it runs the spanning tree protocol.
+	stp() bool
+	// vlanFiltering reports whether its ports carry VLANs.
+	vlanFiltering() bool
+}
+
+// underlayFree is a kind that comes up even when the interface it is
+// built on stays down (a VXLAN, whose underlay is only the device it
+// sends from).
+type underlayFree interface{ underlayFree() }
+
+// noUppers is a kind that cannot be the parent of a macvlan or ipvlan.
+type noUppers interface{ noUppers() }
+
+// framer is a kind whose traffic is not Ethernet frames, or that carries
+// no traffic of its own; kinds without the method frame Ethernet.
+type framer interface{ framing() Framing }
+
+// Framing is what a packet socket on an interface reads, which tells a
+// capture whether and how to record it.
+type Framing int
+
+// The framings.
+const (
+	// FramingEthernet: Ethernet frames (veth, VLAN, macvlan, VXLAN, bond…).
+	FramingEthernet Framing = iota
+	// FramingIP: IP packets without a link-layer header (WireGuard).
+	FramingIP
+	// FramingNone: no traffic of its own worth recording; its ports or
+	// members carry it (a bridge, a VRF) or it carries none (a dummy).
+	FramingNone
+)
+
+// String returns "ethernet", "ip" or "none".
+func (f Framing) String() string {
+	switch f {
+	case FramingEthernet:
+		return "ethernet"
+	case FramingIP:
+		return "ip"
+	case FramingNone:
+		return "none"
+	}
+	return fmt.Sprintf("Framing(%d)", int(f))
+}
+
+// framingOf returns the framing of a kind; veth ends (nil) frame Ethernet.
+func framingOf(k LinkKind) Framing {
+	if f, ok := k.(framer); ok {
+		return f.framing()
+	}
+	return FramingEthernet
+}
+
+// isL2Master reports whether interfaces enslaved to a kind lose their
+// layer-3 role (bridge, bond), as opposed to a VRF.
+func isL2Master(k LinkKind) bool {
+	m, ok := k.(master)
+	return ok && m.enslavesL2()
+}
+
+// isSwitcher reports whether a kind switches frames between its ports.
+func isSwitcher(k LinkKind) bool {
+	_, ok := k.(switcher)
+	return ok
 }
 
 // IfaceSpec is an interface a node declares with Iface: a bridge, a VLAN,
@@ -260,16 +347,6 @@ func (b *kindBuild) link(i *planIface) (netlink.Link, error) {
 	return l, nil
 }
 
-// isL2Master reports whether interfaces enslaved to a kind lose their
-// layer-3 role (bridge, bond), as opposed to a VRF.
-func isL2Master(k LinkKind) bool {
-	switch k.(type) {
-	case Bridge, Bond:
-		return true
-	}
-	return false
-}
-
 // lowerUp reports whether a link can carry traffic: operationally up, or
 // in state unknown with a carrier (dummy, WireGuard, VXLAN do not report
 // an operational state).
@@ -316,14 +393,12 @@ func (v *validator) kinds(p *plan) {
 	for _, i := range virtual {
 		obj := fmt.Sprintf("node %q interface %q", i.node.spec.name, i.name)
 		if len(i.spec.ports) > 0 {
-			if _, ok := i.kind.(Bridge); !ok {
+			if _, ok := i.kind.(portConfigurer); !ok {
 				v.add(obj, "has bridge ports but is a %s", "use Members for bonds and VRFs; Port is for bridges", i.kind.kindName())
 			}
 		}
 		if len(i.spec.members) > 0 {
-			switch i.kind.(type) {
-			case Bridge, Bond, VRF:
-			default:
+			if _, ok := i.kind.(master); !ok {
 				v.add(obj, "has members but is a %s", "only a Bridge, Bond or VRF holds other interfaces", i.kind.kindName())
 				continue
 			}
@@ -425,13 +500,14 @@ func (l *LinkSpec) addrsOf(i *planIface) []string {
 	return l.addrsB
 }
 
-// inVRF reports whether the interface is enslaved to a VRF.
+// inVRF reports whether the interface is enslaved to a VRF: a master that
+// keeps its members' layer-3 role.
 func (i *planIface) inVRF() bool {
 	if i.master == nil {
 		return false
 	}
-	_, ok := i.master.kind.(VRF)
-	return ok
+	m, ok := i.master.kind.(master)
+	return ok && !m.enslavesL2()
 }
 
 // expectUp reports whether the interface should become able to carry
@@ -445,7 +521,7 @@ func (i *planIface) expectUp() bool {
 		return false
 	}
 	if i.parent != nil && !i.parent.expectUp() {
-		if _, vx := i.kind.(VXLAN); !vx {
+		if _, free := i.kind.(underlayFree); !free {
 			return false
 		}
 	}
@@ -638,7 +714,7 @@ func (nd *Node) finish(n *Network, i *planIface, l netlink.Link) (*Interface, er
 	if i.kind != nil {
 		kind = i.kind.kindName()
 	}
-	ifc := &Interface{Name: i.name, Index: l.Attrs().Index, MAC: l.Attrs().HardwareAddr, Addrs: i.addrs, Kind: kind, plan: i}
+	ifc := &Interface{Name: i.name, Index: l.Attrs().Index, MAC: l.Attrs().HardwareAddr, Addrs: i.addrs, Kind: kind, Framing: framingOf(i.kind), plan: i}
 	if i.master != nil {
 		ifc.Master = i.master.name
 	}

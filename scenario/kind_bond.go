@@ -40,6 +40,9 @@ var bondModes = map[string]netlink.BondMode{
 
 func (Bond) kindName() string { return "bond" }
 func (Bond) feature() Feature { return FeatureBond }
+
+// A bond's members are layer-2 ports.
+func (Bond) enslavesL2() bool { return true }
 func (b Bond) mode() string {
 	if b.Mode == "" {
 		return "active-backup"

@@ -107,6 +107,13 @@ type FDBEntry struct {
 
 func (Bridge) kindName() string { return "bridge" }
 
+// A bridge switches frames between its layer-2 ports, which carry its
+// traffic.
+func (Bridge) enslavesL2() bool      { return true }
+func (b Bridge) stp() bool           { return b.STP }
+func (b Bridge) vlanFiltering() bool { return b.VLANFiltering }
+func (Bridge) framing() Framing      { return FramingNone }
+
 func (b Bridge) feature() Feature {
 	if b.VLANFiltering {
 		return FeatureBridgeVLAN

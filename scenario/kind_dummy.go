@@ -25,6 +25,7 @@ func (Dummy) kindName() string           { return "dummy" }
 func (Dummy) feature() Feature           { return FeatureDummy }
 func (Dummy) check(*kindCheck)           {}
 func (Dummy) describe(*IfaceSpec) string { return "dummy" }
+func (Dummy) framing() Framing           { return FramingNone }
 func (Dummy) newLink(b *kindBuild) (netlink.Link, error) {
 	return &netlink.Dummy{LinkAttrs: b.attrs}, nil
 }

@@ -36,6 +36,7 @@ var ipvlanModes = map[string]netlink.IPVlanMode{"l2": netlink.IPVLAN_MODE_L2, "l
 func (IPVlan) kindName() string     { return "ipvlan" }
 func (IPVlan) feature() Feature     { return FeatureIPVlan }
 func (v IPVlan) parentName() string { return v.Parent }
+func (IPVlan) noUppers()            {}
 
 func (v IPVlan) mode() string {
 	if v.Mode == "" {

@@ -43,6 +43,7 @@ var macvlanModes = map[string]netlink.MacvlanMode{
 func (Macvlan) kindName() string     { return "macvlan" }
 func (Macvlan) feature() Feature     { return FeatureMacvlan }
 func (m Macvlan) parentName() string { return m.Parent }
+func (Macvlan) noUppers()            {}
 
 func (m Macvlan) mode() string {
 	if m.Mode == "" {
@@ -73,8 +74,7 @@ func checkUpperParent(c *kindCheck) {
 	if p.l2 {
 		c.fail("parent %s:%s is a port of %q", "use the bridge or bond itself as parent", p.node.spec.name, p.name, p.master.name)
 	}
-	switch p.kind.(type) {
-	case Macvlan, IPVlan, VRF:
+	if _, ok := p.kind.(noUppers); ok {
 		c.fail("parent %s:%s is a %s", "use a veth end, bond, bridge or VLAN as parent", p.node.spec.name, p.name, p.kind.kindName())
 	}
 }

@@ -49,7 +49,7 @@ func (veth) newLink(b *kindBuild) (netlink.Link, error) {
 	switch {
 	case na.bridge != nil:
 		v.MasterIndex = na.bridge.Index
-	case a.master != nil && isBridge(a.master.kind):
+	case a.master != nil && isSwitcher(a.master.kind):
 		v.MasterIndex = na.Interface(a.master.name).Index
 	case a.master != nil:
 		return v, nil
@@ -110,10 +110,5 @@ func (n *Network) createLink(pl *planLink) error {
 // bridged reports whether a link end is a bridge port: of a switch, or of
 // a bridge inside its node.
 func bridged(i *planIface) bool {
-	return i.node.spec.kind == KindSwitch || i.master != nil && isBridge(i.master.kind)
-}
-
-func isBridge(k LinkKind) bool {
-	_, ok := k.(Bridge)
-	return ok
+	return i.node.spec.kind == KindSwitch || i.master != nil && isSwitcher(i.master.kind)
 }

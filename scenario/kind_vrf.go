@@ -31,6 +31,12 @@ type VRF struct {
 func (VRF) kindName() string { return "vrf" }
 func (VRF) feature() Feature { return FeatureVRF }
 
+// A VRF holds interfaces that keep their addresses; it cannot carry a
+// macvlan or ipvlan, and its members carry its traffic.
+func (VRF) enslavesL2() bool { return false }
+func (VRF) noUppers()        {}
+func (VRF) framing() Framing { return FramingNone }
+
 func (v VRF) describe(i *IfaceSpec) string {
 	return fmt.Sprintf("vrf table %d: %s", v.Table, strings.Join(i.members, ", "))
 }

@@ -64,6 +64,10 @@ func (VXLAN) kindName() string     { return "vxlan" }
 func (VXLAN) feature() Feature     { return FeatureVXLAN }
 func (x VXLAN) parentName() string { return x.Underlay }
 
+// A VXLAN comes up even when its underlay interface stays down: the
+// underlay is only the device it sends from.
+func (VXLAN) underlayFree() {}
+
 func (x VXLAN) port() int {
 	if x.Port == 0 {
 		return 4789

@@ -48,6 +48,7 @@ type wgPlan struct {
 func (WireGuard) kindName() string   { return "wireguard" }
 func (w WireGuard) peerName() string { return w.Peer }
 func (WireGuard) feature() Feature   { return FeatureWireGuard }
+func (WireGuard) framing() Framing   { return FramingIP } // IP packets, no link-layer header
 
 func (w WireGuard) port() int {
 	if w.Port == 0 {

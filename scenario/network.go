@@ -75,6 +75,10 @@ type Interface struct {
 	// Master is the bridge, bond or VRF the interface is enslaved to, if
 	// any.
 	Master string
+	// Framing is what a packet socket on the interface reads: Ethernet
+	// frames, bare IP packets (WireGuard), or no traffic of its own (a
+	// bridge, VRF or dummy, whose ports, members or stack carry it).
+	Framing Framing
 
 	plan *planIface // nil for a switch's bridge
 }
@@ -413,7 +417,7 @@ func (nd *Node) addBridge(pn *planNode) error {
 	if err := nd.nl.LinkAdd(br); err != nil {
 		return fmt.Errorf("create bridge %q in node %q: %w", pn.bridge, nd.name, err)
 	}
-	ifc := &Interface{Name: pn.bridge, Index: br.Index, Addrs: pn.bridgeAddrs, Kind: "bridge"}
+	ifc := &Interface{Name: pn.bridge, Index: br.Index, Addrs: pn.bridgeAddrs, Kind: "bridge", Framing: Bridge{}.framing()}
 	if err := nd.addAddrs(br, pn.bridgeAddrs); err != nil {
 		return err
 	}

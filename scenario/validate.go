@@ -290,8 +290,8 @@ func (v *validator) loops(p *plan) {
 			return i.node, false
 		}
 		if i.master != nil {
-			if b, ok := i.master.kind.(Bridge); ok {
-				return i.master, b.STP
+			if b, ok := i.master.kind.(switcher); ok {
+				return i.master, b.stp()
 			}
 		}
 		return nil, false

@@ -39,15 +39,12 @@ type link struct {
 	err  error
 }
 
-// captured are the kinds of interface captured.
-var captured = map[string]bool{"veth": true, "vlan": true, "macvlan": true, "ipvlan": true, "vxlan": true, "bond": true, "wireguard": true}
-
 var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
 
 // Start captures every link of n, at one end of each veth pair (a switch's
 // port, or the first end defined), and every declared interface that
-// carries traffic of its own (VLAN, macvlan, ipvlan, VXLAN, bond,
-// WireGuard; not bridges, VRFs or dummies), into
+// carries traffic of its own (its Framing is not FramingNone: VLAN,
+// macvlan, ipvlan, VXLAN, bond, WireGuard; not bridges, VRFs or dummies), into
 // dir/<prefix>-<node>-<iface>.pcapng. VLAN tags the kernel strips are put
 // back into the frames.
 //
@@ -65,7 +62,7 @@ func Start(n *scenario.Network, dir, prefix string) (*Capture, error) {
 	seen := map[string]bool{}
 	for _, nd := range n.Nodes() {
 		for _, ifc := range nd.Interfaces() {
-			if !captured[ifc.Kind] || ifc.Kind == "veth" && seen[ifc.PeerNode+"/"+ifc.PeerInterface] {
+			if ifc.Framing == scenario.FramingNone || ifc.PeerNode != "" && seen[ifc.PeerNode+"/"+ifc.PeerInterface] {
 				continue // a bridge, or the other end of a pair already captured
 			}
 			seen[nd.Name()+"/"+ifc.Name] = true
@@ -131,7 +128,7 @@ func open(nd *scenario.Node, ifc *scenario.Interface, dir *os.File, name string)
 	intf := pcapgo.DefaultNgInterface
 	intf.Name = nd.Name() + ":" + ifc.Name
 	intf.LinkType = layers.LinkTypeEthernet
-	if ifc.Kind == "wireguard" {
+	if ifc.Framing == scenario.FramingIP {
 		intf.LinkType = layers.LinkTypeRaw // IP packets, no link-layer header
 	}
 	intf.Description = fmt.Sprintf("%s %s:%s", ifc.Kind, nd.Name(), ifc.Name)
