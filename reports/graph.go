@@ -78,7 +78,11 @@ func nodeLines(n scenario.LayoutNode) []string {
 	}
 	for _, i := range n.Interfaces {
 		if i.Detail != "" {
-			lines = append(lines, i.Name+": "+i.Detail)
+			line := i.Name + ": " + i.Detail
+			if i.MTU != 0 {
+				line += fmt.Sprintf(" mtu %d", i.MTU)
+			}
+			lines = append(lines, line)
 		}
 	}
 	if n.Masquerade != "" {

@@ -45,3 +45,25 @@ func TestGraphDrawsKinds(t *testing.T) {
 		}
 	}
 }
+
+// TestGraphDrawsInterfaceMTU: a declared interface's MTU is drawn with it
+// (a link's is drawn on the link).
+func TestGraphDrawsInterfaceMTU(t *testing.T) {
+	s := scenario.Define("mtu", "")
+	s.Host("a").Iface("eth0.10", scenario.VLAN{Parent: "eth0", ID: 10}).MTU(1400)
+	s.Host("b")
+	s.Link("a", "b").MTU(1500)
+	l, err := s.Layout()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dot strings.Builder
+	if err := WriteDOT(&dot, l); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"eth0.10: vlan 10 (802.1q) on eth0 mtu 1400", "mtu 1500"} {
+		if !strings.Contains(dot.String(), w) {
+			t.Errorf("DOT lacks %q:\n%s", w, dot.String())
+		}
+	}
+}

@@ -401,8 +401,8 @@ func (a setMTU) String() string { return fmt.Sprintf("set MTU of %s to %d", a.en
 
 func (a setMTU) validate(v *validator, p *plan, obj string) {
 	v.end(p, obj, a.end)
-	if a.mtu < 68 || a.mtu > 65535 {
-		v.add(obj, "MTU %d is out of range", "use 68..65535", a.mtu)
+	if !validMTU(a.mtu) {
+		v.add(obj, "MTU %d is out of range", fmt.Sprintf("use %d..%d", minMTU, maxMTU), a.mtu)
 	}
 }
 

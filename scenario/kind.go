@@ -378,9 +378,7 @@ func (v *validator) kinds(p *plan) {
 				v.add(obj, "kind %T is a pointer", "pass the kind by value: scenario.VLAN{…}, not &scenario.VLAN{…}", is.kind)
 				continue
 			}
-			if is.mtu < 0 || (is.mtu > 0 && is.mtu < 68) || is.mtu > 65535 {
-				v.add(obj, "MTU %d is out of range", "use 0 (default) or 68..65535", is.mtu)
-			}
+			v.checkMTU(obj, is.mtu)
 			i := v.iface(obj, pn, is.name)
 			if i == nil {
 				continue

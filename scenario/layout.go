@@ -57,6 +57,9 @@ type LayoutInterface struct {
 	Detail string `json:"detail,omitempty"`
 	// Master is the bridge, bond or VRF the interface is enslaved to.
 	Master string `json:"master,omitempty"`
+	// MTU is the MTU the scenario sets (a veth end's is its link's); 0
+	// for the kernel's default.
+	MTU int `json:"mtu,omitempty"`
 }
 
 // LayoutLink is a veth pair between two node:interface ends.
@@ -140,7 +143,7 @@ func (s *Spec) Layout() (*Layout, error) {
 			}
 		}
 		for _, i := range n.ifaces {
-			li := LayoutInterface{Name: i.name, Kind: "veth"}
+			li := LayoutInterface{Name: i.name, Kind: "veth", MTU: i.mtu()}
 			if i.spec != nil {
 				li.Kind, li.Detail = i.kind.kindName(), i.kind.describe(i.spec)
 			}

@@ -5,6 +5,36 @@ import (
 	"strings"
 )
 
+// The MTU range Linux accepts on any interface: IPv4's minimum (RFC 791)
+// up to what a 16-bit length can say.
+const (
+	minMTU = 68
+	maxMTU = 65535
+)
+
+// validMTU is the one MTU rule: an MTU Linux takes, 68..65535.
+func validMTU(mtu int) bool { return mtu >= minMTU && mtu <= maxMTU }
+
+// checkMTU refuses a declared MTU (a link's or an interface's) outside
+// the range; 0 keeps the kernel's default.
+func (v *validator) checkMTU(obj string, mtu int) {
+	if mtu != 0 && !validMTU(mtu) {
+		v.add(obj, "MTU %d is out of range", fmt.Sprintf("use 0 (default) or %d..%d", minMTU, maxMTU), mtu)
+	}
+}
+
+// mtu returns the MTU the scenario gives the interface: its link's for a
+// veth end, its own for a declared interface; 0 for the kernel's default.
+func (i *planIface) mtu() int {
+	switch {
+	case i.link != nil:
+		return i.link.spec.mtu
+	case i.spec != nil:
+		return i.spec.mtu
+	}
+	return 0
+}
+
 // ipv6MinMTU is the smallest MTU IPv6 works on (RFC 8200): Linux disables
 // IPv6 on a device with a smaller MTU and refuses its IPv6 addresses with
 // "invalid argument".
@@ -16,16 +46,14 @@ func (v *validator) ipv6MTU(p *plan) {
 	seen := map[*planLink]bool{}
 	for _, pn := range p.nodes {
 		for _, i := range pn.ifaces {
-			mtu, obj := 0, ""
+			mtu, obj := i.mtu(), ""
 			switch {
 			case i.link != nil:
 				if seen[i.link] {
 					continue
 				}
-				mtu = i.link.spec.mtu
 				obj = fmt.Sprintf("link %s:%s—%s:%s", i.link.a.node.spec.name, i.link.a.name, i.link.b.node.spec.name, i.link.b.name)
 			case i.spec != nil:
-				mtu = i.spec.mtu
 				obj = fmt.Sprintf("node %q interface %q", pn.spec.name, i.name)
 			}
 			if mtu == 0 || mtu >= ipv6MinMTU {

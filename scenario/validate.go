@@ -206,9 +206,7 @@ func (s *Spec) planWith(v *validator) (*plan, error) {
 		if ls.delay < 0 || ls.delay > time.Minute {
 			v.add(obj, "delay %v is out of range", "use a delay between 0 and 1m", ls.delay)
 		}
-		if ls.mtu < 0 || (ls.mtu > 0 && ls.mtu < 68) || ls.mtu > 65535 {
-			v.add(obj, "MTU %d is out of range", "use 0 (default) or 68..65535", ls.mtu)
-		}
+		v.checkMTU(obj, ls.mtu)
 		if ls.queues < 0 || ls.queues > 256 {
 			v.add(obj, "%d queues is out of range", "use 0 (default: one) or 1..256", ls.queues)
 		}
