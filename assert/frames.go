@@ -13,7 +13,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/vishvananda/netlink"
 
-	"github.com/vtest-dev/vtest/internal/capture"
+	"github.com/vtest-dev/vtest/internal/packet"
 	"github.com/vtest-dev/vtest/scenario"
 )
 
@@ -593,16 +593,17 @@ func summarize(p gopacket.Packet) string {
 	return strings.Join(parts, " ")
 }
 
-// packetSock is an AF_PACKET socket bound to one interface of a node (the
-// capture package's Sniffer, which puts stripped VLAN tags back).
-type packetSock struct{ *capture.Sniffer }
+// packetSock is an AF_PACKET socket bound to one interface of a node
+// (internal/packet's Socket, which puts stripped VLAN tags back with their
+// TPID).
+type packetSock struct{ *packet.Socket }
 
 func openPacket(nd *scenario.Node, iface string) (*packetSock, error) {
 	if nd.Interface(iface) == nil {
 		return nil, fmt.Errorf("%s has no interface %q", nd.Name(), iface)
 	}
-	var sn *capture.Sniffer
-	if err := nd.Do(func() (err error) { sn, err = capture.Sniff(iface); return err }); err != nil {
+	var sn *packet.Socket
+	if err := nd.Do(func() (err error) { sn, err = packet.Open(iface); return err }); err != nil {
 		return nil, fmt.Errorf("packet socket on %s:%s: %w", nd.Name(), iface, err)
 	}
 	return &packetSock{sn}, nil
@@ -610,7 +611,7 @@ func openPacket(nd *scenario.Node, iface string) (*packetSock, error) {
 
 func (s *packetSock) close() { s.Close() }
 
-func (s *packetSock) send(frame []byte) error { return s.Send(frame) }
+func (s *packetSock) send(frame []byte) error { return s.Write(frame) }
 
 // read returns the next frame received (not sent) on the interface before
 // the deadline, with its VLAN tag restored.

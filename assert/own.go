@@ -11,7 +11,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 
-	"github.com/vtest-dev/vtest/internal/capture"
+	"github.com/vtest-dev/vtest/internal/packet"
 	"github.com/vtest-dev/vtest/scenario"
 )
 
@@ -30,7 +30,7 @@ type ownCount struct {
 type tap struct {
 	node   *scenario.Node
 	ifaces []string
-	socks  []*capture.Sniffer
+	socks  []*packet.Socket
 	own    func(iface string, p gopacket.Packet, outgoing bool) bool
 
 	mu     sync.Mutex
@@ -49,8 +49,8 @@ type tap struct {
 func openTap(nd *scenario.Node, ifaces []string, own func(iface string, p gopacket.Packet, outgoing bool) bool) (*tap, error) {
 	t := &tap{node: nd, ifaces: ifaces, own: own, counts: map[string]*ownCount{}, done: make(chan struct{})}
 	for _, name := range ifaces {
-		var sn *capture.Sniffer
-		err := nd.Do(func() (err error) { sn, err = capture.Sniff(name); return err })
+		var sn *packet.Socket
+		err := nd.Do(func() (err error) { sn, err = packet.Open(name); return err })
 		if err != nil {
 			t.close()
 			return nil, fmt.Errorf("watch %s:%s for the check's own packets: %w", nd.Name(), name, err)
@@ -71,7 +71,7 @@ func openTap(nd *scenario.Node, ifaces []string, own func(iface string, p gopack
 	return t, nil
 }
 
-func (t *tap) read(iface string, sn *capture.Sniffer, first gopacket.LayerType) {
+func (t *tap) read(iface string, sn *packet.Socket, first gopacket.LayerType) {
 	defer t.wg.Done()
 	for {
 		frame, outgoing, err := sn.ReadDir(time.Time{})

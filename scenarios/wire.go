@@ -11,7 +11,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 
-	"github.com/vtest-dev/vtest/internal/capture"
+	"github.com/vtest-dev/vtest/internal/packet"
 	"github.com/vtest-dev/vtest/scenario"
 )
 
@@ -28,9 +28,9 @@ func onWire(node, iface, want string, match func(gopacket.Packet) (string, bool)
 	refs.Ends = append(refs.Ends, node+":"+iface)
 	return scenario.Declare(func(ctx context.Context, n *scenario.Network) scenario.Result {
 		nd := n.Node(node)
-		var c *capture.Sniffer
+		var c *packet.Socket
 		err := nd.Do(func() (err error) {
-			c, err = capture.Sniff(iface)
+			c, err = packet.Open(iface)
 			return err
 		})
 		if err != nil {

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vtest-dev/vtest/internal/invoker"
+	"github.com/vtest-dev/vtest/internal/packet"
 	"github.com/vtest-dev/vtest/scenario"
 )
 
@@ -35,7 +36,7 @@ type link struct {
 	f    *os.File
 	bw   *bufio.Writer
 	w    *pcapgo.NgWriter
-	c    *Sniffer
+	c    *packet.Socket
 	err  error
 }
 
@@ -105,7 +106,7 @@ func openDir(dir string) (*os.File, error) {
 func open(nd *scenario.Node, ifc *scenario.Interface, dir *os.File, name string) (*link, error) {
 	l := &link{path: filepath.Join(dir.Name(), name), name: name}
 	err := nd.Do(func() (err error) {
-		l.c, err = Sniff(ifc.Name)
+		l.c, err = packet.Open(ifc.Name)
 		return err
 	})
 	if err != nil {

@@ -1,68 +1,19 @@
 package capture_test
 
 import (
-	"bytes"
 	"context"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/vtest-dev/vtest/assert"
 	"github.com/vtest-dev/vtest/internal/capture"
 	"github.com/vtest-dev/vtest/internal/hostcheck"
 	"github.com/vtest-dev/vtest/scenario"
 )
-
-// TestSnifferKeepsVLANTags: a tagged frame sent into a veth arrives with
-// its tag stripped into metadata; the sniffer puts it back.
-func TestSnifferKeepsVLANTags(t *testing.T) {
-	hostcheck.RequireRoot(t)
-	s := scenario.Define("tags", "")
-	s.Host("a")
-	s.Host("b")
-	s.Link("a", "b").L2()
-	n := scenario.New(t, s)
-	var sn *capture.Sniffer
-	if err := n.Node("b").Do(func() (err error) { sn, err = capture.Sniff("eth0"); return err }); err != nil {
-		t.Fatal(err)
-	}
-	defer sn.Close()
-	frame := append([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0, 1, 0x81, 0x00, 0x00, 0x2a, 0x88, 0xb5}, make([]byte, 46)...)
-	err := n.Node("a").Do(func() error {
-		ifi, err := net.InterfaceByName("eth0")
-		if err != nil {
-			return err
-		}
-		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, 0)
-		if err != nil {
-			return err
-		}
-		defer unix.Close(fd)
-		return unix.Sendto(fd, frame, 0, &unix.SockaddrLinklayer{Ifindex: ifi.Index, Halen: 6, Addr: [8]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		got, err := sn.Read(time.Now().Add(2 * time.Second))
-		if err != nil {
-			t.Fatalf("the tagged frame never arrived: %v", err)
-		}
-		if bytes.Equal(got[6:12], frame[6:12]) {
-			if !bytes.Equal(got[12:16], frame[12:16]) {
-				t.Fatalf("tag lost: got % x, want % x", got[:18], frame[:18])
-			}
-			return
-		}
-	}
-}
 
 // TestCaptureOfKinds captures a macvlan and a VXLAN besides the veth
 // pairs; tcpdump reads the VXLAN capture.
