@@ -65,6 +65,75 @@ kernel flush every route through it, static ones included, and LinkUp does
 not restore them: take the far end down instead (the near end loses
 carrier and keeps its routes), or re-add routes with AddRoute.
 
+# Link kinds
+
+An interface a node declares with NodeSpec.Iface has a LinkKind (VLAN,
+Bridge, Bond, VXLAN, …); a Link's two ends are veth. Each kind lives in one
+file, kind_<name>.go, which holds everything vtest knows of it: its options
+and their validation, the netlink link it creates, its description for
+graphs, the kernel feature it needs, declared once as a record (what the
+probe tries, the kernel config options, the modules a VM must carry), and
+the roles the rest of the package asks about instead of naming kinds: it
+holds other interfaces and whether they lose their addresses (a master:
+Bridge, Bond, VRF), it switches frames between them (a switcher: Bridge),
+it comes up without its underlay (VXLAN), it cannot carry a macvlan, and
+how a packet socket on it frames traffic (Interface.Framing). Adding a kind
+is one file; scenario/toykind_test.go shows one.
+
+# Where things are
+
+The files fall into four groups, following the life cycle; a feature's
+file keeps its spec, its validation and its build side by side.
+
+The model and its validation (nothing here touches the kernel):
+  - spec.go: Spec, NodeSpec, LinkSpec, the builder (Define, Host, Router,
+    Switch, Link) and Features.
+  - route.go (routes, policy rules, static neighbours), nat.go, firewall.go
+    and nftmatch.go (rule matches), impair.go (netem, tbf and htb
+    impairments): each a part of a node or link, its validation and its
+    build.
+  - kind.go (the LinkKind seam, its role interfaces, IfaceSpec, and the
+    order interfaces are created in) and kind_*.go (one per kind).
+  - validate.go: Validate, the plan a valid Spec resolves to, and the
+    validator's passes over nodes, links, names and bridge loops;
+    addr.go: segments, subnets and address allocation; mtu.go: the MTU
+    rule; names.go: interface and node names; prefixset.go: the overlap
+    index behind them.
+  - layout.go: Layout, the resolved topology that graphs draw.
+  - feature.go (Feature, Probe, the feature records of traffic control,
+    netfilter and IPv6) and kconfig.go (the kernel config a Spec needs).
+
+Building in the kernel:
+  - network.go: Network, Node, Interface, Build and Close, and the stages
+    of a build, from the namespaces to the wait for every link to be up;
+    node.go: Node's accessors.
+  - testing.go: New, Build for a test.
+  - neighbours.go: pre-installed neighbour entries; nodenet.go: Dial,
+    Listen and HTTPClient inside a node; cmd.go: commands run in a node.
+  - dump.go, dump_l3.go and bridgeport.go: the state dump a failure
+    carries, and the bridge port table.
+
+Runtime actions (steps), each validated with the Spec:
+  - step.go: Action, StepFunc, Spec.Step and what makes an action
+    validatable.
+  - action.go (link state and deletion, flaps, MTU, addresses, routes,
+    sysctls, processes, impairments, bridge port flags, WaitFor),
+    action_l2.go (FDB entries, enslaving, VXLAN FDB),
+    action_route.go (multipath routes), action_veth.go (links added at run
+    time), ruleaction.go (firewall rules turned on and off).
+
+Checks and their plumbing (the checks themselves are in package assert):
+  - spec.go: CheckFunc, Result and Verdict, what a check is and returns;
+    Spec.Check adds one.
+  - lifecycle.go: Run, RunOptions, Outcome and CheckOutcome, the statuses,
+    and how each step and check is run, timed and reported.
+  - parallel.go: Spec.Parallel, checks run concurrently between steps.
+  - checkref.go: Declare and CheckRefs, the names a check refers to, which
+    Validate checks; evidence.go: BoundText for long evidence.
+  - exclusive.go: InconclusiveError and the machine lock (Exclusive) that
+    timing-sensitive checks take.
+  - registry.go: Register and Registered, the scenarios vtest run sees.
+
 The reference (routing, NAT, firewall, link kinds, steps) is in docs/model.md
 of the repository; checks are in package assert.
 */
