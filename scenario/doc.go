@@ -92,8 +92,9 @@ The model and its validation (nothing here touches the kernel):
     and nftmatch.go (rule matches), impair.go (netem, tbf and htb
     impairments): each a part of a node or link, its validation and its
     build.
-  - kind.go (the LinkKind seam, its role interfaces, IfaceSpec, and the
-    order interfaces are created in) and kind_*.go (one per kind).
+  - kind.go (the LinkKind seam, IfaceSpec, and the order interfaces are
+    created in), kindrole.go (the roles a kind may have, and Framing) and
+    kind_*.go (one per kind).
   - validate.go: Validate, the plan a valid Spec resolves to, and the
     validator's passes over nodes, links, names and bridge loops;
     addr.go: segments, subnets and address allocation; mtu.go: the MTU
