@@ -277,7 +277,7 @@ func (a vxlanFDB) validate(v *validator, p *plan, obj string) {
 	node, iface, _ := strings.Cut(a.end, ":")
 	if pn := p.node(node); pn != nil {
 		if pi := pn.iface(iface); pi != nil {
-			if _, ok := pi.kind.(VXLAN); !ok {
+			if _, ok := pi.kind.(remoteFDB); !ok {
 				v.add(obj, "%q is not a VXLAN interface", "name an interface declared with scenario.VXLAN", a.end)
 			}
 		}

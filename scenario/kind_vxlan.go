@@ -68,6 +68,9 @@ func (x VXLAN) parentName() string { return x.Underlay }
 // underlay is only the device it sends from.
 func (VXLAN) underlayFree() {}
 
+// Its FDB entries name remote endpoints (the VXLANFDB step).
+func (VXLAN) remoteFDB() {}
+
 func (x VXLAN) port() int {
 	if x.Port == 0 {
 		return 4789

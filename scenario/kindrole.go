@@ -30,6 +30,10 @@ type switcher interface {
 // sends from).
 type underlayFree interface{ underlayFree() }
 
+// remoteFDB is a tunnel kind whose FDB entries send frames to a remote
+// endpoint (a VXLAN): the VXLANFDB step applies to it.
+type remoteFDB interface{ remoteFDB() }
+
 // noUppers is a kind that cannot be the parent of a macvlan or ipvlan.
 type noUppers interface{ noUppers() }
 
