@@ -24,6 +24,7 @@ const (
 	FeatureNetem      Feature = "netem"      // sch_netem: delay, loss
 	FeatureTBF        Feature = "tbf"        // sch_tbf: rate limits
 	FeatureHTB        Feature = "htb"        // sch_htb
+	FeatureRED        Feature = "red"        // sch_red: RED queues, ECN marking
 	FeatureVLAN       Feature = "vlan"       // 8021q
 	FeatureVXLAN      Feature = "vxlan"      // vxlan
 	FeatureVRF        Feature = "vrf"        // vrf
@@ -36,7 +37,7 @@ const (
 )
 
 // AllFeatures lists every feature vtest can probe.
-var AllFeatures = []Feature{FeatureVeth, FeatureBridge, FeatureNetem, FeatureTBF, FeatureHTB,
+var AllFeatures = []Feature{FeatureVeth, FeatureBridge, FeatureNetem, FeatureTBF, FeatureHTB, FeatureRED,
 	FeatureVLAN, FeatureVXLAN, FeatureVRF, FeatureDummy, FeatureMacvlan, FeatureMasquerade, FeatureNAT, FeatureNFTables, FeatureIPv6}
 
 // ErrNotSupported is wrapped by Probe's error when the kernel lacks a
@@ -136,6 +137,10 @@ func (f Feature) try(ns netns.NsHandle, h *netlink.Handle) (string, error) {
 		return "adding a tbf qdisc (module sch_tbf)", qdisc(&netlink.Tbf{QdiscAttrs: root, Rate: 1 << 20, Limit: 1 << 16, Buffer: 1 << 14})
 	case FeatureHTB:
 		return "adding an htb qdisc (module sch_htb)", qdisc(netlink.NewHtb(root))
+	case FeatureRED:
+		return "adding a red qdisc with ecn (module sch_red)", nsx.Do(ns, func() error {
+			return addREDAt(1, netlink.HANDLE_ROOT, netlink.MakeHandle(1, 0), RED{Max: 30000, ECN: true}, 1<<20)
+		})
 	case FeatureMasquerade:
 		return "adding an nftables masquerade rule (nf_tables, nft_masq)", installMasquerade(ns, "probe0")
 	case FeatureNAT:
