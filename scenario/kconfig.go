@@ -11,6 +11,7 @@ var kconfig = map[Feature][]string{
 	FeatureNetem:  {"CONFIG_NET_SCHED", "CONFIG_NET_SCH_NETEM"},
 	FeatureTBF:    {"CONFIG_NET_SCHED", "CONFIG_NET_SCH_TBF"},
 	FeatureHTB:    {"CONFIG_NET_SCHED", "CONFIG_NET_SCH_HTB"},
+	FeatureRED:    {"CONFIG_NET_SCHED", "CONFIG_NET_SCH_RED"},
 	FeatureVLAN:   {"CONFIG_VLAN_8021Q"},
 	FeatureVXLAN:  {"CONFIG_VXLAN"},
 	FeatureVRF:    {"CONFIG_NET_VRF"},
