@@ -860,30 +860,16 @@ func (a impairAction) String() string {
 }
 
 func (a impairAction) features() []Feature {
-	switch {
-	case !a.set:
+	if !a.set {
 		return nil
-	case a.im.netem():
-		return []Feature{FeatureNetem}
 	}
-	return []Feature{FeatureTBF}
+	return a.im.features()
 }
 
 func (a impairAction) validate(v *validator, p *plan, obj string) {
 	v.end(p, obj, a.end)
-	if !a.set {
-		return
-	}
-	im := a.im
-	switch {
-	case im.Delay < 0 || im.Delay > time.Minute || im.Jitter < 0 || im.Jitter > im.Delay:
-		v.add(obj, "delay %v or jitter %v is out of range", "use a delay up to 1m and a jitter up to the delay", im.Delay, im.Jitter)
-	case im.Loss < 0 || im.Loss > 100 || im.Duplicate < 0 || im.Duplicate > 100 || im.Reorder < 0 || im.Reorder > 100 || im.Corrupt < 0 || im.Corrupt > 100:
-		v.add(obj, "a percentage is outside 0..100", "use percentages between 0 and 100")
-	case im.Rate > 0 && im.Rate < 8000:
-		v.add(obj, "rate %d bit/s is too low", "use at least 8000 bit/s", im.Rate)
-	case !im.netem() && im.Rate == 0:
-		v.add(obj, "the impairment is empty", "set at least one field, or use ClearImpairment")
+	if a.set {
+		v.validateImpairment(obj, a.im)
 	}
 }
 
@@ -907,7 +893,7 @@ func (a impairAction) Run(ctx context.Context, n *Network) error {
 		}
 		return fmt.Errorf("%s: %s has no impairment", a, a.end)
 	}
-	if err := nd.nl.QdiscReplace(impairQdisc(ifc.Index, a.im)); err != nil {
+	if err := nd.impair(ifc.Index, a.im, true); err != nil {
 		return fmt.Errorf("%s: %w", a, err)
 	}
 	return nil

@@ -25,6 +25,7 @@ const (
 	FeatureNetem      Feature = "netem"      // sch_netem: delay, loss
 	FeatureTBF        Feature = "tbf"        // sch_tbf: rate limits
 	FeatureHTB        Feature = "htb"        // sch_htb
+	FeatureRED        Feature = "red"        // sch_red: RED queues, ECN marking
 	FeatureMasquerade Feature = "masquerade" // nf_tables NAT with masquerade
 	FeatureNAT        Feature = "nat"        // nf_tables SNAT/DNAT (nft_nat)
 	FeatureNFTables   Feature = "nftables"   // nf_tables inet filter with reject (firewall)
@@ -111,6 +112,16 @@ var (
 		},
 		kconfig: []string{"CONFIG_NET_SCHED", "CONFIG_NET_SCH_TBF"},
 		modules: []string{"sch_tbf"},
+	})
+	_ = defineFeature(FeatureRED, featureDef{
+		what: "adding a red qdisc with ecn (module sch_red)",
+		try: func(ns netns.NsHandle, _ *netlink.Handle) error {
+			return nsx.Do(ns, func() error {
+				return addREDAt(1, netlink.HANDLE_ROOT, netlink.MakeHandle(1, 0), RED{Max: 30000, ECN: true}, 1<<20)
+			})
+		},
+		kconfig: []string{"CONFIG_NET_SCHED", "CONFIG_NET_SCH_RED"},
+		modules: []string{"sch_red"},
 	})
 	_ = defineFeature(FeatureHTB, featureDef{
 		what:    "adding an htb qdisc (module sch_htb)",

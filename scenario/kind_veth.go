@@ -40,6 +40,7 @@ func (veth) newLink(b *kindBuild) (netlink.Link, error) {
 	attrs.MTU = pl.spec.mtu
 	attrs.NumTxQueues, attrs.NumRxQueues = max(1, pl.spec.queues), max(1, pl.spec.queues)
 	v := &netlink.Veth{LinkAttrs: attrs, PeerName: z.name}
+	setVethEnds(v, a, z, pl.spec.mtu)
 	if na != nz {
 		v.PeerNamespace = netlink.NsFd(int(nz.ns))
 	}
@@ -80,6 +81,9 @@ func (n *Network) createLink(pl *planLink) error {
 	peer, err := nz.nl.LinkByName(z.name)
 	if err != nil {
 		return fmt.Errorf("find veth peer %q in node %q: %w", z.name, nz.name, err)
+	}
+	if err := nz.setPeerGroup(z, peer); err != nil {
+		return err
 	}
 	if nz.bridge != nil {
 		if err := nz.nl.LinkSetMasterByIndex(peer, nz.bridge.Index); err != nil {

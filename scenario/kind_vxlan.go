@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -41,8 +42,23 @@ type VXLAN struct {
 	Group string
 	// Port is the UDP destination port (default 4789, IANA).
 	Port int
-	// NoLearning turns off learning of remote MAC addresses.
+	// NoLearning turns off learning of remote MAC addresses on this end
+	// (each VTEP is its own interface: learning is set per end).
 	NoLearning bool
+	// TTL is the outer IP header's TTL (hop limit), 1..255; 0 is the
+	// kernel's default (the route's, 64; 1 toward a multicast group).
+	TTL int
+	// TOS is the outer IP header's TOS byte (DSCP and ECN), 0..255 but
+	// not 1; InheritTOS copies the inner packet's TOS instead (tos
+	// inherit, which the kernel encodes as 1).
+	TOS        int
+	InheritTOS bool
+	// Ageing is how long a learned FDB entry lives unrefreshed, in whole
+	// seconds; 0 is the kernel's 300 s.
+	Ageing time.Duration
+	// UDP checksums of the outer header are always on over IPv4 (the
+	// kernel's default; the netlink library sends the attribute only to
+	// turn them on, so "noudpcsum" is not offered).
 	// FDB are static entries: frames for MAC go to the endpoint Remote.
 	FDB []VXLANFDB
 }
@@ -83,6 +99,17 @@ func (x VXLAN) describe(*IfaceSpec) string {
 	if x.Underlay != "" {
 		s += " dev " + x.Underlay
 	}
+	if x.TTL > 0 {
+		s += fmt.Sprintf(" ttl %d", x.TTL)
+	}
+	if x.InheritTOS {
+		s += " tos inherit"
+	} else if x.TOS > 0 {
+		s += fmt.Sprintf(" tos %#x", x.TOS)
+	}
+	if x.Ageing > 0 {
+		s += fmt.Sprintf(" ageing %d", int(x.Ageing/time.Second))
+	}
 	if x.Group != "" {
 		return s + " group " + x.Group
 	}
@@ -92,6 +119,20 @@ func (x VXLAN) describe(*IfaceSpec) string {
 func (x VXLAN) check(c *kindCheck) {
 	if x.VNI < 1 || x.VNI > 1<<24-1 {
 		c.fail("VNI %d is out of range", "use 1..16777215", x.VNI)
+	}
+	if x.TTL < 0 || x.TTL > 255 {
+		c.fail("TTL %d is out of range", "use 0 (default) or 1..255", x.TTL)
+	}
+	switch {
+	case x.TOS < 0 || x.TOS > 255:
+		c.fail("TOS %d is out of range", "use 0..255 (DSCP << 2 | ECN)", x.TOS)
+	case x.TOS == 1:
+		c.fail("TOS 1 is the kernel's code for inherit", "set InheritTOS to copy the inner TOS, or use another value")
+	case x.InheritTOS && x.TOS != 0:
+		c.fail("has both TOS %d and InheritTOS", "use one of them", x.TOS)
+	}
+	if x.Ageing < 0 || x.Ageing%time.Second != 0 || x.Ageing > time.Duration(1<<32-1)*time.Second {
+		c.fail("ageing %v is not a whole number of seconds", "use 0 (300 s) or whole seconds like 30*time.Second", x.Ageing)
 	}
 	if x.Port < 0 || x.Port > 65535 {
 		c.fail("port %d is out of range", "use 0 (4789) or 1..65535", x.Port)
@@ -177,7 +218,11 @@ func (x VXLAN) resolveLocal(i *planIface) netip.Addr {
 
 func (x VXLAN) newLink(b *kindBuild) (netlink.Link, error) {
 	xp := b.iface.data.(*vxlanPlan)
-	vx := &netlink.Vxlan{LinkAttrs: b.attrs, VxlanId: x.VNI, Port: x.port(), Learning: !x.NoLearning}
+	vx := &netlink.Vxlan{LinkAttrs: b.attrs, VxlanId: x.VNI, Port: x.port(), Learning: !x.NoLearning, TTL: x.TTL, TOS: x.TOS,
+		Age: int(x.Ageing / time.Second)}
+	if x.InheritTOS {
+		vx.TOS = 1
+	}
 	if b.parent != nil {
 		vx.VtepDevIndex = b.parent.Attrs().Index
 	}

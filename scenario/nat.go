@@ -27,9 +27,24 @@ const (
 	Masquerade NATAction = "masquerade"
 )
 
-// NATRule is one NAT rule of a router, installed in table inet vtest-nat of
-// its namespace. Only the first packet of a connection passes NAT rules;
-// conntrack translates the rest, both ways.
+// NATFamily is the nftables family of the table a NAT rule is installed
+// in.
+type NATFamily string
+
+// NAT table families.
+const (
+	// NATInet is table inet vtest-nat, for IPv4 and IPv6 (the default).
+	NATInet NATFamily = "inet"
+	// NATIP is table ip vtest-nat, IPv4 only, as older rule sets and the
+	// kernel's nft selftests write it.
+	NATIP NATFamily = "ip"
+	// NATIP6 is table ip6 vtest-nat, IPv6 only.
+	NATIP6 NATFamily = "ip6"
+)
+
+// NATRule is one NAT rule of a router, installed in table vtest-nat of its
+// TableFamily in its namespace. Only the first packet of a connection
+// passes NAT rules; conntrack translates the rest, both ways.
 type NATRule struct {
 	// Name identifies the rule for Node.RuleCounter; unique per node.
 	Name string
@@ -46,6 +61,10 @@ type NATRule struct {
 	// randomised source ports, fully randomised ports, and the same
 	// mapping for a client across connections.
 	Random, FullyRandom, Persistent bool
+	// TableFamily is the family of the table the rule is in: NATInet
+	// ("" too), NATIP or NATIP6. Rules apply in definition order within
+	// a family; the tables of two families each see the connection.
+	TableFamily NATFamily
 }
 
 // NAT adds a NAT rule to a router. Rules apply in definition order, the
@@ -68,6 +87,7 @@ type planNAT struct {
 	to                        netip.Addr
 	toPort                    uint16
 	random, fully, persistent bool
+	family                    nftables.TableFamily
 }
 
 // natRules validates every node's NAT rules.
@@ -142,6 +162,24 @@ func (v *validator) natRules(p *plan) {
 				v.add(obj, "action %q is unknown", "use SNAT, DNAT or Masquerade", r.Action)
 				ok = false
 			}
+			switch r.TableFamily {
+			case "", NATInet:
+				pr.family = nftables.TableFamilyINet
+			case NATIP, NATIP6:
+				want, fam := 4, nftables.TableFamilyIPv4
+				if r.TableFamily == NATIP6 {
+					want, fam = 6, nftables.TableFamilyIPv6
+				}
+				pr.family = fam
+				if ok && pm.v6 != 0 && pm.v6 != want {
+					v.add(obj, "matches or translates to IPv%d in a table of family %s", "use NATInet, or the family of the rule's addresses", pm.v6, r.TableFamily)
+					ok = false
+				}
+				pm.v6 = want
+			default:
+				v.add(obj, "table family %q is unknown", "use NATInet, NATIP or NATIP6", r.TableFamily)
+				ok = false
+			}
 			if r.Random && r.FullyRandom {
 				v.add(obj, "is both Random and FullyRandom", "choose one")
 				ok = false
@@ -155,11 +193,19 @@ func (v *validator) natRules(p *plan) {
 }
 
 // installNATRules adds a node's NAT rules, in namespace ns only, to table
-// inet vtest-nat: chain prerouting (dstnat) for DNAT, chain postrouting
-// (srcnat) for SNAT and masquerade.
+// vtest-nat of each rule's family (inet when unset): chain prerouting
+// (dstnat) for DNAT, chain postrouting (srcnat) for SNAT and masquerade.
 func installNATRules(ns netns.NsHandle, rules []planNAT) error {
-	out := make([]nftRule, 0, len(rules))
+	byFamily := map[nftables.TableFamily][]nftRule{}
+	var order []nftables.TableFamily
 	for _, r := range rules {
+		fam := r.family
+		if fam == 0 {
+			fam = nftables.TableFamilyINet
+		}
+		if byFamily[fam] == nil {
+			order = append(order, fam)
+		}
 		ch := nftables.Chain{Name: "postrouting", Type: nftables.ChainTypeNAT,
 			Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource}
 		if r.action == DNAT {
@@ -186,9 +232,14 @@ func installNATRules(ns netns.NsHandle, rules []planNAT) error {
 			}
 			exprs = append(exprs, nat)
 		}
-		out = append(out, nftRule{chain: ch, exprs: exprs, name: r.name})
+		byFamily[fam] = append(byFamily[fam], nftRule{chain: ch, exprs: exprs, name: r.name})
 	}
-	return installRules(ns, NATTable, "NAT rules", out)
+	for _, fam := range order {
+		if err := installRulesIn(ns, fam, NATTable, "NAT rules", byFamily[fam]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // probeNAT installs a DNAT rule, which needs nf_tables NAT (nft_nat).

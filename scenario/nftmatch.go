@@ -280,6 +280,11 @@ type nftRule struct {
 // the chains its rules use, holding the rules in order, in one batch; what
 // names the rules in the error.
 func installRules(ns netns.NsHandle, table, what string, rules []nftRule) error {
+	return installRulesIn(ns, nftables.TableFamilyINet, table, what, rules)
+}
+
+// installRulesIn is installRules for a table of the family fam.
+func installRulesIn(ns netns.NsHandle, fam nftables.TableFamily, table, what string, rules []nftRule) error {
 	if len(rules) == 0 {
 		return nil
 	}
@@ -288,7 +293,7 @@ func installRules(ns netns.NsHandle, table, what string, rules []nftRule) error 
 		return fmt.Errorf("open nftables: %w", err)
 	}
 	defer c.CloseLasting()
-	t := c.AddTable(&nftables.Table{Family: nftables.TableFamilyINet, Name: table})
+	t := c.AddTable(&nftables.Table{Family: fam, Name: table})
 	chains := map[string]*nftables.Chain{}
 	for _, r := range rules {
 		ch := chains[r.chain.Name]
@@ -352,9 +357,14 @@ func (nd *Node) findRule(name string) (*nftables.Conn, *nftables.Rule, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("node %q: open nftables: %w", nd.name, err)
 	}
-	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyINet)
-	if err != nil {
-		return nil, nil, fmt.Errorf("node %q: list nftables chains: %w", nd.name, err)
+	// vtest's tables are inet; NAT rules may be in ip or ip6 tables too.
+	var chains []*nftables.Chain
+	for _, fam := range []nftables.TableFamily{nftables.TableFamilyINet, nftables.TableFamilyIPv4, nftables.TableFamilyIPv6} {
+		chs, err := c.ListChainsOfTableFamily(fam)
+		if err != nil {
+			return nil, nil, fmt.Errorf("node %q: list nftables chains of family %s: %w", nd.name, familyName(fam), err)
+		}
+		chains = append(chains, chs...)
 	}
 	for _, ch := range chains {
 		if ch.Table.Name != FirewallTable && ch.Table.Name != NATTable {

@@ -312,6 +312,7 @@ type LinkSpec struct {
 	queues       int
 	delay        time.Duration
 	impair       []DirectedImpairment // impair.go
+	ends         []endAttrs           // endattrs.go
 	l2           bool
 }
 

@@ -85,6 +85,8 @@ type planIface struct {
 	down   bool        // left administratively down
 	l2     bool        // a port of a bridge or bond: no address
 	data   any         // resolved kind options (keys, addresses)
+
+	endAttrs *EndAttrs // veth ends: SetEnd's attributes
 }
 
 type planLink struct {
@@ -235,6 +237,7 @@ func (s *Spec) planWith(v *validator) (*plan, error) {
 	v.addresses(p, range4, range6)
 	v.kindAddrs(p)
 	v.ipv6MTU(p)
+	v.endAttrs(p)
 	v.routes(p, byName)
 	v.nat(p)
 	v.natRules(p)

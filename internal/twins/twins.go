@@ -5,6 +5,9 @@
 // pass. The pairs run on the host (go test ./internal/twins) and in the
 // VMs of make kernel-check, so each verdict is shown on every kernel. The
 // matrix of every check, its break and its tests is docs/check-matrix.md.
+// The impairment twins (impair.go) do the same for link options whose
+// effect a check can see: netem's Limit, Gap, Duplicate and correlation,
+// RED's ECN marking.
 package twins
 
 import (
@@ -39,6 +42,7 @@ func Twins() []Twin {
 		connectOutcome(), firewallVerdict(),
 		masqueraded(), portForwarded(), counted(), conntrackEntry(),
 		routes(), sysctlIs(), pmtu(), hopIs(), latencyWithin(),
+		netemLimit(), netemGap(), netemDuplicate(), netemCorrelation(), redECN(),
 	}
 }
 
