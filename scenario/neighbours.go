@@ -193,7 +193,7 @@ type queuedNeighbour struct {
 // that each calls add with, and returns when the kernel has answered every
 // one.
 func (nd *Node) addNeighbours(each func(add func(index int, ip netip.Addr, mac net.HardwareAddr) error) error) error {
-	return nd.Do(func() error {
+	return nd.do(func() error {
 		fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
 		if err != nil {
 			return fmt.Errorf("open netlink socket: %w", err)
