@@ -13,6 +13,7 @@ import (
 	"github.com/mdlayher/arp"
 	"github.com/vishvananda/netlink"
 
+	"github.com/vtest-dev/vtest/internal/inside"
 	"github.com/vtest-dev/vtest/scenario"
 )
 
@@ -90,7 +91,7 @@ func ARP(ctx context.Context, from *scenario.Node, iface string, target netip.Ad
 		r.PreinstalledNeighbours = n.Spec().NeighboursPreinstalled()
 	}
 	var c *arp.Client
-	err = from.Do(func() error {
+	err = inside.Do(from, func() error {
 		ifi, err := net.InterfaceByName(iface)
 		if err != nil {
 			return err

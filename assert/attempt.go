@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vtest-dev/vtest/internal/inside"
 	"github.com/vtest-dev/vtest/scenario"
 )
 
@@ -71,7 +72,7 @@ func TCPAttempt(ctx context.Context, from, to *scenario.Node, dst, listen netip.
 	}
 	r := &AttemptResult{From: from.Name(), To: to.Name(), Dst: dst}
 	var ln *net.TCPListener
-	err = to.Do(func() (err error) {
+	err = inside.Do(to, func() (err error) {
 		network := "tcp6"
 		if listen.Addr().Is4() {
 			network = "tcp4"

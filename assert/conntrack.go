@@ -10,6 +10,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"github.com/vtest-dev/vtest/internal/inside"
 	"github.com/vtest-dev/vtest/scenario"
 )
 
@@ -85,7 +86,7 @@ func protoName(p uint8) string {
 // conntrackFlows lists a node's conntrack table through a netfilter
 // netlink socket opened in its namespace.
 func conntrackFlows(nd *scenario.Node, v6 bool) ([]*netlink.ConntrackFlow, error) {
-	ns, err := netns.GetFromPath(fmt.Sprintf("/proc/self/fd/%d", nd.NamespaceFd()))
+	ns, err := netns.GetFromPath(fmt.Sprintf("/proc/self/fd/%d", inside.NamespaceFd(nd)))
 	if err != nil {
 		return nil, err
 	}

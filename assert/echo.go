@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/vtest-dev/vtest/internal/inside"
 	"github.com/vtest-dev/vtest/scenario"
 )
 
@@ -71,7 +72,7 @@ func openEcho(nd *scenario.Node, to, source netip.Addr, iface string, size int) 
 		family, proto = unix.AF_INET6, unix.IPPROTO_ICMPV6
 	}
 	var fd int
-	err = nd.Do(func() (err error) {
+	err = inside.Do(nd, func() (err error) {
 		fd, err = unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, proto)
 		return err
 	})

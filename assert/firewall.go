@@ -16,6 +16,7 @@ import (
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 
+	"github.com/vtest-dev/vtest/internal/inside"
 	"github.com/vtest-dev/vtest/scenario"
 )
 
@@ -176,7 +177,7 @@ func tcpConnect(ctx context.Context, from *scenario.Node, dst netip.AddrPort, de
 // udpExchange sends one datagram and waits for any answer.
 func udpExchange(from *scenario.Node, dst netip.AddrPort, deadline time.Time) error {
 	var c *net.UDPConn
-	err := from.Do(func() (err error) {
+	err := inside.Do(from, func() (err error) {
 		c, err = net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(dst))
 		return err
 	})
@@ -200,7 +201,7 @@ func listen(n *scenario.Network, dst netip.AddrPort, udp bool) (stop func(), err
 		return nil, fmt.Errorf("firewall: Listen: no node of the scenario owns %s", dst.Addr())
 	}
 	var closer io.Closer
-	err = nd.Do(func() error {
+	err = inside.Do(nd, func() error {
 		if udp {
 			pc, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(dst))
 			if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/vishvananda/netlink"
 
+	"github.com/vtest-dev/vtest/internal/inside"
 	"github.com/vtest-dev/vtest/internal/packet"
 	"github.com/vtest-dev/vtest/scenario"
 )
@@ -603,7 +604,7 @@ func openPacket(nd *scenario.Node, iface string) (*packetSock, error) {
 		return nil, fmt.Errorf("%s has no interface %q", nd.Name(), iface)
 	}
 	var sn *packet.Socket
-	if err := nd.Do(func() (err error) { sn, err = packet.Open(iface); return err }); err != nil {
+	if err := inside.Do(nd, func() (err error) { sn, err = packet.Open(iface); return err }); err != nil {
 		return nil, fmt.Errorf("packet socket on %s:%s: %w", nd.Name(), iface, err)
 	}
 	return &packetSock{sn}, nil

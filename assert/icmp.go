@@ -15,6 +15,7 @@ import (
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 
+	"github.com/vtest-dev/vtest/internal/inside"
 	"github.com/vtest-dev/vtest/scenario"
 )
 
@@ -79,7 +80,7 @@ func openProber(nd *scenario.Node, v6 bool) (*prober, error) {
 // listenICMP opens a raw ICMP (or ICMPv6) socket in node nd, which sees
 // every ICMP message the node receives.
 func listenICMP(nd *scenario.Node, v6 bool) (c *icmp.PacketConn, err error) {
-	err = nd.Do(func() (err error) {
+	err = inside.Do(nd, func() (err error) {
 		if v6 {
 			c, err = icmp.ListenPacket("ip6:ipv6-icmp", "::")
 		} else {

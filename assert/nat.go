@@ -13,6 +13,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"github.com/vtest-dev/vtest/internal/inside"
 	"github.com/vtest-dev/vtest/scenario"
 )
 
@@ -77,7 +78,7 @@ func SeenSource(ctx context.Context, from, to *scenario.Node, dst netip.Addr, op
 	start := time.Now()
 	r := &SourceResult{From: from.Name(), To: to.Name()}
 	var srv, cli *net.UDPConn
-	err = to.Do(func() (err error) {
+	err = inside.Do(to, func() (err error) {
 		srv, err = net.ListenUDP("udp", &net.UDPAddr{IP: dst.AsSlice(), Port: o.Port})
 		return err
 	})
@@ -101,7 +102,7 @@ func SeenSource(ctx context.Context, from, to *scenario.Node, dst netip.Addr, op
 			_, _ = srv.WriteToUDPAddrPort(buf[:n], src)
 		}
 	}()
-	err = from.Do(func() (err error) {
+	err = inside.Do(from, func() (err error) {
 		var laddr *net.UDPAddr
 		if o.Source.IsValid() {
 			laddr = &net.UDPAddr{IP: o.Source.AsSlice()}
@@ -191,7 +192,7 @@ func Masqueraded(inside, outside, router string) scenario.CheckFunc {
 // conntrackEntry describes the router's conntrack entry for the UDP flow
 // local → dst, read through a netfilter netlink socket in its namespace.
 func conntrackEntry(router *scenario.Node, local, dst netip.AddrPort) string {
-	ns, err := netns.GetFromPath(fmt.Sprintf("/proc/self/fd/%d", router.NamespaceFd()))
+	ns, err := netns.GetFromPath(fmt.Sprintf("/proc/self/fd/%d", inside.NamespaceFd(router)))
 	if err != nil {
 		return "unreadable: " + err.Error()
 	}

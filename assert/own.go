@@ -11,6 +11,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 
+	"github.com/vtest-dev/vtest/internal/inside"
 	"github.com/vtest-dev/vtest/internal/packet"
 	"github.com/vtest-dev/vtest/scenario"
 )
@@ -50,7 +51,7 @@ func openTap(nd *scenario.Node, ifaces []string, own func(iface string, p gopack
 	t := &tap{node: nd, ifaces: ifaces, own: own, counts: map[string]*ownCount{}, done: make(chan struct{})}
 	for _, name := range ifaces {
 		var sn *packet.Socket
-		err := nd.Do(func() (err error) { sn, err = packet.Open(name); return err })
+		err := inside.Do(nd, func() (err error) { sn, err = packet.Open(name); return err })
 		if err != nil {
 			t.close()
 			return nil, fmt.Errorf("watch %s:%s for the check's own packets: %w", nd.Name(), name, err)

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 
+	"github.com/vtest-dev/vtest/internal/inside"
 	"github.com/vtest-dev/vtest/scenario"
 )
 
@@ -86,7 +87,7 @@ func PMTUProbe(ctx context.Context, from *scenario.Node, to netip.Addr, opts ...
 		network, proto = "ip6:ipv6-icmp", 58
 	}
 	var c *net.IPConn
-	err = from.Do(func() error {
+	err = inside.Do(from, func() error {
 		pc, err := net.ListenPacket(network, "")
 		if err != nil {
 			return err

@@ -17,6 +17,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"golang.org/x/sys/unix"
 
+	"github.com/vtest-dev/vtest/internal/inside"
 	"github.com/vtest-dev/vtest/scenario"
 )
 
@@ -114,7 +115,7 @@ func Throughput(ctx context.Context, from *scenario.Node, dst netip.Addr, opts .
 		return r, fmt.Errorf("throughput: no node of the scenario owns %s", dst)
 	}
 	var l net.Listener
-	if err := rcv.Do(func() (err error) { l, err = net.Listen("tcp", r.Dst.String()); return err }); err != nil {
+	if err := inside.Do(rcv, func() (err error) { l, err = net.Listen("tcp", r.Dst.String()); return err }); err != nil {
 		return r, fmt.Errorf("throughput: listen in %s: %w", rcv.Name(), err)
 	}
 	defer l.Close()
@@ -122,7 +123,7 @@ func Throughput(ctx context.Context, from *scenario.Node, dst netip.Addr, opts .
 		_ = tl.SetDeadline(earliest(ctx, start.Add(o.Timeout)))
 	}
 	var c net.Conn
-	err = from.Do(func() (err error) {
+	err = inside.Do(from, func() (err error) {
 		c, err = (&net.Dialer{}).DialContext(ctx, "tcp", r.Dst.String())
 		return err
 	})
@@ -421,7 +422,7 @@ func FlowSpread(ctx context.Context, from *scenario.Node, dst netip.Addr, router
 		}
 	}()
 	flows := map[netip.AddrPort]bool{}
-	err = from.Do(func() error {
+	err = inside.Do(from, func() error {
 		for range o.Count {
 			c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(r.Dst))
 			if err != nil {

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vtest-dev/vtest/internal/inside"
 	"github.com/vtest-dev/vtest/scenario"
 )
 
@@ -58,7 +59,7 @@ func classify(err error) string {
 // calling thread, so the whole dial runs in Do.
 func dialTCP(ctx context.Context, from *scenario.Node, source netip.Addr, dst netip.AddrPort) (net.Conn, error) {
 	var c net.Conn
-	err := from.Do(func() (err error) {
+	err := inside.Do(from, func() (err error) {
 		d := net.Dialer{}
 		if source.IsValid() {
 			d.LocalAddr = &net.TCPAddr{IP: source.AsSlice()}
@@ -110,7 +111,7 @@ func UDPEcho(ctx context.Context, from *scenario.Node, dst netip.Addr, opts ...O
 	start := time.Now()
 	r := &ConnResult{Proto: "UDP", From: from.Name(), Dst: netip.AddrPortFrom(dst, uint16(o.Port))}
 	var c *net.UDPConn
-	err = from.Do(func() (err error) {
+	err = inside.Do(from, func() (err error) {
 		c, err = net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(r.Dst))
 		return err
 	})

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/vtest-dev/vtest/internal/inside"
 	"github.com/vtest-dev/vtest/scenario"
 )
 
@@ -153,7 +154,7 @@ func StreamUDP(ctx context.Context, from *scenario.Node, dst netip.Addr, mbit fl
 		return r, fmt.Errorf("udp stream: no node of the scenario owns %s", dst)
 	}
 	var rc *net.UDPConn
-	if err := rcv.Do(func() (err error) { rc, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(r.Dst)); return err }); err != nil {
+	if err := inside.Do(rcv, func() (err error) { rc, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(r.Dst)); return err }); err != nil {
 		return r, fmt.Errorf("udp stream: listen in %s: %w", rcv.Name(), err)
 	}
 	defer rc.Close()
@@ -161,7 +162,7 @@ func StreamUDP(ctx context.Context, from *scenario.Node, dst netip.Addr, mbit fl
 		return r, fmt.Errorf("udp stream: receiver in %s: %w", rcv.Name(), err)
 	}
 	var sc *net.UDPConn
-	if err := from.Do(func() (err error) { sc, err = net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(r.Dst)); return err }); err != nil {
+	if err := inside.Do(from, func() (err error) { sc, err = net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(r.Dst)); return err }); err != nil {
 		return r, fmt.Errorf("udp stream: socket in %s: %w", from.Name(), err)
 	}
 	defer sc.Close()

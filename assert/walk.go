@@ -15,6 +15,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/vtest-dev/vtest/internal/inside"
 	"github.com/vtest-dev/vtest/scenario"
 )
 
@@ -423,7 +424,7 @@ func drops(nd *scenario.Node, ifaces ...string) string {
 // of hop's addresses and interfaces) is passed over; so is one with a
 // match the walk cannot evaluate: a wrong diagnosis costs more than none.
 func nftDrops(nd *scenario.Node, transit bool, hop WalkHop) string {
-	c, err := nftables.New(nftables.WithNetNSFd(nd.NamespaceFd()), nftables.AsLasting())
+	c, err := nftables.New(nftables.WithNetNSFd(inside.NamespaceFd(nd)), nftables.AsLasting())
 	if err != nil {
 		return ""
 	}
@@ -478,7 +479,7 @@ func nftDrops(nd *scenario.Node, transit bool, hop WalkHop) string {
 // rule in a postrouting NAT chain for packets leaving out (or any
 // interface).
 func masquerades(nd *scenario.Node, out string) bool {
-	c, err := nftables.New(nftables.WithNetNSFd(nd.NamespaceFd()), nftables.AsLasting())
+	c, err := nftables.New(nftables.WithNetNSFd(inside.NamespaceFd(nd)), nftables.AsLasting())
 	if err != nil {
 		return false
 	}

@@ -179,15 +179,15 @@ func (c *Console) Finish(s Summary) error {
 const recapMax = 20
 
 // Summary prints the totals, after a recap of the failed runs (one line
-// each, at most 20) when the run had more than one: their evidence was
-// printed in full as each finished, and a long run has scrolled it away.
+// each, at most 20, then how many more, Summary.Omitted included) when the
+// run had more than one: their evidence was printed in full as each
+// finished, and a long run has scrolled it away.
 func (c *Console) Summary(s Summary) {
 	c.clearProgress()
 	if s.Runs() > 1 && len(s.Failed) > 0 {
 		fmt.Fprintf(c.W, "\nnot passed:\n")
 		for i, f := range s.Failed {
 			if i == recapMax {
-				fmt.Fprintf(c.W, "     … and %d more\n", len(s.Failed)-recapMax)
 				break
 			}
 			line := fmt.Sprintf("%-4s %s", c.paint(f.Status), scenario.Printable(runName(f.Scenario, f.Run)))
@@ -198,6 +198,9 @@ func (c *Console) Summary(s Summary) {
 				line += fmt.Sprintf(" (%d checks failed)", f.Failed)
 			}
 			fmt.Fprintln(c.W, line)
+		}
+		if more := len(s.Failed) - min(len(s.Failed), recapMax) + s.Omitted; more > 0 {
+			fmt.Fprintf(c.W, "     … and %d more\n", more)
 		}
 	}
 	n := s.Counts

@@ -73,8 +73,11 @@ type Summary struct {
 	// process died (Step StepCrash); KTAP counts them as errors.
 	Crashed int
 	// Failed are the runs that failed or were interrupted, in the order
-	// they finished.
+	// they finished: the first MaxFailed of them.
 	Failed []Failure
+	// Omitted is how many more runs failed or were interrupted than
+	// Failed lists (their statuses are in Counts).
+	Omitted int `json:",omitempty"`
 	// Duration is how long the run took.
 	Duration time.Duration
 
@@ -102,6 +105,11 @@ type Failure struct {
 // failureChecks bounds the failed checks a Failure names.
 const failureChecks = 10
 
+// MaxFailed bounds the failed runs a Summary lists, so that it stays small
+// however many runs fail (a 100k-check run of failing scenarios holds 100
+// Failures, not one per scenario); Summary.Omitted counts the rest.
+const MaxFailed = 100
+
 // Add counts one finished scenario run.
 func (s *Summary) Add(o scenario.Outcome) {
 	if s.Counts == nil {
@@ -117,6 +125,10 @@ func (s *Summary) Add(o scenario.Outcome) {
 	}
 	if o.Step == StepCrash {
 		s.Crashed++
+	}
+	if len(s.Failed) >= MaxFailed {
+		s.Omitted++
+		return
 	}
 	f := Failure{Scenario: o.Scenario, Run: s.runs[o.Scenario], Status: o.Status, Step: o.Step, Message: firstLine(o.Message)}
 	for _, c := range o.Checks {

@@ -413,3 +413,33 @@ func TestJUnitFileWritesInLinearTime(t *testing.T) {
 		t.Errorf("%d writes of %d MiB in all for a report of %d MiB: want at least 10, and at most 6 times the report", writes, written>>20, info.Size()>>20)
 	}
 }
+
+// TestSummaryStaysSmall: a run of 1000 failed scenarios lists the first
+// MaxFailed of them, counts the rest in Omitted and every status in Counts,
+// and the console's recap says how many more failed (Omitted included).
+// Listing every failed run fails it: len(Failed) would be 1000.
+func TestSummaryStaysSmall(t *testing.T) {
+	var s Summary
+	for i := range 1000 {
+		s.Add(scenario.Outcome{Scenario: fmt.Sprintf("s%04d", i), Status: scenario.Fail, Message: "no reply",
+			Checks: []scenario.CheckOutcome{{Name: "reach", Status: scenario.Fail, Message: "no reply"}}})
+	}
+	s.Add(scenario.Outcome{Scenario: "fine", Status: scenario.Pass})
+	if len(s.Failed) != MaxFailed || s.Omitted != 1000-MaxFailed {
+		t.Fatalf("1000 failed runs: Failed lists %d, Omitted %d; want %d and %d", len(s.Failed), s.Omitted, MaxFailed, 1000-MaxFailed)
+	}
+	if s.Failed[0].Scenario != "s0000" || s.Failed[MaxFailed-1].Scenario != fmt.Sprintf("s%04d", MaxFailed-1) {
+		t.Errorf("Failed is not the first %d failed runs: first %q, last %q", MaxFailed, s.Failed[0].Scenario, s.Failed[MaxFailed-1].Scenario)
+	}
+	if s.Runs() != 1001 || s.Counts[scenario.Fail] != 1000 || s.Counts[scenario.Pass] != 1 {
+		t.Errorf("counts %v, %d runs", s.Counts, s.Runs())
+	}
+	var b bytes.Buffer
+	(&Console{W: &b}).Summary(s)
+	out := b.String()
+	for _, want := range []string{"FAIL s0019: no reply\n     … and 980 more\n", "\n1001 scenarios: 1 passed, 1000 failed, "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+}

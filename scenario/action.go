@@ -202,7 +202,7 @@ type linkWatch struct {
 // watchLinks subscribes to the node's link notifications.
 func (nd *Node) watchLinks() (*linkWatch, error) {
 	var s *nl.NetlinkSocket
-	err := nd.Do(func() error {
+	err := nd.do(func() error {
 		var err error
 		s, err = nl.Subscribe(unix.NETLINK_ROUTE, unix.RTNLGRP_LINK)
 		return err
@@ -956,7 +956,7 @@ func (a portFlag) Run(ctx context.Context, n *Network) error {
 	case PortFlood:
 		err = nd.nl.LinkSetFlood(l, a.on)
 	case PortMulticastFlood:
-		err = nd.Do(func() error {
+		err = nd.do(func() error {
 			req := nl.NewNetlinkRequest(unix.RTM_SETLINK, unix.NLM_F_ACK)
 			msg := nl.NewIfInfomsg(unix.AF_BRIDGE)
 			msg.Index = int32(l.Attrs().Index)

@@ -75,7 +75,7 @@ func (x addVeth) report(ctx context.Context, n *Network) (string, error) {
 	if !okA || !okB {
 		return fail(fmt.Errorf("no node %q or %q", na, nb))
 	}
-	v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: ia}, PeerName: ib, PeerNamespace: netlink.NsFd(ndB.NamespaceFd())}
+	v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: ia}, PeerName: ib, PeerNamespace: netlink.NsFd(int(ndB.ns))}
 	if err := ndA.nl.LinkAdd(v); err != nil {
 		return fail(err)
 	}

@@ -20,7 +20,7 @@ type BridgePortInfo struct {
 // interface index. It reads netlink; nothing external runs.
 func (nd *Node) BridgePorts() (map[int]BridgePortInfo, error) {
 	out := map[int]BridgePortInfo{}
-	err := nd.Do(func() error {
+	err := nd.do(func() error {
 		req := nl.NewNetlinkRequest(unix.RTM_GETLINK, unix.NLM_F_DUMP)
 		req.AddData(nl.NewIfInfomsg(unix.AF_BRIDGE))
 		msgs, err := req.Execute(unix.NETLINK_ROUTE, unix.RTM_NEWLINK)

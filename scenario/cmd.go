@@ -58,6 +58,9 @@ func (c *Cmd) Start() error {
 	if nd.closed {
 		return fmt.Errorf("node %q: network is closed", nd.name)
 	}
+	// The process, and whatever it forks, lives in the namespace:
+	// teardown looks for them there.
+	nd.foreign.Store(true)
 	if nd.thread == nil {
 		t, err := nsx.NewThread(nd.ns)
 		if err != nil {

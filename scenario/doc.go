@@ -33,7 +33,11 @@ A scenario goes through five stages, each with one entry point:
  5. Teardown. Network.Close (or t.Cleanup after New) kills the processes
     started in nodes and closes the namespaces; they are anonymous (held by
     file descriptors), so the kernel frees them even when the process dies
-    by SIGKILL. Nothing in the caller's namespace is created or changed at
+    by SIGKILL. Processes are looked for, by namespace in /proc (daemons
+    that left their parent too), in the nodes where foreign code may have
+    started one: Node.Do, a Cmd or StartProcess, Node.NamespaceFd handed
+    out. vtest's own checks, Dial, Listen and Sysctl start none and spare
+    the scan. Nothing in the caller's namespace is created or changed at
     any stage.
 
 vtest run drives the same stages for every registered scenario (Register,

@@ -77,7 +77,7 @@ func (nd *Node) dump(b *strings.Builder) {
 	if v, err := nd.Sysctl("net.ipv4.ip_forward"); err == nil {
 		fmt.Fprintf(b, "   net.ipv4.ip_forward = %s\n", v)
 	}
-	b.WriteString(nftDump(nd.NamespaceFd()))
+	b.WriteString(nftDump(int(nd.ns)))
 }
 
 // dumpL2 writes the bridge VLANs of every port and the forwarding

@@ -211,7 +211,7 @@ func (b Bridge) postCreate(kb *kindBuild, l netlink.Link) error {
 		if fd == 0 {
 			fd = 2 * time.Second
 		}
-		err := kb.node.Do(func() error {
+		err := kb.node.do(func() error {
 			req := nl.NewNetlinkRequest(unix.RTM_NEWLINK, unix.NLM_F_ACK)
 			msg := nl.NewIfInfomsg(unix.AF_UNSPEC)
 			msg.Index = int32(l.Attrs().Index)
@@ -341,7 +341,7 @@ func (b Bridge) configurePort(kb *kindBuild, port *planIface, l netlink.Link) er
 			}
 		}
 		if p.NoMulticastFlood {
-			err := kb.node.Do(func() error {
+			err := kb.node.do(func() error {
 				req := nl.NewNetlinkRequest(unix.RTM_SETLINK, unix.NLM_F_ACK)
 				msg := nl.NewIfInfomsg(unix.AF_BRIDGE)
 				msg.Index = int32(l.Attrs().Index)

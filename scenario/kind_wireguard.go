@@ -145,7 +145,7 @@ func (w WireGuard) configure(b *kindBuild, l netlink.Link) error {
 			AllowedIPs: allowed,
 		}},
 	}
-	return b.node.Do(func() error {
+	return b.node.do(func() error {
 		c, err := wgctrl.New()
 		if err != nil {
 			return err

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/vtest-dev/vtest/assert"
 	"github.com/vtest-dev/vtest/internal/hostcheck"
 	"github.com/vtest-dev/vtest/scenario"
@@ -169,5 +171,81 @@ func TestPreinstalledNeighboursIPv6(t *testing.T) {
 	}
 	if _, err := assert.Ping(context.Background(), n.Node("a"), b6); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPreinstalledFDBNoFlood: with PreinstallNeighbours the switch knows,
+// right after the build, every host's MAC on the host's port (a dynamic
+// entry, reported as learned), so h1's first ping to h2 reaches h2 only;
+// without it (the control) the switch has learnt nothing yet and floods
+// the echo request to h3 too (unless a host announced itself during the
+// build, then the control is skipped). The flood, like the forwarding to h2,
+// happens in the switch's one pass over the frame, before h2 can answer:
+// h3's receive counter, read once the reply is in, has it.
+func TestPreinstalledFDBNoFlood(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	for _, pre := range []bool{false, true} {
+		s := scenario.Define(fmt.Sprintf("fdb-pre-%v", pre), "three hosts on a switch")
+		s.Switch("sw")
+		for _, h := range []string{"h1", "h2", "h3"} {
+			s.Host(h)
+			s.Link(h, "sw")
+		}
+		if pre {
+			s.PreinstallNeighbours()
+		}
+		n, err := scenario.Build(context.Background(), s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sw := n.Node("sw")
+		known := map[string]bool{} // hosts whose MAC the switch has on their port
+		for _, h := range []string{"h1", "h2", "h3"} {
+			hi := n.Node(h).Interfaces()[0]
+			var port *scenario.Interface
+			for _, ifc := range sw.Interfaces() {
+				if ifc.PeerNode == h {
+					port = ifc
+				}
+			}
+			entries, err := sw.Netlink().NeighList(port.Index, unix.AF_BRIDGE)
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := ""
+			for _, e := range entries {
+				if e.HardwareAddr.String() == hi.MAC.String() {
+					found = string(scenario.FDBKindOf(e))
+				}
+			}
+			known[h] = found != ""
+			if pre && found != string(scenario.FDBLearned) {
+				t.Errorf("%s: FDB entry of %s (%s) on sw:%s right after the build: %q, want %q", s.Name, h, hi.MAC, port.Name, found, scenario.FDBLearned)
+			}
+		}
+		if !pre && known["h2"] {
+			// A host announcing itself (arp_notify, inherited from the
+			// host's defaults) taught the switch: no flood to see.
+			t.Logf("%s: the switch learnt h2 during the build; the control sees no flood", s.Name)
+			n.Close()
+			continue
+		}
+		rx := func() uint64 {
+			l, err := n.Node("h3").Netlink().LinkByName(n.Node("h3").Interfaces()[0].Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return l.Attrs().Statistics.RxPackets
+		}
+		before := rx()
+		if _, err := assert.Ping(context.Background(), n.Node("h1"), n.Node("h2").IPv4()); err != nil {
+			t.Fatalf("%s: %v", s.Name, err)
+		}
+		if flooded := rx() - before; (flooded > 0) == pre {
+			t.Errorf("%s: h3 received %d frames during h1's first ping to h2; want %s", s.Name, flooded, map[bool]string{true: "none (the switch knows h2's port)", false: "the flooded echo request (control)"}[pre])
+		}
+		if err := n.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

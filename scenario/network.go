@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/nftables/expr"
@@ -52,6 +53,10 @@ type Node struct {
 	thread *nsx.Thread // lazily, for processes
 	cmds   []*Cmd
 	closed bool
+	// foreign is set once code other than vtest's own may have run in
+	// the namespace (Do, a process, NamespaceFd): only then does teardown
+	// look for processes to kill there.
+	foreign atomic.Bool
 	// ruleActs holds what DisableRule took out of a rule, by rule name.
 	ruleActs map[string][]expr.Any
 }
@@ -299,7 +304,7 @@ func (nd *Node) writeSysctls(kvs [][2]string) error {
 	if len(kvs) == 0 {
 		return nil
 	}
-	err := nd.Do(func() error {
+	err := nd.do(func() error {
 		for _, kv := range kvs {
 			if err := nsx.WriteSysctl(kv[0], kv[1]); err != nil {
 				return err
@@ -629,10 +634,14 @@ func (n *Network) Close() error {
 		var errs []error
 		// Every process in a node's namespace dies first, found by its
 		// namespace: also daemons that left the process group and the
-		// session of the process started (setsid, double fork).
+		// session of the process started (setsid, double fork). Only
+		// nodes where foreign code ran can have any (see Node.Do): for
+		// the others, the scan of /proc is spared.
 		nss := make([]netns.NsHandle, 0, len(n.order))
 		for _, nd := range n.order {
-			nss = append(nss, nd.ns)
+			if nd.foreign.Load() {
+				nss = append(nss, nd.ns)
+			}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), processKillTimeout)
 		if err := nsx.KillProcessesIn(ctx, nss...); err != nil {

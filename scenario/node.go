@@ -6,8 +6,14 @@ import (
 
 	"github.com/vishvananda/netlink"
 
+	"github.com/vtest-dev/vtest/internal/inside"
 	"github.com/vtest-dev/vtest/internal/nsx"
 )
+
+func init() {
+	inside.Register(func(node any, fn func() error) error { return node.(*Node).do(fn) },
+		func(node any) int { return int(node.(*Node).ns) })
+}
 
 // Name returns the node's name.
 func (nd *Node) Name() string { return nd.name }
@@ -93,7 +99,13 @@ func (nd *Node) Netlink() *netlink.Handle { return nd.nl }
 
 // NamespaceFd returns the file descriptor of the node's namespace, for
 // libraries that take one (nftables.WithNetNSFd). It belongs to the node.
-func (nd *Node) NamespaceFd() int { return int(nd.ns) }
+// Whoever holds it may start processes in the namespace (nsenter through
+// /proc/PID/fd/N), so teardown then looks for processes to kill there
+// (see Do).
+func (nd *Node) NamespaceFd() int {
+	nd.foreign.Store(true)
+	return int(nd.ns)
+}
 
 // Do runs fn on an OS thread inside the node's namespace and waits for it.
 // Sockets fn opens stay in the namespace; goroutines fn starts do not.
@@ -105,7 +117,21 @@ func (nd *Node) NamespaceFd() int { return int(nd.ns) }
 // server outside the scenario. Use Dial, Listen, ListenPacket and
 // HTTPClient instead: their sockets are created inside the node and work
 // from any goroutine.
+//
+// fn may start processes (exec.Command), which then live in the node's
+// namespace: teardown kills every process of the namespace of a node whose
+// Do was called, found by a scan of /proc (also daemons that left their
+// parent). vtest's own checks, Dial, Listen, ListenPacket, HTTPClient,
+// Sysctl and SetSysctl open sockets or write sysctls inside the node
+// without Do, and spare teardown that scan.
 func (nd *Node) Do(fn func() error) error {
+	nd.foreign.Store(true)
+	return nd.do(fn)
+}
+
+// do is Do for vtest's own code, which never starts a process: it does not
+// mark the node for the teardown's process scan.
+func (nd *Node) do(fn func() error) error {
 	if !nd.ns.IsOpen() {
 		return fmt.Errorf("node %q: network is closed", nd.name)
 	}
@@ -118,7 +144,7 @@ func (nd *Node) Do(fn func() error) error {
 // Sysctl reads a network sysctl in the node's namespace.
 func (nd *Node) Sysctl(name string) (string, error) {
 	var v string
-	err := nd.Do(func() (err error) {
+	err := nd.do(func() (err error) {
 		v, err = nsx.ReadSysctl(name)
 		return err
 	})
@@ -127,5 +153,5 @@ func (nd *Node) Sysctl(name string) (string, error) {
 
 // SetSysctl writes a network sysctl in the node's namespace.
 func (nd *Node) SetSysctl(name, value string) error {
-	return nd.Do(func() error { return nsx.WriteSysctl(name, value) })
+	return nd.do(func() error { return nsx.WriteSysctl(name, value) })
 }

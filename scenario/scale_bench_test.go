@@ -18,6 +18,7 @@ import (
 
 	"github.com/vtest-dev/vtest/assert"
 	"github.com/vtest-dev/vtest/internal/hostcheck"
+	"github.com/vtest-dev/vtest/internal/inside"
 	"github.com/vtest-dev/vtest/internal/nsx"
 	"github.com/vtest-dev/vtest/scenario"
 )
@@ -82,7 +83,9 @@ func runStar(b *testing.B, hosts int, parallel, preinstall bool) phases {
 // nsWitness observes, from a namespace of its own, when the kernel frees
 // a network's namespaces: it holds one veth end whose peer lives in each
 // node's namespace, and the kernel deletes that end only when the node's
-// namespace dies.
+// namespace dies. It starts no process there, so it takes the namespaces
+// without marking the nodes for teardown's process scan (Node.NamespaceFd
+// would), and the teardown measured is the one without a witness.
 type nsWitness struct {
 	ns     netns.NsHandle
 	h      *netlink.Handle
@@ -107,7 +110,7 @@ func watchNamespaces(b testing.TB, n *scenario.Network) *nsWitness {
 		b.Fatal(err)
 	}
 	for i, nd := range n.Nodes() {
-		v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: fmt.Sprintf("w%d", i)}, PeerName: "witness0", PeerNamespace: netlink.NsFd(nd.NamespaceFd())}
+		v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: fmt.Sprintf("w%d", i)}, PeerName: "witness0", PeerNamespace: netlink.NsFd(inside.NamespaceFd(nd))}
 		if err := h.LinkAdd(v); err != nil {
 			b.Fatalf("witness link into %s: %v", nd.Name(), err)
 		}

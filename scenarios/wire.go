@@ -11,6 +11,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 
+	"github.com/vtest-dev/vtest/internal/inside"
 	"github.com/vtest-dev/vtest/internal/packet"
 	"github.com/vtest-dev/vtest/scenario"
 )
@@ -29,7 +30,7 @@ func onWire(node, iface, want string, match func(gopacket.Packet) (string, bool)
 	return scenario.Declare(func(ctx context.Context, n *scenario.Network) scenario.Result {
 		nd := n.Node(node)
 		var c *packet.Socket
-		err := nd.Do(func() (err error) {
+		err := inside.Do(nd, func() (err error) {
 			c, err = packet.Open(iface)
 			return err
 		})

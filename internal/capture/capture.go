@@ -18,6 +18,7 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 	"golang.org/x/sys/unix"
 
+	"github.com/vtest-dev/vtest/internal/inside"
 	"github.com/vtest-dev/vtest/internal/invoker"
 	"github.com/vtest-dev/vtest/internal/packet"
 	"github.com/vtest-dev/vtest/scenario"
@@ -105,7 +106,7 @@ func openDir(dir string) (*os.File, error) {
 
 func open(nd *scenario.Node, ifc *scenario.Interface, dir *os.File, name string) (*link, error) {
 	l := &link{path: filepath.Join(dir.Name(), name), name: name}
-	err := nd.Do(func() (err error) {
+	err := inside.Do(nd, func() (err error) {
 		l.c, err = packet.Open(ifc.Name)
 		return err
 	})
