@@ -12,7 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vtest-dev/vtest/assert"
-	"github.com/vtest-dev/vtest/internal/capture"
+	"github.com/vtest-dev/vtest/internal/packet"
 	"github.com/vtest-dev/vtest/internal/hostcheck"
 	"github.com/vtest-dev/vtest/scenario"
 )
@@ -36,8 +36,8 @@ func outerHeader(t *testing.T, n *scenario.Network, tos int) (ttl, otos byte, cs
 	t.Helper()
 	a, b := n.Node("a"), n.Node("b")
 	assert.Reachable(t, a, netip.MustParseAddr("10.9.1.2")) // the overlay's ARP done
-	var sn *capture.Sniffer
-	if err := b.Do(func() (err error) { sn, err = capture.Sniff("eth0"); return err }); err != nil {
+	var sn *packet.Socket
+	if err := b.Do(func() (err error) { sn, err = packet.Open("eth0"); return err }); err != nil {
 		t.Fatal(err)
 	}
 	defer sn.Close()
