@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"os"
 	"reflect"
 	"slices"
 	"time"
@@ -217,37 +216,6 @@ func logf(t TestingT, format string, args ...any) {
 	}
 }
 
-// Check runs a scenario check as a testing helper: a failure fails the test
-// with the evidence, a pass logs it, a skip is logged as such. Every
-// scenario check of this package (and any of your own) is a test helper
-// this way:
-//
-//	assert.Check(t, network, assert.Reach("client", "server"))
-//
-// A check naming a node or interface the network lacks, or given an option
-// it does not read, fails with the reason before it runs, as Validate
-// refuses it in a scenario.
-func Check(t TestingT, n *scenario.Network, c scenario.CheckFunc) bool {
-	helper(t).Helper()
-	if err := n.ValidateCheck(c); err != nil {
-		t.Errorf("%v", err)
-		return false
-	}
-	r := c(nodeContext(t), n)
-	switch {
-	case r.Skip != "":
-		logf(t, "skipped: %s", r.Skip)
-		return true
-	case r.Err != nil:
-		t.Errorf("%v", r.Err)
-		return false
-	}
-	if r.Evidence != "" {
-		logf(t, "%s", r.Evidence)
-	}
-	return true
-}
-
 // Evidencer is implemented by every result.
 type Evidencer interface{ Evidence() string }
 
@@ -308,25 +276,6 @@ func inTest[R Evidencer](t TestingT, check direct[R], from *scenario.Node, to Ta
 	}
 	r, err := check(nodeContext(t), from, dst, opts...)
 	return report(t, r, err)
-}
-
-// report turns a direct check's outcome into a test failure. An
-// inconclusive result (the machine, not the network, decided it: too busy
-// to time, neighbour table full) skips the test where t can skip, as vtest
-// run does, unless VTEST_INCONCLUSIVE=fail.
-func report(t TestingT, r Evidencer, err error) bool {
-	helper(t).Helper()
-	if err != nil {
-		if s, ok := t.(interface{ Skipf(string, ...any) }); ok && scenario.IsInconclusive(err) && os.Getenv("VTEST_INCONCLUSIVE") != "fail" {
-			s.Skipf("%v", err)
-		}
-		t.Errorf("%v", err)
-		return false
-	}
-	if ev := evidence(r); ev != "" {
-		logf(t, "%s", ev)
-	}
-	return true
 }
 
 // earliest returns t, or ctx's deadline if that comes first.
