@@ -35,8 +35,7 @@ give an address to aim at a particular one.
 	crafted frames       Frames, Deliver (step)    SeesFrames
 	MTU                  PMTU                      PathMTUIs
 	timing               LatencyWithin, LossWithin LatencyMeets             Latency
-	throughput, ECMP     Rate, ThroughputWithin,   RateWithin, Spreads      Throughput
-	                     Spread, SpreadOver
+	throughput, ECMP     Rate, Spread              RateWithin, Spreads      Throughput, FlowSpread
 	UDP stream           UDPStream                 UDPStreamWithin          StreamUDP
 	reach matrix         Matrix, AllReach                                   ReachMatrix
 	kernel state         NeighbourEntry, FDBEntry, HasNeighbour, HasFDB,    Neighbour, Conntrack

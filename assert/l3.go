@@ -45,19 +45,6 @@ func PortForwarded(client string, to Target, port int, server string, serverPort
 	}))
 }
 
-// SpreadOver is a scenario check: flows from → to are spread over every
-// one of the router's interfaces ifaces. It is Spread under the name the
-// routing scenarios use.
-func SpreadOver(from string, to Target, router string, ifaces []string, opts ...Option) scenario.CheckFunc {
-	return Spread(from, to, router, ifaces, opts...)
-}
-
-// ThroughputWithin is a scenario check: TCP goodput from → to lies between
-// lo and hi bit/s (0 for no bound). It is Rate with the bounds in bit/s.
-func ThroughputWithin(from string, to Target, lo, hi float64, opts ...Option) scenario.CheckFunc {
-	return Rate(from, to, append(opts, Mbps(lo/1e6, hi/1e6))...)
-}
-
 // lossResult is the evidence of LossWithin.
 type lossResult struct {
 	ping   *PingResult
