@@ -38,9 +38,13 @@ type Options struct {
 	// route) to be missing.
 	Absent bool
 	// Expect is an expected state: a neighbour state ("reachable",
-	// "stale", …), a link state ("up", "down", "no-carrier") or a firewall
-	// verdict ("allowed", "refused", "rejected", "filtered").
+	// "stale", …), a link state ("up", "down", "no-carrier"), an FDB
+	// entry's kind, a frame count (Exactly, AtLeastCount, NoFrames) or a
+	// Verdict (Firewall).
 	Expect string
+	// Because is why an isolation check wants the destination unreached
+	// (NoRoute, Rejected or Filtered; "": any).
+	Because Verdict
 	// MAC is an expected hardware address, or "node:iface" for that
 	// interface's address.
 	MAC string
@@ -100,8 +104,11 @@ func Warmup(n int) Option { return func(o *Options) { o.Warmup = n } }
 // Absent expects the kernel object looked up to be missing.
 func Absent() Option { return func(o *Options) { o.Absent = true } }
 
-// Expect sets the expected state or verdict.
-func Expect(state string) Option { return func(o *Options) { o.Expect = state } }
+// Expect sets the expected state: a Verdict (Firewall), a frame count
+// (Frames), a link state (LinkIs), a neighbour state (NeighbourEntry) or an
+// FDB entry's kind (FDBEntry). A value the check does not know is a
+// Validate error.
+func Expect[S ~string](state S) Option { return func(o *Options) { o.Expect = string(state) } }
 
 // MAC sets the expected hardware address ("02:00:00:00:00:01", or
 // "node:iface" for that interface's).

@@ -131,7 +131,7 @@ func TestIsolation(t *testing.T) {
 		n := scenario.New(t, scenarios.Routed())
 		delDefaultRoute(t, n.Node("client"))
 		r, err := assert.Isolated(ctx, n.Node("client"), n.Node("server").IPv4())
-		if err != nil || r.Verdict != "no route" {
+		if err != nil || r.Verdict != assert.NoRoute {
 			t.Fatalf("%v: %s", err, r.Evidence())
 		}
 	})
@@ -139,7 +139,7 @@ func TestIsolation(t *testing.T) {
 		n := scenario.New(t, scenarios.Routed())
 		rejectForwardedICMP(t, n.Node("router"))
 		r, err := assert.Isolated(ctx, n.Node("client"), n.Node("server").IPv4())
-		if err != nil || r.Verdict != "rejected" {
+		if err != nil || r.Verdict != assert.Rejected {
 			t.Fatalf("%v: %s", err, r.Evidence())
 		}
 		mustContain(t, "rejected", err, r, "administratively prohibited", "from 10.0.1.")
@@ -148,7 +148,7 @@ func TestIsolation(t *testing.T) {
 		n := scenario.New(t, pair())
 		dropICMP(t, n.Node("right"))
 		r, err := assert.Isolated(ctx, n.Node("left"), n.Node("right").IPv4(), assert.Timeout(300*time.Millisecond))
-		if err != nil || r.Verdict != "no reply" || r.Sent != 3 {
+		if err != nil || r.Verdict != assert.Filtered || r.Sent != 3 {
 			t.Fatalf("%v: %s", err, r.Evidence())
 		}
 		// That it never outlasts its timeout is measured by

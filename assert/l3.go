@@ -32,7 +32,7 @@ func PortForwarded(client string, to Target, port int, server string, serverPort
 			return r, err
 		}
 		switch {
-		case r.Outcome != Connected:
+		case r.Verdict != Allowed:
 			return r, fmt.Errorf("port forward %s → %s: %s", client, r.Dst, r.Evidence())
 		case !r.Accepted:
 			return r, fmt.Errorf("port forward %s → %s: connected, but not to %s: %s", client, r.Dst, server, r.Evidence())

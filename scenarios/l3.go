@@ -73,10 +73,10 @@ func Firewall() *scenario.Spec {
 	s.Host("server").Route("default", "fw")
 	s.Link("client", "fw:inside").Subnet("10.0.1.0/24")
 	s.Link("fw:dmz", "server").Subnet("10.0.2.0/24")
-	s.Check("8080 is allowed", assert.Counted("fw", "allow-8080", assert.ConnectOutcome("client", "server", 8080, assert.Connected)))
+	s.Check("8080 is allowed", assert.Counted("fw", "allow-8080", assert.ConnectOutcome("client", "server", 8080, assert.Allowed)))
 	s.Check("8081 is refused", assert.Counted("fw", "refuse-8081", assert.ConnectOutcome("client", "server", 8081, assert.Refused)))
 	s.Check("8082 is dropped silently", assert.Counted("fw", "drop-8082-8099",
-		assert.ConnectOutcome("client", "server", 8082, assert.TimedOut, assert.Timeout(300*time.Millisecond))))
+		assert.ConnectOutcome("client", "server", 8082, assert.Filtered, assert.Timeout(300*time.Millisecond))))
 	s.Check("ping is not filtered", assert.Reach("client", "server"))
 	return s
 }
