@@ -198,6 +198,12 @@ func optionRefs(name string, r reads, opts []Option, refs scenario.CheckRefs, fi
 			Fix:     "use a value in range",
 		})
 	}
+	if p := expectProblem(name, o.Expect); p != "" {
+		refs.Problems = append(refs.Problems, scenario.CheckProblem{
+			Problem: "assert." + name + ": Expect: " + p,
+			Fix:     "pass one of the values the check's documentation lists",
+		})
+	}
 	if err := validBecause(o.Because); err != nil {
 		refs.Problems = append(refs.Problems, scenario.CheckProblem{
 			Problem: "assert." + name + ": " + err.Error(),
