@@ -19,8 +19,12 @@ type tapT struct {
 	skipped    bool
 }
 
-func (r *tapT) Errorf(format string, args ...any) { r.errs = append(r.errs, fmt.Sprintf(format, args...)) }
-func (r *tapT) Logf(format string, args ...any)   { r.logs = append(r.logs, fmt.Sprintf(format, args...)) }
+func (r *tapT) Errorf(format string, args ...any) {
+	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+}
+func (r *tapT) Logf(format string, args ...any) {
+	r.logs = append(r.logs, fmt.Sprintf(format, args...))
+}
 func (r *tapT) Skipf(format string, args ...any) {
 	r.skipped, r.skip = true, fmt.Sprintf(format, args...)
 }
