@@ -312,7 +312,9 @@ func Firewall(from string, to Target, port int, opts ...Option) scenario.CheckFu
 
 // VerdictIs fails the test unless from → to:port gets the expected
 // verdict; see PortVerdict.
+//
+// Deprecated: use assert.Check(t, n, assert.Firewall(…)).
 func VerdictIs(t TestingT, from *scenario.Node, to Target, port int, opts ...Option) bool {
 	helper(t).Helper()
-	return inTest(t, PortVerdict, from, to, append(opts, Port(port)))
+	return Check(t, from.Network(), Firewall(from.Name(), to, port, opts...))
 }

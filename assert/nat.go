@@ -216,6 +216,8 @@ func conntrackEntry(router *scenario.Node, local, dst netip.AddrPort) string {
 
 // SourceIs fails the test unless a UDP datagram from → to:dst arrives with
 // source want and the echo comes back.
+//
+// Deprecated: use assert.Check(t, n, assert.SeenAs(…)).
 func SourceIs(t TestingT, from, to *scenario.Node, dst, want netip.Addr, opts ...Option) bool {
 	helper(t).Helper()
 	r, err := SeenSource(nodeContext(t), from, to, dst, opts...)

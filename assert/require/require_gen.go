@@ -12,6 +12,8 @@ import (
 )
 
 // ARPIgnored is assert.ARPIgnored, stopping the test on failure.
+//
+// Deprecated: use assert.Check(t, n, assert.ARPUnanswered(…)).
 func ARPIgnored(t TestingT, from *scenario.Node, iface string, ip netip.Addr, opts ...assert.Option) {
 	helper(t).Helper()
 	if !assert.ARPIgnored(t, from, iface, ip, opts...) {
@@ -20,6 +22,8 @@ func ARPIgnored(t TestingT, from *scenario.Node, iface string, ip netip.Addr, op
 }
 
 // ARPResolves is assert.ARPResolves, stopping the test on failure.
+//
+// Deprecated: use assert.Check(t, n, assert.ARPAnswered(…)).
 func ARPResolves(t TestingT, from *scenario.Node, iface string, ip netip.Addr, want net.HardwareAddr, opts ...assert.Option) {
 	helper(t).Helper()
 	if !assert.ARPResolves(t, from, iface, ip, want, opts...) {
@@ -70,6 +74,8 @@ func CountersRoseDuring(t TestingT, nd *scenario.Node, iface string, c assert.Co
 }
 
 // ForwardedBy is assert.ForwardedBy, stopping the test on failure.
+//
+// Deprecated: use assert.Check(t, n, assert.Forwarded(…)).
 func ForwardedBy(t TestingT, n *scenario.Network, from *scenario.Node, to netip.Addr, router *scenario.Node, opts ...assert.Option) {
 	helper(t).Helper()
 	if !assert.ForwardedBy(t, n, from, to, router, opts...) {
@@ -78,6 +84,8 @@ func ForwardedBy(t TestingT, n *scenario.Network, from *scenario.Node, to netip.
 }
 
 // HasFDB is assert.HasFDB, stopping the test on failure.
+//
+// Deprecated: use assert.Check(t, n, assert.FDBEntry(…)).
 func HasFDB(t TestingT, sw *scenario.Node, mac string, opts ...assert.Option) {
 	helper(t).Helper()
 	if !assert.HasFDB(t, sw, mac, opts...) {
@@ -86,6 +94,8 @@ func HasFDB(t TestingT, sw *scenario.Node, mac string, opts ...assert.Option) {
 }
 
 // HasNeighbour is assert.HasNeighbour, stopping the test on failure.
+//
+// Deprecated: use assert.Check(t, n, assert.NeighbourEntry(…)).
 func HasNeighbour(t TestingT, nd *scenario.Node, target assert.Target, opts ...assert.Option) {
 	helper(t).Helper()
 	if !assert.HasNeighbour(t, nd, target, opts...) {
@@ -94,6 +104,8 @@ func HasNeighbour(t TestingT, nd *scenario.Node, target assert.Target, opts ...a
 }
 
 // HasSysctl is assert.HasSysctl, stopping the test on failure.
+//
+// Deprecated: use assert.Check(t, n, assert.SysctlIs(…)).
 func HasSysctl(t TestingT, nd *scenario.Node, name, want string) {
 	helper(t).Helper()
 	if !assert.HasSysctl(t, nd, name, want) {
@@ -110,6 +122,8 @@ func Holds(t TestingT, window, every time.Duration, probe assert.Probe) {
 }
 
 // HopAnswers is assert.HopAnswers, stopping the test on failure.
+//
+// Deprecated: use assert.Check(t, n, assert.HopIs(…)).
 func HopAnswers(t TestingT, from *scenario.Node, to assert.Target, n int, want netip.Addr, opts ...assert.Option) {
 	helper(t).Helper()
 	if !assert.HopAnswers(t, from, to, n, want, opts...) {
@@ -118,6 +132,8 @@ func HopAnswers(t TestingT, from *scenario.Node, to assert.Target, n int, want n
 }
 
 // LatencyMeets is assert.LatencyMeets, stopping the test on failure.
+//
+// Deprecated: use assert.Check(t, n, assert.LatencyWithin(…)).
 func LatencyMeets(t TestingT, from *scenario.Node, to assert.Target, bounds []assert.Bound, opts ...assert.Option) {
 	helper(t).Helper()
 	if !assert.LatencyMeets(t, from, to, bounds, opts...) {
@@ -126,6 +142,8 @@ func LatencyMeets(t TestingT, from *scenario.Node, to assert.Target, bounds []as
 }
 
 // LinkStateIs is assert.LinkStateIs, stopping the test on failure.
+//
+// Deprecated: use assert.Check(t, n, assert.LinkIs(…)).
 func LinkStateIs(t TestingT, nd *scenario.Node, iface string, opts ...assert.Option) {
 	helper(t).Helper()
 	if !assert.LinkStateIs(t, nd, iface, opts...) {
@@ -134,6 +152,8 @@ func LinkStateIs(t TestingT, nd *scenario.Node, iface string, opts ...assert.Opt
 }
 
 // PathClear is assert.PathClear, stopping the test on failure.
+//
+// Deprecated: use assert.Check(t, n, assert.Walked(…)).
 func PathClear(t TestingT, from *scenario.Node, to assert.Target, opts ...assert.Option) {
 	helper(t).Helper()
 	if !assert.PathClear(t, from, to, opts...) {
@@ -142,6 +162,8 @@ func PathClear(t TestingT, from *scenario.Node, to assert.Target, opts ...assert
 }
 
 // PathMTUIs is assert.PathMTUIs, stopping the test on failure.
+//
+// Deprecated: use assert.Check(t, n, assert.PMTU(…)).
 func PathMTUIs(t TestingT, from *scenario.Node, to assert.Target, opts ...assert.Option) {
 	helper(t).Helper()
 	if !assert.PathMTUIs(t, from, to, opts...) {
@@ -150,6 +172,8 @@ func PathMTUIs(t TestingT, from *scenario.Node, to assert.Target, opts ...assert
 }
 
 // RateWithin is assert.RateWithin, stopping the test on failure.
+//
+// Deprecated: use assert.Check(t, n, assert.Rate(…)).
 func RateWithin(t TestingT, from *scenario.Node, to assert.Target, opts ...assert.Option) {
 	helper(t).Helper()
 	if !assert.RateWithin(t, from, to, opts...) {
@@ -166,6 +190,8 @@ func Reachable(t TestingT, from *scenario.Node, to assert.Target, opts ...assert
 }
 
 // RoutesAs is assert.RoutesAs, stopping the test on failure.
+//
+// Deprecated: use assert.Check(t, n, assert.Routes(…)).
 func RoutesAs(t TestingT, nd *scenario.Node, target assert.Target, opts ...assert.Option) {
 	helper(t).Helper()
 	if !assert.RoutesAs(t, nd, target, opts...) {
@@ -174,6 +200,8 @@ func RoutesAs(t TestingT, nd *scenario.Node, target assert.Target, opts ...asser
 }
 
 // SeesFrames is assert.SeesFrames, stopping the test on failure.
+//
+// Deprecated: use assert.Check(t, n, assert.Frames(…)).
 func SeesFrames(t TestingT, n *scenario.Network, from string, f assert.Frame, at string, m assert.Match, opts ...assert.Option) {
 	helper(t).Helper()
 	if !assert.SeesFrames(t, n, from, f, at, m, opts...) {
@@ -182,6 +210,8 @@ func SeesFrames(t TestingT, n *scenario.Network, from string, f assert.Frame, at
 }
 
 // SourceIs is assert.SourceIs, stopping the test on failure.
+//
+// Deprecated: use assert.Check(t, n, assert.SeenAs(…)).
 func SourceIs(t TestingT, from, to *scenario.Node, dst, want netip.Addr, opts ...assert.Option) {
 	helper(t).Helper()
 	if !assert.SourceIs(t, from, to, dst, want, opts...) {
@@ -190,6 +220,8 @@ func SourceIs(t TestingT, from, to *scenario.Node, dst, want netip.Addr, opts ..
 }
 
 // Spreads is assert.Spreads, stopping the test on failure.
+//
+// Deprecated: use assert.Check(t, n, assert.Spread(…)).
 func Spreads(t TestingT, from *scenario.Node, to assert.Target, router *scenario.Node, ifaces []string, opts ...assert.Option) {
 	helper(t).Helper()
 	if !assert.Spreads(t, from, to, router, ifaces, opts...) {
@@ -198,6 +230,8 @@ func Spreads(t TestingT, from *scenario.Node, to assert.Target, router *scenario
 }
 
 // Tracks is assert.Tracks, stopping the test on failure.
+//
+// Deprecated: use assert.Check(t, n, assert.ConntrackEntry(…)).
 func Tracks(t TestingT, nd *scenario.Node, target assert.Target, opts ...assert.Option) {
 	helper(t).Helper()
 	if !assert.Tracks(t, nd, target, opts...) {
@@ -206,6 +240,8 @@ func Tracks(t TestingT, nd *scenario.Node, target assert.Target, opts ...assert.
 }
 
 // UDPStreamWithin is assert.UDPStreamWithin, stopping the test on failure.
+//
+// Deprecated: use assert.Check(t, n, assert.UDPStream(…)).
 func UDPStreamWithin(t TestingT, from *scenario.Node, to assert.Target, mbit float64, opts ...assert.Option) {
 	helper(t).Helper()
 	if !assert.UDPStreamWithin(t, from, to, mbit, opts...) {
@@ -222,6 +258,8 @@ func Unreachable(t TestingT, from *scenario.Node, to assert.Target, opts ...asse
 }
 
 // VerdictIs is assert.VerdictIs, stopping the test on failure.
+//
+// Deprecated: use assert.Check(t, n, assert.Firewall(…)).
 func VerdictIs(t TestingT, from *scenario.Node, to assert.Target, port int, opts ...assert.Option) {
 	helper(t).Helper()
 	if !assert.VerdictIs(t, from, to, port, opts...) {
