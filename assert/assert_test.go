@@ -390,29 +390,29 @@ func TestTransport(t *testing.T) {
 	}()
 	dst := right.IPv4()
 	left := n.Node("left")
-	if r, err := assert.TCPConnect(ctx, left, dst, assert.Port(7000)); err != nil || r.Outcome != "connected" {
+	if r, err := assert.TCPConnect(ctx, left, dst, assert.Port(7000)); err != nil || r.Verdict != assert.Allowed {
 		t.Fatalf("tcp: %v", err)
 	}
-	if r, err := assert.UDPEcho(ctx, left, dst, assert.Port(7001)); err != nil || r.Outcome != "echoed" {
+	if r, err := assert.UDPEcho(ctx, left, dst, assert.Port(7001)); err != nil || r.Verdict != assert.Allowed {
 		t.Fatalf("udp: %v", err)
 	}
 	// Broken: no listener on the port → refused, with the cause.
 	r, err := assert.TCPConnect(ctx, left, dst, assert.Port(7999))
-	if err == nil || r.Outcome != "refused" {
+	if err == nil || r.Verdict != assert.Refused {
 		t.Fatalf("tcp to a closed port: %v %+v", err, r)
 	}
 	r, err = assert.UDPEcho(ctx, left, dst, assert.Port(7999), assert.Timeout(200*time.Millisecond))
-	if err == nil || r.Outcome != "refused" {
+	if err == nil || r.Verdict != assert.Refused {
 		t.Fatalf("udp to a closed port: %v %+v", err, r)
 	}
 	// Broken: link down → timeout / no reply.
 	linkDown(t, right, "eth0")
 	r, err = assert.TCPConnect(ctx, left, dst, assert.Port(7000), assert.Timeout(200*time.Millisecond))
-	if err == nil || r.Outcome != "timeout" {
+	if err == nil || r.Verdict != assert.Filtered {
 		t.Fatalf("tcp over a down link: %v %+v", err, r)
 	}
 	r, err = assert.UDPEcho(ctx, left, dst, assert.Port(7001), assert.Timeout(200*time.Millisecond))
-	if err == nil || r.Outcome != "no reply" {
+	if err == nil || r.Verdict != assert.Filtered {
 		t.Fatalf("udp over a down link: %v %+v", err, r)
 	}
 }
