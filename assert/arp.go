@@ -267,9 +267,5 @@ func ARPResolves(t TestingT, from *scenario.Node, iface string, ip netip.Addr, w
 // Deprecated: use assert.Check(t, n, assert.ARPUnanswered(…)).
 func ARPIgnored(t TestingT, from *scenario.Node, iface string, ip netip.Addr, opts ...Option) bool {
 	helper(t).Helper()
-	r, err := ARP(nodeContext(t), from, iface, ip, opts...)
-	if err == nil {
-		err = judgeARP(r, false)
-	}
-	return report(t, r, err)
+	return Check(t, from.Network(), ARPUnanswered(from.Name(), ip, append(opts, Via(iface))...))
 }

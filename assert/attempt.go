@@ -158,12 +158,7 @@ func ConnectOutcome(from string, to Target, port int, want Verdict, opts ...Opti
 // Deprecated: use assert.Check(t, n, assert.ConnectOutcome(…)).
 func ConnectEndsAs(t TestingT, from, to *scenario.Node, dst netip.Addr, port int, want Verdict, opts ...Option) bool {
 	helper(t).Helper()
-	ap := netip.AddrPortFrom(dst, uint16(port))
-	r, err := TCPAttempt(nodeContext(t), from, to, ap, ap, opts...)
-	if err == nil {
-		err = judgeAttempt(r, want)
-	}
-	return report(t, r, err)
+	return Check(t, from.Network(), ConnectOutcome(from.Name(), dst, port, want, opts...)) // to owns dst: it listens there
 }
 
 func judgeAttempt(r *AttemptResult, want Verdict) error {
