@@ -250,6 +250,8 @@ func ARPUnanswered(from string, to Target, opts ...Option) scenario.CheckFunc {
 
 // ARPResolves fails the test unless an ARP request from a node for ip is
 // answered (with want's MAC, if want is not nil).
+//
+// Deprecated: use assert.Check(t, n, assert.ARPAnswered(…)).
 func ARPResolves(t TestingT, from *scenario.Node, iface string, ip netip.Addr, want net.HardwareAddr, opts ...Option) bool {
 	helper(t).Helper()
 	r, err := ARP(nodeContext(t), from, iface, ip, opts...)
@@ -262,11 +264,9 @@ func ARPResolves(t TestingT, from *scenario.Node, iface string, ip netip.Addr, w
 
 // ARPIgnored fails the test if an ARP request from a node for ip is
 // answered.
+//
+// Deprecated: use assert.Check(t, n, assert.ARPUnanswered(…)).
 func ARPIgnored(t TestingT, from *scenario.Node, iface string, ip netip.Addr, opts ...Option) bool {
 	helper(t).Helper()
-	r, err := ARP(nodeContext(t), from, iface, ip, opts...)
-	if err == nil {
-		err = judgeARP(r, false)
-	}
-	return report(t, r, err)
+	return Check(t, from.Network(), ARPUnanswered(from.Name(), ip, append(opts, Via(iface))...))
 }

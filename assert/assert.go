@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"os"
 	"reflect"
 	"slices"
 	"time"
@@ -39,9 +38,13 @@ type Options struct {
 	// route) to be missing.
 	Absent bool
 	// Expect is an expected state: a neighbour state ("reachable",
-	// "stale", …), a link state ("up", "down", "no-carrier") or a firewall
-	// verdict ("allowed", "refused", "rejected", "filtered").
+	// "stale", …), a link state ("up", "down", "no-carrier"), an FDB
+	// entry's kind, a frame count (Exactly, AtLeastCount, NoFrames) or a
+	// Verdict (Firewall).
 	Expect string
+	// Because is why an isolation check wants the destination unreached
+	// (NoRoute, Rejected or Filtered; "": any).
+	Because Verdict
 	// MAC is an expected hardware address, or "node:iface" for that
 	// interface's address.
 	MAC string
@@ -101,8 +104,11 @@ func Warmup(n int) Option { return func(o *Options) { o.Warmup = n } }
 // Absent expects the kernel object looked up to be missing.
 func Absent() Option { return func(o *Options) { o.Absent = true } }
 
-// Expect sets the expected state or verdict.
-func Expect(state string) Option { return func(o *Options) { o.Expect = state } }
+// Expect sets the expected state: a Verdict (Firewall), a frame count
+// (Frames), a link state (LinkIs), a neighbour state (NeighbourEntry) or an
+// FDB entry's kind (FDBEntry). A value the check does not know is a
+// Validate error.
+func Expect[S ~string](state S) Option { return func(o *Options) { o.Expect = string(state) } }
 
 // MAC sets the expected hardware address ("02:00:00:00:00:01", or
 // "node:iface" for that interface's).
@@ -217,37 +223,6 @@ func logf(t TestingT, format string, args ...any) {
 	}
 }
 
-// Check runs a scenario check as a testing helper: a failure fails the test
-// with the evidence, a pass logs it, a skip is logged as such. Every
-// scenario check of this package (and any of your own) is a test helper
-// this way:
-//
-//	assert.Check(t, network, assert.Reach("client", "server"))
-//
-// A check naming a node or interface the network lacks, or given an option
-// it does not read, fails with the reason before it runs, as Validate
-// refuses it in a scenario.
-func Check(t TestingT, n *scenario.Network, c scenario.CheckFunc) bool {
-	helper(t).Helper()
-	if err := n.ValidateCheck(c); err != nil {
-		t.Errorf("%v", err)
-		return false
-	}
-	r := c(nodeContext(t), n)
-	switch {
-	case r.Skip != "":
-		logf(t, "skipped: %s", r.Skip)
-		return true
-	case r.Err != nil:
-		t.Errorf("%v", r.Err)
-		return false
-	}
-	if r.Evidence != "" {
-		logf(t, "%s", r.Evidence)
-	}
-	return true
-}
-
 // Evidencer is implemented by every result.
 type Evidencer interface{ Evidence() string }
 
@@ -308,25 +283,6 @@ func inTest[R Evidencer](t TestingT, check direct[R], from *scenario.Node, to Ta
 	}
 	r, err := check(nodeContext(t), from, dst, opts...)
 	return report(t, r, err)
-}
-
-// report turns a direct check's outcome into a test failure. An
-// inconclusive result (the machine, not the network, decided it: too busy
-// to time, neighbour table full) skips the test where t can skip, as vtest
-// run does, unless VTEST_INCONCLUSIVE=fail.
-func report(t TestingT, r Evidencer, err error) bool {
-	helper(t).Helper()
-	if err != nil {
-		if s, ok := t.(interface{ Skipf(string, ...any) }); ok && scenario.IsInconclusive(err) && os.Getenv("VTEST_INCONCLUSIVE") != "fail" {
-			s.Skipf("%v", err)
-		}
-		t.Errorf("%v", err)
-		return false
-	}
-	if ev := evidence(r); ev != "" {
-		logf(t, "%s", ev)
-	}
-	return true
 }
 
 // earliest returns t, or ctx's deadline if that comes first.

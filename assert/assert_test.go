@@ -131,7 +131,7 @@ func TestIsolation(t *testing.T) {
 		n := scenario.New(t, scenarios.Routed())
 		delDefaultRoute(t, n.Node("client"))
 		r, err := assert.Isolated(ctx, n.Node("client"), n.Node("server").IPv4())
-		if err != nil || r.Verdict != "no route" {
+		if err != nil || r.Verdict != assert.NoRoute {
 			t.Fatalf("%v: %s", err, r.Evidence())
 		}
 	})
@@ -139,7 +139,7 @@ func TestIsolation(t *testing.T) {
 		n := scenario.New(t, scenarios.Routed())
 		rejectForwardedICMP(t, n.Node("router"))
 		r, err := assert.Isolated(ctx, n.Node("client"), n.Node("server").IPv4())
-		if err != nil || r.Verdict != "rejected" {
+		if err != nil || r.Verdict != assert.Rejected {
 			t.Fatalf("%v: %s", err, r.Evidence())
 		}
 		mustContain(t, "rejected", err, r, "administratively prohibited", "from 10.0.1.")
@@ -148,7 +148,7 @@ func TestIsolation(t *testing.T) {
 		n := scenario.New(t, pair())
 		dropICMP(t, n.Node("right"))
 		r, err := assert.Isolated(ctx, n.Node("left"), n.Node("right").IPv4(), assert.Timeout(300*time.Millisecond))
-		if err != nil || r.Verdict != "no reply" || r.Sent != 3 {
+		if err != nil || r.Verdict != assert.Filtered || r.Sent != 3 {
 			t.Fatalf("%v: %s", err, r.Evidence())
 		}
 		// That it never outlasts its timeout is measured by
@@ -390,29 +390,29 @@ func TestTransport(t *testing.T) {
 	}()
 	dst := right.IPv4()
 	left := n.Node("left")
-	if r, err := assert.TCPConnect(ctx, left, dst, assert.Port(7000)); err != nil || r.Outcome != "connected" {
+	if r, err := assert.TCPConnect(ctx, left, dst, assert.Port(7000)); err != nil || r.Verdict != assert.Allowed {
 		t.Fatalf("tcp: %v", err)
 	}
-	if r, err := assert.UDPEcho(ctx, left, dst, assert.Port(7001)); err != nil || r.Outcome != "echoed" {
+	if r, err := assert.UDPEcho(ctx, left, dst, assert.Port(7001)); err != nil || r.Verdict != assert.Allowed {
 		t.Fatalf("udp: %v", err)
 	}
 	// Broken: no listener on the port → refused, with the cause.
 	r, err := assert.TCPConnect(ctx, left, dst, assert.Port(7999))
-	if err == nil || r.Outcome != "refused" {
+	if err == nil || r.Verdict != assert.Refused {
 		t.Fatalf("tcp to a closed port: %v %+v", err, r)
 	}
 	r, err = assert.UDPEcho(ctx, left, dst, assert.Port(7999), assert.Timeout(200*time.Millisecond))
-	if err == nil || r.Outcome != "refused" {
+	if err == nil || r.Verdict != assert.Refused {
 		t.Fatalf("udp to a closed port: %v %+v", err, r)
 	}
 	// Broken: link down → timeout / no reply.
 	linkDown(t, right, "eth0")
 	r, err = assert.TCPConnect(ctx, left, dst, assert.Port(7000), assert.Timeout(200*time.Millisecond))
-	if err == nil || r.Outcome != "timeout" {
+	if err == nil || r.Verdict != assert.Filtered {
 		t.Fatalf("tcp over a down link: %v %+v", err, r)
 	}
 	r, err = assert.UDPEcho(ctx, left, dst, assert.Port(7001), assert.Timeout(200*time.Millisecond))
-	if err == nil || r.Outcome != "no reply" {
+	if err == nil || r.Verdict != assert.Filtered {
 		t.Fatalf("udp over a down link: %v %+v", err, r)
 	}
 }

@@ -2,7 +2,6 @@ package assert
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -13,26 +12,18 @@ import (
 	"github.com/vtest-dev/vtest/scenario"
 )
 
-// Outcomes of a connection attempt, as TCPAttempt classifies them (with
-// Refused: a TCP reset or an ICMP port unreachable).
-const (
-	Connected = "connected"
-	// HostUnreachable: an ICMP host or network unreachable, or prohibited.
-	HostUnreachable = "unreachable"
-	// TimedOut: no answer at all, as when a firewall drops silently.
-	TimedOut = "timeout"
-)
-
 // AttemptResult is the evidence of a TCP connection attempt to a listener
 // the check opened itself.
 type AttemptResult struct {
 	From, To string
 	Dst      netip.AddrPort
 	Local    netip.AddrPort
-	// Outcome is Connected, Refused, HostUnreachable, TimedOut or "error".
-	Outcome string
-	// Want is the outcome expected.
-	Want string
+	// Verdict is how the attempt ended.
+	Verdict Verdict
+	// ICMP is the ICMP error that answered, with its sender (nil: none).
+	ICMP *ICMPError
+	// Want is the verdict expected ("": none).
+	Want Verdict
 	// Accepted says whether the listener accepted the connection, and
 	// Peer is the address it saw it from.
 	Accepted bool
@@ -44,7 +35,10 @@ type AttemptResult struct {
 // Evidence renders the attempt.
 func (r *AttemptResult) Evidence() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "TCP %s → %s (%s, listening): %s", r.From, r.Dst, r.To, r.Outcome)
+	fmt.Fprintf(&b, "TCP %s → %s (%s, listening): %s", r.From, r.Dst, r.To, r.Verdict)
+	if r.ICMP != nil {
+		fmt.Fprintf(&b, " (%s)", r.ICMP)
+	}
 	if r.Want != "" {
 		fmt.Fprintf(&b, " (want %s)", r.Want)
 	}
@@ -62,9 +56,10 @@ func (r *AttemptResult) Evidence() string {
 
 // TCPAttempt opens a TCP listener in node to on listen (address and port;
 // an unspecified address listens on all), dials dst from node from, and
-// returns how the attempt ended. It fails only if the attempt could not be
-// made; judging the outcome is the caller's. Timeout (default 1 s) bounds
-// the dial: a silent drop ends as TimedOut.
+// returns how the attempt ended (its Verdict, and the ICMP error that
+// answered, seen by a raw socket in from). It fails only if the attempt
+// could not be made; judging the verdict is the caller's. Timeout (default
+// 1 s) bounds the dial: a silent drop ends as Filtered.
 func TCPAttempt(ctx context.Context, from, to *scenario.Node, dst, listen netip.AddrPort, opts ...Option) (*AttemptResult, error) {
 	o, err := build(connDefaults, opts)
 	if err != nil {
@@ -94,21 +89,36 @@ func TCPAttempt(ctx context.Context, from, to *scenario.Node, dst, listen netip.
 		accepted <- netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 		c.Close()
 	}()
+	watch, err := openICMPWatch(from, dst.Addr().Is6())
+	if err != nil {
+		return r, fmt.Errorf("tcp: %w", err)
+	}
+	defer watch.Close()
 	start := time.Now()
 	dctx, cancel := context.WithDeadline(ctx, earliest(ctx, start.Add(o.Timeout)))
 	defer cancel()
 	c, err := dialTCP(dctx, from, o.Source, dst)
 	r.Elapsed = time.Since(start)
 	if err != nil {
-		r.Outcome, r.Err = classify(err), err.Error()
-		if errors.Is(err, context.DeadlineExceeded) {
-			r.Outcome = TimedOut
+		// An ICMP error reaches the raw socket before TCP handles it,
+		// so it is queued by now if one came.
+		var answered *ICMPError
+		if e, found := watch.find(dst, false, time.Now().Add(20*time.Millisecond)); found {
+			answered = &e
+		}
+		v, detail, ok := verdictOf(err, answered, dst.Addr(), false)
+		if !ok {
+			return r, fmt.Errorf("tcp: dial %s from %s: %w", dst, from.Name(), err)
+		}
+		r.Verdict, r.ICMP, r.Err = v, answered, err.Error()
+		if detail != "" && !strings.Contains(detail, r.Err) {
+			r.Err = detail + "; " + r.Err
 		}
 		return r, nil
 	}
 	defer c.Close()
 	r.Local = c.LocalAddr().(*net.TCPAddr).AddrPort()
-	r.Outcome = Connected
+	r.Verdict = Allowed
 	select {
 	case r.Peer = <-accepted:
 		r.Accepted = true
@@ -119,11 +129,12 @@ func TCPAttempt(ctx context.Context, from, to *scenario.Node, dst, listen netip.
 }
 
 // ConnectOutcome is a scenario check: a TCP connection from → to:port, to a
-// listener the check opens in to on that port, ends with want: Connected,
-// Refused, HostUnreachable or TimedOut. It tells a refusal (reset or ICMP) from
-// a silent drop.
-func ConnectOutcome(from string, to Target, port int, want string, opts ...Option) scenario.CheckFunc {
-	return declare("ConnectOutcome", connReads, opts, names([]string{from}, to), checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
+// listener the check opens in to on that port, ends with the verdict want:
+// Allowed, Refused, Rejected, Filtered or NoRoute. It tells a refusal
+// (reset or ICMP port unreachable) from a rejection (another ICMP error,
+// named with its sender in the evidence) and from a silent drop.
+func ConnectOutcome(from string, to Target, port int, want Verdict, opts ...Option) scenario.CheckFunc {
+	return declare("ConnectOutcome", connReads, opts, verdictRefs("ConnectOutcome", names([]string{from}, to), want), checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
 		src := n.Node(from)
 		dst, err := resolveFor(n, src, to, opts)
 		if err != nil {
@@ -143,21 +154,21 @@ func ConnectOutcome(from string, to Target, port int, want string, opts ...Optio
 }
 
 // ConnectEndsAs fails the test unless a TCP connection from → to:port (a
-// listener opened in to) ends with want.
-func ConnectEndsAs(t TestingT, from, to *scenario.Node, dst netip.Addr, port int, want string, opts ...Option) bool {
+// listener opened in to) ends with the verdict want.
+//
+// Deprecated: use assert.Check(t, n, assert.ConnectOutcome(…)).
+func ConnectEndsAs(t TestingT, from, to *scenario.Node, dst netip.Addr, port int, want Verdict, opts ...Option) bool {
 	helper(t).Helper()
-	ap := netip.AddrPortFrom(dst, uint16(port))
-	r, err := TCPAttempt(nodeContext(t), from, to, ap, ap, opts...)
-	if err == nil {
-		err = judgeAttempt(r, want)
-	}
-	return report(t, r, err)
+	return Check(t, from.Network(), ConnectOutcome(from.Name(), dst, port, want, opts...)) // to owns dst: it listens there
 }
 
-func judgeAttempt(r *AttemptResult, want string) error {
+func judgeAttempt(r *AttemptResult, want Verdict) error {
+	if err := validVerdict(want); err != nil {
+		return fmt.Errorf("tcp: want: %w", err)
+	}
 	r.Want = want
-	if r.Outcome != want {
-		return fmt.Errorf("TCP %s → %s ended %s, want %s: %s", r.From, r.Dst, r.Outcome, want, r.Evidence())
+	if r.Verdict != want {
+		return fmt.Errorf("TCP %s → %s ended %s, want %s: %s", r.From, r.Dst, r.Verdict, want, r.Evidence())
 	}
 	return nil
 }

@@ -32,7 +32,7 @@ func BenchmarkIsolated(b *testing.B) {
 	for b.Loop() {
 		start := time.Now()
 		r, err := assert.Isolated(ctx, n.Node("left"), n.Node("right").IPv4())
-		if err != nil || r.Verdict != "no reply" {
+		if err != nil || r.Verdict != assert.Filtered {
 			b.Fatal(err, r.Evidence())
 		}
 		worst = max(worst, time.Since(start))

@@ -111,7 +111,9 @@ func ConntrackEntry(node string, target Target, opts ...Option) scenario.CheckFu
 
 // Tracks fails the test unless the node's conntrack table is as expected
 // for target; see Conntrack.
+//
+// Deprecated: use assert.Check(t, n, assert.ConntrackEntry(…)).
 func Tracks(t TestingT, nd *scenario.Node, target Target, opts ...Option) bool {
 	helper(t).Helper()
-	return inTest(t, Conntrack, nd, target, opts)
+	return Check(t, nd.Network(), ConntrackEntry(nd.Name(), target, opts...))
 }

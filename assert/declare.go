@@ -41,6 +41,7 @@ const (
 	readsFor
 	readsVLAN
 	readsJitter
+	readsBecause
 )
 
 // optionFields names the option that sets each field of Options, in the
@@ -72,13 +73,14 @@ var optionFields = []struct {
 	{"Duration", "For", readsFor},
 	{"VLAN", "VLAN", readsVLAN},
 	{"Jitter", "Jitter", readsJitter},
+	{"Because", "Because", readsBecause},
 }
 
 // The options each family of checks reads. IPv6 is read by every check
 // given a node as target (it picks the node's IPv6 address).
 const (
 	pingReads       = readsCount | readsInterval | readsTimeout | readsLoss | readsSource | readsVia | readsIPv6 | readsSize | readsWarmup
-	isolationReads  = readsCount | readsInterval | readsTimeout | readsIPv6
+	isolationReads  = readsCount | readsInterval | readsTimeout | readsIPv6 | readsBecause
 	lossReads       = pingReads &^ readsLoss
 	pmtuReads       = readsSize | readsPathMTU | readsTimeout | readsIPv6
 	routeReads      = readsVia | readsGateway | readsSource | readsPathMTU | readsAbsent | readsIPv6
@@ -194,6 +196,18 @@ func optionRefs(name string, r reads, opts []Option, refs scenario.CheckRefs, fi
 		refs.Problems = append(refs.Problems, scenario.CheckProblem{
 			Problem: "assert." + name + ": " + err.Error(),
 			Fix:     "use a value in range",
+		})
+	}
+	if p := expectProblem(name, o.Expect); p != "" {
+		refs.Problems = append(refs.Problems, scenario.CheckProblem{
+			Problem: "assert." + name + ": Expect: " + p,
+			Fix:     "pass one of the values the check's documentation lists",
+		})
+	}
+	if err := validBecause(o.Because); err != nil {
+		refs.Problems = append(refs.Problems, scenario.CheckProblem{
+			Problem: "assert." + name + ": " + err.Error(),
+			Fix:     "pass assert.Because(assert.NoRoute), (assert.Rejected) or (assert.Filtered)",
 		})
 	}
 	if o.Interface != "" && r&readsVia != 0 && len(refs.Nodes) > 0 {

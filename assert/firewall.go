@@ -20,44 +20,27 @@ import (
 	"github.com/vtest-dev/vtest/scenario"
 )
 
-// The firewall verdicts, as the evidence and Expect name them.
-const (
-	// Allowed: the connection was established (TCP) or the datagram was
-	// answered (UDP).
-	Allowed = "allowed"
-	// Refused: a TCP reset, or ICMP port unreachable from the destination
-	// itself — nothing listens there (or a reject that looks exactly like
-	// it).
-	Refused = "refused"
-	// Rejected: an ICMP error from anyone else, or of another kind (admin
-	// prohibited, host unreachable, …); the evidence says which and from
-	// whom.
-	Rejected = "rejected"
-	// Filtered: nothing came back before the timeout.
-	Filtered = "filtered"
-)
-
 // VerdictResult is the evidence of a firewall-verdict check.
 type VerdictResult struct {
 	Proto   string
 	From    string
 	Dst     netip.AddrPort
-	Verdict string
-	// ICMP is the ICMP error that answered, with its sender.
-	ICMP string
+	Verdict Verdict
+	// ICMP is the ICMP error that answered, with its sender (nil: none).
+	ICMP *ICMPError
 	// Detail is the socket's error, or what answered.
 	Detail string
 	// Listener says who listened at the destination.
 	Listener string
-	Want     string
+	Want     Verdict
 	Elapsed  time.Duration
 }
 
 // Evidence renders the attempt.
 func (r *VerdictResult) Evidence() string {
 	s := fmt.Sprintf("%s %s → %s: %s", r.Proto, r.From, r.Dst, r.Verdict)
-	if r.ICMP != "" {
-		s += " (" + r.ICMP + ")"
+	if r.ICMP != nil {
+		s += " (" + r.ICMP.String() + ")"
 	}
 	if r.Detail != "" {
 		s += "; " + r.Detail
@@ -68,7 +51,7 @@ func (r *VerdictResult) Evidence() string {
 	return s + fmt.Sprintf("; want %s; took %s", r.Want, ms(r.Elapsed))
 }
 
-var verdictDefaults = Options{Timeout: 500 * time.Millisecond, Expect: Allowed}
+var verdictDefaults = Options{Timeout: 500 * time.Millisecond, Expect: string(Allowed)}
 
 // UDP makes a firewall-verdict check use UDP instead of TCP.
 func UDP() Option { return func(o *Options) { o.UDP = true } }
@@ -89,16 +72,15 @@ func PortVerdict(ctx context.Context, from *scenario.Node, dst netip.Addr, opts 
 	if err != nil {
 		return nil, fmt.Errorf("firewall: %w", err)
 	}
-	switch o.Expect {
-	case Allowed, Refused, Rejected, Filtered:
-	default:
-		return nil, fmt.Errorf("firewall: expected verdict %q is not allowed, refused, rejected or filtered", o.Expect)
+	want := Verdict(o.Expect)
+	if err := validVerdict(want); err != nil {
+		return nil, fmt.Errorf("firewall: expected %w", err)
 	}
 	if o.Port == 0 {
 		return nil, errors.New("firewall: no port: pass assert.Port(n)")
 	}
 	start := time.Now()
-	r := &VerdictResult{Proto: "TCP", From: from.Name(), Dst: netip.AddrPortFrom(dst, uint16(o.Port)), Want: o.Expect, Listener: "the scenario's"}
+	r := &VerdictResult{Proto: "TCP", From: from.Name(), Dst: netip.AddrPortFrom(dst, uint16(o.Port)), Want: want, Listener: "the scenario's"}
 	if o.UDP {
 		r.Proto = "UDP"
 	}
@@ -126,35 +108,20 @@ func PortVerdict(ctx context.Context, from *scenario.Node, dst netip.Addr, opts 
 	// An ICMP error reaches the raw socket before the transport protocol
 	// handles it, so it is queued by now if one came.
 	icmpErr, found := watch.find(r.Dst, o.UDP, time.Now().Add(20*time.Millisecond))
-	switch {
-	case sockErr == nil:
-		r.Verdict = Allowed
-	case found && icmpErr.portUnreachable && icmpErr.from == dst:
-		r.Verdict, r.ICMP = Refused, icmpErr.String()
-	case found:
-		r.Verdict, r.ICMP = Rejected, icmpErr.String()
-	case errors.Is(sockErr, syscall.ECONNREFUSED):
-		r.Verdict = Refused
-		if !o.UDP {
-			r.Detail = "TCP reset"
-		}
-	case errors.Is(sockErr, syscall.ENETUNREACH), errors.Is(sockErr, syscall.EHOSTUNREACH):
-		r.Verdict = Rejected
-		r.Detail = "by the source's own routing: " + sockErr.Error()
-	case errors.Is(sockErr, syscall.EPERM):
-		r.Verdict = Filtered
-		r.Detail = "dropped by the source's own firewall: " + sockErr.Error()
-	case isTimeout(sockErr):
-		r.Verdict = Filtered
-		r.Detail = "nothing came back"
-	default:
+	var answered *ICMPError
+	if found {
+		answered = &icmpErr
+	}
+	v, detail, ok := verdictOf(sockErr, answered, dst, o.UDP)
+	if !ok {
 		return r, fmt.Errorf("firewall: %s: %w", r.Dst, sockErr)
 	}
+	r.Verdict, r.ICMP, r.Detail = v, answered, detail
 	if r.Detail == "" && sockErr != nil && !isTimeout(sockErr) {
 		r.Detail = sockErr.Error()
 	}
-	if r.Verdict != o.Expect {
-		return r, fmt.Errorf("%s %s → %s is %s, want %s: %s", r.Proto, from.Name(), r.Dst, r.Verdict, o.Expect, r.Evidence())
+	if r.Verdict != want {
+		return r, fmt.Errorf("%s %s → %s is %s, want %s: %s", r.Proto, from.Name(), r.Dst, r.Verdict, want, r.Evidence())
 	}
 	return r, nil
 }
@@ -249,14 +216,6 @@ type icmpWatch struct {
 	v6 bool
 }
 
-type icmpError struct {
-	from            netip.Addr
-	typ             string
-	portUnreachable bool
-}
-
-func (e icmpError) String() string { return fmt.Sprintf("ICMP %s from %s", e.typ, e.from) }
-
 func openICMPWatch(nd *scenario.Node, v6 bool) (*icmpWatch, error) {
 	c, err := listenICMP(nd, v6)
 	if err != nil {
@@ -269,7 +228,7 @@ func (w *icmpWatch) Close() error { return w.c.Close() }
 
 // find returns the first ICMP error quoting a packet to dst (TCP or UDP)
 // read before the deadline.
-func (w *icmpWatch) find(dst netip.AddrPort, udp bool, deadline time.Time) (icmpError, bool) {
+func (w *icmpWatch) find(dst netip.AddrPort, udp bool, deadline time.Time) (ICMPError, bool) {
 	_ = w.c.SetReadDeadline(deadline)
 	proto, l4 := 1, byte(syscall.IPPROTO_TCP)
 	if w.v6 {
@@ -282,7 +241,7 @@ func (w *icmpWatch) find(dst netip.AddrPort, udp bool, deadline time.Time) (icmp
 	for {
 		k, peer, err := w.c.ReadFrom(buf)
 		if err != nil {
-			return icmpError{}, false
+			return ICMPError{}, false
 		}
 		m, err := icmp.ParseMessage(proto, buf[:k])
 		if err != nil {
@@ -305,14 +264,20 @@ func (w *icmpWatch) find(dst netip.AddrPort, udp bool, deadline time.Time) (icmp
 			continue
 		}
 		from, _ := netip.AddrFromSlice(peer.(*net.IPAddr).IP)
-		e := icmpError{from: from.Unmap(), typ: icmpTypeName(m)}
-		if w.v6 {
-			e.portUnreachable = m.Type == ipv6.ICMPTypeDestinationUnreachable && m.Code == 4
-		} else {
-			e.portUnreachable = m.Type == ipv4.ICMPTypeDestinationUnreachable && m.Code == 3
-		}
-		return e, true
+		return icmpErrorOf(m, from.Unmap(), w.v6), true
 	}
+}
+
+// icmpErrorOf is the ICMPError of a parsed message.
+func icmpErrorOf(m *icmp.Message, from netip.Addr, v6 bool) ICMPError {
+	e := ICMPError{From: from, V6: v6, Code: m.Code}
+	switch t := m.Type.(type) {
+	case ipv4.ICMPType:
+		e.Type = int(t)
+	case ipv6.ICMPType:
+		e.Type = int(t)
+	}
+	return e
 }
 
 // quotes reports whether an ICMP error's quoted packet is a TCP or UDP
@@ -340,24 +305,6 @@ func quotes(b []byte, v6 bool, l4 byte, dst netip.AddrPort) bool {
 	return binary.BigEndian.Uint16(b[off+2:]) == dst.Port()
 }
 
-func icmpTypeName(m *icmp.Message) string {
-	switch m.Type {
-	case ipv4.ICMPTypeDestinationUnreachable:
-		return "destination unreachable (" + unreachName(m.Code) + ")"
-	case ipv6.ICMPTypeDestinationUnreachable:
-		names := map[int]string{0: "no route", 1: "administratively prohibited", 3: "address unreachable", 4: "port unreachable", 5: "source address failed policy", 6: "reject route"}
-		if n, ok := names[m.Code]; ok {
-			return "destination unreachable (" + n + ")"
-		}
-		return fmt.Sprintf("destination unreachable (code %d)", m.Code)
-	case ipv4.ICMPTypeTimeExceeded, ipv6.ICMPTypeTimeExceeded:
-		return "time exceeded"
-	case ipv6.ICMPTypePacketTooBig:
-		return "packet too big"
-	}
-	return fmt.Sprintf("%v code %d", m.Type, m.Code)
-}
-
 // Firewall is a scenario check: TCP (or UDP with UDP()) from → to:port
 // gets the expected verdict (Expect, default allowed); see PortVerdict.
 func Firewall(from string, to Target, port int, opts ...Option) scenario.CheckFunc {
@@ -366,7 +313,9 @@ func Firewall(from string, to Target, port int, opts ...Option) scenario.CheckFu
 
 // VerdictIs fails the test unless from → to:port gets the expected
 // verdict; see PortVerdict.
+//
+// Deprecated: use assert.Check(t, n, assert.Firewall(…)).
 func VerdictIs(t TestingT, from *scenario.Node, to Target, port int, opts ...Option) bool {
 	helper(t).Helper()
-	return inTest(t, PortVerdict, from, to, append(opts, Port(port)))
+	return Check(t, from.Network(), Firewall(from.Name(), to, port, opts...))
 }

@@ -177,10 +177,11 @@ func Forwarded(from string, to Target, router string, opts ...Option) scenario.C
 }
 
 // ForwardedBy fails the test unless traffic from → to goes through router.
+//
+// Deprecated: use assert.Check(t, n, assert.Forwarded(…)).
 func ForwardedBy(t TestingT, n *scenario.Network, from *scenario.Node, to netip.Addr, router *scenario.Node, opts ...Option) bool {
 	helper(t).Helper()
-	r, err := forwarded(nodeContext(t), n, from, router, to, opts)
-	return report(t, r, err)
+	return Check(t, n, Forwarded(from.Name(), to, router.Name(), opts...))
 }
 
 func forwarded(ctx context.Context, n *scenario.Network, src, rt *scenario.Node, dst netip.Addr, opts []Option) (*TraceResult, error) {

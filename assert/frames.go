@@ -254,10 +254,11 @@ func Frames(from string, f Frame, at string, m Match, opts ...Option) scenario.C
 
 // SeesFrames fails the test unless the frames arrive as expected; see
 // FramesTo.
+//
+// Deprecated: use assert.Check(t, n, assert.Frames(…)).
 func SeesFrames(t TestingT, n *scenario.Network, from string, f Frame, at string, m Match, opts ...Option) bool {
 	helper(t).Helper()
-	r, err := FramesTo(nodeContext(t), n, from, f, at, m, opts...)
-	return report(t, r, err)
+	return Check(t, n, Frames(from, f, at, m, opts...))
 }
 
 // craft builds the frame's bytes.

@@ -60,6 +60,22 @@ func (r icmpReply) String() string {
 	return fmt.Sprintf("destination unreachable (%s) from %s", unreachName(r.code), r.from)
 }
 
+// icmpError is the ICMP error a reply is (not an echo reply).
+func (r icmpReply) icmpError(v6 bool) ICMPError {
+	e := ICMPError{From: r.from, V6: v6, Code: r.code}
+	switch {
+	case v6 && r.kind == timeExceeded:
+		e.Type = int(ipv6.ICMPTypeTimeExceeded)
+	case v6:
+		e.Type = int(ipv6.ICMPTypeDestinationUnreachable)
+	case r.kind == timeExceeded:
+		e.Type = int(ipv4.ICMPTypeTimeExceeded)
+	default:
+		e.Type = int(ipv4.ICMPTypeDestinationUnreachable)
+	}
+	return e
+}
+
 func unreachName(code int) string {
 	names := map[int]string{0: "net unreachable", 1: "host unreachable", 2: "protocol unreachable", 3: "port unreachable",
 		9: "net prohibited", 10: "host prohibited", 13: "administratively prohibited"}

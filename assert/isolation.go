@@ -16,9 +16,13 @@ import (
 type IsolationResult struct {
 	From string
 	To   netip.Addr
-	// Verdict is "no route", "rejected" or "no reply" when isolated, and
-	// "reachable" when an echo reply came.
-	Verdict string
+	// Verdict is NoRoute, Rejected or Filtered (no reply) when isolated,
+	// and Allowed when an echo reply came.
+	Verdict Verdict
+	// ICMP is the first ICMP error that answered the probes (nil: none).
+	ICMP *ICMPError
+	// Because is the verdict wanted (see Because; "": any but Allowed).
+	Because Verdict
 	// Route is the kernel's route lookup from the source.
 	Route string
 	Sent  int
@@ -34,8 +38,18 @@ func (r *IsolationResult) Evidence() string {
 	if len(r.Answers) > 0 {
 		ans = strings.Join(r.Answers, ", ")
 	}
+	v := string(r.Verdict)
+	switch r.Verdict {
+	case Filtered:
+		v += " (no reply)"
+	case Allowed:
+		v += " (reachable)"
+	}
+	if r.Because != "" {
+		v += " (want " + string(r.Because) + ")"
+	}
 	return fmt.Sprintf("%s → %s: %s; route: %s; %d echo request(s) sent, answers: %s; took %s of %s",
-		r.From, r.To, r.Verdict, r.Route, r.Sent, ans, ms(r.Elapsed), ms(r.Timeout))
+		r.From, r.To, v, r.Route, r.Sent, ans, ms(r.Elapsed), ms(r.Timeout))
 }
 
 // closeReserve is the part of an isolation check's timeout kept for
@@ -49,19 +63,23 @@ var isolationDefaults = Options{Count: 3, Interval: 100 * time.Millisecond, Time
 // Interval 100 ms apart). It never takes longer than Timeout: it listens
 // until 5 ms before it. A reply that comes late, but within that window,
 // still counts as reachable. The
-// evidence says why it is unreachable: no route in the source, rejected
-// (an ICMP error and who sent it), or no reply.
+// evidence says why it is unreachable, as a Verdict: NoRoute (no route in
+// the source), Rejected (an ICMP error, and who sent it) or Filtered (no
+// reply). With Because, it fails unless that is the reason.
 func Isolated(ctx context.Context, from *scenario.Node, to netip.Addr, opts ...Option) (*IsolationResult, error) {
 	o, err := build(isolationDefaults, opts)
 	if err != nil {
 		return nil, fmt.Errorf("isolation: %w", err)
 	}
+	if err := validBecause(o.Because); err != nil {
+		return nil, fmt.Errorf("isolation: %w", err)
+	}
 	start := time.Now()
-	r := &IsolationResult{From: from.Name(), To: to, Timeout: o.Timeout, Route: routeTo(from, to)}
+	r := &IsolationResult{From: from.Name(), To: to, Timeout: o.Timeout, Route: routeTo(from, to), Because: o.Because}
 	defer func() { r.Elapsed = time.Since(start) }()
 	if strings.HasPrefix(r.Route, "no route") {
-		r.Verdict = "no route"
-		return r, nil
+		r.Verdict = NoRoute
+		return r, r.because(from)
 	}
 	p, err := openProber(from, to.Is6())
 	if err != nil {
@@ -78,8 +96,8 @@ func Isolated(ctx context.Context, from *scenario.Node, to netip.Addr, opts ...O
 			if err := p.send(to, r.Sent+1, 64); err != nil {
 				// The kernel refused to send: that is a local verdict.
 				r.Answers = append(r.Answers, "send failed: "+err.Error())
-				r.Verdict = "rejected"
-				return r, nil
+				r.Verdict = Rejected
+				return r, r.because(from)
 			}
 			r.Sent++
 			nextSend = time.Now().Add(o.Interval)
@@ -97,19 +115,46 @@ func Isolated(ctx context.Context, from *scenario.Node, to netip.Addr, opts ...O
 		}
 		r.Answers = append(r.Answers, rep.String())
 		if rep.kind == echoReply {
-			r.Verdict = "reachable"
+			r.Verdict = Allowed
 			return r, fmt.Errorf("%s reached %s, want it unreachable: %s", from.Name(), to, r.Evidence())
 		}
+		if r.ICMP == nil {
+			e := rep.icmpError(to.Is6())
+			r.ICMP = &e
+		}
 	}
-	r.Verdict = "no reply"
+	r.Verdict = Filtered
 	if len(r.Answers) > 0 {
-		r.Verdict = "rejected"
+		r.Verdict = Rejected
 	}
-	return r, ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return r, err
+	}
+	return r, r.because(from)
+}
+
+// because fails an isolated result whose reason is not the one wanted.
+func (r *IsolationResult) because(from *scenario.Node) error {
+	if r.Because == "" || r.Verdict == r.Because {
+		return nil
+	}
+	return fmt.Errorf("%s does not reach %s, but %s, want %s: %s", from.Name(), r.To, r.Verdict, r.Because, r.Evidence())
+}
+
+// validBecause refuses a reason for isolation that is not one.
+func validBecause(v Verdict) error {
+	switch v {
+	case "", NoRoute, Rejected, Filtered:
+		return nil
+	}
+	return fmt.Errorf("because %q: want assert.NoRoute, Rejected or Filtered", string(v))
 }
 
 // NoReach is a scenario check: from cannot reach to (a node name or an
-// address) by ICMP echo.
+// address) by ICMP echo. With Because(v) it also requires why: NoRoute,
+// Rejected or Filtered (see Isolated):
+//
+//	assert.NoReach("client", "server", assert.Because(assert.Rejected))
 func NoReach(from string, to Target, opts ...Option) scenario.CheckFunc {
 	return named("NoReach", isolationReads, Isolated, from, to, opts)
 }

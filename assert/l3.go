@@ -32,7 +32,7 @@ func PortForwarded(client string, to Target, port int, server string, serverPort
 			return r, err
 		}
 		switch {
-		case r.Outcome != Connected:
+		case r.Verdict != Allowed:
 			return r, fmt.Errorf("port forward %s → %s: %s", client, r.Dst, r.Evidence())
 		case !r.Accepted:
 			return r, fmt.Errorf("port forward %s → %s: connected, but not to %s: %s", client, r.Dst, server, r.Evidence())
@@ -43,19 +43,6 @@ func PortForwarded(client string, to Target, port int, server string, serverPort
 		}
 		return r, nil
 	}))
-}
-
-// SpreadOver is a scenario check: flows from → to are spread over every
-// one of the router's interfaces ifaces. It is Spread under the name the
-// routing scenarios use.
-func SpreadOver(from string, to Target, router string, ifaces []string, opts ...Option) scenario.CheckFunc {
-	return Spread(from, to, router, ifaces, opts...)
-}
-
-// ThroughputWithin is a scenario check: TCP goodput from → to lies between
-// lo and hi bit/s (0 for no bound). It is Rate with the bounds in bit/s.
-func ThroughputWithin(from string, to Target, lo, hi float64, opts ...Option) scenario.CheckFunc {
-	return Rate(from, to, append(opts, Mbps(lo/1e6, hi/1e6))...)
 }
 
 // lossResult is the evidence of LossWithin.

@@ -240,7 +240,9 @@ func LatencyWithin(from string, to Target, bounds []Bound, opts ...Option) scena
 
 // LatencyMeets fails the test unless the latency from → to meets every
 // bound.
+//
+// Deprecated: use assert.Check(t, n, assert.LatencyWithin(…)).
 func LatencyMeets(t TestingT, from *scenario.Node, to Target, bounds []Bound, opts ...Option) bool {
 	helper(t).Helper()
-	return inTest(t, latencyOf(bounds), from, to, opts)
+	return Check(t, from.Network(), LatencyWithin(from.Name(), to, bounds, opts...))
 }

@@ -89,10 +89,11 @@ func LinkIs(end string, opts ...Option) scenario.CheckFunc {
 }
 
 // LinkStateIs fails the test unless the interface's state is as expected.
+//
+// Deprecated: use assert.Check(t, n, assert.LinkIs(…)).
 func LinkStateIs(t TestingT, nd *scenario.Node, iface string, opts ...Option) bool {
 	helper(t).Helper()
-	r, err := LinkStatus(nodeContext(t), nd, iface, opts...)
-	return report(t, r, err)
+	return Check(t, nd.Network(), LinkIs(nd.Name()+":"+iface, opts...))
 }
 
 func splitEnd(n *scenario.Network, end string) (*scenario.Node, string, error) {
@@ -139,10 +140,11 @@ func SysctlIs(node, name, want string) scenario.CheckFunc {
 }
 
 // HasSysctl fails the test unless the sysctl has the value.
+//
+// Deprecated: use assert.Check(t, n, assert.SysctlIs(…)).
 func HasSysctl(t TestingT, nd *scenario.Node, name, want string) bool {
 	helper(t).Helper()
-	r, err := SysctlValue(nodeContext(t), nd, name, want)
-	return report(t, r, err)
+	return Check(t, nd.Network(), SysctlIs(nd.Name(), name, want))
 }
 
 // Counter names an interface counter.

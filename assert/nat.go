@@ -217,11 +217,9 @@ func conntrackEntry(router *scenario.Node, local, dst netip.AddrPort) string {
 
 // SourceIs fails the test unless a UDP datagram from → to:dst arrives with
 // source want and the echo comes back.
+//
+// Deprecated: use assert.Check(t, n, assert.SeenAs(…)).
 func SourceIs(t TestingT, from, to *scenario.Node, dst, want netip.Addr, opts ...Option) bool {
 	helper(t).Helper()
-	r, err := SeenSource(nodeContext(t), from, to, dst, opts...)
-	if err == nil {
-		err = judgeSource(r, want)
-	}
-	return report(t, r, err)
+	return Check(t, from.Network(), SeenAs(from.Name(), dst, want.String(), opts...)) // to owns dst: it listens there
 }

@@ -110,9 +110,11 @@ func NeighbourEntry(node string, target Target, opts ...Option) scenario.CheckFu
 
 // HasNeighbour fails the test unless the node's neighbour entry for target
 // is as expected; see Neighbour.
+//
+// Deprecated: use assert.Check(t, n, assert.NeighbourEntry(…)).
 func HasNeighbour(t TestingT, nd *scenario.Node, target Target, opts ...Option) bool {
 	helper(t).Helper()
-	return inTest(t, Neighbour, nd, target, opts)
+	return Check(t, nd.Network(), NeighbourEntry(nd.Name(), target, opts...))
 }
 
 // macOf parses a MAC, or resolves "node:iface" to that interface's.
@@ -335,13 +337,9 @@ func FDBEntry(sw, mac string, opts ...Option) scenario.CheckFunc {
 
 // HasFDB fails the test unless the switch's FDB entry for mac is as
 // expected; see FDBLookup.
+//
+// Deprecated: use assert.Check(t, n, assert.FDBEntry(…)).
 func HasFDB(t TestingT, sw *scenario.Node, mac string, opts ...Option) bool {
 	helper(t).Helper()
-	m, err := macOf(sw.Network(), mac)
-	if err != nil {
-		t.Errorf("%v", err)
-		return false
-	}
-	r, err := FDBLookup(nodeContext(t), sw, m, opts...)
-	return report(t, r, err)
+	return Check(t, sw.Network(), FDBEntry(sw.Name(), mac, opts...))
 }

@@ -203,9 +203,11 @@ func PMTU(from string, to Target, opts ...Option) scenario.CheckFunc {
 
 // PathMTUIs fails the test unless the DF probe's outcome is as expected;
 // see PMTUProbe.
+//
+// Deprecated: use assert.Check(t, n, assert.PMTU(…)).
 func PathMTUIs(t TestingT, from *scenario.Node, to Target, opts ...Option) bool {
 	helper(t).Helper()
-	return inTest(t, PMTUProbe, from, to, opts)
+	return Check(t, from.Network(), PMTU(from.Name(), to, opts...))
 }
 
 // HopResult is the evidence of a trace-hop check.
@@ -265,13 +267,9 @@ func HopIs(from string, to Target, n int, want Target, opts ...Option) scenario.
 
 // HopAnswers fails the test unless hop n of a trace from → to answers
 // from want.
+//
+// Deprecated: use assert.Check(t, n, assert.HopIs(…)).
 func HopAnswers(t TestingT, from *scenario.Node, to Target, n int, want netip.Addr, opts ...Option) bool {
 	helper(t).Helper()
-	dst, err := resolveFor(nil, from, to, opts)
-	if err != nil {
-		t.Errorf("%v", err)
-		return false
-	}
-	r, err := TraceHop(nodeContext(t), from, dst, n, want, opts...)
-	return report(t, r, err)
+	return Check(t, from.Network(), HopIs(from.Name(), to, n, want, opts...))
 }

@@ -163,7 +163,9 @@ func Routes(node string, target Target, opts ...Option) scenario.CheckFunc {
 
 // RoutesAs fails the test unless the node's route to target is as
 // expected; see RouteLookup.
+//
+// Deprecated: use assert.Check(t, n, assert.Routes(…)).
 func RoutesAs(t TestingT, nd *scenario.Node, target Target, opts ...Option) bool {
 	helper(t).Helper()
-	return inTest(t, RouteLookup, nd, target, opts)
+	return Check(t, nd.Network(), Routes(nd.Name(), target, opts...))
 }

@@ -338,9 +338,11 @@ func Rate(from string, to Target, opts ...Option) scenario.CheckFunc {
 
 // RateWithin fails the test unless the TCP throughput from → to lies
 // within Mbps(min, max); see Throughput.
+//
+// Deprecated: use assert.Check(t, n, assert.Rate(…)).
 func RateWithin(t TestingT, from *scenario.Node, to Target, opts ...Option) bool {
 	helper(t).Helper()
-	return inTest(t, Throughput, from, to, opts)
+	return Check(t, from.Network(), Rate(from.Name(), to, opts...))
 }
 
 // SpreadResult is the evidence of a flow-spread (ECMP) check.
@@ -513,9 +515,9 @@ func Spread(from string, to Target, router string, ifaces []string, opts ...Opti
 
 // Spreads fails the test unless UDP flows from → to are spread over the
 // router's interfaces; see FlowSpread.
+//
+// Deprecated: use assert.Check(t, n, assert.Spread(…)).
 func Spreads(t TestingT, from *scenario.Node, to Target, router *scenario.Node, ifaces []string, opts ...Option) bool {
 	helper(t).Helper()
-	return inTest(t, func(ctx context.Context, src *scenario.Node, dst netip.Addr, opts ...Option) (*SpreadResult, error) {
-		return FlowSpread(ctx, src, dst, router, ifaces, opts...)
-	}, from, to, opts)
+	return Check(t, from.Network(), Spread(from.Name(), to, router.Name(), ifaces, opts...))
 }

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"syscall"
+	"strings"
 	"time"
 
 	"github.com/vtest-dev/vtest/internal/inside"
@@ -20,16 +20,21 @@ type ConnResult struct {
 	From  string
 	Dst   netip.AddrPort
 	Local netip.AddrPort
-	// Outcome is "connected", "echoed", "refused", "unreachable",
-	// "no reply" or "timeout".
-	Outcome string
+	// Verdict is how the attempt ended: Allowed (connected, or the echo
+	// came back), Refused, Rejected, Filtered (no reply) or NoRoute.
+	Verdict Verdict
+	// ICMP is the ICMP error that answered, with its sender (nil: none).
+	ICMP    *ICMPError
 	Err     string
 	Elapsed time.Duration
 }
 
 // Evidence renders the attempt.
 func (r *ConnResult) Evidence() string {
-	s := fmt.Sprintf("%s %s → %s: %s", r.Proto, r.From, r.Dst, r.Outcome)
+	s := fmt.Sprintf("%s %s → %s: %s", r.Proto, r.From, r.Dst, r.Verdict)
+	if r.ICMP != nil {
+		s += " (" + r.ICMP.String() + ")"
+	}
 	if r.Local.IsValid() {
 		s += fmt.Sprintf(" (local %s)", r.Local)
 	}
@@ -40,19 +45,6 @@ func (r *ConnResult) Evidence() string {
 }
 
 var connDefaults = Options{Timeout: time.Second}
-
-func classify(err error) string {
-	var ne net.Error
-	switch {
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return "refused"
-	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EACCES):
-		return "unreachable"
-	case errors.As(err, &ne) && ne.Timeout():
-		return "timeout"
-	}
-	return "error"
-}
 
 // dialTCP connects from node from to dst, from source if it is valid. The
 // socket must be created inside the node; DialContext creates it on the
@@ -81,18 +73,25 @@ func TCPConnect(ctx context.Context, from *scenario.Node, dst netip.Addr, opts .
 	if o.Port == 0 {
 		return nil, errors.New("tcp: no port: pass assert.Port(n)")
 	}
-	start := time.Now()
 	r := &ConnResult{Proto: "TCP", From: from.Name(), Dst: netip.AddrPortFrom(dst, uint16(o.Port))}
+	watch, err := openICMPWatch(from, dst.Is6())
+	if err != nil {
+		return r, fmt.Errorf("tcp: %w", err)
+	}
+	defer watch.Close()
+	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	c, err := dialTCP(ctx, from, o.Source, r.Dst)
 	r.Elapsed = time.Since(start)
 	if err != nil {
-		r.Outcome, r.Err = classify(err), err.Error()
+		if err := r.ended(watch, err, false); err != nil {
+			return r, err
+		}
 		return r, fmt.Errorf("tcp %s → %s failed: %s", from.Name(), r.Dst, r.Evidence())
 	}
 	r.Local = c.LocalAddr().(*net.TCPAddr).AddrPort()
-	r.Outcome = "connected"
+	r.Verdict = Allowed
 	c.Close()
 	return r, nil
 }
@@ -110,6 +109,11 @@ func UDPEcho(ctx context.Context, from *scenario.Node, dst netip.Addr, opts ...O
 	}
 	start := time.Now()
 	r := &ConnResult{Proto: "UDP", From: from.Name(), Dst: netip.AddrPortFrom(dst, uint16(o.Port))}
+	watch, err := openICMPWatch(from, dst.Is6())
+	if err != nil {
+		return r, fmt.Errorf("udp: %w", err)
+	}
+	defer watch.Close()
 	var c *net.UDPConn
 	err = inside.Do(from, func() (err error) {
 		c, err = net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(r.Dst))
@@ -134,14 +138,39 @@ func UDPEcho(ctx context.Context, from *scenario.Node, dst netip.Addr, opts ...O
 	}
 	r.Elapsed = time.Since(start)
 	if err != nil {
-		r.Outcome, r.Err = classify(err), err.Error()
-		if r.Outcome == "timeout" {
-			r.Outcome, r.Err = "no reply", ""
+		if err := r.ended(watch, err, true); err != nil {
+			return r, err
 		}
 		return r, fmt.Errorf("udp echo %s → %s failed: %s", from.Name(), r.Dst, r.Evidence())
 	}
-	r.Outcome = "echoed"
+	r.Verdict = Allowed
 	return r, nil
+}
+
+// ended records how a failed attempt ended: its verdict from the socket's
+// error and the ICMP error that answered it, if any (queued in watch by
+// now: an ICMP error reaches the raw socket before the transport handles
+// it). It returns an error only when the socket's error says nothing of
+// the network.
+func (r *ConnResult) ended(watch *icmpWatch, sockErr error, udp bool) error {
+	var answered *ICMPError
+	if e, found := watch.find(r.Dst, udp, time.Now().Add(20*time.Millisecond)); found {
+		answered = &e
+	}
+	v, detail, ok := verdictOf(sockErr, answered, r.Dst.Addr(), udp)
+	if !ok {
+		return fmt.Errorf("%s %s → %s: %w", strings.ToLower(r.Proto), r.From, r.Dst, sockErr)
+	}
+	r.Verdict, r.ICMP = v, answered
+	switch {
+	case v == Filtered && isTimeout(sockErr):
+		r.Err = detail // "nothing came back"
+	case detail != "" && !strings.Contains(detail, sockErr.Error()):
+		r.Err = detail + "; " + sockErr.Error()
+	default:
+		r.Err = sockErr.Error()
+	}
+	return nil
 }
 
 // Connects is a scenario check: a TCP connection from → to:port succeeds.

@@ -365,9 +365,9 @@ func mustBuild(defaults Options, opts []Option) Options {
 
 // UDPStreamWithin fails the test unless a UDP stream from → to at mbit
 // Mbit/s meets its loss, jitter and rate bounds; see StreamUDP.
+//
+// Deprecated: use assert.Check(t, n, assert.UDPStream(…)).
 func UDPStreamWithin(t TestingT, from *scenario.Node, to Target, mbit float64, opts ...Option) bool {
 	helper(t).Helper()
-	return inTest(t, func(ctx context.Context, src *scenario.Node, dst netip.Addr, opts ...Option) (*UDPStreamResult, error) {
-		return StreamUDP(ctx, src, dst, mbit, opts...)
-	}, from, to, opts)
+	return Check(t, from.Network(), UDPStream(from.Name(), to, mbit, opts...))
 }

@@ -552,11 +552,11 @@ func walkCheck(src *scenario.Node, dst netip.Addr) (*Walk, error) {
 }
 
 // PathClear fails the test when the path walk from → to finds a break.
+//
+// Deprecated: use assert.Check(t, n, assert.Walked(…)).
 func PathClear(t TestingT, from *scenario.Node, to Target, opts ...Option) bool {
 	helper(t).Helper()
-	return inTest(t, func(ctx context.Context, src *scenario.Node, dst netip.Addr, opts ...Option) (*Walk, error) {
-		return walkCheck(src, dst)
-	}, from, to, opts)
+	return Check(t, from.Network(), Walked(from.Name(), to, opts...))
 }
 
 // nftMatches reports whether a rule's matches certainly hold for the

@@ -57,7 +57,7 @@ func TestReplaceMultipath(t *testing.T) {
 	s.Step("both paths", scenario.ReplaceMultipath("r1", "10.0.9.0/24",
 		scenario.Nexthop{Via: "r2", Dev: "a", Weight: 1}, scenario.Nexthop{Via: "r2", Dev: "b", Weight: 3}))
 	n := scenario.New(t, s)
-	spread := assert.SpreadOver("client", "server", "r1", []string{"a", "b"})
+	spread := assert.Spread("client", "server", "r1", []string{"a", "b"})
 	r := spread(ctx, n)
 	t.Logf("one path: %v %s %s", r.Err, r.Skip, r.Evidence)
 	if r.Err == nil {

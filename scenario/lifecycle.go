@@ -282,28 +282,47 @@ func runCheck(ctx context.Context, n *Network, c CheckSpec, opt RunOptions) Chec
 	return co
 }
 
-func callCheck(ctx context.Context, n *Network, c CheckSpec, inconclusiveFails bool) (co CheckOutcome) {
+func callCheck(ctx context.Context, n *Network, c CheckSpec, inconclusiveFails bool) CheckOutcome {
+	co := Judge(ctx, n, c.Func, inconclusiveFails)
 	co.Name = c.Name
+	return co
+}
+
+// Judge runs one check and reports it as a run does: its status, message
+// and evidence (bounded to MaxEvidence), with a panic in the check a
+// failure carrying its stack. inconclusiveFails is RunOptions'. It does not
+// bound the check's time: a run adds that (see RunOptions.Grace).
+// assert.Check reports through it, so a check reads the same in go test
+// as in a run.
+func Judge(ctx context.Context, n *Network, f CheckFunc, inconclusiveFails bool) (co CheckOutcome) {
 	defer func() {
 		if r := recover(); r != nil {
 			co.Status = Fail
 			co.Message = BoundText(fmt.Sprintf("panic: %v\n%s", r, debug.Stack()), MaxEvidence)
 		}
 	}()
-	r := c.Func(ctx, n)
+	r := f(ctx, n)
 	co.Evidence = BoundText(r.Evidence, MaxEvidence)
-	switch {
-	case r.Skip != "" && inconclusiveFails && IsInconclusive(r.Err):
-		co.Status, co.Message = Fail, r.Skip+" (inconclusive counts as failure in this run)"
-	case r.Skip != "":
-		co.Status, co.Message = Skip, r.Skip
-	case r.Err != nil:
-		co.Status, co.Message = Fail, r.Err.Error()
-	default:
-		co.Status = Pass
-	}
+	co.Status, co.Message = r.Classify(inconclusiveFails)
 	co.Message = BoundText(co.Message, MaxEvidence)
 	return co
+}
+
+// Classify is how a run reports a check's result: its status (Pass, Fail
+// or Skip) and the message saying why it failed or was skipped. An
+// inconclusive result is a skip, or a failure when inconclusiveFails (vtest
+// run -inconclusive fail). assert's testing helpers report through it
+// too.
+func (r Result) Classify(inconclusiveFails bool) (Status, string) {
+	switch {
+	case r.Skip != "" && inconclusiveFails && IsInconclusive(r.Err):
+		return Fail, r.Skip + " (inconclusive counts as failure in this run)"
+	case r.Skip != "":
+		return Skip, r.Skip
+	case r.Err != nil:
+		return Fail, r.Err.Error()
+	}
+	return Pass, ""
 }
 
 func (o Outcome) fail(step string, err error) Outcome {

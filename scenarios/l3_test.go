@@ -146,25 +146,25 @@ func TestFirewallChecksFail(t *testing.T) {
 		broken := rules[3]
 		broken.DPort = "9000-9010" // misses 8082
 		mustFail(t, firewallWith(rules[0], rules[1], rules[2], broken), checkOf(t, fs, "8082 is dropped silently"),
-			"ended connected, want timeout")
+			"ended allowed, want filtered")
 	})
 	t.Run("drop instead of refuse", func(t *testing.T) {
 		broken := rules[2]
 		broken.Action, broken.RejectWith = scenario.Drop, ""
 		mustFail(t, firewallWith(rules[0], rules[1], broken, rules[3]), checkOf(t, fs, "8081 is refused"),
-			"ended timeout, want refused")
+			"ended filtered, want refused")
 	})
 	t.Run("refuse instead of drop", func(t *testing.T) {
 		broken := rules[3]
 		broken.Action, broken.RejectWith = scenario.Reject, scenario.RejectPortUnreachable
 		mustFail(t, firewallWith(rules[0], rules[1], rules[2], broken), checkOf(t, fs, "8082 is dropped silently"),
-			"ended refused, want timeout")
+			"ended rejected, want filtered")
 	})
 	t.Run("allowed port refused by an earlier rule", func(t *testing.T) {
 		block := scenario.FirewallRule{Name: "block-all", Hook: scenario.HookForward, Match: scenario.Match{Proto: "tcp"},
 			Action: scenario.Reject, RejectWith: scenario.RejectTCPReset}
 		mustFail(t, firewallWith(rules[0], block, rules[1], rules[2], rules[3]), checkOf(t, fs, "8080 is allowed"),
-			"ended refused, want connected")
+			"ended refused, want allowed")
 	})
 	t.Run("right outcome, other rule", func(t *testing.T) {
 		// A catch-all drop before the range rule: 8082 times out, but

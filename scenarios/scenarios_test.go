@@ -60,9 +60,9 @@ func TestBuiltinScenarios(t *testing.T) {
 		"from 10.2.0.2: leaves through r2": {"(10.2.0.2:", "server saw source 192.0.2.2", "echo back to host: true"},
 	}
 	want["firewall"] = map[string][]string{
-		"8080 is allowed":          {"connected (want connected)", "server accepted it", `rule "allow-8080" on fw counted +1 packets`},
+		"8080 is allowed":          {"allowed (want allowed)", "server accepted it", `rule "allow-8080" on fw counted +1 packets`},
 		"8081 is refused":          {"refused (want refused)", "connection refused", `rule "refuse-8081" on fw counted +1 packets`},
-		"8082 is dropped silently": {"timeout (want timeout)", `rule "drop-8082-8099" on fw counted +1 packets`},
+		"8082 is dropped silently": {"filtered (want filtered)", `rule "drop-8082-8099" on fw counted +1 packets`},
 		"ping is not filtered":     {"1 received"},
 	}
 	want["port-forward"] = map[string][]string{

@@ -1,0 +1,111 @@
+package assert_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/vtest-dev/vtest/assert"
+	"github.com/vtest-dev/vtest/internal/hostcheck"
+	"github.com/vtest-dev/vtest/scenario"
+)
+
+// tapT is a test double that records what a helper did to the test:
+// failed, skipped (its Skipf returns) or logged.
+type tapT struct {
+	errs, logs []string
+	skip       string
+	skipped    bool
+}
+
+func (r *tapT) Errorf(format string, args ...any) {
+	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+}
+func (r *tapT) Logf(format string, args ...any) {
+	r.logs = append(r.logs, fmt.Sprintf(format, args...))
+}
+func (r *tapT) Skipf(format string, args ...any) {
+	r.skipped, r.skip = true, fmt.Sprintf(format, args...)
+}
+func (r *tapT) Helper()                  {}
+func (r *tapT) Context() context.Context { return context.Background() }
+
+// outcome reads the double as a run's outcome: its status and message.
+func (r *tapT) outcome() (scenario.Status, string) {
+	switch {
+	case len(r.errs) > 0:
+		return scenario.Fail, strings.Join(r.errs, "\n")
+	case r.skipped:
+		return scenario.Skip, r.skip
+	}
+	return scenario.Pass, ""
+}
+
+// TestCheckReportsAsTheRunner runs the same checks (a pass, a failure, a
+// skip, an inconclusive result and a panic) through scenario.Run, as vtest
+// run does, and through assert.Check: each ends in the same status with the
+// same message, inconclusive a skip and, under VTEST_INCONCLUSIVE=fail, a
+// failure as under -inconclusive fail.
+func TestCheckReportsAsTheRunner(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	checks := []struct {
+		name string
+		f    scenario.CheckFunc
+	}{
+		{"pass", assert.Reach("client", "server")},
+		{"fail", assert.NoReach("client", "server")},
+		{"skip", func(context.Context, *scenario.Network) scenario.Result {
+			return scenario.Result{Skip: "no frobnicator on this kernel", Evidence: "looked for it"}
+		}},
+		{"inconclusive", func(context.Context, *scenario.Network) scenario.Result {
+			return scenario.Verdict("3 of 5 samples late", &scenario.InconclusiveError{Reason: "machine too busy to time"})
+		}},
+		{"panic", func(context.Context, *scenario.Network) scenario.Result { panic("check broke") }},
+	}
+	spec := func() *scenario.Spec {
+		s := scenario.Define("check-as-runner", "two hosts; checks that pass, fail, skip, are inconclusive, panic")
+		s.Host("client")
+		s.Host("server")
+		s.Link("client", "server")
+		for _, c := range checks {
+			s.Check(c.name, c.f)
+		}
+		return s
+	}
+	// firstLine drops a panic's stack, which differs between the two calls.
+	firstLine := func(s string) string { return strings.SplitN(s, "\n", 2)[0] }
+	for _, fails := range []bool{false, true} {
+		out := scenario.Run(context.Background(), spec(), scenario.RunOptions{InconclusiveFails: fails})
+		if len(out.Checks) != len(checks) {
+			t.Fatalf("inconclusive fails %v: the run reported %d checks, want %d: %s %s", fails, len(out.Checks), len(checks), out.Status, out.Message)
+		}
+		if fails {
+			t.Setenv("VTEST_INCONCLUSIVE", "fail")
+		}
+		n := scenario.New(t, spec())
+		for i, c := range checks {
+			tt := &tapT{}
+			ok := assert.Check(tt, n, c.f)
+			status, msg := tt.outcome()
+			run := out.Checks[i]
+			if status != run.Status || firstLine(msg) != firstLine(run.Message) {
+				t.Errorf("inconclusive fails %v, check %s: assert.Check reported %s %q, the run %s %q", fails, c.name, status, msg, run.Status, run.Message)
+			}
+			if ok != (run.Status == scenario.Pass) {
+				t.Errorf("inconclusive fails %v, check %s: assert.Check returned %v on %s", fails, c.name, ok, run.Status)
+			}
+		}
+		// The classes the run gave, so that the comparison above means
+		// what it says.
+		want := []scenario.Status{scenario.Pass, scenario.Fail, scenario.Skip, scenario.Skip, scenario.Fail}
+		if fails {
+			want[3] = scenario.Fail
+		}
+		for i, co := range out.Checks {
+			if co.Status != want[i] {
+				t.Errorf("inconclusive fails %v: the run reported %s %s (%s), want %s", fails, co.Name, co.Status, co.Message, want[i])
+			}
+		}
+	}
+}
