@@ -12,8 +12,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vtest-dev/vtest/assert"
-	"github.com/vtest-dev/vtest/internal/packet"
 	"github.com/vtest-dev/vtest/internal/hostcheck"
+	"github.com/vtest-dev/vtest/internal/packet"
 	"github.com/vtest-dev/vtest/scenario"
 )
 
