@@ -122,7 +122,7 @@ func TCPAttempt(ctx context.Context, from, to *scenario.Node, dst, listen netip.
 // Refused, HostUnreachable or TimedOut. It tells a refusal (reset or ICMP) from
 // a silent drop.
 func ConnectOutcome(from string, to Target, port int, want string, opts ...Option) scenario.CheckFunc {
-	return declare("ConnectOutcome", connReads, opts, names([]string{from}, to), checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
+	return declare("ConnectOutcome", connReads, opts, names([]string{from}, to), endWithWalk(from, to, opts, checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
 		src := n.Node(from)
 		dst, err := resolveFor(n, src, to, opts)
 		if err != nil {
@@ -138,7 +138,7 @@ func ConnectOutcome(from string, to Target, port int, want string, opts ...Optio
 			return r, err
 		}
 		return r, judgeAttempt(r, want)
-	}))
+	}), nil))
 }
 
 // ConnectEndsAs fails the test unless a TCP connection from → to:port (a

@@ -98,7 +98,7 @@ func Isolated(ctx context.Context, from *scenario.Node, to netip.Addr, opts ...O
 		r.Answers = append(r.Answers, rep.String())
 		if rep.kind == echoReply {
 			r.Verdict = "reachable"
-			return r, fmt.Errorf("%s reached %s, want it unreachable: %s", from.Name(), to, r.Evidence())
+			return r, failf(r, "%s reached %s, want it unreachable", from.Name(), to)
 		}
 	}
 	r.Verdict = "no reply"
