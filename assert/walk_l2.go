@@ -363,7 +363,9 @@ func (w *l2Walker) egress(s *l2Node, br *netlink.Bridge, in, port netlink.Link, 
 		vid, inner, _ = w.ingressVLAN(s, br, br, tags)
 	}
 	out := inner
-	if vid != 0 && !w.untagged(s, br, port, vid) {
+	// A VLAN the port does not carry is a problem below; the frame goes
+	// on untagged, so the search finds the path it breaks.
+	if vid != 0 && w.member(s, br, port, vid) && !w.untagged(s, br, port, vid) {
 		out = append(append([]int(nil), inner...), vid)
 	}
 	st.to.tags = tagKey(out)
