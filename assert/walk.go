@@ -276,7 +276,7 @@ func walkOneDepth(n *scenario.Network, cur *scenario.Node, in string, src, dst n
 			case p != "":
 				return stop(p)
 			case !adjacent(n, cur, outIfc, nextNode, next):
-				return stop(fmt.Sprintf("%s: next hop %s belongs to %s, which is not on the segment of %s:%s (wrong gateway?)", cur.Name(), nh, nextNode.Name(), cur.Name(), out))
+				return stop(fmt.Sprintf("%s: next hop %s belongs to %s, which is not on the segment of %s:%s (%s)", cur.Name(), nh, nextNode.Name(), cur.Name(), out, apart(n, cur.Name(), out, nextNode.Name(), next.Name)))
 			}
 		}
 		if p := linkProblem(nextNode, next.Name); p != "" {

@@ -613,3 +613,22 @@ func (w *l2Walker) mtuProblem(p l2Pos, node, iface string) string {
 	}
 	return fmt.Sprintf("%s: %s has MTU %d: the %d-byte packet from %s%s does not fit (MTU mismatch on the L2 path)", node, iface, l.Attrs().MTU, w.size, p, from)
 }
+
+// apart says why two interfaces are not on one segment, for the walk's
+// verdict: the parents of macvlan or ipvlan interfaces sitting on
+// different LANs, or else a wrong gateway.
+func apart(n *scenario.Network, node, iface, nextNode, nextIface string) string {
+	w := newL2Walker(n, 0, 0)
+	p, _ := w.upperParent(node, iface)
+	q, _ := w.upperParent(nextNode, nextIface)
+	if p.node == "" && q.node == "" || p == q {
+		return "wrong gateway?"
+	}
+	on := func(pos l2Pos) string {
+		if pos.node == "" {
+			return "is not a macvlan or ipvlan"
+		}
+		return "is on " + pos.String()
+	}
+	return fmt.Sprintf("%s:%s %s, %s:%s %s: their parents are on different LANs", node, iface, on(p), nextNode, nextIface, on(q))
+}

@@ -209,7 +209,21 @@ func ipvlanOtherLAN() Case {
 	s.Host("c1").Iface("ipv0", scenario.IPVlan{Parent: "host:eth0"}).Addrs("10.41.0.11/24")
 	s.Host("c2").Iface("ipv0", scenario.IPVlan{Parent: "host2:eth0"}).Addrs("10.41.0.12/24")
 	return Case{Fault: "ipvlan on another LAN's parent", Spec: s, From: "c1", To: "10.41.0.12",
-		Node: "c1", Iface: "ipv0", Cause: "belongs to c2, which is not on the segment of c1:ipv0"}
+		Node: "c1", Iface: "ipv0", Cause: "belongs to c2, which is not on the segment of c1:ipv0 (c1:ipv0 is on host:eth0, c2:ipv0 is on host2:eth0: their parents are on different LANs)"}
+}
+
+func macvlanOtherLAN() Case {
+	s := scenario.Define("walk-macvlan-other-lan", "a macvlan on another LAN's NIC")
+	s.Host("host")
+	s.Host("peer")
+	s.Host("host2")
+	s.Host("peer2")
+	s.Link("host:eth0", "peer:eth0").Subnet("10.43.0.0/24")
+	s.Link("host2:eth0", "peer2:eth0").Subnet("10.44.0.0/24")
+	s.Host("c1").Iface("mv0", scenario.Macvlan{Parent: "host:eth0"}).Addrs("10.43.0.11/24")
+	s.Host("c2").Iface("mv0", scenario.Macvlan{Parent: "host2:eth0"}).Addrs("10.43.0.12/24")
+	return Case{Fault: "macvlan on another LAN's parent", Spec: s, From: "c1", To: "10.43.0.12",
+		Node: "c1", Iface: "mv0", Cause: "belongs to c2, which is not on the segment of c1:mv0 (c1:mv0 is on host:eth0, c2:mv0 is on host2:eth0: their parents are on different LANs)"}
 }
 
 func bondAllDown() Case {

@@ -54,7 +54,7 @@ func Cases() []Case {
 		wrongPVID(), vlanNotOnTrunk(), vlanIDMismatch(),
 		stpState("listening", 1), stpState("learning", 2),
 		learningFloodOff(), isolated(), mtuMismatch(),
-		macvlanPrivate(), ipvlanOtherLAN(), bondAllDown(),
+		macvlanPrivate(), macvlanOtherLAN(), ipvlanOtherLAN(), bondAllDown(),
 		noRoute(), forwardingOff(), wrongGateway(), returnPathMissing(), linkDownMidPath(),
 		firewallDrop(), firewallReject(), rpFilter(),
 		dnatWrongTarget(), dnatWrongPort(), masqueradeMissing(), vrfLeakMissing(),
