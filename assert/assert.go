@@ -262,14 +262,14 @@ type direct[R Evidencer] func(ctx context.Context, from *scenario.Node, to netip
 // positional argument) and follow the user's.
 func named[R Evidencer](name string, r reads, check direct[R], from string, to Target, opts []Option, fixed ...Option) scenario.CheckFunc {
 	all := slices.Concat(opts, fixed)
-	return declare(name, r, opts, names([]string{from}, to), checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
+	return declare(name, r, opts, names([]string{from}, to), walkNamed(name, from, to, all, checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
 		src := n.Node(from)
 		dst, err := resolveFor(n, src, to, all)
 		if err != nil {
 			return nil, err
 		}
 		return check(ctx, src, dst, all...)
-	}), fixed...)
+	})), fixed...)
 }
 
 // inTest runs a direct check for a testing helper: a failure fails the

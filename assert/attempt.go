@@ -134,7 +134,7 @@ func TCPAttempt(ctx context.Context, from, to *scenario.Node, dst, listen netip.
 // (reset or ICMP port unreachable) from a rejection (another ICMP error,
 // named with its sender in the evidence) and from a silent drop.
 func ConnectOutcome(from string, to Target, port int, want Verdict, opts ...Option) scenario.CheckFunc {
-	return declare("ConnectOutcome", connReads, opts, verdictRefs("ConnectOutcome", names([]string{from}, to), want), checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
+	return declare("ConnectOutcome", connReads, opts, verdictRefs("ConnectOutcome", names([]string{from}, to), want), endWithWalk(from, to, opts, checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
 		src := n.Node(from)
 		dst, err := resolveFor(n, src, to, opts)
 		if err != nil {
@@ -150,7 +150,7 @@ func ConnectOutcome(from string, to Target, port int, want Verdict, opts ...Opti
 			return r, err
 		}
 		return r, judgeAttempt(r, want)
-	}))
+	}), nil))
 }
 
 // ConnectEndsAs fails the test unless a TCP connection from → to:port (a

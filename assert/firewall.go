@@ -121,7 +121,7 @@ func PortVerdict(ctx context.Context, from *scenario.Node, dst netip.Addr, opts 
 		r.Detail = sockErr.Error()
 	}
 	if r.Verdict != want {
-		return r, fmt.Errorf("%s %s → %s is %s, want %s: %s", r.Proto, from.Name(), r.Dst, r.Verdict, want, r.Evidence())
+		return r, failf(r, "%s %s → %s is %s, want %s", r.Proto, from.Name(), r.Dst, r.Verdict, want)
 	}
 	return r, nil
 }

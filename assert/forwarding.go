@@ -273,7 +273,7 @@ func forwarded(ctx context.Context, n *scenario.Network, src, rt *scenario.Node,
 		r.Cause = fmt.Sprintf("the echo request that reached %s (TTL %d) did not leave %s: it took another path", dst, last, rt.Name())
 	}
 	r.Walk = WalkPath(src, dst)
-	return r, fmt.Errorf("%s → %s is not forwarded by %s: %s", src.Name(), dst, rt.Name(), r.Evidence())
+	return r, failf(r, "%s → %s is not forwarded by %s", src.Name(), dst, rt.Name())
 }
 
 func nodeOf(n *scenario.Network, ifc *scenario.Interface) string {

@@ -247,9 +247,9 @@ func FramesTo(ctx context.Context, n *scenario.Network, from string, f Frame, at
 
 // Frames is a scenario check: see FramesTo.
 func Frames(from string, f Frame, at string, m Match, opts ...Option) scenario.CheckFunc {
-	return declare("Frames", framesReads, opts, framesRefs(ends(from, at), f, m), checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
+	return declare("Frames", framesReads, opts, framesRefs(ends(from, at), f, m), framesWalk(from, f, at, opts, checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
 		return FramesTo(ctx, n, from, f, at, m, opts...)
-	}))
+	})))
 }
 
 // SeesFrames fails the test unless the frames arrive as expected; see

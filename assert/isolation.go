@@ -116,7 +116,7 @@ func Isolated(ctx context.Context, from *scenario.Node, to netip.Addr, opts ...O
 		r.Answers = append(r.Answers, rep.String())
 		if rep.kind == echoReply {
 			r.Verdict = Allowed
-			return r, fmt.Errorf("%s reached %s, want it unreachable: %s", from.Name(), to, r.Evidence())
+			return r, failf(r, "%s reached %s, want it unreachable", from.Name(), to)
 		}
 		if r.ICMP == nil {
 			e := rep.icmpError(to.Is6())
@@ -138,7 +138,7 @@ func (r *IsolationResult) because(from *scenario.Node) error {
 	if r.Because == "" || r.Verdict == r.Because {
 		return nil
 	}
-	return fmt.Errorf("%s does not reach %s, but %s, want %s: %s", from.Name(), r.To, r.Verdict, r.Because, r.Evidence())
+	return failf(r, "%s does not reach %s, but %s, want %s", from.Name(), r.To, r.Verdict, r.Because)
 }
 
 // validBecause refuses a reason for isolation that is not one.

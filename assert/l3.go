@@ -17,7 +17,7 @@ import (
 // port as the peer: the connection it accepted is the one the check
 // opened, and the forward rewrote the destination only.
 func PortForwarded(client string, to Target, port int, server string, serverPort int, opts ...Option) scenario.CheckFunc {
-	return declare("PortForwarded", connReads, opts, names([]string{client, server}, to), checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
+	return declare("PortForwarded", connReads, opts, names([]string{client, server}, to), endWithWalk(client, to, opts, checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
 		src, srv := n.Node(client), n.Node(server)
 		dst, err := resolveFor(n, src, to, opts)
 		if err != nil {
@@ -42,7 +42,7 @@ func PortForwarded(client string, to Target, port int, server string, serverPort
 			return r, fmt.Errorf("port forward %s → %s: %s accepted a connection from %s, not the check's own from %s: %s", client, r.Dst, server, r.Peer, r.Local, r.Evidence())
 		}
 		return r, nil
-	}))
+	}), dnatNote(port)))
 }
 
 // lossResult is the evidence of LossWithin.
@@ -108,7 +108,7 @@ func LossWithin(from string, to Target, lo, hi float64, opts ...Option) scenario
 // echo comes back. With masquerading exits it tells which exit a source
 // address takes (policy routing).
 func SeenAs(from string, to Target, want string, opts ...Option) scenario.CheckFunc {
-	return declare("SeenAs", sourceReads, opts, seenAs(from, to, want), checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
+	return declare("SeenAs", sourceReads, opts, seenAs(from, to, want), endWithWalk(from, to, opts, checkFunc(func(ctx context.Context, n *scenario.Network) (Evidencer, error) {
 		src := n.Node(from)
 		dst, err := resolveFor(n, src, to, opts)
 		if err != nil {
@@ -128,5 +128,5 @@ func SeenAs(from string, to Target, want string, opts ...Option) scenario.CheckF
 		}
 		r.Want = w
 		return r, judgeSource(r, w)
-	}))
+	}), nil))
 }

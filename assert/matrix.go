@@ -167,7 +167,7 @@ func ReachMatrix(ctx context.Context, n *scenario.Network, sets [][]string, opts
 		}
 	}
 	if r.Wrong > 0 {
-		return r, fmt.Errorf("connectivity matrix: %d of %d pairs wrong:\n%s", r.Wrong, len(r.Pairs), r.Evidence())
+		return r, failLines(r, "connectivity matrix: %d of %d pairs wrong", r.Wrong, len(r.Pairs))
 	}
 	return r, nil
 }

@@ -192,7 +192,7 @@ func (r *PMTUResult) judge(o Options) error {
 	case o.PathMTU > 0 && r.MTU == o.PathMTU:
 		return nil
 	}
-	return fmt.Errorf("path MTU probe %s → %s: %s", r.From, r.To, r.Evidence())
+	return failf(r, "path MTU probe %s → %s", r.From, r.To)
 }
 
 // PMTU is a scenario check: a DF probe of Size bytes from → to passes, or
@@ -242,7 +242,7 @@ func TraceHop(ctx context.Context, from *scenario.Node, to netip.Addr, n int, wa
 		r.Got = tr.Hops[n-1].From
 	}
 	if r.Got != want {
-		return r, fmt.Errorf("trace %s → %s: %s", from.Name(), to, r.Evidence())
+		return r, failf(r, "trace %s → %s", from.Name(), to)
 	}
 	return r, nil
 }

@@ -103,13 +103,14 @@ func Ping(ctx context.Context, from *scenario.Node, to netip.Addr, opts ...Optio
 		return r, nil
 	}
 	table := readNeighbourTable(to, true)
-	if err != nil && r != nil && ctx.Err() != nil {
-		// Cut off by its context (the bound of Eventually): the walk
-		// still says where the packets went, and it sends nothing.
-		r.Walk = WalkPath(from, to)
+	if err != nil && r != nil {
+		// Cut off by its context (the bound of Eventually), or a send
+		// the kernel refused (no route): the walk still says where the
+		// packets went, and it sends nothing.
+		r.Walk = walkPath(from, to, echoSize(to, o.Size))
 	}
 	if err == nil {
-		r.Walk = WalkPath(from, to)
+		r.Walk = walkPath(from, to, echoSize(to, o.Size))
 		if !r.PreinstalledNeighbours {
 			// The table's count includes the permanent entries,
 			// which the limit does not apply to.

@@ -225,13 +225,13 @@ func Throughput(ctx context.Context, from *scenario.Node, dst netip.Addr, opts .
 		r.Mbps = float64(r.Bytes) * 8 / r.Measured.Seconds() / 1e6
 	}
 	if rv.err != nil && !isTimeout(rv.err) {
-		return r, fmt.Errorf("throughput: receive: %w: %s", rv.err, r.Evidence())
+		return r, failf(r, "throughput: receive: %w", rv.err)
 	}
 	if r.Bytes == 0 {
-		return r, fmt.Errorf("throughput %s → %s: nothing arrived: %s", from.Name(), r.Dst, r.Evidence())
+		return r, failf(r, "throughput %s → %s: nothing arrived", from.Name(), r.Dst)
 	}
 	if o.MinMbps > 0 && r.Mbps < o.MinMbps || o.MaxMbps > 0 && r.Mbps > o.MaxMbps {
-		return r, fmt.Errorf("throughput %s → %s is %.1f Mbit/s, want %s: %s", from.Name(), r.Dst, r.Mbps, mbpsBounds(o.MinMbps, o.MaxMbps), r.Evidence())
+		return r, failf(r, "throughput %s → %s is %.1f Mbit/s, want %s", from.Name(), r.Dst, r.Mbps, mbpsBounds(o.MinMbps, o.MaxMbps))
 	}
 	return r, nil
 }
@@ -476,7 +476,7 @@ func FlowSpread(ctx context.Context, from *scenario.Node, dst netip.Addr, router
 	}
 	for _, i := range ifaces {
 		if r.Packets[i] == 0 {
-			return r, fmt.Errorf("flows from %s to %s are not spread: %s:%s carried none: %s", from.Name(), dst, router.Name(), i, r.Evidence())
+			return r, failf(r, "flows from %s to %s are not spread: %s:%s carried none", from.Name(), dst, router.Name(), i)
 		}
 	}
 	return r, nil

@@ -227,21 +227,23 @@ func StreamUDP(ctx context.Context, from *scenario.Node, dst netip.Addr, mbit fl
 		r.Mbps = float64((r.Received-1)*8*o.Size) / span.Seconds() / 1e6
 	}
 	if c.err != nil && !isTimeout(c.err) {
-		return r, fmt.Errorf("udp stream: receive in %s: %w: %s", rcv.Name(), c.err, r.Evidence())
+		return r, failf(r, "udp stream: receive in %s: %w", rcv.Name(), c.err)
 	}
+	// The inconclusive reasons below quote the evidence now.
+	r.Elapsed = time.Since(start)
 	switch {
 	case r.Sent == 0:
-		return r, fmt.Errorf("udp stream %s → %s: the sender could send none of its datagrams (%d writes refused): %s", from.Name(), r.Dst, r.SendErrors, r.Evidence())
+		return r, failf(r, "udp stream %s → %s: the sender could send none of its datagrams (%d writes refused)", from.Name(), r.Dst, r.SendErrors)
 	case r.BufferDrops > 0 && r.Loss > o.Loss:
 		return r, &scenario.InconclusiveError{Reason: fmt.Sprintf("udp stream %s → %s: the check's own receiving socket dropped %d datagrams (the machine was too busy to read them): %s", from.Name(), r.Dst, r.BufferDrops, r.Evidence())}
 	case r.SentMbps < 0.9*mbit && r.Loss > o.Loss:
 		return r, &scenario.InconclusiveError{Reason: fmt.Sprintf("udp stream %s → %s: the sender kept only %.1f of the %.1f Mbit/s asked for: %s", from.Name(), r.Dst, r.SentMbps, mbit, r.Evidence())}
 	case r.Loss > o.Loss:
-		return r, fmt.Errorf("udp stream %s → %s lost %d of %d datagrams (%.2f%%), want ≤ %.2f%%: %s", from.Name(), r.Dst, r.Sent-r.Received, r.Sent, 100*r.Loss, 100*o.Loss, r.Evidence())
+		return r, failf(r, "udp stream %s → %s lost %d of %d datagrams (%.2f%%), want ≤ %.2f%%", from.Name(), r.Dst, r.Sent-r.Received, r.Sent, 100*r.Loss, 100*o.Loss)
 	case o.Jitter > 0 && r.Jitter > o.Jitter:
-		return r, fmt.Errorf("udp stream %s → %s: jitter %.3f ms, want ≤ %.3f ms: %s", from.Name(), r.Dst, float64(r.Jitter)/1e6, float64(o.Jitter)/1e6, r.Evidence())
+		return r, failf(r, "udp stream %s → %s: jitter %.3f ms, want ≤ %.3f ms", from.Name(), r.Dst, float64(r.Jitter)/1e6, float64(o.Jitter)/1e6)
 	case o.MinMbps > 0 && r.Mbps < o.MinMbps || o.MaxMbps > 0 && r.Mbps > o.MaxMbps:
-		return r, fmt.Errorf("udp stream %s → %s received %.1f Mbit/s, want %s: %s", from.Name(), r.Dst, r.Mbps, mbpsBounds(o.MinMbps, o.MaxMbps), r.Evidence())
+		return r, failf(r, "udp stream %s → %s received %.1f Mbit/s, want %s", from.Name(), r.Dst, r.Mbps, mbpsBounds(o.MinMbps, o.MaxMbps))
 	}
 	return r, nil
 }

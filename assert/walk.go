@@ -106,11 +106,18 @@ const maxWalkHops = 32
 // WalkPath walks the path from a node to dst and back through the
 // network's kernel state. It sends nothing.
 func WalkPath(from *scenario.Node, dst netip.Addr) *Walk {
+	return walkPath(from, dst, 0)
+}
+
+// walkPath is WalkPath for a packet of size bytes (IP header included; 0:
+// a small one): a frame larger than an interface's MTU on an L2 path
+// stops there.
+func walkPath(from *scenario.Node, dst netip.Addr, size int) *Walk {
 	start := time.Now()
 	n := from.Network()
 	w := &Walk{From: from.Name(), To: dst}
 	defer func() { w.Elapsed = time.Since(start) }()
-	hops, end, _, src, nat, problem := walkOne(n, from, "", netip.Addr{}, dst)
+	hops, end, _, src, nat, problem := walkOneDepth(n, from, "", netip.Addr{}, dst, 0, size)
 	w.Forward = hops
 	if problem != "" {
 		w.Break = "forward path: " + problem
@@ -120,10 +127,10 @@ func WalkPath(from *scenario.Node, dst netip.Addr) *Walk {
 		return w // the node's own address: nothing goes back
 	}
 	// The reply goes from dst back to the (possibly translated) source.
-	back, _, _, _, _, problem := walkOne(n, end, "", dst, src)
+	back, _, _, _, _, problem := walkOneDepth(n, end, "", dst, src, 0, size)
 	if problem == "" && nat.node != nil {
 		// Un-NAT at the router, then on to the original source.
-		more, _, _, _, _, p := walkOne(n, nat.node, nat.in, dst, nat.orig)
+		more, _, _, _, _, p := walkOneDepth(n, nat.node, nat.in, dst, nat.orig, 0, size)
 		back, problem = append(back, more...), p
 	}
 	w.Return = back
@@ -140,6 +147,7 @@ func WalkPath(from *scenario.Node, dst netip.Addr) *Walk {
 			nd, _ := n.Lookup(dir.hops[i].Node)
 			transit := dir.hops[i].In != "" && i < len(dir.hops)-1
 			if p := nftDrops(nd, transit, dir.hops[i]); p != "" {
+				p += packetIfaces(dir.hops[i])
 				dir.hops[i].Problem = p
 				w.Break = dir.name + ": " + p
 				return w
@@ -155,17 +163,13 @@ type natHop struct {
 	orig netip.Addr // the source before translation
 }
 
-// walkOne walks from a node (with the packet arriving on in, or starting
-// there when in is "") towards dst. It returns the hops, the node and
-// interface where it arrived, the source address after any masquerade,
-// the NAT router passed, and the problem that stopped it ("" when it
-// arrived).
-func walkOne(n *scenario.Network, cur *scenario.Node, in string, src, dst netip.Addr) (hops []WalkHop, end *scenario.Node, endIn string, srcOut netip.Addr, nat natHop, problem string) {
-	return walkOneDepth(n, cur, in, src, dst, 0)
-}
-
-// walkOneDepth is walkOne inside depth VXLAN underlay walks.
-func walkOneDepth(n *scenario.Network, cur *scenario.Node, in string, src, dst netip.Addr, depth int) (hops []WalkHop, end *scenario.Node, endIn string, srcOut netip.Addr, nat natHop, problem string) {
+// walkOneDepth walks from a node (with the packet arriving on in, or
+// starting there when in is "") towards dst, inside depth VXLAN underlay
+// walks, with a packet of size bytes (0: small). It returns the hops, the
+// node and interface where it arrived, the source address after any
+// masquerade, the NAT router passed, and the problem that stopped it (""
+// when it arrived).
+func walkOneDepth(n *scenario.Network, cur *scenario.Node, in string, src, dst netip.Addr, depth, size int) (hops []WalkHop, end *scenario.Node, endIn string, srcOut netip.Addr, nat natHop, problem string) {
 	fwdName := "net.ipv4.ip_forward"
 	if dst.Is6() {
 		fwdName = "net.ipv6.conf.all.forwarding"
@@ -200,7 +204,7 @@ func walkOneDepth(n *scenario.Network, cur *scenario.Node, in string, src, dst n
 			if err == nil {
 				h.Forwarding = fwdName + "=" + v
 				if strings.TrimSpace(v) == "0" {
-					return stop(fmt.Sprintf("%s: %s=0", cur.Name(), fwdName))
+					return stop(fmt.Sprintf("%s: %s=0 (the packet arrives on %s)", cur.Name(), fwdName, in))
 				}
 			}
 		}
@@ -220,7 +224,10 @@ func walkOneDepth(n *scenario.Network, cur *scenario.Node, in string, src, dst n
 				why = routeErr(err)
 			}
 			h.Route = why
-			return stop(fmt.Sprintf("%s has no route to %s (table main: %s)%s", cur.Name(), dst, why, downIfaces(cur)))
+			if in != "" && (errors.Is(err, syscall.EXDEV) || errors.Is(err, syscall.EINVAL)) && rpFilters(cur, in, src) {
+				return stop(rpFilterProblem(cur, in, src))
+			}
+			return stop(fmt.Sprintf("%s has no route to %s (%s: %s)%s", cur.Name(), dst, routeTableOf(cur, in), why, downIfaces(cur)))
 		}
 		rt := routes[0]
 		out := ifaceName(cur, rt.LinkIndex)
@@ -265,12 +272,12 @@ func walkOneDepth(n *scenario.Network, cur *scenario.Node, in string, src, dst n
 			return stop(fmt.Sprintf("%s: next hop %s (dev %s) is no node's address (wrong gateway?)", cur.Name(), nh, out))
 		}
 		nextNode, _ := n.Lookup(nodeOf(n, next))
-		if ok, p := newL2Walker(n, depth).reaches(cur, out, nextNode, next.Name); !ok {
+		if ok, p := newL2Walker(n, depth, size).reaches(cur, out, nextNode, next.Name); !ok {
 			switch {
 			case p != "":
 				return stop(p)
 			case !adjacent(n, cur, outIfc, nextNode, next):
-				return stop(fmt.Sprintf("%s: next hop %s belongs to %s, which is not on the segment of %s:%s (wrong gateway?)", cur.Name(), nh, nextNode.Name(), cur.Name(), out))
+				return stop(fmt.Sprintf("%s: next hop %s belongs to %s, which is not on the segment of %s:%s (%s)", cur.Name(), nh, nextNode.Name(), cur.Name(), out, apart(n, cur.Name(), out, nextNode.Name(), next.Name)))
 			}
 		}
 		if p := linkProblem(nextNode, next.Name); p != "" {
@@ -348,6 +355,8 @@ func linkProblem(nd *scenario.Node, iface string) string {
 	switch {
 	case a.Flags&net.FlagUp == 0:
 		return fmt.Sprintf("%s: %s is down", nd.Name(), iface)
+	case a.RawFlags&unix.IFF_LOWER_UP == 0 && l.Type() == "bond":
+		return fmt.Sprintf("%s: %s has no carrier: %s", nd.Name(), iface, bondMembers(nd, a.Index))
 	case a.RawFlags&unix.IFF_LOWER_UP == 0:
 		peer := ""
 		if ifc := nd.Interface(iface); ifc != nil && ifc.PeerNode != "" {

@@ -76,10 +76,12 @@ type l2Walker struct {
 	// dstMAC is the MAC address the frame is sent to.
 	dstMAC net.HardwareAddr
 	depth  int // VXLAN underlay walks in progress
+	// size is the packet's size (IP header included), 0 when small.
+	size int
 }
 
-func newL2Walker(n *scenario.Network, depth int) *l2Walker {
-	return &l2Walker{n: n, nodes: map[string]*l2Node{}, depth: depth}
+func newL2Walker(n *scenario.Network, depth, size int) *l2Walker {
+	return &l2Walker{n: n, nodes: map[string]*l2Node{}, depth: depth, size: size}
 }
 
 func (w *l2Walker) node(name string) *l2Node {
@@ -183,6 +185,9 @@ func (w *l2Walker) steps(p l2Pos) []l2Step {
 				problem = linkProblem(nd.nd, iface)
 			}
 		}
+		if problem == "" {
+			problem = w.mtuProblem(p, node, iface)
+		}
 		out = append(out, l2Step{to: l2Pos{node: node, iface: iface, rx: rx, tags: tagKey(tags)}, problem: problem})
 	}
 	if !p.rx {
@@ -244,13 +249,22 @@ func (w *l2Walker) steps(p l2Pos) []l2Step {
 			return out
 		}
 	}
-	if len(tags) > 0 {
-		top := tags[len(tags)-1]
-		for _, u := range s.links {
-			if v, ok := u.(*netlink.Vlan); ok && v.ParentIndex == l.Attrs().Index && v.VlanId == top {
-				enter(p.node, v.Attrs().Name, true, tags[:len(tags)-1], "")
-			}
+	// Up into a VLAN sub-interface: the one of the frame's outermost
+	// tag; the others are there only to name a mismatch.
+	for _, name := range sortedNames(s.links) {
+		v, ok := s.links[name].(*netlink.Vlan)
+		if !ok || v.ParentIndex != l.Attrs().Index {
+			continue
 		}
+		if len(tags) > 0 && v.VlanId == tags[len(tags)-1] {
+			enter(p.node, name, true, tags[:len(tags)-1], "")
+			continue
+		}
+		why := fmt.Sprintf("%s: %s receives untagged frames, but its VLAN interface %s takes VLAN %d only (VLAN ID mismatch)", p.node, p.iface, name, v.VlanId)
+		if len(tags) > 0 {
+			why = fmt.Sprintf("%s: %s receives frames tagged VLAN %d, but its VLAN interface %s is VLAN %d (VLAN ID mismatch)", p.node, p.iface, tags[len(tags)-1], name, v.VlanId)
+		}
+		enter(p.node, name, true, nil, why)
 	}
 	// Frames from the wire reach the macvlan and ipvlan interfaces on it.
 	for _, u := range w.uppers(p.node, p.iface) {
@@ -349,7 +363,9 @@ func (w *l2Walker) egress(s *l2Node, br *netlink.Bridge, in, port netlink.Link, 
 		vid, inner, _ = w.ingressVLAN(s, br, br, tags)
 	}
 	out := inner
-	if vid != 0 && !w.untagged(s, br, port, vid) {
+	// A VLAN the port does not carry is a problem below; the frame goes
+	// on untagged, so the search finds the path it breaks.
+	if vid != 0 && w.member(s, br, port, vid) && !w.untagged(s, br, port, vid) {
 		out = append(append([]int(nil), inner...), vid)
 	}
 	st.to.tags = tagKey(out)
@@ -540,7 +556,7 @@ func (w *l2Walker) vxlanSteps(s *l2Node, vx *netlink.Vxlan, tags []int) []l2Step
 			if a, ok := netip.AddrFromSlice(vx.SrcAddr); ok && vx.SrcAddr != nil {
 				src = a.Unmap()
 			}
-			if _, _, _, _, _, p := walkOneDepth(w.n, s.nd, "", src, r, w.depth+1); p != "" {
+			if _, _, _, _, _, p := walkOneDepth(w.n, s.nd, "", src, r, w.depth+1, 0); p != "" {
 				st.problem = fmt.Sprintf("%s: the underlay to the VTEP %s breaks: %s", me, r, p)
 			}
 		}
@@ -572,4 +588,47 @@ func (w *l2Walker) tunnelPeer(node, iface string) l2Pos {
 		}
 	}
 	return l2Pos{}
+}
+
+// mtuProblem says why a packet of the walk's size cannot enter
+// node:iface from p: it is larger than the interface's MTU (a veth peer
+// drops it, a bridge does not forward it to the port).
+func (w *l2Walker) mtuProblem(p l2Pos, node, iface string) string {
+	if w.size == 0 {
+		return ""
+	}
+	s := w.node(node)
+	if s == nil {
+		return ""
+	}
+	l, ok := s.links[iface]
+	if !ok || l.Attrs().MTU == 0 || w.size <= l.Attrs().MTU {
+		return ""
+	}
+	from := ""
+	if ps := w.node(p.node); ps != nil {
+		if pl, ok := ps.links[p.iface]; ok {
+			from = fmt.Sprintf(" (MTU %d)", pl.Attrs().MTU)
+		}
+	}
+	return fmt.Sprintf("%s: %s has MTU %d: the %d-byte packet from %s%s does not fit (MTU mismatch on the L2 path)", node, iface, l.Attrs().MTU, w.size, p, from)
+}
+
+// apart says why two interfaces are not on one segment, for the walk's
+// verdict: the parents of macvlan or ipvlan interfaces sitting on
+// different LANs, or else a wrong gateway.
+func apart(n *scenario.Network, node, iface, nextNode, nextIface string) string {
+	w := newL2Walker(n, 0, 0)
+	p, _ := w.upperParent(node, iface)
+	q, _ := w.upperParent(nextNode, nextIface)
+	if p.node == "" && q.node == "" || p == q {
+		return "wrong gateway?"
+	}
+	on := func(pos l2Pos) string {
+		if pos.node == "" {
+			return "is not a macvlan or ipvlan"
+		}
+		return "is on " + pos.String()
+	}
+	return fmt.Sprintf("%s:%s %s, %s:%s %s: their parents are on different LANs", node, iface, on(p), nextNode, nextIface, on(q))
 }
