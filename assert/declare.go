@@ -41,6 +41,8 @@ const (
 	readsFor
 	readsVLAN
 	readsJitter
+	readsMTULocked
+	readsPMTUException
 )
 
 // optionFields names the option that sets each field of Options, in the
@@ -72,6 +74,8 @@ var optionFields = []struct {
 	{"Duration", "For", readsFor},
 	{"VLAN", "VLAN", readsVLAN},
 	{"Jitter", "Jitter", readsJitter},
+	{"MTULocked", "MTULocked", readsMTULocked},
+	{"PMTUException", "PMTUException", readsPMTUException},
 }
 
 // The options each family of checks reads. IPv6 is read by every check
@@ -81,7 +85,7 @@ const (
 	isolationReads  = readsCount | readsInterval | readsTimeout | readsIPv6
 	lossReads       = pingReads &^ readsLoss
 	pmtuReads       = readsSize | readsPathMTU | readsTimeout | readsIPv6
-	routeReads      = readsVia | readsGateway | readsSource | readsPathMTU | readsAbsent | readsIPv6
+	routeReads      = readsVia | readsGateway | readsSource | readsPathMTU | readsAbsent | readsIPv6 | readsMTULocked | readsPMTUException
 	conntrackReads  = readsPort | readsAbsent | readsIPv6
 	verdictReads    = readsExpect | readsListen | readsUDP | readsTimeout | readsIPv6
 	connReads       = readsSource | readsTimeout | readsIPv6
