@@ -10,7 +10,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
 )
 
 // Cmd is a process run inside a node, for example a daemon under test. Its
