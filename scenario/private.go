@@ -185,6 +185,11 @@ func privateSetup(name string, hosts []byte, dirs []string) func() error {
 				return fail("set the host name", err)
 			}
 		}
+		// A minimal root (a VM's initramfs) may lack /run or /etc/hosts:
+		// nothing is created on the host's file system to mount over.
+		if st, err := os.Stat(privateRun); err != nil || !st.IsDir() {
+			return fail("mount a tmpfs on /run", fmt.Errorf("the host has no directory %s", privateRun))
+		}
 		if err := unix.Mount("tmpfs", privateRun, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755,size=64m"); err != nil {
 			return fail("mount a tmpfs on /run", err)
 		}
@@ -194,8 +199,10 @@ func privateSetup(name string, hosts []byte, dirs []string) func() error {
 		if err := os.WriteFile("/run/vtest/hosts", hosts, 0o644); err != nil {
 			return fail("write /run/vtest/hosts", err)
 		}
-		if err := unix.Mount("/run/vtest/hosts", hostsPath, "", unix.MS_BIND, ""); err != nil {
-			return fail("bind the scenario's hosts over /etc/hosts", err)
+		if _, err := os.Stat(hostsPath); err == nil {
+			if err := unix.Mount("/run/vtest/hosts", hostsPath, "", unix.MS_BIND, ""); err != nil {
+				return fail("bind the scenario's hosts over /etc/hosts", err)
+			}
 		}
 		for i, d := range dirs {
 			if creatable(d, dirs[:i+1]) {
