@@ -29,7 +29,8 @@ give an address to aim at a particular one.
 	                     Walked                    PathClear
 	NAT                  Masqueraded, SeenAs,      SourceIs                 SeenSource
 	                     PortForwarded
-	firewall             Firewall, Counted         VerdictIs
+	firewall             Firewall, Counted,        VerdictIs
+	                     CountedExactly
 	ARP / NDP            ARPAnswered,              ARPResolves, ARPIgnored
 	                     ARPUnanswered
 	crafted frames       Frames, Deliver (step)    SeesFrames
@@ -38,10 +39,12 @@ give an address to aim at a particular one.
 	throughput, ECMP     Rate, ThroughputWithin,   RateWithin, Spreads      Throughput
 	                     Spread, SpreadOver
 	UDP stream           UDPStream                 UDPStreamWithin          StreamUDP
+	own packets at ends  SeenAt                                             PacketsSeenAt
 	reach matrix         Matrix, AllReach                                   ReachMatrix
 	kernel state         NeighbourEntry, FDBEntry, HasNeighbour, HasFDB,    Neighbour, Conntrack
 	                     Routes, LinkIs, SysctlIs, RoutesAs, LinkStateIs,
-	                     ConntrackEntry            HasSysctl, Tracks
+	                     ConntrackEntry,           HasSysctl, Tracks        VXLANFDBLookup
+	                     SelfFDBEntry
 	counters             MarkCounters (step),      CountersRoseDuring
 	                     CountersRose
 	over time            Eventually, Consistently  Converges, Holds         Converge, Hold
