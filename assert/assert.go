@@ -55,6 +55,11 @@ type Options struct {
 	PathMTU int
 	// VLAN is the VLAN an FDB entry must be in.
 	VLAN int
+	// MTULocked expects a route lookup's MTU to be locked ("mtu lock").
+	MTULocked bool
+	// PMTUException expects a route lookup to carry a cached PMTU
+	// exception (with Absent: none cached).
+	PMTUException bool
 	// UDP makes a firewall-verdict check use UDP.
 	UDP bool
 	// Listen makes a firewall-verdict check listen at the destination.

@@ -42,6 +42,8 @@ const (
 	readsVLAN
 	readsJitter
 	readsBecause
+	readsMTULocked
+	readsPMTUException
 )
 
 // optionFields names the option that sets each field of Options, in the
@@ -74,6 +76,8 @@ var optionFields = []struct {
 	{"VLAN", "VLAN", readsVLAN},
 	{"Jitter", "Jitter", readsJitter},
 	{"Because", "Because", readsBecause},
+	{"MTULocked", "MTULocked", readsMTULocked},
+	{"PMTUException", "PMTUException", readsPMTUException},
 }
 
 // The options each family of checks reads. IPv6 is read by every check
@@ -83,7 +87,7 @@ const (
 	isolationReads  = readsCount | readsInterval | readsTimeout | readsIPv6 | readsBecause
 	lossReads       = pingReads &^ readsLoss
 	pmtuReads       = readsSize | readsPathMTU | readsTimeout | readsIPv6
-	routeReads      = readsVia | readsGateway | readsSource | readsPathMTU | readsAbsent | readsIPv6
+	routeReads      = readsVia | readsGateway | readsSource | readsPathMTU | readsAbsent | readsIPv6 | readsMTULocked | readsPMTUException
 	conntrackReads  = readsPort | readsAbsent | readsIPv6
 	verdictReads    = readsExpect | readsListen | readsUDP | readsTimeout | readsIPv6
 	connReads       = readsSource | readsTimeout | readsIPv6

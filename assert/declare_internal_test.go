@@ -36,6 +36,7 @@ func TestGiven(t *testing.T) {
 		{Warmup(1), readsWarmup}, {Size(0), readsSize}, {Absent(), readsAbsent}, {Expect(""), readsExpect},
 		{MAC("a:b"), readsMAC}, {Gateway("10.0.0.1"), readsGateway}, {PathMTU(0), readsPathMTU},
 		{UDP(), readsUDP}, {Listen(), readsListen}, {Mbps(0, 0), readsMbps}, {Mbps(1, 0), readsMbps}, {For(0), readsFor},
+		{MTULocked(), readsMTULocked}, {PMTUException(), readsPMTUException},
 		{func(o *Options) { o.Count, o.Port = 1, 2 }, readsCount | readsPort},
 		{func(*Options) {}, 0},
 	} {

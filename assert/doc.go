@@ -35,17 +35,20 @@ give an address to aim at a particular one.
 	forwarding, paths    Forwarded, HopIs, Walked   Trace, TraceHop, WalkPath
 	NAT                  Masqueraded, SeenAs,       SeenSource
 	                     PortForwarded
-	firewall             Firewall, Counted          PortVerdict
+	firewall             Firewall, Counted,         PortVerdict
+	                     CountedExactly
 	ARP / NDP            ARPAnswered, ARPUnanswered ARP
 	crafted frames       Frames, Deliver (step)     FramesTo
 	MTU                  PMTU                       PMTUProbe
 	timing               LatencyWithin, LossWithin  Latency
 	throughput, ECMP     Rate, Spread               Throughput, FlowSpread
 	UDP stream           UDPStream                  StreamUDP
+	own packets at ends  SeenAt                     PacketsSeenAt
 	reach matrix         Matrix, AllReach           ReachMatrix
 	kernel state         NeighbourEntry, FDBEntry,  Neighbour, FDBLookup,
 	                     Routes, LinkIs, SysctlIs,  RouteLookup, LinkStatus,
-	                     ConntrackEntry             SysctlValue, Conntrack
+	                     ConntrackEntry,            SysctlValue, Conntrack,
+	                     SelfFDBEntry               VXLANFDBLookup
 	counters             MarkCounters (step),       Counters, CounterDelta
 	                     CountersRose
 	over time            Eventually, Consistently   Converge, Hold

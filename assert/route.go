@@ -26,7 +26,10 @@ type RouteResult struct {
 	// metric; 0 means the device's MTU applies. MTULock is "mtu lock".
 	MTU     int
 	MTULock bool
-	Want    string
+	// Exception is true when the MTU is a cached PMTU exception, not the
+	// route's own mtu metric.
+	Exception bool
+	Want      string
 }
 
 // Evidence renders the lookup like ip route get.
@@ -48,6 +51,9 @@ func (r *RouteResult) Evidence() string {
 			lock = "lock "
 		}
 		fmt.Fprintf(&b, " mtu %s%d", lock, r.MTU)
+		if r.Exception {
+			b.WriteString(" (cached PMTU exception)")
+		}
 	}
 	if r.Want != "" {
 		fmt.Fprintf(&b, "; want %s", r.Want)
@@ -58,7 +64,8 @@ func (r *RouteResult) Evidence() string {
 // RouteLookup asks a node's kernel for its route to dst and checks it
 // against what the options expect: Via(dev), Gateway(addr), Source(addr),
 // PathMTU(mtu) (a PMTU exception, e.g. after an ICMP "fragmentation
-// needed"). With no expectation it only requires a route. Absent()
+// needed"), MTULocked() ("mtu lock"), PMTUException() (an exception is
+// cached, whatever its MTU). With no expectation it only requires a route. Absent()
 // turns it round: no route at all, or with expectations no route as they
 // describe (PathMTU(1400) with Absent: no exception of MTU 1400 cached).
 func RouteLookup(ctx context.Context, nd *scenario.Node, dst netip.Addr, opts ...Option) (*RouteResult, error) {
@@ -80,6 +87,7 @@ func RouteLookup(ctx context.Context, nd *scenario.Node, dst netip.Addr, opts ..
 	if o.PathMTU > 0 {
 		want = append(want, fmt.Sprintf("mtu %d", o.PathMTU))
 	}
+	want = routeWant(o, want)
 	r.Want = strings.Join(want, " ")
 	if r.Want == "" {
 		r.Want = "a route"
@@ -101,6 +109,7 @@ func RouteLookup(ctx context.Context, nd *scenario.Node, dst netip.Addr, opts ..
 		if o.PathMTU > 0 && r.MTU != o.PathMTU {
 			bad = append(bad, fmt.Sprintf("path MTU %d", r.MTU))
 		}
+		bad = routeBad(o, r, bad)
 	}
 	if o.Absent {
 		if r.Want == "a route" {
@@ -152,6 +161,7 @@ func lookupRoute(nd *scenario.Node, dst netip.Addr) *RouteResult {
 		r.Source = a.Unmap()
 	}
 	r.MTU, r.MTULock = rt.MTU, rt.MTULock
+	r.Exception = pmtuException(nd, r)
 	return r
 }
 

@@ -10,14 +10,15 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/vtest-dev/vtest/internal/nsx"
 )
 
 // Cmd is a process run inside a node, for example a daemon under test. Its
 // standard output and error are captured. A started Cmd is killed when the
 // network is closed, and dies with the vtest process: it gets SIGKILL as
-// parent-death signal from a thread that lives until teardown.
+// parent-death signal from a thread that lives until teardown. It sees the
+// node's private files (see NodeSpec.PrivateDir): a tmpfs /run, an
+// /etc/hosts with the scenario's names, and the node's private
+// directories.
 type Cmd struct {
 	// Path and Args are as in exec.Cmd; Args[0] is the command name.
 	Path string
@@ -61,12 +62,8 @@ func (c *Cmd) Start() error {
 	// The process, and whatever it forks, lives in the namespace:
 	// teardown looks for them there.
 	nd.foreign.Store(true)
-	if nd.thread == nil {
-		t, err := nsx.NewThread(nd.ns)
-		if err != nil {
-			return fmt.Errorf("node %q: start process thread: %w", nd.name, err)
-		}
-		nd.thread = t
+	if err := nd.processThread(); err != nil {
+		return err
 	}
 	env := c.Env
 	if env == nil {

@@ -204,6 +204,7 @@ type NodeSpec struct {
 	firewall   []FirewallRule // firewall.go
 	ifaces     []*IfaceSpec
 	down       []string
+	private    []string // private.go: tmpfs over these paths for processes
 }
 
 // Name returns the node's name.

@@ -245,6 +245,7 @@ func (s *Spec) planWith(v *validator) (*plan, error) {
 	v.impairments(p)
 	v.items(p)
 	v.neighbourTable(p)
+	v.privateDirs(p)
 	if len(v.errs) > 0 {
 		return nil, errors.Join(v.errs...)
 	}

@@ -168,7 +168,13 @@ type Thread struct {
 }
 
 // NewThread starts a thread inside ns.
-func NewThread(ns netns.NsHandle) (*Thread, error) {
+func NewThread(ns netns.NsHandle) (*Thread, error) { return NewThreadWith(ns, nil) }
+
+// NewThreadWith starts a thread inside ns and runs setup on it first (for
+// example to give it namespaces of its own: unshare affects only this
+// thread, which is never handed back to the Go scheduler). A setup error
+// ends the thread.
+func NewThreadWith(ns netns.NsHandle, setup func() error) (*Thread, error) {
 	t := &Thread{work: make(chan func()), done: make(chan struct{})}
 	ready := make(chan error, 1)
 	goLocked(func() {
@@ -177,6 +183,12 @@ func NewThread(ns netns.NsHandle) (*Thread, error) {
 		if err := netns.Set(ns); err != nil {
 			ready <- fmt.Errorf("enter network namespace: %w", err)
 			return
+		}
+		if setup != nil {
+			if err := setup(); err != nil {
+				ready <- err
+				return
+			}
 		}
 		ready <- nil
 		for fn := range t.work {
