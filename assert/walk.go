@@ -335,9 +335,9 @@ func adjacent(n *scenario.Network, cur *scenario.Node, out *scenario.Interface, 
 		return true
 	}
 	sw, ok := n.Lookup(out.PeerNode)
-	if !ok || sw.Kind() != scenario.KindSwitch {
+	if !ok || sw.Role() != scenario.RoleSwitch {
 		// A switch's own bridge address.
-		return cur.Kind() == scenario.KindSwitch && cur == nextNode
+		return cur.Role() == scenario.RoleSwitch && cur == nextNode
 	}
 	if nextNode == sw {
 		return true // the switch's bridge address

@@ -91,7 +91,7 @@ func (v *validator) switchSegments(p *plan) *addrPass {
 	ap := &addrPass{p: p, segOf: map[*planNode]*segment{}, explicit: map[netip.Addr]string{},
 		vrfAddr: map[netip.Addr]bool{}, none: map[*planIface][]netip.Addr{}}
 	for _, pn := range p.nodes {
-		if pn.spec.kind == KindSwitch {
+		if pn.spec.kind == RoleSwitch {
 			sg := &segment{name: fmt.Sprintf("switch %q", pn.spec.name), call: fmt.Sprintf("Switch(%q)", pn.spec.name), sw: pn, subnets: pn.segments, bridges: []*planNode{pn}}
 			ap.segOf[pn] = sg
 			ap.segs = append(ap.segs, sg)
@@ -132,7 +132,7 @@ func (v *validator) endAddrs(ap *addrPass, pl *planLink, obj string, i *planIfac
 			ap.none[i] = append(ap.none[i], a.Addr())
 		}
 	}
-	if i.node.spec.kind == KindSwitch && len(addrs) > 0 {
+	if i.node.spec.kind == RoleSwitch && len(addrs) > 0 {
 		v.add(obj, "the port on switch %q has an address; switch ports are layer 2", "address the switch with Switch(...).Addr", i.node.spec.name)
 		return
 	}
@@ -156,7 +156,7 @@ func (v *validator) endAddrs(ap *addrPass, pl *planLink, obj string, i *planIfac
 // link to a switch joins the switch's, any other link is a segment of its
 // own.
 func (v *validator) linkSegment(ap *addrPass, pl *planLink, obj string, linkSubnets []netip.Prefix) {
-	swA, swB := pl.a.node.spec.kind == KindSwitch, pl.b.node.spec.kind == KindSwitch
+	swA, swB := pl.a.node.spec.kind == RoleSwitch, pl.b.node.spec.kind == RoleSwitch
 	switch {
 	case swA && swB:
 		if len(linkSubnets) > 0 || len(pl.spec.addrsA)+len(pl.spec.addrsB) > 0 {

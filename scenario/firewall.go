@@ -115,7 +115,7 @@ func (v *validator) firewall(p *plan) {
 				}
 				names[r.Name] = true
 			}
-			if pn.spec.kind == KindSwitch {
+			if pn.spec.kind == RoleSwitch {
 				v.add(obj, "is on a switch; bridged traffic does not pass the inet hooks", "put the firewall on a host or router")
 				continue
 			}

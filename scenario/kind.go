@@ -284,7 +284,7 @@ func (v *validator) kinds(p *plan) {
 		for _, is := range pn.spec.ifaces {
 			obj := fmt.Sprintf("node %q interface %q", pn.spec.name, is.name)
 			switch {
-			case pn.spec.kind == KindSwitch:
+			case pn.spec.kind == RoleSwitch:
 				v.add(obj, "a switch holds exactly one bridge; it cannot declare interfaces", "declare the interfaces on a Host or Router (a Bridge interface makes a host a switch too)")
 				continue
 			case is.kind == nil:

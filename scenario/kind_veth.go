@@ -114,5 +114,5 @@ func (n *Network) createLink(pl *planLink) error {
 // bridged reports whether a link end is a bridge port: of a switch, or of
 // a bridge inside its node.
 func bridged(i *planIface) bool {
-	return i.node.spec.kind == KindSwitch || i.master != nil && isSwitcher(i.master.kind)
+	return i.node.spec.kind == RoleSwitch || i.master != nil && isSwitcher(i.master.kind)
 }

@@ -36,8 +36,8 @@ func TestL3Build(t *testing.T) {
 		Rule(scenario.RuleSpec{Priority: 1000, From: "10.0.5.0/24", Table: 200}).
 		Rule(scenario.RuleSpec{Priority: 1001, Mark: 0x10, Mask: 0xf0, IIF: "lo", Table: 200}).
 		Rule(scenario.RuleSpec{Priority: 1002, To: "fd77::/64", OIF: "p1", Table: 200}).
-		Neighbor("p1", "10.0.1.77", "02:00:00:00:00:77").
-		Neighbor("p1", "fd01::77", "02:00:00:00:00:78")
+		Neighbour("p1", "10.0.1.77", "02:00:00:00:00:77").
+		Neighbour("p1", "fd01::77", "02:00:00:00:00:78")
 	s.Router("r")
 	s.Link("h:p1", "r:p1").Subnet("10.0.1.0/24").Subnet("fd01::/64").ImpairFrom("h:p1", scenario.Impairment{Rate: 100_000_000})
 	s.Link("h:p2", "r:p2").Subnet("10.0.2.0/24").Subnet("fd02::/64").Subnet("10.0.5.0/24")

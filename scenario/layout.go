@@ -136,7 +136,7 @@ func (s *Spec) Layout() (*Layout, error) {
 	l := &Layout{Name: s.Name, Description: s.Description}
 	for _, n := range p.nodes {
 		ln := LayoutNode{Name: n.spec.name, Kind: n.spec.kind.String(), Interfaces: []LayoutInterface{}}
-		if n.spec.kind == KindSwitch {
+		if n.spec.kind == RoleSwitch {
 			ln.Bridge = n.bridge
 			for _, a := range n.bridgeAddrs {
 				ln.BridgeAddrs = append(ln.BridgeAddrs, a.String())

@@ -103,7 +103,7 @@ func (v *validator) natRules(p *plan) {
 				}
 				names[r.Name] = true
 			}
-			if pn.spec.kind != KindRouter {
+			if pn.spec.kind != RoleRouter {
 				v.add(obj, "is on a %s", "define the node with Router: NAT needs forwarding", pn.spec.kind)
 				continue
 			}

@@ -43,7 +43,7 @@ type Network struct {
 type Node struct {
 	net    *Network
 	name   string
-	kind   Kind
+	kind   Role
 	ns     netns.NsHandle
 	nl     *netlink.Handle
 	ifaces []*Interface
@@ -343,7 +343,7 @@ func newNode(pn *planNode, setup *nodeSetup) (*Node, error) {
 		if err := h.LinkSetUp(lo); err != nil {
 			return fmt.Errorf("set lo up: %w", err)
 		}
-		if pn.spec.kind == KindSwitch {
+		if pn.spec.kind == RoleSwitch {
 			return nd.addBridge(pn)
 		}
 		return nil
@@ -383,7 +383,7 @@ func (s *nodeSetup) writeSysctls(pn *planNode, early [][2]string) error {
 			sysctls = append(sysctls, [2]string{"net.ipv6.conf.default.disable_ipv6", "1"})
 		}
 	}
-	if pn.spec.kind == KindRouter {
+	if pn.spec.kind == RoleRouter {
 		sysctls = append(sysctls, [2]string{"net.ipv4.ip_forward", "1"})
 		if s.ipv6 {
 			sysctls = append(sysctls, [2]string{"net.ipv6.conf.all.forwarding", "1"})

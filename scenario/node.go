@@ -22,7 +22,7 @@ func (nd *Node) Name() string { return nd.name }
 func (nd *Node) Network() *Network { return nd.net }
 
 // Kind returns the node's role.
-func (nd *Node) Kind() Kind { return nd.kind }
+func (nd *Node) Role() Role { return nd.kind }
 
 // Interfaces returns the node's interfaces (a switch's bridge first).
 func (nd *Node) Interfaces() []*Interface { return nd.ifaces }

@@ -108,16 +108,16 @@ type RuleSpec struct {
 	Table int
 }
 
-// NeighborSpec is a static (permanent) neighbour entry: ARP for IPv4, NDP
+// NeighbourSpec is a static (permanent) neighbour entry: ARP for IPv4, NDP
 // for IPv6.
-type NeighborSpec struct {
+type NeighbourSpec struct {
 	Dev, IP, MAC string
 }
 
 // nodeL3 holds a node's policy rules and static neighbours.
 type nodeL3 struct {
 	rules      []RuleSpec
-	neighbours []NeighborSpec
+	neighbours []NeighbourSpec
 }
 
 // AddRoute adds a static route with every option of RouteSpec.
@@ -134,8 +134,8 @@ func (n *NodeSpec) Rule(r RuleSpec) *NodeSpec {
 
 // Neighbor adds a permanent neighbour entry on interface dev: ip is at mac.
 // An IPv6 address makes it an NDP entry.
-func (n *NodeSpec) Neighbor(dev, ip, mac string) *NodeSpec {
-	n.l3.neighbours = append(n.l3.neighbours, NeighborSpec{Dev: dev, IP: ip, MAC: mac})
+func (n *NodeSpec) Neighbour(dev, ip, mac string) *NodeSpec {
+	n.l3.neighbours = append(n.l3.neighbours, NeighbourSpec{Dev: dev, IP: ip, MAC: mac})
 	return n
 }
 
@@ -143,7 +143,7 @@ func (n *NodeSpec) Neighbor(dev, ip, mac string) *NodeSpec {
 func (n *NodeSpec) Rules() []RuleSpec { return n.l3.rules }
 
 // Neighbors returns the node's static neighbour entries.
-func (n *NodeSpec) Neighbors() []NeighborSpec { return n.l3.neighbours }
+func (n *NodeSpec) Neighbours() []NeighbourSpec { return n.l3.neighbours }
 
 // planRoute is one resolved route of one family.
 type planRoute struct {

@@ -89,11 +89,11 @@ func TestValidateRejectsL3(t *testing.T) {
 		}, []string{"mark mask but no mark"}},
 		{"neighbour with a bad MAC", func(s *Spec) {
 			twoPaths(s)
-			s.Nodes()[0].Neighbor("p1", "10.0.1.9", "02:00:00")
+			s.Nodes()[0].Neighbour("p1", "10.0.1.9", "02:00:00")
 		}, []string{"not an Ethernet address"}},
 		{"neighbour on a missing interface", func(s *Spec) {
 			twoPaths(s)
-			s.Nodes()[0].Neighbor("p7", "10.0.1.9", "02:00:00:00:00:09")
+			s.Nodes()[0].Neighbour("p7", "10.0.1.9", "02:00:00:00:00:09")
 		}, []string{`interface "p7" does not exist`}},
 		{"second address outside the link's subnets", func(s *Spec) {
 			s.Host("a")
@@ -120,11 +120,11 @@ func TestValidateRejectsL3(t *testing.T) {
 		}, []string{`node "far" shares no subnet with "h"`}},
 		{"neighbour that is the node itself", func(s *Spec) {
 			twoPaths(s)
-			s.Nodes()[0].Neighbor("p1", "10.0.1.1", "02:00:00:00:00:09")
+			s.Nodes()[0].Neighbour("p1", "10.0.1.1", "02:00:00:00:00:09")
 		}, []string{"10.0.1.1 is the node's own address"}},
 		{"neighbour with a bad address", func(s *Spec) {
 			twoPaths(s)
-			s.Nodes()[0].Neighbor("p1", "10.0.1", "02:00:00:00:00:09")
+			s.Nodes()[0].Neighbour("p1", "10.0.1", "02:00:00:00:00:09")
 		}, []string{`"10.0.1" is not an IP address`}},
 		{"rule with a bad prefix", func(s *Spec) {
 			twoPaths(s)
@@ -422,7 +422,7 @@ func TestL3OnDeclaredInterfaces(t *testing.T) {
 	h.AddRoute(RouteSpec{Dst: "10.8.0.0/16", Dev: "mv0"}).
 		AddRoute(RouteSpec{Dst: "10.9.0.0/16", Via: "10.0.7.2", Table: 7}).
 		Rule(RuleSpec{IIF: "mv0", Table: 7}).
-		Neighbor("mv0", "10.0.7.2", "02:00:00:00:00:02").
+		Neighbour("mv0", "10.0.7.2", "02:00:00:00:00:02").
 		Firewall(FirewallRule{Hook: HookInput, Match: Match{In: "mv0"}, Action: Drop})
 	s.Host("b")
 	s.Link("h", "b").Subnet("10.0.0.0/24")

@@ -8,30 +8,30 @@ import (
 	"time"
 )
 
-// Kind is the role of a node.
-type Kind int
+// Role is the role of a node: host, router or switch.
+type Role int
 
 const (
-	// KindHost is a plain network namespace.
-	KindHost Kind = iota
-	// KindRouter is a namespace with IPv4 and IPv6 forwarding on.
-	KindRouter
-	// KindSwitch is a namespace holding one Linux bridge; every link to a
+	// RoleHost is a plain network namespace.
+	RoleHost Role = iota
+	// RoleRouter is a namespace with IPv4 and IPv6 forwarding on.
+	RoleRouter
+	// RoleSwitch is a namespace holding one Linux bridge; every link to a
 	// switch becomes a port of that bridge.
-	KindSwitch
+	RoleSwitch
 )
 
 // String returns "host", "router" or "switch".
-func (k Kind) String() string {
+func (k Role) String() string {
 	switch k {
-	case KindHost:
+	case RoleHost:
 		return "host"
-	case KindRouter:
+	case RoleRouter:
 		return "router"
-	case KindSwitch:
+	case RoleSwitch:
 		return "switch"
 	}
-	return fmt.Sprintf("Kind(%d)", int(k))
+	return fmt.Sprintf("Role(%d)", int(k))
 }
 
 // Default address ranges from which links without explicit addresses get a
@@ -72,15 +72,15 @@ func Define(name, description string) *Spec {
 }
 
 // Host adds a host: a namespace of its own.
-func (s *Spec) Host(name string) *NodeSpec { return s.add(name, KindHost) }
+func (s *Spec) Host(name string) *NodeSpec { return s.add(name, RoleHost) }
 
 // Router adds a router: a namespace with forwarding on.
-func (s *Spec) Router(name string) *NodeSpec { return s.add(name, KindRouter) }
+func (s *Spec) Router(name string) *NodeSpec { return s.add(name, RoleRouter) }
 
 // Switch adds a switch: a Linux bridge in a namespace of its own.
-func (s *Spec) Switch(name string) *NodeSpec { return s.add(name, KindSwitch) }
+func (s *Spec) Switch(name string) *NodeSpec { return s.add(name, RoleSwitch) }
 
-func (s *Spec) add(name string, kind Kind) *NodeSpec {
+func (s *Spec) add(name string, kind Role) *NodeSpec {
 	n := &NodeSpec{name: name, kind: kind, sysctls: map[string]string{}}
 	s.nodes = append(s.nodes, n)
 	return n
@@ -156,7 +156,7 @@ func (s *Spec) Features() []Feature {
 		if n == nil {
 			continue
 		}
-		if n.kind == KindSwitch {
+		if n.kind == RoleSwitch {
 			add(FeatureBridge)
 		}
 		if n.masquerade != nil {
@@ -192,7 +192,7 @@ func (s *Spec) Features() []Feature {
 // NodeSpec is the definition of one node.
 type NodeSpec struct {
 	name       string
-	kind       Kind
+	kind       Role
 	sysctls    map[string]string
 	sysctlKeys []string // definition order
 	routes     []RouteSpec
@@ -211,7 +211,7 @@ type NodeSpec struct {
 func (n *NodeSpec) Name() string { return n.name }
 
 // Kind returns the node's role.
-func (n *NodeSpec) Kind() Kind { return n.kind }
+func (n *NodeSpec) Role() Role { return n.kind }
 
 // Sysctl sets a network sysctl ("net.ipv4.conf.eth0.accept_local") in the
 // node's namespace. Only net.* sysctls are per namespace; others are refused.

@@ -14,7 +14,7 @@ import (
 // "inherited" values are written inside the throwaway namespace first.
 func TestBaselineProbe(t *testing.T) {
 	hostcheck.RequireRoot(t)
-	pn := &planNode{spec: &NodeSpec{name: "h1", kind: KindHost}}
+	pn := &planNode{spec: &NodeSpec{name: "h1", kind: RoleHost}}
 	s := nodeSetup{probe: baselineSysctls}
 	var got map[string]string
 	ns, err := nsx.New(func() error {

@@ -158,7 +158,7 @@ func (s *Spec) planWith(v *validator) (*plan, error) {
 		pn := &planNode{spec: ns}
 		byName[ns.name] = pn
 		p.nodes = append(p.nodes, pn)
-		if ns.kind == KindSwitch {
+		if ns.kind == RoleSwitch {
 			pn.bridge = ns.name
 			if len(pn.bridge) > maxIfaceName || !ifaceNameRE.MatchString(pn.bridge) {
 				pn.bridge = "br0"
@@ -211,7 +211,7 @@ func (s *Spec) planWith(v *validator) (*plan, error) {
 		if ls.queues < 0 || ls.queues > 256 {
 			v.add(obj, "%d queues is out of range", "use 0 (default: one) or 1..256", ls.queues)
 		}
-		if na == nb && na.spec.kind == KindSwitch {
+		if na == nb && na.spec.kind == RoleSwitch {
 			v.add(obj, "links a switch to itself (a loop on one bridge)", "link the switch to another node")
 			continue
 		}
@@ -227,7 +227,7 @@ func (s *Spec) planWith(v *validator) (*plan, error) {
 	}
 	// Bridge names must not clash with the switch's ports.
 	for _, pn := range p.nodes {
-		if pn.spec.kind == KindSwitch && pn.iface(pn.bridge) != nil {
+		if pn.spec.kind == RoleSwitch && pn.iface(pn.bridge) != nil {
 			v.add(fmt.Sprintf("node %q", pn.spec.name), "a port is named like the bridge %q", "rename the port", pn.bridge)
 		}
 	}
@@ -287,7 +287,7 @@ func (v *validator) loops(p *plan) {
 	// bridgeOf returns the bridge an end belongs to (a switch node, or an
 	// in-node bridge it is a port of), and whether that bridge runs STP.
 	bridgeOf := func(i *planIface) (any, bool) {
-		if i.node.spec.kind == KindSwitch {
+		if i.node.spec.kind == RoleSwitch {
 			return i.node, false
 		}
 		if i.master != nil {
@@ -470,7 +470,7 @@ func (v *validator) nat(p *plan) {
 		}
 		obj := fmt.Sprintf("node %q", pn.spec.name)
 		switch {
-		case pn.spec.kind != KindRouter:
+		case pn.spec.kind != RoleRouter:
 			v.add(obj, "masquerades but is a %s", "define it with Router: NAT needs forwarding", pn.spec.kind)
 		case out == "":
 			v.add(obj, "is a NAT router without an outside interface", "name the outside interface: Masquerade(\"wan\") and Link(\"router:wan\", ...)")
