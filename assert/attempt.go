@@ -192,11 +192,16 @@ type counted struct {
 	inner         string
 	node, rule    string
 	before, after scenario.Counter
-	min           uint64
+	// want is the least rise, or with exact the only one that passes.
+	want  uint64
+	exact bool
 }
 
 func (c *counted) Evidence() string {
 	s := fmt.Sprintf("rule %q on %s counted +%d packets (%s → %s)", c.rule, c.node, c.after.Packets-c.before.Packets, c.before, c.after)
+	if c.exact {
+		s += fmt.Sprintf("; want exactly +%d", c.want)
+	}
 	if c.inner != "" {
 		s = c.inner + "\n" + s
 	}
@@ -209,25 +214,34 @@ func (c *counted) Evidence() string {
 // when a rule that should act matches nothing. NAT rules count the first
 // packet of each connection only.
 func Counted(node, rule string, check scenario.CheckFunc) scenario.CheckFunc {
+	return countedDuring(counted{node: node, rule: rule, want: 1}, check)
+}
+
+// countedDuring runs check between two readings of the rule's counter and
+// judges the rise against c.want.
+func countedDuring(c counted, check scenario.CheckFunc) scenario.CheckFunc {
 	return scenario.Declare(func(ctx context.Context, n *scenario.Network) scenario.Result {
-		nd := n.Node(node)
-		c := &counted{node: node, rule: rule, min: 1}
+		c := c // one reading per run
+		nd := n.Node(c.node)
 		var err error
-		if c.before, err = nd.RuleCounter(rule); err != nil {
+		if c.before, err = nd.RuleCounter(c.rule); err != nil {
 			return scenario.Verdict("", err)
 		}
 		r := check(ctx, n)
 		c.inner = r.Evidence
-		if c.after, err = nd.RuleCounter(rule); err != nil {
+		if c.after, err = nd.RuleCounter(c.rule); err != nil {
 			return scenario.Verdict(c.inner, err)
 		}
 		if r.Err != nil || r.Skip != "" {
 			r.Evidence = c.Evidence()
 			return r
 		}
-		if c.after.Packets-c.before.Packets < c.min {
-			return scenario.Verdict(c.Evidence(), fmt.Errorf("rule %q on %s matched nothing while the check ran", rule, node))
+		switch rise := c.after.Packets - c.before.Packets; {
+		case c.exact && rise != c.want:
+			return scenario.Verdict(c.Evidence(), fmt.Errorf("rule %q on %s counted %d packets while the check ran, want exactly %d", c.rule, c.node, rise, c.want))
+		case !c.exact && rise < c.want:
+			return scenario.Verdict(c.Evidence(), fmt.Errorf("rule %q on %s matched nothing while the check ran", c.rule, c.node))
 		}
 		return scenario.Verdict(c.Evidence(), nil)
-	}, wraps(check, node))
+	}, wraps(check, c.node))
 }
