@@ -46,7 +46,6 @@ deps:
 	command -v nft     >/dev/null || missing="$$missing nftables"; \
 	command -v setpriv >/dev/null || missing="$$missing util-linux"; \
 	command -v tcpdump >/dev/null || missing="$$missing tcpdump"; \
-	command -v bird    >/dev/null || missing="$$missing bird2"; \
 	/usr/bin/python3 -c 'import junitparser' 2>/dev/null || missing="$$missing python3-junitparser"; \
 	command -v sudo    >/dev/null || missing="$$missing sudo"; \
 	if [ -n "$$missing" ]; then \

@@ -84,7 +84,7 @@ func TestBIRDConvergesInPrivateDirs(t *testing.T) {
 	hostcheck.RequireRoot(t)
 	for _, bin := range []string{"bird", "birdc"} {
 		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("%s is not installed (Debian package bird2; make deps installs it)", bin)
+			t.Skipf("%s is not installed (Debian package bird2; make deps leaves it out: installing it starts a bird service in the host's namespace)", bin)
 		}
 	}
 	ctx := context.Background()
