@@ -199,31 +199,29 @@ func macvlanPrivate() Case {
 }
 
 func ipvlanOtherLAN() Case {
-	s := scenario.Define("walk-ipvlan-other-lan", "an ipvlan on another LAN's NIC")
-	s.Host("host")
-	s.Host("peer")
-	s.Host("host2")
-	s.Host("peer2")
-	s.Link("host:eth0", "peer:eth0").Subnet("10.41.0.0/24")
-	s.Link("host2:eth0", "peer2:eth0").Subnet("10.42.0.0/24")
-	s.Host("c1").Iface("ipv0", scenario.IPVlan{Parent: "host:eth0"}).Addrs("10.41.0.11/24")
-	s.Host("c2").Iface("ipv0", scenario.IPVlan{Parent: "host2:eth0"}).Addrs("10.41.0.12/24")
-	return Case{Fault: "ipvlan on another LAN's parent", Spec: s, From: "c1", To: "10.41.0.12",
-		Node: "c1", Iface: "ipv0", Cause: "belongs to c2, which is not on the segment of c1:ipv0 (c1:ipv0 is on host:eth0, c2:ipv0 is on host2:eth0: their parents are on different LANs)"}
+	return otherLAN("ipvlan", "ipv0", 41, func(parent string) scenario.LinkKind { return scenario.IPVlan{Parent: parent} })
 }
 
 func macvlanOtherLAN() Case {
-	s := scenario.Define("walk-macvlan-other-lan", "a macvlan on another LAN's NIC")
+	return otherLAN("macvlan", "mv0", 43, func(parent string) scenario.LinkKind { return scenario.Macvlan{Parent: parent} })
+}
+
+// otherLAN is two LANs, 10.<lan>.0.0/24 and 10.<lan+1>.0.0/24, and two
+// containers whose interfaces (of the kind upper on the parent given) share
+// the first LAN's subnet while their parents sit on different LANs.
+func otherLAN(kind, iface string, lan int, upper func(parent string) scenario.LinkKind) Case {
+	s := scenario.Define("walk-"+kind+"-other-lan", kind+" on another LAN's NIC")
 	s.Host("host")
 	s.Host("peer")
 	s.Host("host2")
 	s.Host("peer2")
-	s.Link("host:eth0", "peer:eth0").Subnet("10.43.0.0/24")
-	s.Link("host2:eth0", "peer2:eth0").Subnet("10.44.0.0/24")
-	s.Host("c1").Iface("mv0", scenario.Macvlan{Parent: "host:eth0"}).Addrs("10.43.0.11/24")
-	s.Host("c2").Iface("mv0", scenario.Macvlan{Parent: "host2:eth0"}).Addrs("10.43.0.12/24")
-	return Case{Fault: "macvlan on another LAN's parent", Spec: s, From: "c1", To: "10.43.0.12",
-		Node: "c1", Iface: "mv0", Cause: "belongs to c2, which is not on the segment of c1:mv0 (c1:mv0 is on host:eth0, c2:mv0 is on host2:eth0: their parents are on different LANs)"}
+	subnet := func(lan int, host string) string { return fmt.Sprintf("10.%d.0.%s", lan, host) }
+	s.Link("host:eth0", "peer:eth0").Subnet(subnet(lan, "0/24"))
+	s.Link("host2:eth0", "peer2:eth0").Subnet(subnet(lan+1, "0/24"))
+	s.Host("c1").Iface(iface, upper("host:eth0")).Addrs(subnet(lan, "11/24"))
+	s.Host("c2").Iface(iface, upper("host2:eth0")).Addrs(subnet(lan, "12/24"))
+	return Case{Fault: kind + " on another LAN's parent", Spec: s, From: "c1", To: subnet(lan, "12"),
+		Node: "c1", Iface: iface, Cause: fmt.Sprintf("belongs to c2, which is not on the segment of c1:%[1]s (c1:%[1]s is on host:eth0, c2:%[1]s is on host2:eth0: their parents are on different LANs)", iface)}
 }
 
 func bondAllDown() Case {
