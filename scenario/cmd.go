@@ -15,7 +15,9 @@ import (
 // Cmd is a process run inside a node, for example a daemon under test. Its
 // standard output and error are captured. A started Cmd is killed when the
 // network is closed, and dies with the vtest process: it gets SIGKILL as
-// parent-death signal from a thread that lives until teardown. It sees the
+// parent-death signal from a thread that lives until teardown, and what
+// it leaves behind (a daemon that called setsid) is killed by the process
+// guard if vtest dies without a teardown (see Node.Do). It sees the
 // node's private files (see NodeSpec.PrivateDir): a tmpfs /run, an
 // /etc/hosts with the scenario's names, and the node's private
 // directories.
@@ -61,7 +63,9 @@ func (c *Cmd) Start() error {
 	}
 	// The process, and whatever it forks, lives in the namespace:
 	// teardown looks for them there.
-	nd.foreign.Store(true)
+	if err := nd.markForeign(); err != nil {
+		return err
+	}
 	if err := nd.processThread(); err != nil {
 		return err
 	}

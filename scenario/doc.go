@@ -37,7 +37,9 @@ A scenario goes through five stages, each with one entry point:
     that left their parent too), in the nodes where foreign code may have
     started one: Node.Do, a Cmd or StartProcess, Node.NamespaceFd handed
     out. vtest's own checks, Dial, Listen and Sysctl start none and spare
-    the scan. Nothing in the caller's namespace is created or changed at
+    the scan. Those nodes' namespaces are also handed to a process guard
+    (the running binary started again, see internal/nsguard) that kills
+    their processes if this process dies without a teardown. Nothing in the caller's namespace is created or changed at
     any stage.
 
 vtest run drives the same stages for every registered scenario (Register,

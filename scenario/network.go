@@ -19,6 +19,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"github.com/vtest-dev/vtest/internal/nsguard"
 	"github.com/vtest-dev/vtest/internal/nsx"
 )
 
@@ -57,6 +58,10 @@ type Node struct {
 	// the namespace (Do, a process, NamespaceFd): only then does teardown
 	// look for processes to kill there.
 	foreign atomic.Bool
+	// guard watches the namespace for the process guard once foreign
+	// code ran there (see markForeign).
+	guardMu sync.Mutex
+	guard   *nsguard.Watch
 	// ruleActs holds what DisableRule took out of a rule, by rule name.
 	ruleActs map[string][]expr.Any
 }
@@ -646,6 +651,10 @@ func (n *Network) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), processKillTimeout)
 		if err := nsx.KillProcessesIn(ctx, nss...); err != nil {
 			errs = append(errs, err)
+		} else {
+			for _, nd := range n.order {
+				nd.releaseGuard()
+			}
 		}
 		cancel()
 		for i := len(n.order) - 1; i >= 0; i-- {

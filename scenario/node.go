@@ -21,7 +21,7 @@ func (nd *Node) Name() string { return nd.name }
 // Network returns the network the node belongs to.
 func (nd *Node) Network() *Network { return nd.net }
 
-// Kind returns the node's role.
+// Role returns the node's role.
 func (nd *Node) Role() Role { return nd.kind }
 
 // Interfaces returns the node's interfaces (a switch's bridge first).
@@ -102,8 +102,11 @@ func (nd *Node) Netlink() *netlink.Handle { return nd.nl }
 // Whoever holds it may start processes in the namespace (nsenter through
 // /proc/PID/fd/N), so teardown then looks for processes to kill there
 // (see Do).
+//
+// If the process guard cannot be started, NamespaceFd still returns the
+// descriptor: teardown kills the processes, a killed vtest may not.
 func (nd *Node) NamespaceFd() int {
-	nd.foreign.Store(true)
+	_ = nd.markForeign()
 	return int(nd.ns)
 }
 
@@ -123,9 +126,15 @@ func (nd *Node) NamespaceFd() int {
 // Do was called, found by a scan of /proc (also daemons that left their
 // parent). vtest's own checks, Dial, Listen, ListenPacket, HTTPClient,
 // Sysctl and SetSysctl open sockets or write sysctls inside the node
-// without Do, and spare teardown that scan.
+// without Do, and spare teardown that scan. If this process dies without a
+// teardown (SIGKILL), a process guard kills them: the first Do, Cmd or
+// NamespaceFd of a node hands its namespace to the guard, a copy of this
+// binary started once per process; Do returns an error if it cannot be
+// started.
 func (nd *Node) Do(fn func() error) error {
-	nd.foreign.Store(true)
+	if err := nd.markForeign(); err != nil {
+		return err
+	}
 	return nd.do(fn)
 }
 

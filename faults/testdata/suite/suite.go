@@ -23,10 +23,17 @@ func pair(name, desc string) *scenario.Spec {
 	return s
 }
 
-// daemon starts a process in a node that must die with the run.
+// daemon starts processes in a node that must die with the run, however
+// it ends: a child of the suite, and a daemon in a session of its own
+// whose parent is gone (neither a parent-death signal nor a process-group
+// kill reaches it; after SIGKILL, only the process guard does).
 func daemon(ctx context.Context, n *scenario.Network) scenario.Result {
 	c := n.Node("a").Command("sleep", "1000")
-	return scenario.Verdict("daemon started", c.Start())
+	if err := c.Start(); err != nil {
+		return scenario.Verdict("", err)
+	}
+	d := n.Node("a").Command("sh", "-c", "setsid sleep 1001 </dev/null >/dev/null 2>&1 &")
+	return scenario.Verdict("daemons started", d.Run())
 }
 
 func init() {
