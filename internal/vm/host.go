@@ -255,6 +255,15 @@ func boot(ctx context.Context, qemu string, cfg Config, initrd, accel string, pr
 	reportFile := filepath.Join(cfg.WorkDir, "report-"+tag+".txt")
 	os.Remove(reportFile)
 	appendLine := []string{"console=ttyS0", "quiet", "panic=-1", "vtest.timeout=" + cfg.Timeout.String()}
+	if accel == "tcg" {
+		// Under TCG the clocksource watchdog may find the TSC skewed
+		// (the host is busy) and mark it unstable mid-run; the kernel
+		// then live-patches the sched_clock static branch, and a vCPU
+		// of multi-threaded TCG can run the half-patched code: an int3
+		// Oops in sched_clock_cpu and a panic (6.12, make kernel-check).
+		// Unstable from the start, nothing is patched later.
+		appendLine = append(appendLine, "tsc=unstable")
+	}
 	appendLine = append(appendLine, cfg.Append...)
 	if probe {
 		appendLine = append(appendLine, "vtest.probe")
