@@ -24,8 +24,8 @@ import (
 // and hands the socket only echo replies carrying its identifier, so
 // concurrent pings in one node never see each other's replies. The socket
 // may be used from any goroutine; reads honour deadlines through Go's
-// poller. Every node opens net.ipv4.ping_group_range (it governs IPv4 and
-// IPv6 alike), so no raw socket is needed.
+// poller. The node's net.ipv4.ping_group_range (it governs IPv4 and IPv6
+// alike) is opened first, so no raw socket is needed.
 type echoSocket struct {
 	f       *os.File
 	raw     syscall.RawConn
@@ -70,6 +70,9 @@ func openEcho(nd *scenario.Node, to, source netip.Addr, iface string, size int) 
 	family, proto := unix.AF_INET, unix.IPPROTO_ICMP
 	if s.v6 {
 		family, proto = unix.AF_INET6, unix.IPPROTO_ICMPV6
+	}
+	if err := inside.OpenPing(nd); err != nil {
+		return nil, err
 	}
 	var fd int
 	err = inside.Do(nd, func() (err error) {

@@ -20,6 +20,11 @@ func (nd *Node) markForeign() error {
 	nd.guardMu.Lock()
 	defer nd.guardMu.Unlock()
 	nd.foreign.Store(true)
+	// Foreign code may ping (a ping binary, x/net/icmp): as if every
+	// node had it from the start.
+	if err := nd.openPing(); err != nil {
+		return err
+	}
 	if nd.guard != nil {
 		return nil
 	}

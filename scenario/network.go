@@ -62,6 +62,10 @@ type Node struct {
 	// code ran there (see markForeign).
 	guardMu sync.Mutex
 	guard   *nsguard.Watch
+	// pingOpen is set once net.ipv4.ping_group_range lets every group
+	// open ping sockets (see openPing).
+	pingMu   sync.Mutex
+	pingOpen atomic.Bool
 	// ruleActs holds what DisableRule took out of a rule, by rule name.
 	ruleActs map[string][]expr.Any
 }
@@ -210,13 +214,6 @@ var baselineSysctls = [][2]string{
 	{"net.ipv4.conf.default.arp_filter", "0"},
 }
 
-// nodeSysctls are written in every namespace: a new namespace never has
-// them. ping_group_range starts as "1 0" (nobody) in each namespace; it
-// lets any user in the node open ICMP ping sockets.
-var nodeSysctls = [][2]string{
-	{"net.ipv4.ping_group_range", "0 2147483647"},
-}
-
 // nodeSetup is how every namespace of one build starts.
 type nodeSetup struct {
 	ipv6  bool // the scenario uses IPv6
@@ -335,6 +332,7 @@ func maxParallelNodes() int { return min(8, 2*runtime.GOMAXPROCS(0)) }
 func newNode(pn *planNode, setup *nodeSetup) (*Node, error) {
 	early, _ := splitSysctls(pn)
 	nd := &Node{name: pn.spec.name, kind: pn.spec.kind}
+	nd.pingOpen.Store(setsPingGroup(early))
 	ns, err := nsx.New(func() error {
 		if err := setup.writeSysctls(pn, early); err != nil {
 			return err
@@ -373,7 +371,7 @@ func (s *nodeSetup) writeSysctls(pn *planNode, early [][2]string) error {
 			s.differ = append(s.differ, kv)
 		}
 	}
-	sysctls := slices.Concat(s.differ, nodeSysctls)
+	sysctls := slices.Clone(s.differ)
 	if s.hasV6 {
 		if s.ipv6 {
 			// Before any link exists, so that no address (not even the

@@ -12,7 +12,8 @@ import (
 
 func init() {
 	inside.Register(func(node any, fn func() error) error { return node.(*Node).do(fn) },
-		func(node any) int { return int(node.(*Node).ns) })
+		func(node any) int { return int(node.(*Node).ns) },
+		func(node any) error { return node.(*Node).openPing() })
 }
 
 // Name returns the node's name.
@@ -152,6 +153,11 @@ func (nd *Node) do(fn func() error) error {
 
 // Sysctl reads a network sysctl in the node's namespace.
 func (nd *Node) Sysctl(name string) (string, error) {
+	if name == pingGroupRange {
+		if err := nd.openPing(); err != nil {
+			return "", err
+		}
+	}
 	var v string
 	err := nd.do(func() (err error) {
 		v, err = nsx.ReadSysctl(name)
@@ -162,5 +168,15 @@ func (nd *Node) Sysctl(name string) (string, error) {
 
 // SetSysctl writes a network sysctl in the node's namespace.
 func (nd *Node) SetSysctl(name, value string) error {
+	if name == pingGroupRange {
+		// The caller's value wins over the one vtest would write later.
+		nd.pingMu.Lock()
+		defer nd.pingMu.Unlock()
+		if err := nd.do(func() error { return nsx.WriteSysctl(name, value) }); err != nil {
+			return err
+		}
+		nd.pingOpen.Store(true)
+		return nil
+	}
 	return nd.do(func() error { return nsx.WriteSysctl(name, value) })
 }

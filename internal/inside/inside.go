@@ -14,15 +14,20 @@
 package inside
 
 var (
-	do func(node any, fn func() error) error
-	fd func(node any) int
+	do       func(node any, fn func() error) error
+	fd       func(node any) int
+	openPing func(node any) error
 )
 
 // Register is called once, by package scenario's initialisation, with its
-// Node's unmarked Do and namespace descriptor.
-func Register(doFn func(node any, fn func() error) error, fdFn func(node any) int) {
-	do, fd = doFn, fdFn
+// Node's unmarked Do, namespace descriptor and opening of ping sockets.
+func Register(doFn func(node any, fn func() error) error, fdFn func(node any) int, openPingFn func(node any) error) {
+	do, fd, openPing = doFn, fdFn, openPingFn
 }
+
+// OpenPing lets every group open ICMP datagram ("ping") sockets in node
+// (net.ipv4.ping_group_range), once: call it before opening one.
+func OpenPing(node any) error { return openPing(node) }
 
 // Do runs fn on an OS thread inside node's namespace, like Node.Do, without
 // marking the node. fn must not start a process.
