@@ -1,8 +1,11 @@
 package assert
 
 import (
+	"context"
+	"errors"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/vtest-dev/vtest/scenario"
 )
@@ -27,14 +30,41 @@ import (
 // A check naming a node or interface the network lacks, or given an option
 // it does not read, fails with the reason before it runs, as Validate
 // refuses it in a scenario. Check returns whether the check passed.
+//
+// The check's context ends shortly before the test's deadline (go test
+// -timeout): a check that ignores it is abandoned a second later and fails
+// the test with the stacks of its goroutines, as a run abandons it,
+// instead of the whole test binary panicking at the deadline.
 func Check(t TestingT, n *scenario.Network, c scenario.CheckFunc) bool {
 	helper(t).Helper()
 	if err := n.ValidateCheck(c); err != nil {
 		t.Errorf("%v", err)
 		return false
 	}
-	return judged(t, scenario.Judge(nodeContext(t), n, c, inconclusiveFails()))
+	ctx, cancel := checkContext(t)
+	defer cancel()
+	return judged(t, scenario.Judge(ctx, n, c, inconclusiveFails()))
 }
+
+// checkContext is the test's context, ended before the test's deadline by
+// a twentieth of the time left, at least twice the grace an abandoned
+// check gets (so that the abandonment is reported in time).
+func checkContext(t TestingT) (context.Context, context.CancelFunc) {
+	ctx := nodeContext(t)
+	dt, ok := t.(interface{ Deadline() (time.Time, bool) })
+	if !ok {
+		return ctx, func() {}
+	}
+	deadline, ok := dt.Deadline()
+	if !ok {
+		return ctx, func() {}
+	}
+	margin := max(time.Until(deadline)/20, 2*scenario.DefaultGrace)
+	return context.WithDeadlineCause(ctx, deadline.Add(-margin), errTestDeadline)
+}
+
+// errTestDeadline is why a check's context ends in go test.
+var errTestDeadline = errors.New("the test's deadline (go test -timeout) is near")
 
 // inconclusiveFails is VTEST_INCONCLUSIVE=fail, the go test form of vtest
 // run -inconclusive fail.

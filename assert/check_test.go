@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vtest-dev/vtest/assert"
 	"github.com/vtest-dev/vtest/internal/hostcheck"
@@ -111,5 +112,54 @@ func TestCheckReportsAsTheRunner(t *testing.T) {
 				t.Errorf("inconclusive fails %v: the run reported %s %s (%s), want %s", fails, co.Name, co.Status, co.Message, want[i])
 			}
 		}
+	}
+}
+
+// deadlineT is a tapT whose test has a deadline (go test -timeout).
+type deadlineT struct {
+	tapT
+	deadline time.Time
+}
+
+func (d *deadlineT) Deadline() (time.Time, bool) { return d.deadline, true }
+
+// TestCheckAbandonsAHangingCheck: a check that ignores its context is
+// abandoned before the test's deadline and fails with the stacks of its
+// goroutines, as a run abandons it; a check that honours its context sees
+// it end before the deadline.
+func TestCheckAbandonsAHangingCheck(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	s := scenario.Define("hang", "two hosts")
+	s.Host("a")
+	s.Host("b")
+	s.Link("a", "b")
+	n := scenario.New(t, s)
+	release := make(chan struct{})
+	defer close(release)
+	hangs := func(context.Context, *scenario.Network) scenario.Result {
+		<-release // ignores its context
+		return scenario.Result{}
+	}
+	dt := &deadlineT{deadline: time.Now().Add(4 * time.Second)}
+	start := time.Now()
+	if assert.Check(dt, n, hangs) {
+		t.Fatal("a hanging check passed")
+	}
+	took := time.Since(start)
+	status, msg := dt.outcome()
+	if status != scenario.Fail || !strings.Contains(msg, "abandoned") || !strings.Contains(msg, "deadline (go test -timeout)") || !strings.Contains(msg, "TestCheckAbandonsAHangingCheck") {
+		t.Errorf("want a failure saying the check was abandoned near the test's deadline, with its stack; got %s %q", status, msg)
+	}
+	if took > 4*time.Second {
+		t.Errorf("the check was abandoned after %v, past the test's deadline", took)
+	}
+	honours := func(ctx context.Context, _ *scenario.Network) scenario.Result {
+		<-ctx.Done()
+		return scenario.Verdict("", context.Cause(ctx))
+	}
+	dt = &deadlineT{deadline: time.Now().Add(3 * time.Second)}
+	assert.Check(dt, n, honours)
+	if status, msg := dt.outcome(); status != scenario.Fail || !strings.Contains(msg, "deadline (go test -timeout)") {
+		t.Errorf("a check waiting for its context: %s %q, want the test's deadline as the cause", status, msg)
 	}
 }

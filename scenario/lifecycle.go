@@ -261,40 +261,47 @@ func (o RunOptions) grace() time.Duration {
 // the scenario: grace after ctx ends, the check is abandoned and reported
 // with the stacks of its goroutines.
 func runCheck(ctx context.Context, n *Network, c CheckSpec, opt RunOptions) CheckOutcome {
-	grace := opt.grace()
 	start := time.Now()
-	done := make(chan CheckOutcome, 1)
-	id := stacks.Go(func() { done <- callCheck(ctx, n, c, opt.InconclusiveFails) })
-	var co CheckOutcome
-	select {
-	case co = <-done:
-	case <-ctx.Done():
-		select {
-		case co = <-done:
-		case <-time.After(grace):
-			co = CheckOutcome{Name: c.Name, Status: Fail, abandoned: true,
-				Message: fmt.Sprintf("abandoned: still running %v after its context ended (%v); it ignores its context. Its goroutines:\n%s",
-					grace, context.Cause(ctx), stacks.Of(id))}
-		}
-	}
+	co := judgeWithin(ctx, n, c.Func, opt.InconclusiveFails, opt.grace())
+	co.Name = c.Name
 	co.Duration = time.Since(start)
 	co.File, co.Line = c.File, c.Line
 	return co
 }
 
-func callCheck(ctx context.Context, n *Network, c CheckSpec, inconclusiveFails bool) CheckOutcome {
-	co := Judge(ctx, n, c.Func, inconclusiveFails)
-	co.Name = c.Name
-	return co
-}
-
 // Judge runs one check and reports it as a run does: its status, message
 // and evidence (bounded to MaxEvidence), with a panic in the check a
-// failure carrying its stack. inconclusiveFails is RunOptions'. It does not
-// bound the check's time: a run adds that (see RunOptions.Grace).
+// failure carrying its stack. inconclusiveFails is RunOptions'. The check
+// runs on a goroutine of its own: if it ignores its context and has not
+// returned DefaultGrace after ctx ended, Judge abandons it and returns a
+// failure with the stacks of its goroutines, as a run does.
 // assert.Check reports through it, so a check reads the same in go test
 // as in a run.
-func Judge(ctx context.Context, n *Network, f CheckFunc, inconclusiveFails bool) (co CheckOutcome) {
+func Judge(ctx context.Context, n *Network, f CheckFunc, inconclusiveFails bool) CheckOutcome {
+	return judgeWithin(ctx, n, f, inconclusiveFails, DefaultGrace)
+}
+
+// judgeWithin is Judge with the grace a check gets after ctx ends.
+func judgeWithin(ctx context.Context, n *Network, f CheckFunc, inconclusiveFails bool, grace time.Duration) CheckOutcome {
+	done := make(chan CheckOutcome, 1)
+	id := stacks.Go(func() { done <- judge(ctx, n, f, inconclusiveFails) })
+	select {
+	case co := <-done:
+		return co
+	case <-ctx.Done():
+	}
+	select {
+	case co := <-done:
+		return co
+	case <-time.After(grace):
+		return CheckOutcome{Status: Fail, abandoned: true,
+			Message: fmt.Sprintf("abandoned: still running %v after its context ended (%v); it ignores its context. Its goroutines:\n%s",
+				grace, context.Cause(ctx), stacks.Of(id))}
+	}
+}
+
+// judge runs the check on the calling goroutine.
+func judge(ctx context.Context, n *Network, f CheckFunc, inconclusiveFails bool) (co CheckOutcome) {
 	defer func() {
 		if r := recover(); r != nil {
 			co.Status = Fail

@@ -99,7 +99,7 @@ func TestCheckEvidenceIsBounded(t *testing.T) {
 	c := CheckSpec{Name: "dump", Func: func(context.Context, *Network) Result {
 		return Result{Err: errors.New(huge), Evidence: huge}
 	}}
-	co := callCheck(context.Background(), nil, c, false)
+	co := judge(context.Background(), nil, c.Func, false)
 	for what, s := range map[string]string{"evidence": co.Evidence, "message": co.Message} {
 		if len(s) > MaxEvidence+200 {
 			t.Errorf("%s is %d bytes; want at most %d and a note", what, len(s), MaxEvidence)
@@ -112,11 +112,11 @@ func TestCheckEvidenceIsBounded(t *testing.T) {
 		}
 	}
 	small := CheckSpec{Name: "small", Func: func(context.Context, *Network) Result { return Result{Evidence: "64 bytes"} }}
-	if co := callCheck(context.Background(), nil, small, false); co.Evidence != "64 bytes" {
+	if co := judge(context.Background(), nil, small.Func, false); co.Evidence != "64 bytes" {
 		t.Errorf("small evidence changed: %q", co.Evidence)
 	}
 	panics := CheckSpec{Name: "panics", Func: func(context.Context, *Network) Result { panic(huge) }}
-	if co := callCheck(context.Background(), nil, panics, false); len(co.Message) > MaxEvidence+200 || !strings.Contains(co.Message, "vtest cut") {
+	if co := judge(context.Background(), nil, panics.Func, false); len(co.Message) > MaxEvidence+200 || !strings.Contains(co.Message, "vtest cut") {
 		t.Errorf("a panic's message is %d bytes", len(co.Message))
 	}
 }
