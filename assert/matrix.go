@@ -28,6 +28,9 @@ type MatrixResult struct {
 	Wrong   int
 	Timeout time.Duration
 	Elapsed time.Duration
+
+	walk     *Walk // of the first pair that should reach and did not
+	unwalked int   // such pairs beyond matrixMaxWalks
 }
 
 // MatrixPair is one ordered pair of a matrix.
@@ -43,6 +46,10 @@ type MatrixPair struct {
 	// Why says how an unreached pair failed: the route lookup, or the
 	// kernel's refusal to send.
 	Why string
+	// Break is, for a pair that should reach and did not, the first place
+	// the path walk found the network broken ("" when it found none, or
+	// when the pair was not walked: see matrixMaxWalks).
+	Break string
 }
 
 // ok reports whether the pair did as wanted: all replies where it should
@@ -100,10 +107,23 @@ func (r *MatrixResult) Evidence() string {
 				want = "should be isolated"
 			}
 			fmt.Fprintf(&b, "\n%s → %s (%s) %s: %d sent, %d received; %s", p.From, p.To, p.Addr, want, p.Sent, p.Received, p.Why)
+			if p.Break != "" {
+				fmt.Fprintf(&b, "; walk: %s", p.Break)
+			}
 		}
+	}
+	if r.walk != nil {
+		fmt.Fprintf(&b, "\n%s", r.walk.Evidence())
+	}
+	if r.unwalked > 0 {
+		fmt.Fprintf(&b, "\n%d more pairs that should reach were not walked (at most %d are)", r.unwalked, matrixMaxWalks)
 	}
 	return b.String()
 }
+
+// matrixMaxWalks bounds the pairs a failed matrix walks: each walk reads
+// the state of every node on the path.
+const matrixMaxWalks = 16
 
 var matrixDefaults = Options{Count: 1, Interval: 10 * time.Millisecond, Timeout: time.Second}
 
@@ -167,9 +187,37 @@ func ReachMatrix(ctx context.Context, n *scenario.Network, sets [][]string, opts
 		}
 	}
 	if r.Wrong > 0 {
+		r.walkUnreached(nodes)
 		return r, failLines(r, "connectivity matrix: %d of %d pairs wrong", r.Wrong, len(r.Pairs))
 	}
 	return r, nil
+}
+
+// walkUnreached walks the pairs that should reach and did not (at most
+// matrixMaxWalks), as every failing traffic check ends with the walk:
+// each pair gets its first break, and the evidence ends with the whole
+// walk of the first.
+func (r *MatrixResult) walkUnreached(nodes map[string]*scenario.Node) {
+	walked := 0
+	for i := range r.Pairs {
+		p := &r.Pairs[i]
+		if !p.Want || p.Reached || !p.Addr.IsValid() {
+			continue
+		}
+		if walked == matrixMaxWalks {
+			r.unwalked++
+			continue
+		}
+		walked++
+		w := WalkPath(nodes[p.From], p.Addr)
+		p.Break = w.Break
+		if p.Break == "" {
+			p.Break = "no break found"
+		}
+		if r.walk == nil {
+			r.walk = w
+		}
+	}
 }
 
 // pingPair pings p.To from p.From until ctx's deadline; the error is for

@@ -66,7 +66,10 @@ func TestMatrix(t *testing.T) {
 		}
 	}
 	r, err = assert.ReachMatrix(ctx, n, sets)
-	mustFail(t, "h3 without its route", r, err, "4 of 20 pairs wrong", "h3 → h1", "h1 → h3", "h3 → h2", "h2 → h3", "should reach")
+	mustFail(t, "h3 without its route", r, err, "4 of 20 pairs wrong", "h3 → h1", "h1 → h3", "h3 → h2", "h2 → h3", "should reach",
+		// Each unreached pair names its first break, as every failing
+		// traffic check ends with the walk; the whole walk of the first.
+		"walk: forward path: h3 has no route to 10.0.1.", "walk: return path: h3 has no route to 10.0.1.", "path walk ")
 	if r != nil {
 		t.Log("\n" + r.Evidence())
 		for _, p := range r.Pairs {
