@@ -62,6 +62,18 @@ func dialTCP(ctx context.Context, from *scenario.Node, source netip.Addr, dst ne
 	return c, err
 }
 
+// AttemptError is the error of a connection attempt (TCPConnect, UDPEcho)
+// that did not connect: how it ended, and the message saying so.
+type AttemptError struct {
+	// Verdict is how the attempt ended (Refused, Rejected, Filtered,
+	// NoRoute).
+	Verdict Verdict
+	msg     string
+}
+
+// Error returns the attempt's message, its evidence included.
+func (e *AttemptError) Error() string { return e.msg }
+
 // TCPConnect opens a TCP connection from a node to dst:Port (a listener the
 // scenario started in the target) and closes it. It fails unless the
 // connection is established within Timeout (default 1 s).
@@ -88,7 +100,7 @@ func TCPConnect(ctx context.Context, from *scenario.Node, dst netip.Addr, opts .
 		if err := r.ended(watch, err, false); err != nil {
 			return r, err
 		}
-		return r, fmt.Errorf("tcp %s → %s failed: %s", from.Name(), r.Dst, r.Evidence())
+		return r, &AttemptError{Verdict: r.Verdict, msg: fmt.Sprintf("tcp %s → %s failed: %s", from.Name(), r.Dst, r.Evidence())}
 	}
 	r.Local = c.LocalAddr().(*net.TCPAddr).AddrPort()
 	r.Verdict = Allowed
@@ -141,7 +153,7 @@ func UDPEcho(ctx context.Context, from *scenario.Node, dst netip.Addr, opts ...O
 		if err := r.ended(watch, err, true); err != nil {
 			return r, err
 		}
-		return r, fmt.Errorf("udp echo %s → %s failed: %s", from.Name(), r.Dst, r.Evidence())
+		return r, &AttemptError{Verdict: r.Verdict, msg: fmt.Sprintf("udp echo %s → %s failed: %s", from.Name(), r.Dst, r.Evidence())}
 	}
 	r.Verdict = Allowed
 	return r, nil

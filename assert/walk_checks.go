@@ -2,6 +2,7 @@ package assert
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -46,9 +47,21 @@ func endWithWalk(from string, to Target, opts []Option, c scenario.CheckFunc, no
 			return res
 		}
 		res.Evidence = appendWalk(res.Evidence, n, src, dst, note)
+		if !strings.HasSuffix(res.Evidence, walkNoBreak) {
+			return res
+		}
+		// Nothing in the network's state stops the traffic: when the
+		// target itself refused, say where to look instead.
+		if ae := (*AttemptError)(nil); errors.As(res.Err, &ae) && ae.Verdict == Refused {
+			res.Evidence += "\n" + fmt.Sprintf(refusedByTarget, dst)
+		}
 		return res
 	}
 }
+
+// refusedByTarget ends a refused connection's evidence when the walk finds
+// the path intact both ways.
+const refusedByTarget = "the path is intact both ways and %s itself refused: nothing listens on that port there (or a rule of its own rejects it)"
 
 // appendWalk adds note's text and the walk src → dst to evidence.
 func appendWalk(evidence string, n *scenario.Network, src *scenario.Node, dst netip.Addr, note func(n *scenario.Network, src *scenario.Node, dst netip.Addr) string) string {

@@ -16,7 +16,8 @@ import (
 // because of the network ends its evidence with the path walk naming the
 // break (r1 stops forwarding), and NoReach's unexpected success with the
 // walk of the path the traffic took. PortForwarded also says what DNAT
-// did, Frames the receiver's drop counters and rp_filter.
+// did, Frames the receiver's drop counters and rp_filter; a connection
+// the target itself refused on an intact path says that nothing listens.
 func TestFailingTrafficChecksEndWithTheWalk(t *testing.T) {
 	hostcheck.RequireRoot(t)
 	const brokenBreak = "first break: forward path: r1: net.ipv4.ip_forward=0"
@@ -31,6 +32,8 @@ func TestFailingTrafficChecksEndWithTheWalk(t *testing.T) {
 			[]string{"path walk client → 10.0.3.2:", "no break found"}},
 		{"Firewall", assert.Firewall("client", "server", 80, assert.Listen(), short), false, []string{brokenBreak}},
 		{"Connects", assert.Connects("client", "server", 80, short), false, []string{brokenBreak}},
+		{"Connects, nothing listens", assert.Connects("client", "server", 81, short), true,
+			[]string{"no break found", "10.0.3.2 itself refused: nothing listens on that port there"}},
 		{"Echoes", assert.Echoes("client", "server", 7, short), false, []string{brokenBreak}},
 		{"ConnectOutcome", assert.ConnectOutcome("client", "server", 80, assert.Allowed, short), false, []string{brokenBreak}},
 		{"SeenAs", assert.SeenAs("client", "server", "10.0.1.1", short), false, []string{brokenBreak}},
