@@ -478,9 +478,9 @@ func segment(n *scenario.Network, nd *scenario.Node, ifc *scenario.Interface) []
 			add(peer, peer.Interface(e.ifc.PeerInterface))
 		}
 		bridge := ""
-		if e.ifc.Kind == "bridge" {
+		if e.ifc.Switches {
 			bridge = e.ifc.Name
-		} else if m := e.nd.Interface(e.ifc.Master); m != nil && m.Kind == "bridge" {
+		} else if m := e.nd.Interface(e.ifc.Master); m != nil && m.Switches {
 			bridge = m.Name
 			add(e.nd, m)
 		}

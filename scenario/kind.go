@@ -631,7 +631,7 @@ func (nd *Node) finish(n *Network, i *planIface, l netlink.Link) (*Interface, er
 	if i.kind != nil {
 		kind = i.kind.kindName()
 	}
-	ifc := &Interface{Name: i.name, Index: l.Attrs().Index, MAC: l.Attrs().HardwareAddr, Addrs: i.addrs, Kind: kind, Framing: framingOf(i.kind), plan: i}
+	ifc := &Interface{Name: i.name, Index: l.Attrs().Index, MAC: l.Attrs().HardwareAddr, Addrs: i.addrs, Kind: kind, Framing: framingOf(i.kind), Switches: isSwitcher(i.kind), plan: i}
 	if i.master != nil {
 		ifc.Master = i.master.name
 	}

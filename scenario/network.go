@@ -93,6 +93,9 @@ type Interface struct {
 	// frames, bare IP packets (WireGuard), or no traffic of its own (a
 	// bridge, VRF or dummy, whose ports, members or stack carry it).
 	Framing Framing
+	// Switches reports whether frames cross between the interfaces
+	// enslaved to this one (a bridge; not a bond or a VRF).
+	Switches bool
 
 	plan *planIface // nil for a switch's bridge
 }
@@ -425,7 +428,7 @@ func (nd *Node) addBridge(pn *planNode) error {
 	if err := nd.nl.LinkAdd(br); err != nil {
 		return fmt.Errorf("create bridge %q in node %q: %w", pn.bridge, nd.name, err)
 	}
-	ifc := &Interface{Name: pn.bridge, Index: br.Index, Addrs: pn.bridgeAddrs, Kind: "bridge", Framing: Bridge{}.framing()}
+	ifc := &Interface{Name: pn.bridge, Index: br.Index, Addrs: pn.bridgeAddrs, Kind: "bridge", Framing: Bridge{}.framing(), Switches: true}
 	if err := nd.addAddrs(br, pn.bridgeAddrs); err != nil {
 		return err
 	}

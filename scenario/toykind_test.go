@@ -133,7 +133,7 @@ func TestToyKindBuilds(t *testing.T) {
 	s, _ := hubScenario()
 	n := New(t, s)
 	h := n.Node("h")
-	if i := h.Interface("hub0"); i == nil || i.Kind != "hub" || i.Framing != FramingNone {
+	if i := h.Interface("hub0"); i == nil || i.Kind != "hub" || i.Framing != FramingNone || !i.Switches {
 		t.Fatalf("h:hub0 = %+v", i)
 	}
 	if i := h.Interface("p1"); i == nil || i.Master != "hub0" || i.Framing != FramingEthernet {
