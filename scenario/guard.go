@@ -20,20 +20,16 @@ func (nd *Node) markForeign() error {
 	nd.guardMu.Lock()
 	defer nd.guardMu.Unlock()
 	nd.foreign.Store(true)
+	if nd.guard == nil {
+		w, err := nsguard.Add(nd.ns)
+		if err != nil {
+			return fmt.Errorf("node %q: processes started here could outlive a killed vtest: %w", nd.name, err)
+		}
+		nd.guard = w
+	}
 	// Foreign code may ping (a ping binary, x/net/icmp): as if every
 	// node had it from the start.
-	if err := nd.openPing(); err != nil {
-		return err
-	}
-	if nd.guard != nil {
-		return nil
-	}
-	w, err := nsguard.Add(nd.ns)
-	if err != nil {
-		return fmt.Errorf("node %q: processes started here could outlive a killed vtest: %w", nd.name, err)
-	}
-	nd.guard = w
-	return nil
+	return nd.openPing()
 }
 
 // releaseGuard tells the guard that teardown killed the node's processes.

@@ -41,6 +41,9 @@ import (
 // the owner, for whoever lists processes.
 const envGuard = "VTEST_NSGUARD_OF"
 
+// guardName is the guard's argv[0], as ps shows it.
+const guardName = "vtest-nsguard"
+
 // sweepTimeout bounds how long the guard waits for the processes it killed.
 const sweepTimeout = 30 * time.Second
 
@@ -50,7 +53,7 @@ const sweepTimeout = 30 * time.Second
 // that can start processes in a node (a suite, a test binary) can also be
 // its own guard.
 func Main() {
-	if os.Getenv(envGuard) == "" {
+	if os.Getenv(envGuard) == "" || len(os.Args) == 0 || os.Args[0] != guardName {
 		return
 	}
 	// The owner's Ctrl-C or SIGTERM is not the guard's: it ends when the
@@ -141,7 +144,7 @@ func start() error {
 	defer theirs.Close()
 	cmd := &exec.Cmd{
 		Path:       "/proc/self/exe",
-		Args:       []string{"vtest-nsguard"},
+		Args:       []string{guardName},
 		Env:        []string{envGuard + "=" + strconv.Itoa(os.Getpid()), "GOMAXPROCS=1"},
 		Dir:        "/",
 		ExtraFiles: []*os.File{theirs},
