@@ -136,11 +136,17 @@ func TestKernelInVM(t *testing.T) {
 			for _, s := range suites {
 				xmlPath := filepath.Join(dir, k.series+"-"+s.name+".xml")
 				start := time.Now()
-				// Two virtual CPUs: with one, TCP's sender, receiver and
-				// the qdisc share an emulated CPU, and the rate checks read
-				// the emulation's limit, not the link's (throughput: 0 of 3
-				// runs within 17..23 Mbit/s with --smp 1, 6 of 6 with 2).
-				r := vtest(t, ".", "kernel", "--kernel", kernel, "--smp", "2", "--timeout", "4m", "--junit", xmlPath, s.path)
+				// One virtual CPU. Multi-threaded TCG with two on this
+				// 2-CPU machine was not reliable (Debian 6.1 and 6.12
+				// guests): an int3 Oops in sched_clock_cpu and a panic
+				// (6.12), a soft lockup of the second CPU from boot on
+				// (6.1, 1 in 12 runs), and a first echo reply that
+				// reached the source's ICMP layer (InEchoReps 1) but not
+				// its socket within the check's second (6.1, 1 in 6 runs
+				// of the builtin suite; 0 in 6 with one CPU). With one,
+				// the rate checks now pass too (the Rate warm-up waits
+				// out slow start and recovery).
+				r := vtest(t, ".", "kernel", "--kernel", kernel, "--smp", "1", "--timeout", "4m", "--junit", xmlPath, s.path)
 				took := time.Since(start)
 				t.Logf("vtest kernel %s, %s suite: %v\n%s", filepath.Base(kernel), s.name, took.Round(time.Second), r.stdout)
 				// Not fatal: every check's verdict below says more than the
