@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -126,74 +127,98 @@ func TestKernelInVM(t *testing.T) {
 		}
 	}
 	vmXML := map[string]map[string]string{} // series -> suite -> report
-	for _, k := range debianKernels {
-		t.Run(k.series, func(t *testing.T) {
-			kernel, why := debianKernel(k.series, k.pkg)
-			if why != "" {
-				t.Skip(why)
-			}
-			vmXML[k.series] = map[string]string{}
-			for _, s := range suites {
-				xmlPath := filepath.Join(dir, k.series+"-"+s.name+".xml")
-				start := time.Now()
-				// One virtual CPU. Multi-threaded TCG with two on this
-				// 2-CPU machine was not reliable (Debian 6.1 and 6.12
-				// guests): an int3 Oops in sched_clock_cpu and a panic
-				// (6.12), a soft lockup of the second CPU from boot on
-				// (6.1, 1 in 12 runs), and a first echo reply that
-				// reached the source's ICMP layer (InEchoReps 1) but not
-				// its socket within the check's second (6.1, 1 in 6 runs
-				// of the builtin suite; 0 in 6 with one CPU). With one,
-				// the rate checks now pass too (the Rate warm-up waits
-				// out slow start and recovery).
-				r := vtest(t, ".", "kernel", "--kernel", kernel, "--smp", "1", "--timeout", "4m", "--junit", xmlPath, s.path)
-				took := time.Since(start)
-				t.Logf("vtest kernel %s, %s suite: %v\n%s", filepath.Base(kernel), s.name, took.Round(time.Second), r.stdout)
-				// Not fatal: every check's verdict below says more than the
-				// exit code.
-				if r.code != s.exit || !strings.Contains(r.stdout, "under QEMU") {
-					t.Errorf("%s suite in the VM: exit %d, want %d\n%s", s.name, r.code, s.exit, r.stderr)
-				}
-				if took > 5*time.Minute {
-					t.Errorf("the VM run took %v, over 5 minutes", took)
-				}
-				inconclusive := inconclusiveChecks(t, xmlPath)
-				skipped := skipReasons(t, xmlPath)
-				for key, res := range readResults(t, xmlPath) {
-					if got, want := res.Status(), s.want(key[0], key[1]); got != want && !(got == "skip" && inconclusive[key]) {
-						// A skip here is a feature the VM should have had
-						// (a module the guest could not load): its reason says which.
-						t.Errorf("%s: %s / %s: %q, want %q %s", k.series, key[0], key[1], got, want, skipped[key])
+	var vmMu sync.Mutex
+	// The kernels' VMs run at once, one virtual CPU each (see below): the
+	// machine has two.
+	t.Run("vms", func(t *testing.T) {
+		for _, k := range debianKernels {
+			t.Run(k.series, func(t *testing.T) {
+				t.Parallel()
+				testKernelInVM(t, k.series, k.pkg, dir, suites, hostXML, func(suite, xmlPath string) {
+					vmMu.Lock()
+					defer vmMu.Unlock()
+					if vmXML[k.series] == nil {
+						vmXML[k.series] = map[string]string{}
 					}
-				}
-				// host → VM: a scenario the host skipped gets its verdict;
-				// nothing else changes.
-				for _, c := range diffReports(t, hostXML[s.name], xmlPath) {
-					key := [2]string{c.Scenario, c.Check}
-					switch {
-					case c.Kind() == "run→skip" && inconclusive[key]:
-						// An emulated CPU is a busy machine: a timing bound it
-						// cannot decide is inconclusive (a skip with the
-						// reason), never a fail.
-						t.Logf("inconclusive in the VM (TCG is slow): %s / %s", c.Scenario, c.Check)
-					case c.Kind() == "skip→run" && c.New.Status() == s.want(c.Scenario, c.Check):
-					default:
-						t.Errorf("host→%s change other than a skipped check getting its verdict: %s %+v", k.series, c.Kind(), c)
-					}
-				}
-				// vtest diff agrees: exit 0, or 1 with the regressions
-				// reported above (not fatal: the next suite still runs).
-				d := vtest(t, ".", "diff", hostXML[s.name], xmlPath)
-				if d.code != 0 && d.code != 1 {
-					t.Errorf("vtest diff: exit %d\n%s", d.code, d.stderr)
-				}
-				t.Logf("vtest diff host→%s (%s suite):\n%s", k.series, s.name, d.stdout)
-				vmXML[k.series][s.name] = xmlPath
-			}
-		})
+					vmXML[k.series][suite] = xmlPath
+				})
+			})
+		}
+	})
+	compareKernels(t, suites, vmXML)
+}
+
+// testKernelInVM runs every suite in a VM of the Debian kernel series and
+// checks it against the suite's expectations and the host's reports;
+// done records each report.
+func testKernelInVM(t *testing.T, series, pkg, dir string, suites []kernelSuite, hostXML map[string]string, done func(suite, xmlPath string)) {
+	kernel, why := debianKernel(series, pkg)
+	if why != "" {
+		t.Skip(why)
 	}
-	// The two kernels agree: no change at all between them, but for a
-	// timing check TCG left inconclusive on one of them.
+	for _, s := range suites {
+		xmlPath := filepath.Join(dir, series+"-"+s.name+".xml")
+		start := time.Now()
+		// One virtual CPU. Multi-threaded TCG with two on this
+		// 2-CPU machine was not reliable (Debian 6.1 and 6.12
+		// guests): an int3 Oops in sched_clock_cpu and a panic
+		// (6.12), a soft lockup of the second CPU from boot on
+		// (6.1, 1 in 12 runs), and a first echo reply that
+		// reached the source's ICMP layer (InEchoReps 1) but not
+		// its socket within the check's second (6.1, 1 in 6 runs
+		// of the builtin suite; 0 in 6 with one CPU). With one,
+		// the rate checks now pass too (the Rate warm-up waits
+		// out slow start and recovery).
+		r := vtest(t, ".", "kernel", "--kernel", kernel, "--smp", "1", "--timeout", "4m", "--junit", xmlPath, s.path)
+		took := time.Since(start)
+		t.Logf("vtest kernel %s, %s suite: %v\n%s", filepath.Base(kernel), s.name, took.Round(time.Second), r.stdout)
+		// Not fatal: every check's verdict below says more than the
+		// exit code.
+		if r.code != s.exit || !strings.Contains(r.stdout, "under QEMU") {
+			t.Errorf("%s suite in the VM: exit %d, want %d\n%s", s.name, r.code, s.exit, r.stderr)
+		}
+		if took > 5*time.Minute {
+			t.Errorf("the VM run took %v, over 5 minutes", took)
+		}
+		inconclusive := inconclusiveChecks(t, xmlPath)
+		skipped := skipReasons(t, xmlPath)
+		for key, res := range readResults(t, xmlPath) {
+			if got, want := res.Status(), s.want(key[0], key[1]); got != want && !(got == "skip" && inconclusive[key]) {
+				// A skip here is a feature the VM should have had
+				// (a module the guest could not load): its reason says which.
+				t.Errorf("%s: %s / %s: %q, want %q %s", series, key[0], key[1], got, want, skipped[key])
+			}
+		}
+		// host → VM: a scenario the host skipped gets its verdict;
+		// nothing else changes.
+		for _, c := range diffReports(t, hostXML[s.name], xmlPath) {
+			key := [2]string{c.Scenario, c.Check}
+			switch {
+			case c.Kind() == "run→skip" && inconclusive[key]:
+				// An emulated CPU is a busy machine: a timing bound it
+				// cannot decide is inconclusive (a skip with the
+				// reason), never a fail.
+				t.Logf("inconclusive in the VM (TCG is slow): %s / %s", c.Scenario, c.Check)
+			case c.Kind() == "skip→run" && c.New.Status() == s.want(c.Scenario, c.Check):
+			default:
+				t.Errorf("host→%s change other than a skipped check getting its verdict: %s %+v", series, c.Kind(), c)
+			}
+		}
+		// vtest diff agrees: exit 0, or 1 with the regressions
+		// reported above (not fatal: the next suite still runs).
+		d := vtest(t, ".", "diff", hostXML[s.name], xmlPath)
+		if d.code != 0 && d.code != 1 {
+			t.Errorf("vtest diff: exit %d\n%s", d.code, d.stderr)
+		}
+		t.Logf("vtest diff host→%s (%s suite):\n%s", series, s.name, d.stdout)
+		done(s.name, xmlPath)
+	}
+}
+
+// compareKernels checks that the two kernels agree: no change at all
+// between them, but for a timing check TCG left inconclusive on one of
+// them.
+func compareKernels(t *testing.T, suites []kernelSuite, vmXML map[string]map[string]string) {
 	a, b := vmXML[debianKernels[0].series], vmXML[debianKernels[1].series]
 	if a == nil || b == nil {
 		return
