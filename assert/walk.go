@@ -95,13 +95,10 @@ func (w *Walk) Evidence() string {
 	if w.Break != "" {
 		fmt.Fprintf(&b, "  first break: %s", w.Break)
 	} else {
-		b.WriteString(walkNoBreak)
+		b.WriteString("  no break found in routes, forwarding, links, neighbours or nftables")
 	}
 	return b.String()
 }
-
-// walkNoBreak ends the evidence of a walk that found no break.
-const walkNoBreak = "  no break found in routes, forwarding, links, neighbours or nftables"
 
 // maxWalkHops bounds a walk (a routing loop ends it).
 const maxWalkHops = 32

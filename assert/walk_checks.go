@@ -46,13 +46,11 @@ func endWithWalk(from string, to Target, opts []Option, c scenario.CheckFunc, no
 		if err != nil {
 			return res
 		}
-		res.Evidence = appendWalk(res.Evidence, n, src, dst, note)
-		if !strings.HasSuffix(res.Evidence, walkNoBreak) {
-			return res
-		}
+		var w *Walk
+		res.Evidence, w = appendWalk(res.Evidence, n, src, dst, note)
 		// Nothing in the network's state stops the traffic: when the
 		// target itself refused, say where to look instead.
-		if ae := (*AttemptError)(nil); errors.As(res.Err, &ae) && ae.Verdict == Refused {
+		if ae := (*AttemptError)(nil); w.Break == "" && errors.As(res.Err, &ae) && ae.Verdict == Refused {
 			res.Evidence += "\n" + fmt.Sprintf(refusedByTarget, dst)
 		}
 		return res
@@ -63,8 +61,9 @@ func endWithWalk(from string, to Target, opts []Option, c scenario.CheckFunc, no
 // the path intact both ways.
 const refusedByTarget = "the path is intact both ways and %s itself refused: nothing listens on that port there (or a rule of its own rejects it)"
 
-// appendWalk adds note's text and the walk src → dst to evidence.
-func appendWalk(evidence string, n *scenario.Network, src *scenario.Node, dst netip.Addr, note func(n *scenario.Network, src *scenario.Node, dst netip.Addr) string) string {
+// appendWalk adds note's text and the walk src → dst to evidence, and
+// returns the walk too.
+func appendWalk(evidence string, n *scenario.Network, src *scenario.Node, dst netip.Addr, note func(n *scenario.Network, src *scenario.Node, dst netip.Addr) string) (string, *Walk) {
 	var parts []string
 	if evidence != "" {
 		parts = append(parts, evidence)
@@ -74,8 +73,9 @@ func appendWalk(evidence string, n *scenario.Network, src *scenario.Node, dst ne
 			parts = append(parts, s)
 		}
 	}
-	parts = append(parts, WalkPath(src, dst).Evidence())
-	return strings.Join(parts, "\n")
+	w := WalkPath(src, dst)
+	parts = append(parts, w.Evidence())
+	return strings.Join(parts, "\n"), w
 }
 
 // walkNamed is the walk hook of named: the checks in walkedChecks end a

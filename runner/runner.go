@@ -245,22 +245,14 @@ const abandonAfter = scenario.DefaultGrace + 4*time.Second
 func runOne(ctx context.Context, s *scenario.Spec, timeout time.Duration, checks func(string) bool, opt Options) scenario.Outcome {
 	ctx, cancel := context.WithTimeoutCause(ctx, timeout, ErrTimeout)
 	defer cancel()
-	res := make(chan scenario.Outcome, 1)
 	start := time.Now()
-	id := stacks.Go(func() { res <- runScenario(ctx, s, timeout, checks, opt) })
-	select {
-	case out := <-res:
+	out, stuck, ok := stacks.Await(ctx, abandonAfter, func() scenario.Outcome { return runScenario(ctx, s, timeout, checks, opt) })
+	if ok {
 		return out
-	case <-ctx.Done():
 	}
-	select {
-	case out := <-res:
-		return out
-	case <-time.After(abandonAfter):
-	}
-	out := scenario.Outcome{Scenario: s.Name, Status: scenario.Interrupted, Step: "runner", Duration: time.Since(start),
+	out = scenario.Outcome{Scenario: s.Name, Status: scenario.Interrupted, Step: "runner", Duration: time.Since(start),
 		Message: fmt.Sprintf("abandoned: still running %v after it was stopped (%v). Its goroutines:\n%s",
-			abandonAfter, context.Cause(ctx), stacks.Of(id))}
+			abandonAfter, context.Cause(ctx), stuck)}
 	if errors.Is(context.Cause(ctx), ErrTimeout) {
 		out.Status = scenario.Fail
 		out.Message = fmt.Sprintf("timed out after %s; %s", timeout, out.Message)

@@ -283,21 +283,13 @@ func Judge(ctx context.Context, n *Network, f CheckFunc, inconclusiveFails bool)
 
 // judgeWithin is Judge with the grace a check gets after ctx ends.
 func judgeWithin(ctx context.Context, n *Network, f CheckFunc, inconclusiveFails bool, grace time.Duration) CheckOutcome {
-	done := make(chan CheckOutcome, 1)
-	id := stacks.Go(func() { done <- judge(ctx, n, f, inconclusiveFails) })
-	select {
-	case co := <-done:
-		return co
-	case <-ctx.Done():
-	}
-	select {
-	case co := <-done:
-		return co
-	case <-time.After(grace):
-		return CheckOutcome{Status: Fail, abandoned: true,
+	co, stuck, ok := stacks.Await(ctx, grace, func() CheckOutcome { return judge(ctx, n, f, inconclusiveFails) })
+	if !ok {
+		co = CheckOutcome{Status: Fail, abandoned: true,
 			Message: fmt.Sprintf("abandoned: still running %v after its context ended (%v); it ignores its context. Its goroutines:\n%s",
-				grace, context.Cause(ctx), stacks.Of(id))}
+				grace, context.Cause(ctx), stuck)}
 	}
+	return co
 }
 
 // judge runs the check on the calling goroutine.

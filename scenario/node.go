@@ -168,15 +168,15 @@ func (nd *Node) Sysctl(name string) (string, error) {
 
 // SetSysctl writes a network sysctl in the node's namespace.
 func (nd *Node) SetSysctl(name, value string) error {
-	if name == pingGroupRange {
+	ping := name == pingGroupRange
+	if ping {
 		// The caller's value wins over the one vtest would write later.
 		nd.pingMu.Lock()
 		defer nd.pingMu.Unlock()
-		if err := nd.do(func() error { return nsx.WriteSysctl(name, value) }); err != nil {
-			return err
-		}
-		nd.pingOpen.Store(true)
-		return nil
 	}
-	return nd.do(func() error { return nsx.WriteSysctl(name, value) })
+	err := nd.do(func() error { return nsx.WriteSysctl(name, value) })
+	if ping && err == nil {
+		nd.pingOpen.Store(true)
+	}
+	return err
 }

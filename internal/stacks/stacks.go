@@ -4,10 +4,12 @@ package stacks
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // ID returns the ID of the calling goroutine, as tracebacks show
@@ -84,4 +86,23 @@ func blockIDs(block string) (id, parent uint64) {
 		parent, _ = strconv.ParseUint(rest, 10, 64)
 	}
 	return id, parent
+}
+
+// Await runs fn on a goroutine of its own and returns its result. If ctx
+// ends first and fn has not returned grace later, Await gives up on it:
+// ok is false and stuck is the traceback of fn's goroutines (see Of).
+func Await[T any](ctx context.Context, grace time.Duration, fn func() T) (result T, stuck string, ok bool) {
+	done := make(chan T, 1)
+	id := Go(func() { done <- fn() })
+	select {
+	case result = <-done:
+		return result, "", true
+	case <-ctx.Done():
+	}
+	select {
+	case result = <-done:
+		return result, "", true
+	case <-time.After(grace):
+		return result, Of(id), false
+	}
 }
