@@ -279,6 +279,13 @@ func craft(n *scenario.Network, nd *scenario.Node, iface string, f Frame) ([]byt
 		if src, err = netip.ParseAddr(f.Src); err != nil {
 			return nil, fmt.Errorf("frames: source %q is not an address", f.Src)
 		}
+		// An answer goes to the node the frame claims to come from: it
+		// is used, as if it had sent the frame.
+		if owner := ownerNode(n, src); owner != nil {
+			if err := inside.Use(owner); err != nil {
+				return nil, fmt.Errorf("frames: %w", err)
+			}
+		}
 	} else if src = firstAddr(ifc, dst.Is4()); !src.IsValid() {
 		return nil, fmt.Errorf("frames: %s:%s has no %s address; set Frame.Src", nd.Name(), iface, family(dst.Is6()))
 	}

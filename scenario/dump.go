@@ -27,6 +27,9 @@ func (nd *Node) dump(b *strings.Builder) {
 		b.WriteString("   (closed)\n")
 		return
 	}
+	if err := nd.useNeighbours(); err != nil {
+		fmt.Fprintf(b, "   %v\n", err)
+	}
 	links, err := nd.nl.LinkList()
 	if err != nil {
 		fmt.Fprintf(b, "   links: %v\n", err)

@@ -27,8 +27,11 @@ func (nd *Node) markForeign() error {
 		}
 		nd.guard = w
 	}
-	// Foreign code may ping (a ping binary, x/net/icmp): as if every
-	// node had it from the start.
+	// Foreign code may ping (a ping binary, x/net/icmp) and send to any
+	// neighbour: as if every node had both from the start.
+	if err := nd.useNeighbours(); err != nil {
+		return err
+	}
 	return nd.openPing()
 }
 

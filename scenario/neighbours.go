@@ -8,9 +8,11 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/vtest-dev/vtest/internal/nsx"
@@ -26,16 +28,32 @@ import (
 // MAC it creates, so a scenario that resolves more neighbours than the
 // table holds may have them installed, permanent, at build.
 
-// PreinstallNeighbours installs, at build, a permanent neighbour entry
-// (ARP for IPv4, NDP for IPv6) on every interface for every address of
-// every other interface on its layer-2 segment (a link, or a switch with
-// all its ports and its bridge's addresses). Permanent entries are exempt
-// from the kernel's neighbour table limit (gc_thresh3, shared by every
-// namespace of the host), so scenarios with thousands of hosts run on a
-// host with default settings. Off by default: with it, address resolution
-// (ARP, NDP) is never exercised, and the evidence of reach checks says so.
-// A segment of n interfaces costs n(n−1) entries of kernel memory (about
-// 0.5 KiB each).
+// PreinstallNeighbours gives every interface with addresses a permanent
+// neighbour entry (ARP for IPv4, NDP for IPv6) for every address of every
+// other interface on its layer-2 segment (a link, or a switch with all its
+// ports and its bridge's addresses), as if they had been installed at
+// build. Permanent entries are exempt from the kernel's neighbour table
+// limit (gc_thresh3, shared by every namespace of the host), so scenarios
+// with thousands of hosts run on a host with default settings. Off by
+// default: with it, address resolution (ARP, NDP) is never exercised, and
+// the evidence of reach checks says so. A segment of n interfaces costs up
+// to n(n−1) entries of kernel memory (about 0.5 KiB each).
+//
+// A node's entries (its own for its neighbours, and its neighbours' for
+// it) are installed when it is first used: before vtest's checks send from
+// it, listen in it or read its kernel state (Netlink, the inside of a
+// check, DumpState), before foreign code runs there (Do, Command,
+// NamespaceFd), and before SetSysctl turns forwarding on. A node that may
+// forward has them at build: a router, a node whose sysctls turn
+// forwarding on, a node on more than one segment. Traffic between two
+// nodes only ever leaves one of them if one of them was used or forwards,
+// so no packet, and no read of a table, can tell this from having every
+// entry from the start; a star of 1000 hosts whose checks all start at h1
+// costs 2000 entries instead of a million. The use that would make a tenth
+// of the nodes used one at a time brings every node's entries in at once
+// instead (a batch in each node's namespace costs a tenth of one entry
+// sent to each neighbour's), and so does the first use in a scenario of
+// at most ten nodes.
 //
 // Every switch also learns, at build, the MAC of each interface with
 // addresses plugged into one of its ports: a dynamic FDB entry on that
@@ -67,11 +85,30 @@ type segmentEnd struct {
 	addrs []netip.Prefix
 }
 
+// endOn is one of a node's ends and every end of its segment (itself
+// included).
+type endOn struct {
+	end segmentEnd
+	seg []segmentEnd
+}
+
+// neighbourSet is what PreinstallNeighbours installs, and how much of it
+// is in. The entry of end e for the addresses of end f is in once e's
+// node has its row in (its entries for its neighbours) or f's node has
+// its column in (its neighbours' entries for it).
+type neighbourSet struct {
+	mu     sync.Mutex
+	ends   map[*Node][]endOn
+	row    map[*Node]bool
+	column map[*Node]bool
+	used   int  // nodes whose entries went in one node at a time
+	all    bool // every entry is in
+}
+
 // preinstallNeighbours is the build step of PreinstallNeighbours: it reads
-// each segment's MACs (recorded by waitUp, read back for the rest), then
-// installs each node's entries, the nodes in parallel. The entries are
-// made while they are sent, a batch at a time: a star of 1000 hosts has
-// a million.
+// each segment's MACs (recorded by waitUp, read back for the rest), teaches
+// each switch its hosts' MACs, and installs the entries of the nodes that
+// may forward; every other node's wait for its first use (see useNeighbours).
 func (n *Network) preinstallNeighbours(ctx context.Context) error {
 	if !n.spec.neighbours {
 		return nil
@@ -84,12 +121,8 @@ func (n *Network) preinstallNeighbours(ctx context.Context) error {
 			}
 		}
 	}
-	// For each node, its ends and the segment each one is on.
-	type own struct {
-		end  segmentEnd
-		segs []segmentEnd
-	}
-	owns := map[*Node][]own{}
+	set := &neighbourSet{ends: map[*Node][]endOn{}, row: map[*Node]bool{}, column: map[*Node]bool{}}
+	segsOf := map[*Node]int{}
 	for _, sg := range n.plan.segments {
 		var ends []segmentEnd
 		for _, m := range sg.members {
@@ -115,54 +148,215 @@ func (n *Network) preinstallNeighbours(ctx context.Context) error {
 			}
 			ends = append(ends, segmentEnd{node: nd, index: nd.bridge.Index, mac: nd.bridge.MAC, addrs: nd.bridge.Addrs})
 		}
+		seen := map[*Node]bool{}
 		for _, e := range ends {
-			owns[e.node] = append(owns[e.node], own{end: e, segs: ends})
+			set.ends[e.node] = append(set.ends[e.node], endOn{end: e, seg: ends})
+			if !seen[e.node] {
+				seen[e.node] = true
+				segsOf[e.node]++
+			}
 		}
 	}
 	fdb, err := n.switchPorts(built)
 	if err != nil {
 		return err
 	}
-	nodes := make([]*Node, 0, len(owns)+len(fdb))
+	err = eachNode(ctx, n.order, func(nd *Node) error {
+		ports := fdb[nd]
+		if len(ports) == 0 {
+			return nil
+		}
+		return nd.addNeighbours(func(add func(index int, ip netip.Addr, mac net.HardwareAddr) error) error {
+			for _, e := range ports {
+				if err := add(e.index, netip.Addr{}, e.mac); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	for nd := range set.ends {
+		nd.neighboursDue.Store(true)
+	}
+	n.neighbours = set
 	for _, nd := range n.order {
-		if owns[nd] != nil || fdb[nd] != nil {
-			nodes = append(nodes, nd)
+		pn := n.plan.node(nd.name)
+		if set.ends[nd] != nil && (segsOf[nd] > 1 || pn != nil && forwards(pn.spec)) {
+			if err := n.useNeighbours(ctx, nd); err != nil {
+				return err
+			}
 		}
 	}
+	return nil
+}
+
+// useNeighbours readies the node for its first use when its neighbours
+// are pre-installed (see PreinstallNeighbours).
+func (nd *Node) useNeighbours() error {
+	if !nd.neighboursDue.Load() {
+		return nil
+	}
+	if err := nd.net.useNeighbours(context.Background(), nd); err != nil {
+		return fmt.Errorf("node %q: pre-install its neighbours: %w", nd.name, err)
+	}
+	return nil
+}
+
+// forwards reports whether a node may forward packets: a router, or a node
+// whose own sysctls turn forwarding on.
+func forwards(ns *NodeSpec) bool {
+	if ns.kind == RoleRouter {
+		return true
+	}
+	for name, v := range ns.sysctls {
+		if isForwarding(name) && v != "0" {
+			return true
+		}
+	}
+	return false
+}
+
+// isForwarding reports whether a sysctl turns forwarding on or off.
+func isForwarding(name string) bool {
+	return name == "net.ipv4.ip_forward" || strings.HasSuffix(name, ".forwarding")
+}
+
+// useNeighbours installs the node's share of PreinstallNeighbours before
+// its first use (see there): its entries for its neighbours, in one batch
+// in its namespace, and its neighbours' entries for it, one in each of
+// theirs. The use that would make a tenth of the nodes used that way
+// brings every node's entries in at once instead, a batch in each
+// namespace.
+func (n *Network) useNeighbours(ctx context.Context, nd *Node) error {
+	if !nd.neighboursDue.Load() {
+		return nil
+	}
+	set := n.neighbours
+	set.mu.Lock()
+	defer set.mu.Unlock()
+	if !nd.neighboursDue.Load() {
+		return nil
+	}
+	if 10*(set.used+1) >= len(set.ends) {
+		return set.installAll(ctx, n.order)
+	}
+	if err := set.installRow(nd); err != nil {
+		return err
+	}
+	set.row[nd] = true
+	if err := set.installColumn(ctx, nd); err != nil {
+		return err
+	}
+	set.column[nd] = true
+	set.used++
+	nd.neighboursDue.Store(false)
+	return nil
+}
+
+// installAll installs every row not yet in, the nodes in parallel.
+func (set *neighbourSet) installAll(ctx context.Context, order []*Node) error {
+	var due []*Node
+	for _, nd := range order {
+		if set.ends[nd] != nil && !set.row[nd] {
+			due = append(due, nd)
+		}
+	}
+	if err := eachNode(ctx, due, set.installRow); err != nil {
+		return err
+	}
+	for _, nd := range due {
+		set.row[nd] = true
+	}
+	for nd := range set.ends {
+		nd.neighboursDue.Store(false)
+	}
+	set.all = true
+	return nil
+}
+
+// installRow installs, in one batch, the node's entries for the addresses
+// of every other end of its segments, but those whose node has its column
+// in.
+func (set *neighbourSet) installRow(nd *Node) error {
+	return nd.addNeighbours(func(add func(index int, ip netip.Addr, mac net.HardwareAddr) error) error {
+		for _, o := range set.ends[nd] {
+			for _, of := range o.seg {
+				if of.index == o.end.index && of.node == nd || set.column[of.node] {
+					continue
+				}
+				for _, a := range of.addrs {
+					if a.Addr().IsLinkLocalUnicast() || !hasFamily(o.end.addrs, a.Addr()) {
+						continue
+					}
+					if err := add(o.end.index, a.Addr(), of.mac); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// installColumn installs, in the namespace of each other node of its
+// segments whose row is not in, that node's entries for the node's
+// addresses, the nodes in parallel.
+func (set *neighbourSet) installColumn(ctx context.Context, nd *Node) error {
+	type entry struct {
+		index int
+		ip    netip.Addr
+		mac   net.HardwareAddr
+	}
+	of := map[*Node][]entry{}
+	var peers []*Node
+	for _, o := range set.ends[nd] {
+		for _, e := range o.seg {
+			if e.node == nd || set.row[e.node] {
+				continue
+			}
+			for _, a := range o.end.addrs {
+				if a.Addr().IsLinkLocalUnicast() || !hasFamily(e.addrs, a.Addr()) {
+					continue
+				}
+				if of[e.node] == nil {
+					peers = append(peers, e.node)
+				}
+				of[e.node] = append(of[e.node], entry{e.index, a.Addr(), o.end.mac})
+			}
+		}
+	}
+	return eachNode(ctx, peers, func(peer *Node) error {
+		for _, e := range of[peer] {
+			fam := unix.AF_INET
+			if e.ip.Is6() {
+				fam = unix.AF_INET6
+			}
+			ne := &netlink.Neigh{LinkIndex: e.index, Family: fam, State: unix.NUD_PERMANENT, IP: e.ip.AsSlice(), HardwareAddr: e.mac}
+			if err := peer.nl.NeighSet(ne); err != nil {
+				return fmt.Errorf("node %q: add permanent neighbour %s lladdr %s on interface %d: %w", peer.name, e.ip, e.mac, e.index, err)
+			}
+		}
+		return nil
+	})
+}
+
+// eachNode runs fn for every node, maxParallelNodes at a time, and joins
+// their errors; it stops starting new ones once ctx is done.
+func eachNode(ctx context.Context, nodes []*Node, fn func(*Node) error) error {
 	sem := make(chan struct{}, maxParallelNodes())
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var errs []error
 	for _, nd := range nodes {
-		mine, ports := owns[nd], fdb[nd]
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
 			err := ctx.Err()
 			if err == nil {
-				err = nd.addNeighbours(func(add func(index int, ip netip.Addr, mac net.HardwareAddr) error) error {
-					for _, e := range ports {
-						if err := add(e.index, netip.Addr{}, e.mac); err != nil {
-							return err
-						}
-					}
-					for _, o := range mine {
-						for _, of := range o.segs {
-							if of.index == o.end.index && of.node == o.end.node {
-								continue
-							}
-							for _, a := range of.addrs {
-								if a.Addr().IsLinkLocalUnicast() || !hasFamily(o.end.addrs, a.Addr()) {
-									continue
-								}
-								if err := add(o.end.index, a.Addr(), of.mac); err != nil {
-									return err
-								}
-							}
-						}
-					}
-					return nil
-				})
+				err = fn(nd)
 			}
 			if err != nil {
 				mu.Lock()

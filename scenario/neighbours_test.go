@@ -249,3 +249,121 @@ func TestPreinstalledFDBNoFlood(t *testing.T) {
 		}
 	}
 }
+
+// kernelTable reads a node's ARP table as the kernel has it (see
+// scenario.KernelNeighbours), and fails the test on any entry that is not
+// PERMANENT: one the kernel resolved by ARP.
+func kernelTable(t *testing.T, nd *scenario.Node) map[string]bool {
+	t.Helper()
+	table, err := scenario.KernelNeighbours(nd, unix.AF_INET)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ip, permanent := range table {
+		if !permanent {
+			t.Errorf("%s resolved %s by ARP: with pre-installed neighbours it never should", nd.Name(), ip)
+		}
+	}
+	return table
+}
+
+// TestNeighboursInstalledOnFirstUse: a host's pre-installed neighbours go
+// in at its first use, and no use can tell. In a star of 40 hosts, right
+// after the build, no host has an entry (the kernel's table, read without
+// using the node). h1 pings h5: h1 then has all 39, every other host has
+// its entry for h1 (h5 answers without ARP), and nothing was resolved by
+// ARP. h5's table read through Netlink, and h9's from Do, show all 39,
+// as from the start. The fourth host used (a tenth of 40) brings every
+// other host's entries in at once.
+func TestNeighboursInstalledOnFirstUse(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	const hosts = 40
+	s := scenario.Define("lazy-neighbours", "one switch, 40 hosts").PreinstallNeighbours()
+	s.Switch("sw").Subnet("10.201.0.0/24")
+	for i := 1; i <= hosts; i++ {
+		s.Host(fmt.Sprintf("h%d", i))
+		s.Link(fmt.Sprintf("h%d", i), "sw")
+	}
+	n, err := scenario.Build(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	h := func(i int) *scenario.Node { return n.Node(fmt.Sprintf("h%d", i)) }
+	for i := 1; i <= hosts; i++ {
+		if table := kernelTable(t, h(i)); len(table) != 0 {
+			t.Fatalf("h%d has %d entries right after the build, before any use: the pre-install is not lazy", i, len(table))
+		}
+	}
+	if _, err := assert.Ping(context.Background(), h(1), h(5).IPv4()); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(kernelTable(t, h(1))); got != hosts-1 {
+		t.Errorf("h1, used: %d entries, want %d", got, hosts-1)
+	}
+	h1 := h(1).IPv4().String()
+	for i := 2; i <= hosts; i++ {
+		if table := kernelTable(t, h(i)); len(table) != 1 || !table[h1] {
+			t.Errorf("h%d, not used: entries %v, want only h1's %s", i, table, h1)
+		}
+	}
+	table, err := h(5).Netlink().NeighList(0, unix.AF_INET)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(table) != hosts-1 {
+		t.Errorf("h5's table read through Netlink: %d entries, want %d", len(table), hosts-1)
+	}
+	c := h(9).Command("ip", "-4", "neigh", "show", "nud", "permanent")
+	if err := c.Run(); err != nil {
+		t.Fatalf("ip neigh in h9: %v\n%s", err, c.Output())
+	}
+	if lines := strings.Split(strings.TrimSpace(c.Output()), "\n"); len(lines) != hosts-1 {
+		t.Errorf("h9's permanent entries seen by ip neigh: %d, want %d:\n%s", len(lines), hosts-1, c.Output())
+	}
+	// h1, h5, h9 used one at a time; the fourth is a tenth of 40.
+	if _, err := h(13).Listen("tcp", ":0"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= hosts; i++ {
+		if got := len(kernelTable(t, h(i))); got != hosts-1 {
+			t.Errorf("h%d after the fourth use: %d entries, want %d", i, got, hosts-1)
+		}
+	}
+}
+
+// TestNeighboursOfForwardersAtBuild: a router's neighbours, and its
+// neighbours' entries for it, are in from the build; a host reaches a host
+// behind the router, and nothing on the way (the hosts, the router) was
+// resolved by ARP.
+func TestNeighboursOfForwardersAtBuild(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	s := scenario.Define("lazy-neighbours-routed", "two switches of 12 hosts, a router between").PreinstallNeighbours()
+	s.Router("r")
+	for _, sw := range []string{"a", "b"} {
+		s.Switch(sw)
+		s.Link("r", sw)
+		for i := 1; i <= 12; i++ {
+			h := fmt.Sprintf("%s%d", sw, i)
+			s.Host(h).Route("default", "r")
+			s.Link(h, sw)
+		}
+	}
+	n, err := scenario.Build(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	if got := len(kernelTable(t, n.Node("r"))); got != 24 {
+		t.Errorf("r right after the build: %d entries, want 24 (it forwards)", got)
+	}
+	if table := kernelTable(t, n.Node("b7")); len(table) != 1 {
+		t.Errorf("b7 right after the build: entries %v, want only the router's", table)
+	}
+	if _, err := assert.Ping(context.Background(), n.Node("a3"), n.Node("b7").IPv4()); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"a3", "r", "b7"} {
+		kernelTable(t, n.Node(name))
+	}
+}

@@ -38,6 +38,9 @@ type Network struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	// neighbours is what PreinstallNeighbours installs (neighbours.go).
+	neighbours *neighbourSet
 }
 
 // Node is a built node.
@@ -66,6 +69,9 @@ type Node struct {
 	// open ping sockets (see openPing).
 	pingMu   sync.Mutex
 	pingOpen atomic.Bool
+	// neighboursDue is set while the node's pre-installed neighbours
+	// wait for its first use (see useNeighbours).
+	neighboursDue atomic.Bool
 	// ruleActs holds what DisableRule took out of a rule, by rule name.
 	ruleActs map[string][]expr.Any
 }

@@ -11,9 +11,20 @@ import (
 )
 
 func init() {
-	inside.Register(func(node any, fn func() error) error { return node.(*Node).do(fn) },
-		func(node any) int { return int(node.(*Node).ns) },
-		func(node any) error { return node.(*Node).openPing() })
+	inside.Register(func(node any, fn func() error) error { return node.(*Node).doUsed(fn) },
+		func(node any) int {
+			nd := node.(*Node)
+			_ = nd.useNeighbours()
+			return int(nd.ns)
+		},
+		func(node any) error {
+			nd := node.(*Node)
+			if err := nd.useNeighbours(); err != nil {
+				return err
+			}
+			return nd.openPing()
+		},
+		func(node any) error { return node.(*Node).useNeighbours() })
 }
 
 // Name returns the node's name.
@@ -96,7 +107,12 @@ func (nd *Node) AddrOn(peer netip.Addr) netip.Addr {
 
 // Netlink returns the node's netlink handle (NETLINK_ROUTE, bound to the
 // node's namespace). It belongs to the node: do not close it.
-func (nd *Node) Netlink() *netlink.Handle { return nd.nl }
+func (nd *Node) Netlink() *netlink.Handle {
+	// What it reads is the node's state, pre-installed neighbours
+	// included (an error shows at the node's next use that returns one).
+	_ = nd.useNeighbours()
+	return nd.nl
+}
 
 // NamespaceFd returns the file descriptor of the node's namespace, for
 // libraries that take one (nftables.WithNetNSFd). It belongs to the node.
@@ -136,6 +152,15 @@ func (nd *Node) Do(fn func() error) error {
 	if err := nd.markForeign(); err != nil {
 		return err
 	}
+	return nd.doUsed(fn)
+}
+
+// doUsed is do for code that acts in the node after its build: the node's
+// pre-installed neighbours are in first (see PreinstallNeighbours).
+func (nd *Node) doUsed(fn func() error) error {
+	if err := nd.useNeighbours(); err != nil {
+		return err
+	}
 	return nd.do(fn)
 }
 
@@ -173,6 +198,12 @@ func (nd *Node) SetSysctl(name, value string) error {
 		// The caller's value wins over the one vtest would write later.
 		nd.pingMu.Lock()
 		defer nd.pingMu.Unlock()
+	}
+	if isForwarding(name) && value != "0" {
+		// A node that forwards has its neighbours from the build on.
+		if err := nd.useNeighbours(); err != nil {
+			return err
+		}
 	}
 	err := nd.do(func() error { return nsx.WriteSysctl(name, value) })
 	if ping && err == nil {

@@ -22,7 +22,7 @@ func (nd *Node) Dial(ctx context.Context, network, address string) (net.Conn, er
 	}
 	d := net.Dialer{Resolver: &net.Resolver{PreferGo: true}}
 	var c net.Conn
-	err = nd.do(func() (err error) {
+	err = nd.doUsed(func() (err error) {
 		c, err = d.DialContext(ctx, network, address)
 		return err
 	})
@@ -37,7 +37,7 @@ func (nd *Node) Dial(ctx context.Context, network, address string) (net.Conn, er
 // http.Serve.
 func (nd *Node) Listen(network, address string) (net.Listener, error) {
 	var l net.Listener
-	err := nd.do(func() (err error) {
+	err := nd.doUsed(func() (err error) {
 		l, err = net.Listen(network, address)
 		return err
 	})
@@ -50,7 +50,7 @@ func (nd *Node) Listen(network, address string) (net.Listener, error) {
 // ListenPacket is net.ListenPacket inside the node.
 func (nd *Node) ListenPacket(network, address string) (net.PacketConn, error) {
 	var c net.PacketConn
-	err := nd.do(func() (err error) {
+	err := nd.doUsed(func() (err error) {
 		c, err = net.ListenPacket(network, address)
 		return err
 	})
