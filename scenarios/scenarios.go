@@ -25,6 +25,7 @@ func All() []*scenario.Spec {
 		TwoNamespaces(),
 		HostNamespace(),
 		Bridge(),
+		PreinstalledNeighbours(),
 		NAT(),
 		Routed(),
 		NetemDelay(),
@@ -131,6 +132,42 @@ func Bridge() *scenario.Spec {
 	s.Check("ns1 reaches the bridge address", assert.Reach("ns1", "172.16.16.1"))
 	s.Check("bridge reaches ns2", assert.Reach("br0", "ns2"))
 	s.Check("ns1 resolves ns2 by ARP across the bridge", assert.ARPAnswered("ns1", "ns2"))
+	return s
+}
+
+// PreinstalledNeighbours is two switches of 12 hosts with a router between,
+// whose neighbour entries vtest installs, permanent, instead of ARP
+// resolving them (Spec.PreinstallNeighbours: how scenarios of thousands of
+// hosts fit a host's default neighbour table). Hosts reach each other on a
+// switch and across the router; the entries they used, and one of a host
+// no check sent from, are the permanent, pre-installed ones with the right
+// MACs: ARP never ran.
+func PreinstalledNeighbours() *scenario.Spec { return preinstalledNeighbours(true) }
+
+// preinstalledNeighbours is PreinstalledNeighbours, or with pre=false the
+// same network resolving its neighbours by ARP, where it must fail.
+func preinstalledNeighbours(pre bool) *scenario.Spec {
+	s := scenario.Define("preinstalled-neighbours",
+		"two switches of 12 hosts and a router between, neighbours pre-installed: hosts reach each other without ARP")
+	if pre {
+		s.PreinstallNeighbours()
+	}
+	s.Router("r")
+	for _, sw := range []string{"a", "b"} {
+		s.Switch(sw).Subnet(map[string]string{"a": "10.30.1.0/24", "b": "10.30.2.0/24"}[sw])
+		s.Link("r:"+sw, sw)
+		for i := 1; i <= 12; i++ {
+			h := fmt.Sprintf("%s%d", sw, i)
+			s.Host(h).Route("default", "r")
+			s.Link(h, sw)
+		}
+	}
+	s.Check("a1 reaches a12", assert.Reach("a1", "a12"))
+	s.Check("a1 reaches b12 across the router", assert.Reach("a1", "b12"))
+	s.Check("a12's entry for a1 is permanent", assert.NeighbourEntry("a12", "a1", assert.Expect("permanent"), assert.MAC("a1:eth0")))
+	s.Check("b12's entry for the router is permanent", assert.NeighbourEntry("b12", "10.30.2.1", assert.Expect("permanent"), assert.MAC("r:b")))
+	s.Check("r's entry for b12 is permanent", assert.NeighbourEntry("r", "b12", assert.Expect("permanent"), assert.MAC("b12:eth0")))
+	s.Check("a6's entry for a7 is permanent, neither sent anything", assert.NeighbourEntry("a6", "a7", assert.Expect("permanent"), assert.MAC("a7:eth0")))
 	return s
 }
 

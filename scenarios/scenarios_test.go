@@ -45,6 +45,10 @@ func TestBuiltinScenarios(t *testing.T) {
 			"client→server goes through router": {"(router) time exceeded", "(server) echo reply", "destination reached: true"},
 		},
 	}
+	want["preinstalled-neighbours"] = map[string][]string{
+		"a1 reaches b12 across the router":                      {"1 received", "ttl 63", "neighbours pre-installed (ARP/NDP not exercised)"},
+		"a6's entry for a7 is permanent, neither sent anything": {"PERMANENT; want PERMANENT"},
+	}
 	want["netem-delay"] = map[string][]string{"round trip at least 20 ms": {"min"}}
 	want["kselftest-vxlan-bridge-1d"] = map[string][]string{
 		"flood vtep1's unknown and broadcast frames to vtep3 too": {"the kernel lists 00:00:00:00:00:00 dst 10.52.0.1, 10.53.0.1"},
@@ -204,4 +208,22 @@ var kindEvidence = map[string]map[string][]string{
 	"wireguard": {
 		"a reaches b through the tunnel": {"1 received", "WireGuard data message", ":51820"},
 	},
+}
+
+// TestPreinstalledNeighboursWithout: the network of the built-in
+// preinstalled-neighbours, resolving its neighbours by ARP, fails exactly
+// the checks that want pre-installed entries (the entries ARP made are not
+// permanent, or do not exist), and passes the reach checks.
+func TestPreinstalledNeighboursWithout(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	out := scenario.Run(context.Background(), scenarios.PreinstalledNeighboursWith(false), scenario.RunOptions{})
+	for _, c := range out.Checks {
+		wantPass := strings.Contains(c.Name, "reaches")
+		if (c.Status == scenario.Pass) != wantPass {
+			t.Errorf("without pre-installed neighbours, %q: %s, want pass %v: %s", c.Name, c.Status, wantPass, c.Evidence)
+		}
+	}
+	if len(out.Checks) != 6 {
+		t.Errorf("%d checks ran, want 6: %s %s", len(out.Checks), out.Status, out.Message)
+	}
 }
