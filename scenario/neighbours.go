@@ -26,7 +26,7 @@ import (
 // neigh_alloc skips the gc_entries count and the thresholds for it
 // (net/core/neighbour.c, since Linux 5.0). vtest knows every address and
 // MAC it creates, so a scenario that resolves more neighbours than the
-// table holds may have them installed, permanent, at build.
+// table holds may have them installed, permanent.
 
 // PreinstallNeighbours gives every interface with addresses a permanent
 // neighbour entry (ARP for IPv4, NDP for IPv6) for every address of every
@@ -45,15 +45,16 @@ import (
 // check, DumpState), before foreign code runs there (Do, Command,
 // NamespaceFd), and before SetSysctl turns forwarding on. A node that may
 // forward has them at build: a router, a node whose sysctls turn
-// forwarding on, a node on more than one segment. Traffic between two
-// nodes only ever leaves one of them if one of them was used or forwards,
-// so no packet, and no read of a table, can tell this from having every
-// entry from the start; a star of 1000 hosts whose checks all start at h1
-// costs 2000 entries instead of a million. The use that would make a tenth
-// of the nodes used one at a time brings every node's entries in at once
-// instead (a batch in each node's namespace costs a tenth of one entry
-// sent to each neighbour's), and so does the first use in a scenario of
-// at most ten nodes.
+// forwarding on, a node on more than one segment. A node sends only if it
+// was used, forwards, or answers a node that was used or forwards (whose
+// entry it then has; a crafted frame's source address counts as a use of
+// its node), so no packet, and no read of a table, can tell this from
+// having every entry from the start; a star of 1000 hosts whose checks all
+// start at h1 costs 2000 entries instead of a million. The use that would
+// make a tenth of the nodes used one at a time brings every node's entries
+// in at once instead, and so does the first use in a scenario of at most
+// ten nodes: per entry, a batch in one namespace costs a tenth of an entry
+// sent into each neighbour's.
 //
 // Every switch also learns, at build, the MAC of each interface with
 // addresses plugged into one of its ports: a dynamic FDB entry on that
