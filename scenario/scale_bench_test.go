@@ -18,7 +18,6 @@ import (
 
 	"github.com/vtest-dev/vtest/assert"
 	"github.com/vtest-dev/vtest/internal/hostcheck"
-	"github.com/vtest-dev/vtest/internal/inside"
 	"github.com/vtest-dev/vtest/internal/nsx"
 	"github.com/vtest-dev/vtest/scenario"
 )
@@ -110,7 +109,7 @@ func watchNamespaces(b testing.TB, n *scenario.Network) *nsWitness {
 		b.Fatal(err)
 	}
 	for i, nd := range n.Nodes() {
-		v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: fmt.Sprintf("w%d", i)}, PeerName: "witness0", PeerNamespace: netlink.NsFd(inside.NamespaceFd(nd))}
+		v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: fmt.Sprintf("w%d", i)}, PeerName: "witness0", PeerNamespace: netlink.NsFd(scenario.WitnessFd(nd))}
 		if err := h.LinkAdd(v); err != nil {
 			b.Fatalf("witness link into %s: %v", nd.Name(), err)
 		}
