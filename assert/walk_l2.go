@@ -266,7 +266,7 @@ func (w *l2Walker) steps(p l2Pos) []l2Step {
 		}
 		enter(p.node, name, true, nil, why)
 	}
-	// Frames from the wire reach the macvlan and ipvlan interfaces on it.
+	// Frames from the wire reach the interfaces stacked on it (macvlan, ipvlan).
 	for _, u := range w.uppers(p.node, p.iface) {
 		enter(u.node, u.iface, true, tags, "")
 	}
@@ -409,11 +409,12 @@ func (w *l2Walker) fdbHas(s *l2Node, port netlink.Link, mac net.HardwareAddr) bo
 	return false
 }
 
-// upperSteps are the moves of a frame sent by a macvlan or ipvlan
-// interface: out through its parent, and to its siblings in bridge (l2)
-// mode.
+// upperSteps are the moves of a frame sent by an interface stacked on a
+// parent (scenario.IfaceSpec.Upper: a macvlan, an ipvlan): out through its
+// parent, and to its siblings when both are in a mode that passes frames
+// between siblings.
 func (w *l2Walker) upperSteps(p l2Pos, tags []int) []l2Step {
-	parent, mode := w.upperParent(p.node, p.iface)
+	parent, mode, passes := w.upperParent(p.node, p.iface)
 	if parent.node == "" {
 		return nil
 	}
@@ -426,71 +427,51 @@ func (w *l2Walker) upperSteps(p l2Pos, tags []int) []l2Step {
 			continue
 		}
 		st := l2Step{to: l2Pos{node: u.node, iface: u.iface, rx: true, tags: tagKey(tags)}}
-		if _, m := w.upperParent(u.node, u.iface); mode != "bridge" || m != "bridge" {
-			st.problem = fmt.Sprintf("%s: %s and %s:%s share the parent %s in modes %s and %s: only bridge mode forwards between them", p.node, p.iface, u.node, u.iface, parent, mode, m)
+		if _, m, ok := w.upperParent(u.node, u.iface); !passes || !ok {
+			st.problem = fmt.Sprintf("%s: %s and %s:%s share the parent %s in modes %s and %s: frames pass between siblings only when both are in a mode that forwards between them", p.node, p.iface, u.node, u.iface, parent, mode, m)
 		}
 		steps = append(steps, st)
 	}
 	return steps
 }
 
-// upperParent returns the parent of a macvlan or ipvlan interface, from
-// the scenario (the kernel's parent index is in another namespace), and
-// its mode ("bridge" for macvlan bridge and ipvlan l2).
-func (w *l2Walker) upperParent(node, iface string) (l2Pos, string) {
+// upperParent returns the parent of an interface stacked on one, from the
+// scenario (the kernel's parent index is in another namespace), its mode
+// as the kernel has it, and whether frames pass between siblings in it.
+func (w *l2Walker) upperParent(node, iface string) (l2Pos, string, bool) {
 	spec := specNode(w.n, node)
 	if spec == nil {
-		return l2Pos{}, ""
+		return l2Pos{}, "", false
 	}
 	for _, i := range spec.Ifaces() {
-		if i.Name() != iface || (i.Kind() != "macvlan" && i.Kind() != "ipvlan") || len(i.Related()) == 0 {
+		ref, ok := i.Upper()
+		if i.Name() != iface || !ok || ref == "" {
 			continue
 		}
-		ref := i.Related()[0]
 		pn, pi, ok := strings.Cut(ref, ":")
 		if !ok {
 			pn, pi = node, ref
 		}
-		mode := "bridge"
+		var link netlink.Link
 		if s := w.node(node); s != nil {
-			switch l := s.links[iface].(type) {
-			case *netlink.Macvlan:
-				mode = macvlanMode(l.Mode)
-			case *netlink.IPVlan:
-				if l.Mode != netlink.IPVLAN_MODE_L2 {
-					mode = "l3"
-				}
-			}
+			link = s.links[iface]
 		}
-		return l2Pos{node: pn, iface: pi}, mode
+		mode, passes := i.SiblingMode(link)
+		return l2Pos{node: pn, iface: pi}, mode, passes
 	}
-	return l2Pos{}, ""
+	return l2Pos{}, "", false
 }
 
-func macvlanMode(m netlink.MacvlanMode) string {
-	switch m {
-	case netlink.MACVLAN_MODE_PRIVATE:
-		return "private"
-	case netlink.MACVLAN_MODE_VEPA:
-		return "vepa"
-	case netlink.MACVLAN_MODE_PASSTHRU:
-		return "passthru"
-	case netlink.MACVLAN_MODE_SOURCE:
-		return "source"
-	}
-	return "bridge"
-}
-
-// uppers returns the macvlan and ipvlan interfaces on node:iface, as
-// receiving positions.
+// uppers returns the interfaces stacked on node:iface, as receiving
+// positions.
 func (w *l2Walker) uppers(node, iface string) []l2Pos {
 	var out []l2Pos
 	for _, ns := range w.n.Spec().Nodes() {
 		for _, i := range ns.Ifaces() {
-			if i.Kind() != "macvlan" && i.Kind() != "ipvlan" {
+			if _, ok := i.Upper(); !ok {
 				continue
 			}
-			if p, _ := w.upperParent(ns.Name(), i.Name()); p.node == node && p.iface == iface {
+			if p, _, _ := w.upperParent(ns.Name(), i.Name()); p.node == node && p.iface == iface {
 				out = append(out, l2Pos{node: ns.Name(), iface: i.Name(), rx: true})
 			}
 		}
@@ -615,18 +596,18 @@ func (w *l2Walker) mtuProblem(p l2Pos, node, iface string) string {
 }
 
 // apart says why two interfaces are not on one segment, for the walk's
-// verdict: the parents of macvlan or ipvlan interfaces sitting on
+// verdict: the parents of interfaces stacked on one (macvlan, ipvlan) sitting on
 // different LANs, or else a wrong gateway.
 func apart(n *scenario.Network, node, iface, nextNode, nextIface string) string {
 	w := newL2Walker(n, 0, 0)
-	p, _ := w.upperParent(node, iface)
-	q, _ := w.upperParent(nextNode, nextIface)
+	p, _, _ := w.upperParent(node, iface)
+	q, _, _ := w.upperParent(nextNode, nextIface)
 	if p.node == "" && q.node == "" || p == q {
 		return "wrong gateway?"
 	}
 	on := func(pos l2Pos) string {
 		if pos.node == "" {
-			return "is not a macvlan or ipvlan"
+			return "is not stacked on a parent"
 		}
 		return "is on " + pos.String()
 	}

@@ -147,6 +147,30 @@ func (i *IfaceSpec) Related() []string {
 	return out
 }
 
+// Upper reports whether the interface is stacked on a parent whose wire it
+// shares (a macvlan, an ipvlan), and names the parent: "iface" of the same
+// node or "node:iface".
+func (i *IfaceSpec) Upper() (parent string, ok bool) {
+	u, ok := i.kind.(upper)
+	if !ok {
+		return "", false
+	}
+	return u.parentName(), true
+}
+
+// SiblingMode names the mode of l, the built link of an interface that is
+// Upper (its declared mode for a nil l), and reports whether frames pass in
+// it between the interface and its siblings on one parent ("bridge" for a
+// macvlan, "l2" for an ipvlan). "", false for an interface that is not
+// Upper.
+func (i *IfaceSpec) SiblingMode(l netlink.Link) (mode string, passes bool) {
+	u, ok := i.kind.(upper)
+	if !ok {
+		return "", false
+	}
+	return u.siblingMode(l)
+}
+
 // Peer returns the "node:iface" at the other end of a tunnel declared with
 // a peer (WireGuard), or "".
 func (i *IfaceSpec) Peer() string {

@@ -38,6 +38,17 @@ func (IPVlan) feature() Feature     { return FeatureIPVlan }
 func (v IPVlan) parentName() string { return v.Parent }
 func (IPVlan) noUppers()            {}
 
+func (v IPVlan) siblingMode(l netlink.Link) (string, bool) {
+	mode := v.mode()
+	if il, ok := l.(*netlink.IPVlan); ok {
+		mode = "l3"
+		if il.Mode == netlink.IPVLAN_MODE_L2 {
+			mode = "l2"
+		}
+	}
+	return mode, mode == "l2"
+}
+
 func (v IPVlan) mode() string {
 	if v.Mode == "" {
 		return "l2"

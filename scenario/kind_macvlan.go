@@ -45,6 +45,21 @@ func (Macvlan) feature() Feature     { return FeatureMacvlan }
 func (m Macvlan) parentName() string { return m.Parent }
 func (Macvlan) noUppers()            {}
 
+func (m Macvlan) siblingMode(l netlink.Link) (string, bool) {
+	mode := m.mode()
+	if ml, ok := l.(*netlink.Macvlan); ok {
+		for name, v := range macvlanModes {
+			if v == ml.Mode {
+				mode = name
+			}
+		}
+		if ml.Mode == netlink.MACVLAN_MODE_SOURCE {
+			mode = "source"
+		}
+	}
+	return mode, mode == "bridge"
+}
+
 func (m Macvlan) mode() string {
 	if m.Mode == "" {
 		return "bridge"

@@ -1,6 +1,10 @@
 package scenario
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/vishvananda/netlink"
+)
 
 // The roles of link kinds: what the rest of the package asks of a kind
 // instead of naming it. A kind has a role by having its method.
@@ -33,6 +37,18 @@ type underlayFree interface{ underlayFree() }
 // remoteFDB is a tunnel kind whose FDB entries send frames to a remote
 // endpoint (a VXLAN): the VXLANFDB step applies to it.
 type remoteFDB interface{ remoteFDB() }
+
+// upper is a kind stacked on a parent interface whose wire it shares (a
+// macvlan, an ipvlan): frames it sends leave through the parent, frames
+// from the wire reach it, and it reaches its siblings on the same parent
+// only in some modes.
+type upper interface {
+	parentName() string
+	// siblingMode names the mode of l, a built link of the kind (or, for
+	// nil, the mode declared), and whether frames pass between siblings
+	// on one parent in it.
+	siblingMode(l netlink.Link) (mode string, passes bool)
+}
 
 // noUppers is a kind that cannot be the parent of a macvlan or ipvlan.
 type noUppers interface{ noUppers() }

@@ -206,3 +206,40 @@ func TestVXLANGroupPortFDB(t *testing.T) {
 		t.Errorf("static VXLAN FDB entry missing: %+v", fdb)
 	}
 }
+
+// TestUpperSiblingMode: the interfaces stacked on a parent (macvlan,
+// ipvlan) say so with their parent, and whether frames pass between
+// siblings in their mode, declared or as the kernel has it; other kinds
+// are not Upper.
+func TestUpperSiblingMode(t *testing.T) {
+	s := scenario.Define("uppers", "")
+	h := s.Host("h")
+	for _, c := range []struct {
+		kind   scenario.LinkKind
+		link   netlink.Link
+		mode   string
+		passes bool
+	}{
+		{scenario.Macvlan{Parent: "eth0"}, nil, "bridge", true},
+		{scenario.Macvlan{Parent: "eth0", Mode: "private"}, nil, "private", false},
+		{scenario.Macvlan{Parent: "eth0"}, &netlink.Macvlan{Mode: netlink.MACVLAN_MODE_VEPA}, "vepa", false},
+		{scenario.IPVlan{Parent: "host:eth0"}, nil, "l2", true},
+		{scenario.IPVlan{Parent: "host:eth0"}, &netlink.IPVlan{Mode: netlink.IPVLAN_MODE_L3}, "l3", false},
+	} {
+		i := h.Iface("up0", c.kind)
+		parent, ok := i.Upper()
+		if want := i.Related()[0]; !ok || parent != want {
+			t.Errorf("%s: Upper() = %q, %v; want %q, true", i.Describe(), parent, ok, want)
+		}
+		if mode, passes := i.SiblingMode(c.link); mode != c.mode || passes != c.passes {
+			t.Errorf("%s with link %T: SiblingMode = %q, %v; want %q, %v", i.Describe(), c.link, mode, passes, c.mode, c.passes)
+		}
+	}
+	vlan := h.Iface("v10", scenario.VLAN{Parent: "eth0", ID: 10})
+	if p, ok := vlan.Upper(); ok {
+		t.Errorf("a VLAN is Upper (parent %q): it does not share its parent's wire with siblings", p)
+	}
+	if mode, passes := vlan.SiblingMode(nil); mode != "" || passes {
+		t.Errorf("VLAN SiblingMode = %q, %v; want \"\", false", mode, passes)
+	}
+}
