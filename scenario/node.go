@@ -106,10 +106,12 @@ func (nd *Node) AddrOn(peer netip.Addr) netip.Addr {
 }
 
 // Netlink returns the node's netlink handle (NETLINK_ROUTE, bound to the
-// node's namespace). It belongs to the node: do not close it.
+// node's namespace). It belongs to the node: do not close it. When the
+// scenario pre-installs its neighbours, the node's entries are in before
+// the handle is returned (see Spec.PreinstallNeighbours).
 func (nd *Node) Netlink() *netlink.Handle {
-	// What it reads is the node's state, pre-installed neighbours
-	// included (an error shows at the node's next use that returns one).
+	// Should that fail, the node's next use that returns an error says
+	// why (the entries are tried again).
 	_ = nd.useNeighbours()
 	return nd.nl
 }
