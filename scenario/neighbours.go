@@ -3,7 +3,6 @@ package scenario
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -101,9 +100,7 @@ type neighbourSet struct {
 	mu     sync.Mutex
 	ends   map[*Node][]endOn
 	row    map[*Node]bool
-	column map[*Node]bool
-	used   int  // nodes whose entries went in one node at a time
-	all    bool // every entry is in
+	column map[*Node]bool // the nodes used one at a time
 }
 
 // preinstallNeighbours is the build step of PreinstallNeighbours: it reads
@@ -183,9 +180,9 @@ func (n *Network) preinstallNeighbours(ctx context.Context) error {
 		nd.neighboursDue.Store(true)
 	}
 	n.neighbours = set
-	for _, nd := range n.order {
-		pn := n.plan.node(nd.name)
-		if set.ends[nd] != nil && (segsOf[nd] > 1 || pn != nil && forwards(pn.spec)) {
+	for _, pn := range n.plan.nodes {
+		nd := n.nodes[pn.spec.name]
+		if set.ends[nd] != nil && (segsOf[nd] > 1 || forwards(pn.spec)) {
 			if err := n.useNeighbours(ctx, nd); err != nil {
 				return err
 			}
@@ -241,7 +238,7 @@ func (n *Network) useNeighbours(ctx context.Context, nd *Node) error {
 	if !nd.neighboursDue.Load() {
 		return nil
 	}
-	if 10*(set.used+1) >= len(set.ends) {
+	if 10*(len(set.column)+1) >= len(set.ends) {
 		return set.installAll(ctx, n.order)
 	}
 	if err := set.installRow(nd); err != nil {
@@ -252,7 +249,6 @@ func (n *Network) useNeighbours(ctx context.Context, nd *Node) error {
 		return err
 	}
 	set.column[nd] = true
-	set.used++
 	nd.neighboursDue.Store(false)
 	return nil
 }
@@ -274,7 +270,6 @@ func (set *neighbourSet) installAll(ctx context.Context, order []*Node) error {
 	for nd := range set.ends {
 		nd.neighboursDue.Store(false)
 	}
-	set.all = true
 	return nil
 }
 
@@ -289,7 +284,7 @@ func (set *neighbourSet) installRow(nd *Node) error {
 					continue
 				}
 				for _, a := range of.addrs {
-					if a.Addr().IsLinkLocalUnicast() || !hasFamily(o.end.addrs, a.Addr()) {
+					if !resolvable(o.end.addrs, a.Addr()) {
 						continue
 					}
 					if err := add(o.end.index, a.Addr(), of.mac); err != nil {
@@ -319,7 +314,7 @@ func (set *neighbourSet) installColumn(ctx context.Context, nd *Node) error {
 				continue
 			}
 			for _, a := range o.end.addrs {
-				if a.Addr().IsLinkLocalUnicast() || !hasFamily(e.addrs, a.Addr()) {
+				if !resolvable(e.addrs, a.Addr()) {
 					continue
 				}
 				if of[e.node] == nil {
@@ -344,30 +339,9 @@ func (set *neighbourSet) installColumn(ctx context.Context, nd *Node) error {
 	})
 }
 
-// eachNode runs fn for every node, maxParallelNodes at a time, and joins
-// their errors; it stops starting new ones once ctx is done.
+// eachNode runs fn for every node, in parallel (see inParallel).
 func eachNode(ctx context.Context, nodes []*Node, fn func(*Node) error) error {
-	sem := make(chan struct{}, maxParallelNodes())
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var errs []error
-	for _, nd := range nodes {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			err := ctx.Err()
-			if err == nil {
-				err = fn(nd)
-			}
-			if err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return inParallel(ctx, len(nodes), func(i int) error { return fn(nodes[i]) })
 }
 
 // switchPorts lists, for every switch, its ports whose veth peer is an
@@ -397,7 +371,13 @@ func (n *Network) switchPorts(built map[*planIface]*Interface) (map[*Node][]segm
 	return out, nil
 }
 
-func hasFamily(addrs []netip.Prefix, a netip.Addr) bool {
+// resolvable reports whether an interface with addrs resolves a: a is not
+// link-local, and the interface has a (not link-local) address of its
+// family.
+func resolvable(addrs []netip.Prefix, a netip.Addr) bool {
+	if a.IsLinkLocalUnicast() {
+		return false
+	}
 	for _, p := range addrs {
 		if p.Addr().Is4() == a.Is4() && !p.Addr().IsLinkLocalUnicast() {
 			return true

@@ -247,7 +247,6 @@ func (n *Network) createNodes(ctx context.Context) error {
 		return errors.New("the scenario uses IPv6 but this kernel has no IPv6 (no /proc/sys/net/ipv6)")
 	}
 	nodes := make([]*Node, len(n.plan.nodes))
-	errs := make([]error, len(n.plan.nodes))
 	setups := make([]nodeSetup, len(n.plan.nodes))
 	for i := range setups {
 		setups[i] = setup
@@ -261,20 +260,10 @@ func (n *Network) createNodes(ctx context.Context) error {
 	// In parallel: creating a namespace is mostly waiting for the kernel,
 	// and each node has its own netlink handle. More at once than this
 	// only contend for the kernel's RTNL lock.
-	sem := make(chan struct{}, maxParallelNodes())
-	var wg sync.WaitGroup
-	for i, pn := range n.plan.nodes {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			if ctx.Err() != nil {
-				errs[i] = ctx.Err()
-				return
-			}
-			nodes[i], errs[i] = newNode(pn, &setups[i])
-		})
-	}
-	wg.Wait()
+	built := inParallel(ctx, len(n.plan.nodes), func(i int) (err error) {
+		nodes[i], err = newNode(n.plan.nodes[i], &setups[i])
+		return err
+	})
 	var differ [][2]string
 	for i, nd := range nodes {
 		if nd != nil {
@@ -284,8 +273,8 @@ func (n *Network) createNodes(ctx context.Context) error {
 		}
 		differ = append(differ, setups[i].differ...)
 	}
-	if err := errors.Join(errs...); err != nil {
-		return err
+	if built != nil {
+		return built
 	}
 	// The host's defaults differ from the baseline: give every node what
 	// it did not find itself, still before any link exists. A node's own
@@ -332,6 +321,26 @@ func (nd *Node) writeSysctls(kvs [][2]string) error {
 // maxParallelNodes bounds the namespaces created at once: two per CPU, at
 // most 8.
 func maxParallelNodes() int { return min(8, 2*runtime.GOMAXPROCS(0)) }
+
+// inParallel runs fn(0) … fn(n−1), maxParallelNodes at a time, and joins
+// their errors in that order; once ctx is done, the calls not yet started
+// fail with its error instead.
+func inParallel(ctx context.Context, n int, fn func(i int) error) error {
+	errs := make([]error, n)
+	sem := make(chan struct{}, maxParallelNodes())
+	var wg sync.WaitGroup
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if errs[i] = ctx.Err(); errs[i] == nil {
+				errs[i] = fn(i)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
 
 // newNode creates one node's namespace and, from inside it on the thread
 // that created it (no namespace switch): the baseline and early sysctls

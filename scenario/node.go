@@ -151,10 +151,11 @@ func (nd *Node) NamespaceFd() int {
 // binary started once per process; Do returns an error if it cannot be
 // started.
 func (nd *Node) Do(fn func() error) error {
+	// markForeign readies the node for use too.
 	if err := nd.markForeign(); err != nil {
 		return err
 	}
-	return nd.doUsed(fn)
+	return nd.do(fn)
 }
 
 // doUsed is do for code that acts in the node after its build: the node's
