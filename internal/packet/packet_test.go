@@ -3,6 +3,7 @@ package packet
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -74,6 +75,25 @@ func TestSocketKeeps8021adTPID(t *testing.T) {
 			}
 			if err := netlink.LinkSetUp(l); err != nil {
 				return err
+			}
+		}
+		// A frame written before the kernel has processed the carrier
+		// change is dropped (the veth has no queue attached until then):
+		// wait for both ends to be operationally up, as a build does.
+		deadline := time.Now().Add(5 * time.Second)
+		for _, name := range []string{"p0", "p1"} {
+			for {
+				l, err := netlink.LinkByName(name)
+				if err != nil {
+					return err
+				}
+				if l.Attrs().OperState == netlink.OperUp {
+					break
+				}
+				if time.Now().After(deadline) {
+					return fmt.Errorf("%s still %s after 5 s", name, l.Attrs().OperState)
+				}
+				time.Sleep(time.Millisecond)
 			}
 		}
 		if tx, err = Open("p0"); err != nil {
