@@ -810,6 +810,8 @@ func (v *validator) node(p *plan, obj, name string) *planNode {
 	pn := p.node(name)
 	if pn == nil {
 		v.add(obj, "node %q is not defined", "define it with Host, Router or Switch, or fix the name", name)
+	} else {
+		v.named = append(v.named, name)
 	}
 	return pn
 }

@@ -42,7 +42,8 @@ import (
 // it) are installed when it is first used: before vtest's checks send from
 // it, listen in it or read its kernel state (Netlink, the inside of a
 // check, DumpState), before foreign code runs there (Do, Command,
-// NamespaceFd), and before SetSysctl turns forwarding on. A node that may
+// NamespaceFd), before a built-in step that names it acts (LinkDown,
+// AddRoute, …), and before SetSysctl turns forwarding on. A node that may
 // forward has them at build: a router, a node whose sysctls turn
 // forwarding on, a node on more than one segment. A node sends only if it
 // was used, forwards, or answers a node that was used or forwards (whose
@@ -53,7 +54,10 @@ import (
 // make a tenth of the nodes used one at a time brings every node's entries
 // in at once instead, and so does the first use in a scenario of at most
 // ten nodes: per entry, a batch in one namespace costs a tenth of an entry
-// sent into each neighbour's.
+// sent into each neighbour's. The entries are the kernel's from then on:
+// an interface set administratively down loses its own, permanent ones
+// too (as static entries an administrator adds do), and resolves its
+// neighbours by ARP or NDP once it is up again.
 //
 // Every switch also learns, at build, the MAC of each interface with
 // addresses plugged into one of its ports: a dynamic FDB entry on that
@@ -199,6 +203,29 @@ func (nd *Node) useNeighbours() error {
 	}
 	if err := nd.net.useNeighbours(context.Background(), nd); err != nil {
 		return fmt.Errorf("node %q: pre-install its neighbours: %w", nd.name, err)
+	}
+	return nil
+}
+
+// useNodesOf readies for use (see PreinstallNeighbours) the nodes a
+// built-in action names: a step acts in them (sets an interface down,
+// adds a route) as a check does, so their entries go in first, and what
+// the step does to them (an interface set down flushes its entries) is
+// what it would do to entries installed at build. A StepFunc's code acts
+// through the nodes' methods, each a use already.
+func (n *Network) useNodesOf(a Action) error {
+	va, ok := a.(validatable)
+	if !ok || n.neighbours == nil {
+		return nil
+	}
+	v := &validator{s: n.spec, direct: true}
+	va.validate(v, n.plan, "")
+	for _, name := range v.named {
+		if nd, ok := n.nodes[name]; ok {
+			if err := nd.useNeighbours(); err != nil {
+				return fmt.Errorf("%s: %w", a, err)
+			}
+		}
 	}
 	return nil
 }

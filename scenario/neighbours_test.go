@@ -403,3 +403,39 @@ func TestNeighboursOfForwardersAtBuild(t *testing.T) {
 		kernelTable(t, n.Node(name))
 	}
 }
+
+// TestNeighboursOfAStep: a built-in step acts in the nodes it names, so
+// their pre-installed entries go in before it, as if installed at build,
+// and what the step does to them is what it would do to those: setting
+// h5's interface down flushes h5's entries, permanent ones too (the
+// kernel's rule for an interface set down), while h4, never used, has its
+// entry for h5 from the step on.
+func TestNeighboursOfAStep(t *testing.T) {
+	hostcheck.RequireRoot(t)
+	const hosts = 12
+	s := scenario.Define("step-neighbours", "one switch, 12 hosts").PreinstallNeighbours()
+	s.Switch("sw").Subnet("10.202.0.0/24")
+	for i := 1; i <= hosts; i++ {
+		s.Host(fmt.Sprintf("h%d", i))
+		s.Link(fmt.Sprintf("h%d", i), "sw")
+	}
+	n, err := scenario.Build(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	ctx := context.Background()
+	if err := n.Apply(ctx, scenario.LinkDown("h5:eth0")); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Apply(ctx, scenario.LinkUp("h5:eth0")); err != nil {
+		t.Fatal(err)
+	}
+	h5 := n.Node("h5").IPv4().String()
+	if table := kernelTable(t, n.Node("h4")); len(table) != 1 || !table[h5] {
+		t.Errorf("h4, not used, after a step in h5: entries %v, want only h5's %s", table, h5)
+	}
+	if table := kernelTable(t, n.Node("h5")); len(table) != 0 {
+		t.Errorf("h5 after its interface was set down and up: entries %v, want none (the kernel flushes an interface's entries when it is set down)", table)
+	}
+}

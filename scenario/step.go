@@ -71,10 +71,10 @@ func stepCheck(a Action) CheckFunc {
 		}
 		start := time.Now()
 		var detail string
-		var err error
-		if r, ok := a.(reporter); ok {
+		err := n.useNodesOf(a)
+		if r, ok := a.(reporter); ok && err == nil {
 			detail, err = r.report(ctx, n)
-		} else {
+		} else if err == nil {
 			err = a.Run(ctx, n)
 		}
 		ev := a.String()
@@ -100,6 +100,9 @@ func (n *Network) Apply(ctx context.Context, a Action) error {
 		if err := v.err(); err != nil {
 			return err
 		}
+	}
+	if err := n.useNodesOf(a); err != nil {
+		return fmt.Errorf("scenario %q: %w", n.spec.Name, err)
 	}
 	if err := a.Run(ctx, n); err != nil {
 		return fmt.Errorf("scenario %q: %w", n.spec.Name, err)

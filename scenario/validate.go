@@ -107,6 +107,9 @@ type validator struct {
 	// direct is set when validating one action for Network.Apply, outside
 	// the scenario's list of steps.
 	direct bool
+	// named lists the nodes that the objects validated name and that
+	// exist, in order: the nodes a built-in action acts in.
+	named []string
 	// steps counts the comparisons of the passes that relate one object to
 	// many others (overlapping subnets, free subnets and addresses, merged
 	// switches, bridge loops), so that a test can prove validation grows
