@@ -213,7 +213,10 @@ func (w *l2Walker) steps(p l2Pos) []l2Step {
 			}
 		case *netlink.Vxlan:
 			out = append(out, w.vxlanSteps(s, l, tags)...)
-		case *netlink.Macvlan, *netlink.IPVlan:
+		default:
+			// A kind stacked on a parent's wire (the role
+			// scenario.IfaceSpec.Upper: a macvlan, an ipvlan);
+			// none for the others.
 			out = append(out, w.upperSteps(p, tags)...)
 		}
 		return out
