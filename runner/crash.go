@@ -198,12 +198,18 @@ type CrashWatch struct {
 // eventsDirPrefix starts the name of a CrashWatch's private directory.
 const eventsDirPrefix = "vtest-events-"
 
+// SweepCrashWatches removes the private directories of this user's
+// CrashWatches whose process was killed (SIGKILL) before it removed them.
+// WatchCrash calls it; so does every vtest command that builds a suite, so
+// that a run killed after its build leaves nothing to the next build.
+func SweepCrashWatches() { tmpdir.Sweep("", eventsDirPrefix) }
+
 // WatchCrash prepares a CrashWatch: a private directory for the event
 // stream. (The suite removes the stream when its run ended; a later
 // WatchCrash removes the directory of a watcher that was killed.)
 func WatchCrash() (*CrashWatch, error) {
 	// The directories of watchers that were killed (SIGKILL) go first.
-	tmpdir.Sweep("", eventsDirPrefix)
+	SweepCrashWatches()
 	dir, err := tmpdir.New("", eventsDirPrefix)
 	if err != nil {
 		return nil, err

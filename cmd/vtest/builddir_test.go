@@ -76,7 +76,8 @@ func TestBuildWithTMPDIROnAnotherFileSystem(t *testing.T) {
 // TestKilledBuildIsRemoved kills vtest with SIGKILL while the go command
 // builds the suite: the go command stops and removes its work directory,
 // and the build directory left behind (with the binary, when the kill
-// comes during the link) is removed by the next build.
+// comes during the link) is removed by the next build, with the event
+// stream of a vtest run killed after its build.
 func TestKilledBuildIsRemoved(t *testing.T) {
 	hostcheck.RequireRoot(t) // a slow test: two uncached builds
 	dir := t.TempDir()
@@ -125,6 +126,15 @@ func TestKilledBuildIsRemoved(t *testing.T) {
 	if len(work) != 1 {
 		t.Fatalf("after the kill TMPDIR holds %v, want the killed vtest's go work directory", work)
 	}
+
+	// What a vtest run killed after its build leaves: the event stream
+	// of its crash watch, held by no one.
+	events := filepath.Join(tmp, "vtest-events-killed")
+	if err := os.Mkdir(events, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(events, "events.jsonl"), []byte("{}\n"), 0o600)
+	stale = append(stale, events)
 
 	next := exec.Command(vtestBin, "list", "./testdata/failing")
 	next.Env = env

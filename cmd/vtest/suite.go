@@ -317,8 +317,10 @@ func newBuildDir(gt *goTool, cache *os.File, stderr io.Writer) (*tmpdir.Dir, boo
 
 // sweepBuildDirs removes the build directories that builds killed before
 // they removed them left (see tmpdir), of this user (under sudo, also of
-// the invoking user, who gets them).
+// the invoking user, who gets them), and the event streams of runs killed
+// after their build (see runner.SweepCrashWatches).
 func sweepBuildDirs(gt *goTool, cache *os.File) {
+	runner.SweepCrashWatches()
 	owners := []int{os.Geteuid()}
 	if gt.user != nil {
 		owners = append(owners, gt.user.UID)
