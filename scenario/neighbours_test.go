@@ -303,6 +303,25 @@ func kernelTable(t *testing.T, nd *scenario.Node) map[string]bool {
 	return table
 }
 
+// buildPreinstalledStar builds one switch on subnet with hosts h1…hN and
+// pre-installed neighbours; the test's cleanup closes it.
+func buildPreinstalledStar(t *testing.T, name, subnet string, hosts int) *scenario.Network {
+	t.Helper()
+	hostcheck.RequireRoot(t)
+	s := scenario.Define(name, fmt.Sprintf("one switch, %d hosts", hosts)).PreinstallNeighbours()
+	s.Switch("sw").Subnet(subnet)
+	for i := 1; i <= hosts; i++ {
+		s.Host(fmt.Sprintf("h%d", i))
+		s.Link(fmt.Sprintf("h%d", i), "sw")
+	}
+	n, err := scenario.Build(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	return n
+}
+
 // TestNeighboursInstalledOnFirstUse: a host's pre-installed neighbours go
 // in at its first use, and no use can tell. In a star of 40 hosts, right
 // after the build, no host has an entry (the kernel's table, read without
@@ -312,19 +331,8 @@ func kernelTable(t *testing.T, nd *scenario.Node) map[string]bool {
 // as from the start. The fourth host used (a tenth of 40) brings every
 // other host's entries in at once.
 func TestNeighboursInstalledOnFirstUse(t *testing.T) {
-	hostcheck.RequireRoot(t)
 	const hosts = 40
-	s := scenario.Define("lazy-neighbours", "one switch, 40 hosts").PreinstallNeighbours()
-	s.Switch("sw").Subnet("10.201.0.0/24")
-	for i := 1; i <= hosts; i++ {
-		s.Host(fmt.Sprintf("h%d", i))
-		s.Link(fmt.Sprintf("h%d", i), "sw")
-	}
-	n, err := scenario.Build(context.Background(), s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close()
+	n := buildPreinstalledStar(t, "lazy-neighbours", "10.201.0.0/24", hosts)
 	h := func(i int) *scenario.Node { return n.Node(fmt.Sprintf("h%d", i)) }
 	for i := 1; i <= hosts; i++ {
 		if table := kernelTable(t, h(i)); len(table) != 0 {
@@ -411,19 +419,7 @@ func TestNeighboursOfForwardersAtBuild(t *testing.T) {
 // kernel's rule for an interface set down), while h4, never used, has its
 // entry for h5 from the step on.
 func TestNeighboursOfAStep(t *testing.T) {
-	hostcheck.RequireRoot(t)
-	const hosts = 12
-	s := scenario.Define("step-neighbours", "one switch, 12 hosts").PreinstallNeighbours()
-	s.Switch("sw").Subnet("10.202.0.0/24")
-	for i := 1; i <= hosts; i++ {
-		s.Host(fmt.Sprintf("h%d", i))
-		s.Link(fmt.Sprintf("h%d", i), "sw")
-	}
-	n, err := scenario.Build(context.Background(), s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close()
+	n := buildPreinstalledStar(t, "step-neighbours", "10.202.0.0/24", 12)
 	ctx := context.Background()
 	if err := n.Apply(ctx, scenario.LinkDown("h5:eth0")); err != nil {
 		t.Fatal(err)
