@@ -133,7 +133,9 @@ func TestKilledBuildIsRemoved(t *testing.T) {
 	if err := os.Mkdir(events, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(events, "events.jsonl"), []byte("{}\n"), 0o600)
+	if err := os.WriteFile(filepath.Join(events, "events.jsonl"), []byte("{}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	stale = append(stale, events)
 
 	next := exec.Command(vtestBin, "list", "./testdata/failing")

@@ -147,7 +147,7 @@ func suiteBinary(paths []string, out string, static bool, stderr io.Writer) (exe
 			unix.Unlinkat(int(cache.Fd()), key, 0)
 		}
 	}
-	sweepBuildDirs(gt, cache)
+	sweepLeftovers(gt, cache)
 	bd, useCache, err := newBuildDir(gt, cache, stderr)
 	if err != nil {
 		return nil, cleanup, err
@@ -315,11 +315,11 @@ func newBuildDir(gt *goTool, cache *os.File, stderr io.Writer) (*tmpdir.Dir, boo
 	return bd, useCache, nil
 }
 
-// sweepBuildDirs removes the build directories that builds killed before
+// sweepLeftovers removes the build directories that builds killed before
 // they removed them left (see tmpdir), of this user (under sudo, also of
 // the invoking user, who gets them), and the event streams of runs killed
 // after their build (see runner.SweepCrashWatches).
-func sweepBuildDirs(gt *goTool, cache *os.File) {
+func sweepLeftovers(gt *goTool, cache *os.File) {
 	runner.SweepCrashWatches()
 	owners := []int{os.Geteuid()}
 	if gt.user != nil {
